@@ -1,0 +1,15 @@
+//! Guichet's domain: the ticket, its establishment, its people and the rules
+//! that bind them. Pure code: no database, no network, no clock reads.
+
+pub mod actor;
+pub mod comment;
+pub mod error;
+pub mod establishment;
+pub mod history;
+pub mod ids;
+pub mod ticket;
+pub mod user;
+pub mod vocabulary;
+pub mod workflow;
+
+pub use error::{DomainError, FieldError};
