@@ -1,1 +1,74 @@
-//! placeholder
+//! Guichet's use cases: each public method of [`App`] is one thing a person or
+//! a channel does, checked against the actor's permissions and run in one
+//! transaction. Handlers stay thin and call these.
+
+pub mod attachments;
+pub mod auth;
+pub mod comments;
+pub mod demo;
+pub mod directory;
+pub mod error;
+pub mod render;
+pub mod tickets;
+
+pub use error::AppError;
+
+use chrono::{DateTime, Utc};
+use guichet_domain::clock::Clock;
+use guichet_domain::workflow::Workflows;
+use guichet_store::Db;
+use std::sync::Arc;
+
+/// Settings the use cases need; the server builds them from its configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Prefix of ticket keys (`SUP` gives `SUP-123`).
+    pub key_prefix: String,
+    /// Largest attachment accepted, in bytes.
+    pub attachment_max_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { key_prefix: "SUP".into(), attachment_max_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The application: storage, settings, clock and the workflows loaded at start.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub clock: Arc<dyn Clock>,
+    workflows: Arc<Workflows>,
+}
+
+impl App {
+    pub async fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, AppError> {
+        let mut conn = db.conn().await?;
+        let workflows = guichet_store::workflows::load_workflows(&mut conn).await?;
+        drop(conn);
+        Ok(Self { db, settings: Arc::new(settings), clock, workflows: Arc::new(workflows) })
+    }
+
+    pub fn workflows(&self) -> &Workflows {
+        &self.workflows
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn key(&self, id: guichet_domain::ids::TicketId) -> String {
+        guichet_domain::ticket::format_key(&self.settings.key_prefix, id)
+    }
+}

@@ -1,0 +1,379 @@
+//! Ticket use cases: file, list, read, change and trace a ticket.
+
+use crate::auth::Principal;
+use crate::{App, AppError};
+use guichet_domain::establishment::Uai;
+use guichet_domain::history::{FieldChange, HistoryEntry};
+use guichet_domain::ids::{EstablishmentId, TicketId, UserId};
+use guichet_domain::ticket::{
+    parse_key, CategoryRef, Channel, NewTicket, Priority, Reproduction, Resolution, TicketDraft, TicketPatch,
+    TicketType, Tier, UserRef,
+};
+use guichet_domain::user::{EmailAddress, Role};
+use guichet_domain::FieldError;
+use guichet_store::tickets::{Sort, SortField, TicketFilter, TicketRecord};
+use guichet_store::{Conn, StoreError};
+
+/// A ticket with its watchers, as read by one actor.
+#[derive(Debug, Clone)]
+pub struct TicketDetails {
+    pub record: TicketRecord,
+    pub watchers: Vec<UserRef>,
+}
+
+/// A request to file a ticket.
+#[derive(Debug, Clone, Default)]
+pub struct CreateTicket {
+    pub title: String,
+    pub description: String,
+    /// UAI of the establishment concerned.
+    pub establishment: String,
+    pub ticket_type: Option<TicketType>,
+    pub priority: Option<Priority>,
+    /// Category code.
+    pub category: Option<String>,
+    pub channel: Option<Channel>,
+    /// The requester's e-mail when the desk files on someone's behalf.
+    pub requester: Option<String>,
+    pub reproduction: Option<Reproduction>,
+}
+
+/// A request to change a ticket; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateTicket {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub ticket_type: Option<TicketType>,
+    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    pub category: Option<Option<String>>,
+    pub assignee: Option<Option<UserId>>,
+    pub tier: Option<Tier>,
+    pub reproduction: Option<Reproduction>,
+    pub resolution: Option<Option<Resolution>>,
+    pub watchers: Option<Vec<UserId>>,
+}
+
+/// Listing parameters as they come from a URL: comma-separated codes.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub ticket_type: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    pub channel: Option<String>,
+    pub tier: Option<String>,
+    pub category: Option<String>,
+    pub establishment: Option<String>,
+    /// `me`, `none` or a user id.
+    pub assignee: Option<String>,
+    pub text: Option<String>,
+    /// Comma-separated fields, `-` for descending: `-updated,priority`.
+    pub sort: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+pub const PER_PAGE_MAX: i64 = 100;
+
+/// One page of tickets and the total matching.
+#[derive(Debug, Clone)]
+pub struct TicketPage {
+    pub items: Vec<TicketRecord>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+fn split(value: &Option<String>) -> impl Iterator<Item = &str> {
+    value.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn parse_all<T>(
+    errors: &mut Vec<FieldError>,
+    value: &Option<String>,
+    parse: impl Fn(&str) -> Result<T, guichet_domain::DomainError>,
+) -> Vec<T> {
+    split(value)
+        .filter_map(|v| match parse(v) {
+            Ok(t) => Some(t),
+            Err(guichet_domain::DomainError::Validation(e)) => {
+                errors.extend(e);
+                None
+            }
+            Err(e) => {
+                errors.push(FieldError::new("filter", e.to_string()));
+                None
+            }
+        })
+        .collect()
+}
+
+fn parse_sort(value: Option<&str>) -> Result<Vec<Sort>, AppError> {
+    let Some(value) = value else {
+        return Ok(vec![Sort { field: SortField::Updated, descending: true }]);
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let (descending, name) = s.strip_prefix('-').map_or((false, s), |n| (true, n));
+            let field = match name {
+                "key" => SortField::Key,
+                "created" => SortField::Created,
+                "updated" => SortField::Updated,
+                "priority" => SortField::Priority,
+                "status" => SortField::Status,
+                "title" => SortField::Title,
+                other => {
+                    return Err(AppError::field(
+                        "sort",
+                        format!("cannot sort by `{other}`; fields: key, created, updated, priority, status, title"),
+                    ))
+                }
+            };
+            Ok(Sort { field, descending })
+        })
+        .collect()
+}
+
+impl App {
+    pub(crate) fn ticket_id(&self, key: &str) -> Result<TicketId, AppError> {
+        parse_key(&self.settings.key_prefix, key).ok_or(AppError::NotFound("ticket"))
+    }
+
+    /// Loads a ticket the actor may see; any other is "not found", exists or not.
+    pub(crate) async fn visible_ticket(
+        &self,
+        conn: &mut Conn,
+        p: &Principal,
+        key: &str,
+    ) -> Result<TicketRecord, AppError> {
+        let id = self.ticket_id(key)?;
+        guichet_store::tickets::find_ticket(conn, id, &p.actor.scope()).await.map_err(|e| match e {
+            StoreError::NotFound => AppError::NotFound("ticket"),
+            other => other.into(),
+        })
+    }
+
+    async fn details(&self, conn: &mut Conn, record: TicketRecord) -> Result<TicketDetails, AppError> {
+        let watchers = guichet_store::tickets::list_watchers(conn, record.ticket.id).await?;
+        Ok(TicketDetails { record, watchers })
+    }
+
+    pub async fn create_ticket(&self, p: &Principal, req: CreateTicket) -> Result<TicketDetails, AppError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let uai = Uai::parse(&req.establishment).map_err(|_| {
+            AppError::field("establishment", format!("`{}` is not a valid UAI code", req.establishment.trim()))
+        })?;
+        let establishment = guichet_store::establishments::find_establishment_by_uai(&mut tx, &uai)
+            .await?
+            .filter(|e| p.actor.can_see_establishment(e.id))
+            .ok_or_else(|| {
+                AppError::field("establishment", format!("no establishment {uai} you may file a request for"))
+            })?;
+        let requester = match (&req.requester, p.actor.role.is_staff()) {
+            (Some(email), true) => self.requester_of(&mut tx, email, establishment.id).await?,
+            (Some(_), false) => return Err(AppError::field("requester", "only the desk files on someone's behalf")),
+            (None, _) => p.user.id,
+        };
+        let category = match &req.category {
+            Some(code) => Some(self.category(&mut tx, code).await?.id()),
+            None => None,
+        };
+        let draft = TicketDraft {
+            title: req.title,
+            description: req.description,
+            ticket_type: req.ticket_type,
+            priority: req.priority,
+            category,
+            channel: req.channel,
+            reproduction: req.reproduction,
+        };
+        let new = NewTicket::from_draft(draft, &p.actor, requester, establishment.id, self.workflows())?;
+        let id = guichet_store::tickets::insert_ticket(&mut tx, &new, now).await?;
+        let created = FieldChange::public("created", None, Some(new.channel.to_string()));
+        guichet_store::events::insert_events(&mut tx, id, Some(p.user.id), &[created], now).await?;
+        let record = guichet_store::tickets::find_ticket(&mut tx, id, &p.actor.scope()).await?;
+        let details = self.details(&mut tx, record).await?;
+        tx.commit().await?;
+        tracing::info!(ticket = %self.key(id), channel = %new.channel, "ticket created");
+        Ok(details)
+    }
+
+    async fn requester_of(
+        &self,
+        conn: &mut Conn,
+        email: &str,
+        establishment: EstablishmentId,
+    ) -> Result<UserId, AppError> {
+        let email = EmailAddress::parse(email).map_err(|_| AppError::field("requester", "not an e-mail address"))?;
+        let user = guichet_store::users::find_user_by_email(conn, &email)
+            .await?
+            .ok_or_else(|| AppError::field("requester", format!("no user has the address {}", email.as_str())))?;
+        if user.role == Role::Requester && !user.establishments.contains(&establishment) {
+            return Err(AppError::field("requester", "this requester does not belong to the establishment"));
+        }
+        Ok(user.id)
+    }
+
+    async fn category(&self, conn: &mut Conn, code: &str) -> Result<guichet_store::categories::Category, AppError> {
+        guichet_store::categories::find_category_by_code(conn, code.trim())
+            .await?
+            .filter(|c| c.active)
+            .ok_or_else(|| AppError::field("category", format!("unknown category `{}`", code.trim())))
+    }
+
+    pub async fn get_ticket(&self, p: &Principal, key: &str) -> Result<TicketDetails, AppError> {
+        let mut conn = self.db.conn().await?;
+        let record = self.visible_ticket(&mut conn, p, key).await?;
+        self.details(&mut conn, record).await
+    }
+
+    pub async fn list_tickets(&self, p: &Principal, params: &ListParams) -> Result<TicketPage, AppError> {
+        let mut errors = Vec::new();
+        let mut filter = TicketFilter {
+            scope: p.actor.scope(),
+            types: parse_all(&mut errors, &params.ticket_type, TicketType::parse),
+            statuses: split(&params.status).map(str::to_owned).collect(),
+            priorities: parse_all(&mut errors, &params.priority, Priority::parse),
+            channels: parse_all(&mut errors, &params.channel, Channel::parse),
+            tiers: parse_all(&mut errors, &params.tier, Tier::parse),
+            text: params.text.clone(),
+            ..TicketFilter::default()
+        };
+        let page = params.page.unwrap_or(1);
+        let per_page = params.per_page.unwrap_or(25);
+        if page < 1 {
+            errors.push(FieldError::new("page", "`page` starts at 1"));
+        }
+        if !(1..=PER_PAGE_MAX).contains(&per_page) {
+            errors.push(FieldError::new("per_page", format!("`per_page` must be between 1 and {PER_PAGE_MAX}")));
+        }
+        let mut conn = self.db.conn().await?;
+        for code in split(&params.category) {
+            match guichet_store::categories::find_category_by_code(&mut conn, code).await? {
+                Some(c) => filter.categories.push(c.id()),
+                None => errors.push(FieldError::new("category", format!("unknown category `{code}`"))),
+            }
+        }
+        for uai in split(&params.establishment) {
+            let found = match Uai::parse(uai) {
+                Ok(uai) => guichet_store::establishments::find_establishment_by_uai(&mut conn, &uai).await?,
+                Err(_) => None,
+            };
+            match found {
+                // An establishment outside the scope simply yields nothing.
+                Some(e) => filter.establishments.push(e.id),
+                None => errors.push(FieldError::new("establishment", format!("unknown establishment `{uai}`"))),
+            }
+        }
+        filter.assignee = match params.assignee.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("me") => Some(Some(p.user.id)),
+            Some("none") => Some(None),
+            Some(id) => match id.parse() {
+                Ok(id) => Some(Some(UserId(id))),
+                Err(_) => {
+                    errors.push(FieldError::new("assignee", "`assignee` is `me`, `none` or a user id"));
+                    None
+                }
+            },
+        };
+        let sort = match parse_sort(params.sort.as_deref()) {
+            Ok(sort) => sort,
+            Err(AppError::Validation(e)) => {
+                errors.extend(e);
+                Vec::new()
+            }
+            Err(other) => return Err(other),
+        };
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let offset = (page - 1).saturating_mul(per_page);
+        let (items, total) =
+            guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, per_page, offset, true).await?;
+        Ok(TicketPage { items, total: total.unwrap_or(0), page, per_page })
+    }
+
+    pub async fn update_ticket(&self, p: &Principal, key: &str, req: UpdateTicket) -> Result<TicketDetails, AppError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let record = self.visible_ticket(&mut tx, p, key).await?;
+        let mut ticket = record.ticket.clone();
+        let category = match req.category {
+            Some(Some(code)) => {
+                let c = self.category(&mut tx, &code).await?;
+                Some(Some(CategoryRef { id: c.id(), code: c.code }))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        let assignee = match req.assignee {
+            Some(Some(id)) => Some(Some(self.assignable(&mut tx, id).await?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let patch = TicketPatch {
+            title: req.title,
+            description: req.description,
+            ticket_type: req.ticket_type,
+            status: req.status,
+            priority: req.priority,
+            category,
+            assignee,
+            tier: req.tier,
+            reproduction: req.reproduction,
+            resolution: req.resolution,
+        };
+        let mut changes = ticket.apply(patch, &p.actor, self.workflows(), now)?;
+        if let Some(watchers) = req.watchers {
+            if !p.actor.role.is_staff() {
+                return Err(AppError::field("watchers", "only the desk may change `watchers`"));
+            }
+            let mut names = Vec::with_capacity(watchers.len());
+            for id in &watchers {
+                let user = guichet_store::users::find_user(&mut tx, *id)
+                    .await
+                    .map_err(|_| AppError::field("watchers", format!("no user has the id {id}")))?;
+                names.push(user.name);
+            }
+            let old: Vec<String> =
+                guichet_store::tickets::list_watchers(&mut tx, ticket.id).await?.into_iter().map(|w| w.name).collect();
+            names.sort();
+            if names != old {
+                guichet_store::tickets::replace_watchers(&mut tx, ticket.id, &watchers).await?;
+                changes.push(FieldChange::internal("watchers", Some(old.join(", ")), Some(names.join(", "))));
+                ticket.updated_at = now;
+            }
+        }
+        if !changes.is_empty() {
+            guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
+            guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &changes, now).await?;
+        }
+        let record = guichet_store::tickets::find_ticket(&mut tx, ticket.id, &p.actor.scope()).await?;
+        let details = self.details(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// Only active staff can be assigned a ticket.
+    async fn assignable(&self, conn: &mut Conn, id: UserId) -> Result<UserRef, AppError> {
+        let user = guichet_store::users::find_user(conn, id)
+            .await
+            .map_err(|_| AppError::field("assignee", format!("no user has the id {id}")))?;
+        if !user.role.is_staff() || user.disabled {
+            return Err(AppError::field("assignee", format!("{} cannot be assigned a request", user.name)));
+        }
+        Ok(UserRef { id: user.id, name: user.name })
+    }
+
+    /// The ticket's history; internal entries only for the desk.
+    pub async fn ticket_history(&self, p: &Principal, key: &str) -> Result<Vec<HistoryEntry>, AppError> {
+        let mut conn = self.db.conn().await?;
+        let record = self.visible_ticket(&mut conn, p, key).await?;
+        Ok(guichet_store::events::list_events(&mut conn, record.ticket.id, p.actor.can_see_internal()).await?)
+    }
+}

@@ -1,0 +1,227 @@
+//! Connection handling: the backend choice, pools, migrations and error mapping.
+
+use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique or foreign-key constraint refused the write; `field` names the input at fault.
+    #[error("`{field}` conflicts with existing data")]
+    Conflict { field: String },
+    #[error("invalid database configuration: {0}")]
+    Config(String),
+    #[error("database error")]
+    Internal(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+                // PostgreSQL names the constraint; SQLite only says which columns.
+                let what = db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned);
+                StoreError::Conflict { field: conflict_field(&what).to_owned() }
+            }
+            _ => StoreError::Internal(error),
+        }
+    }
+}
+
+/// Maps a constraint (named in the migrations) or SQLite's column list to the input field.
+fn conflict_field(what: &str) -> &'static str {
+    const FIELDS: &[(&str, &str)] = &[
+        ("establishments_uai_key", "uai"),
+        ("establishments.uai", "uai"),
+        ("users_email_key", "email"),
+        ("users.email", "email"),
+        ("api_tokens_hash_key", "token"),
+        ("api_tokens.token_hash", "token"),
+        ("categories_code_key", "code"),
+        ("categories.code", "code"),
+    ];
+    FIELDS.iter().find(|(k, _)| what.contains(k)).map_or("id", |(_, f)| f)
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool on one of the two backends.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+impl Db {
+    /// Opens the database named by `url` (`sqlite://…` or `postgres://…`).
+    /// A SQLite file must exist unless `create` is set: a mistyped path is an
+    /// error, not a new empty database.
+    pub async fn connect(url: &str, create: bool) -> Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(e.to_string()))?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("cache_size", "-32000")
+                .pragma("temp_store", "memory")
+                .create_if_missing(create);
+            let path = options.get_filename().to_owned();
+            if !create && path != Path::new(":memory:") && !path.exists() {
+                return Err(StoreError::Config(format!(
+                    "the SQLite database {} does not exist (add `?mode=rwc` to the URL to create it)",
+                    path.display()
+                )));
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations and returns the schema version.
+    pub async fn migrate(&self) -> Result<i64> {
+        let map = |e: sqlx::migrate::MigrateError| StoreError::Config(format!("migration failed: {e}"));
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await.map_err(map)?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await.map_err(map)?,
+        }
+        self.schema_version().await
+    }
+
+    pub async fn schema_version(&self) -> Result<i64> {
+        let mut conn = self.conn().await?;
+        let sql = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+        let version: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_one(&mut *c).await)?;
+        Ok(version)
+    }
+
+    /// A pooled connection for reads.
+    pub async fn conn(&self) -> Result<Conn> {
+        Ok(match self {
+            Db::Sqlite(pool) => Conn::SqlitePooled(pool.acquire().await?),
+            Db::Postgres(pool) => Conn::PostgresPooled(pool.acquire().await?),
+        })
+    }
+
+    /// A transaction: nothing it wrote is visible until [`Conn::commit`].
+    pub async fn begin(&self) -> Result<Conn> {
+        Ok(match self {
+            // IMMEDIATE takes the write lock up front, so that two writers wait
+            // on busy_timeout instead of failing when one upgrades its read lock.
+            Db::Sqlite(pool) => Conn::SqliteTx(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Conn::PostgresTx(pool.begin().await?),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.conn().await?;
+        on_conn!(conn, |c| sqlx::query("SELECT 1").execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A connection, pooled or inside a transaction, on either backend.
+pub enum Conn {
+    SqlitePooled(PoolConnection<Sqlite>),
+    SqliteTx(Transaction<'static, Sqlite>),
+    PostgresPooled(PoolConnection<Postgres>),
+    PostgresTx(Transaction<'static, Postgres>),
+}
+
+/// The raw connection behind a [`Conn`], for [`on_conn!`].
+pub enum Raw<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+impl Conn {
+    pub fn raw(&mut self) -> Raw<'_> {
+        match self {
+            Conn::SqlitePooled(c) => Raw::Sqlite(c),
+            Conn::SqliteTx(t) => Raw::Sqlite(t),
+            Conn::PostgresPooled(c) => Raw::Postgres(c),
+            Conn::PostgresTx(t) => Raw::Postgres(t),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::SqlitePooled(_) | Conn::SqliteTx(_) => Backend::Sqlite,
+            Conn::PostgresPooled(_) | Conn::PostgresTx(_) => Backend::Postgres,
+        }
+    }
+
+    /// Commits a transaction (a pooled connection has nothing to commit).
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Conn::SqliteTx(t) => t.commit().await?,
+            Conn::PostgresTx(t) => t.commit().await?,
+            Conn::SqlitePooled(_) | Conn::PostgresPooled(_) => {}
+        }
+        Ok(())
+    }
+}
+
+pub fn to_micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+pub fn opt_from_micros(micros: Option<i64>) -> Option<DateTime<Utc>> {
+    micros.map(from_micros)
+}
+
+/// Parses a stored vocabulary code; a code the domain does not know is data
+/// corruption, reported as an internal error rather than a panic.
+pub fn decode<T>(code: &str, parse: impl Fn(&str) -> Result<T, guichet_domain::DomainError>) -> Result<T> {
+    parse(code).map_err(|e| StoreError::Internal(sqlx::Error::Decode(e.to_string().into())))
+}

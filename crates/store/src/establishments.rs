@@ -1,0 +1,143 @@
+//! Establishments: schools and the départements, académies or régions above them.
+
+use crate::db::{decode, Conn, Result, StoreError};
+use chrono::{DateTime, Utc};
+use guichet_domain::establishment::{Establishment, NewEstablishment, Uai};
+use guichet_domain::ids::EstablishmentId;
+
+#[derive(sqlx::FromRow)]
+struct EstablishmentRow {
+    id: i64,
+    uai: String,
+    name: String,
+    town: String,
+    parent_id: Option<i64>,
+}
+
+impl EstablishmentRow {
+    fn into_domain(self) -> Result<Establishment> {
+        Ok(Establishment {
+            id: EstablishmentId(self.id),
+            uai: decode(&self.uai, Uai::parse)?,
+            name: self.name,
+            town: self.town,
+            parent: self.parent_id.map(EstablishmentId),
+        })
+    }
+}
+
+const SELECT: &str = "SELECT id, uai, name, town, parent_id FROM establishments";
+
+/// What an import did with one establishment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Creates the establishment or updates the one with the same UAI. The parent
+/// must already exist.
+pub async fn upsert_establishment(
+    conn: &mut Conn,
+    new: &NewEstablishment,
+    now: DateTime<Utc>,
+) -> Result<(Establishment, Upserted)> {
+    let parent = match &new.parent_uai {
+        Some(uai) => Some(
+            find_establishment_by_uai(conn, uai)
+                .await?
+                .ok_or(StoreError::Conflict { field: "parent_uai".into() })?
+                .id
+                .0,
+        ),
+        None => None,
+    };
+    let existing = find_establishment_by_uai(conn, &new.uai).await?;
+    if let Some(existing) = existing {
+        if existing.name == new.name && existing.town == new.town && existing.parent.map(|p| p.0) == parent {
+            return Ok((existing, Upserted::Unchanged));
+        }
+        let sql = "UPDATE establishments SET name = $1, town = $2, parent_id = $3 WHERE id = $4";
+        on_conn!(conn, |c| sqlx::query(sql)
+            .bind(&new.name)
+            .bind(&new.town)
+            .bind(parent)
+            .bind(existing.id.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let updated = Establishment {
+            name: new.name.clone(),
+            town: new.town.clone(),
+            parent: parent.map(EstablishmentId),
+            ..existing
+        };
+        return Ok((updated, Upserted::Updated));
+    }
+    let sql =
+        "INSERT INTO establishments (uai, name, town, parent_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+    let id: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql)
+        .bind(new.uai.as_str())
+        .bind(&new.name)
+        .bind(&new.town)
+        .bind(parent)
+        .bind(crate::db::to_micros(now))
+        .fetch_one(&mut *c)
+        .await)?;
+    let created = Establishment {
+        id: EstablishmentId(id),
+        uai: new.uai.clone(),
+        name: new.name.clone(),
+        town: new.town.clone(),
+        parent: parent.map(EstablishmentId),
+    };
+    Ok((created, Upserted::Created))
+}
+
+pub async fn find_establishment_by_uai(conn: &mut Conn, uai: &Uai) -> Result<Option<Establishment>> {
+    let sql = format!("{SELECT} WHERE uai = $1");
+    let row: Option<EstablishmentRow> =
+        on_conn!(conn, |c| sqlx::query_as(&sql).bind(uai.as_str()).fetch_optional(&mut *c).await)?;
+    row.map(EstablishmentRow::into_domain).transpose()
+}
+
+pub async fn find_establishment(conn: &mut Conn, id: EstablishmentId) -> Result<Establishment> {
+    let sql = format!("{SELECT} WHERE id = $1");
+    let row: EstablishmentRow = on_conn!(conn, |c| sqlx::query_as(&sql).bind(id.0).fetch_one(&mut *c).await)?;
+    row.into_domain()
+}
+
+/// Lists establishments by name, optionally restricted to some ids and
+/// matching `search` in UAI, name or town. Returns the page and the total.
+pub async fn list_establishments(
+    conn: &mut Conn,
+    only: Option<&[EstablishmentId]>,
+    search: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Establishment>, i64)> {
+    let pattern = search.map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
+    let ids: Option<String> = only.map(|ids| ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(","));
+    // Ids are integers we produced, so listing them inline is safe.
+    let scope =
+        ids.map_or(String::new(), |ids| format!(" AND id IN ({})", if ids.is_empty() { "NULL".into() } else { ids }));
+    let filter = format!(
+        " WHERE ($1 IS NULL OR LOWER(uai) LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\' OR LOWER(town) LIKE $1 ESCAPE '\\'){scope}"
+    );
+    let list_sql = format!("{SELECT}{filter} ORDER BY name, uai LIMIT $2 OFFSET $3");
+    let count_sql = format!("SELECT COUNT(*) FROM establishments{filter}");
+    let rows: Vec<EstablishmentRow> =
+        on_conn!(conn, |c| sqlx::query_as(&list_sql).bind(&pattern).bind(limit).bind(offset).fetch_all(&mut *c).await)?;
+    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql).bind(&pattern).fetch_one(&mut *c).await)?;
+    Ok((rows.into_iter().map(EstablishmentRow::into_domain).collect::<Result<_>>()?, total))
+}
+
+pub async fn find_establishments(conn: &mut Conn, ids: &[EstablishmentId]) -> Result<Vec<Establishment>> {
+    Ok(list_establishments(conn, Some(ids), None, i64::MAX, 0).await?.0)
+}
+
+/// Escapes `%`, `_` and the escape character itself for a LIKE pattern.
+pub fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

@@ -1,0 +1,394 @@
+//! Tickets: rows with their requester, establishment, assignee and category
+//! joined, written whole after the domain has applied a change.
+
+use crate::db::{decode, from_micros, opt_from_micros, to_micros, Conn, Result, StoreError};
+use chrono::{DateTime, Utc};
+use guichet_domain::actor::TicketScope;
+use guichet_domain::ids::{CategoryId, EstablishmentId, TicketId, UserId};
+use guichet_domain::ticket::{
+    CategoryRef, Channel, NewTicket, Outcome, Priority, Profile, Reproduction, Resolution, Ticket, TicketType, Tier,
+    UserRef,
+};
+use sqlx::{Database, QueryBuilder};
+
+/// A ticket with what a listing shows beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketRecord {
+    pub ticket: Ticket,
+    pub requester_email: String,
+    pub establishment_uai: String,
+    pub establishment_name: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: i64,
+    title: String,
+    description: String,
+    ticket_type: String,
+    status: String,
+    priority: String,
+    category_id: Option<i64>,
+    category_code: Option<String>,
+    channel: String,
+    tier: String,
+    requester_id: i64,
+    requester_name: String,
+    requester_email: String,
+    establishment_id: i64,
+    establishment_uai: String,
+    establishment_name: String,
+    assignee_id: Option<i64>,
+    assignee_name: Option<String>,
+    repro_service: Option<String>,
+    repro_profile: Option<String>,
+    repro_browser: Option<String>,
+    repro_url: Option<String>,
+    repro_steps: Option<String>,
+    repro_outcome: Option<String>,
+    resolution: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    first_response_at: Option<i64>,
+    resolved_at: Option<i64>,
+    closed_at: Option<i64>,
+}
+
+impl TicketRow {
+    fn into_record(self) -> Result<TicketRecord> {
+        let ticket = Ticket {
+            id: TicketId(self.id),
+            title: self.title,
+            description: self.description,
+            ticket_type: decode(&self.ticket_type, TicketType::parse)?,
+            status: self.status,
+            priority: decode(&self.priority, Priority::parse)?,
+            category: match (self.category_id, self.category_code) {
+                (Some(id), Some(code)) => Some(CategoryRef { id: CategoryId(id), code }),
+                _ => None,
+            },
+            channel: decode(&self.channel, Channel::parse)?,
+            tier: decode(&self.tier, Tier::parse)?,
+            requester: UserRef { id: UserId(self.requester_id), name: self.requester_name },
+            establishment: EstablishmentId(self.establishment_id),
+            assignee: match (self.assignee_id, self.assignee_name) {
+                (Some(id), Some(name)) => Some(UserRef { id: UserId(id), name }),
+                _ => None,
+            },
+            reproduction: Reproduction {
+                service: self.repro_service,
+                profile: self.repro_profile.as_deref().map(|p| decode(p, Profile::parse)).transpose()?,
+                browser: self.repro_browser,
+                url: self.repro_url,
+                steps: self.repro_steps,
+                outcome: self.repro_outcome.as_deref().map(|o| decode(o, Outcome::parse)).transpose()?,
+            },
+            resolution: self.resolution.as_deref().map(|r| decode(r, Resolution::parse)).transpose()?,
+            created_at: from_micros(self.created_at),
+            updated_at: from_micros(self.updated_at),
+            first_response_at: opt_from_micros(self.first_response_at),
+            resolved_at: opt_from_micros(self.resolved_at),
+            closed_at: opt_from_micros(self.closed_at),
+        };
+        Ok(TicketRecord {
+            ticket,
+            requester_email: self.requester_email,
+            establishment_uai: self.establishment_uai,
+            establishment_name: self.establishment_name,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT t.id, t.title, t.description, t.ticket_type, t.status, t.priority, \
+    t.category_id, cat.code AS category_code, t.channel, t.tier, \
+    t.requester_id, r.name AS requester_name, r.email AS requester_email, \
+    t.establishment_id, e.uai AS establishment_uai, e.name AS establishment_name, \
+    t.assignee_id, a.name AS assignee_name, \
+    t.repro_service, t.repro_profile, t.repro_browser, t.repro_url, t.repro_steps, t.repro_outcome, \
+    t.resolution, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at \
+    FROM tickets t \
+    JOIN users r ON r.id = t.requester_id \
+    JOIN establishments e ON e.id = t.establishment_id \
+    LEFT JOIN users a ON a.id = t.assignee_id \
+    LEFT JOIN categories cat ON cat.id = t.category_id";
+
+pub async fn insert_ticket(conn: &mut Conn, new: &NewTicket, now: DateTime<Utc>) -> Result<TicketId> {
+    let sql = "INSERT INTO tickets (title, description, ticket_type, status, priority, category_id, channel, tier, \
+        requester_id, establishment_id, repro_service, repro_profile, repro_browser, repro_url, repro_steps, \
+        repro_outcome, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id";
+    let r = &new.reproduction;
+    let id: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql)
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(new.ticket_type.as_str())
+        .bind(&new.status)
+        .bind(new.priority.as_str())
+        .bind(new.category.map(|c| c.0))
+        .bind(new.channel.as_str())
+        .bind(new.tier.as_str())
+        .bind(new.requester.0)
+        .bind(new.establishment.0)
+        .bind(&r.service)
+        .bind(r.profile.map(Profile::as_str))
+        .bind(&r.browser)
+        .bind(&r.url)
+        .bind(&r.steps)
+        .bind(r.outcome.map(Outcome::as_str))
+        .bind(to_micros(now))
+        .fetch_one(&mut *c)
+        .await)?;
+    Ok(TicketId(id))
+}
+
+/// Writes every mutable field of a ticket the domain has changed.
+pub async fn update_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
+    let sql = "UPDATE tickets SET title = $1, description = $2, ticket_type = $3, status = $4, priority = $5, \
+        category_id = $6, tier = $7, assignee_id = $8, repro_service = $9, repro_profile = $10, repro_browser = $11, \
+        repro_url = $12, repro_steps = $13, repro_outcome = $14, resolution = $15, updated_at = $16, \
+        first_response_at = $17, resolved_at = $18, closed_at = $19 WHERE id = $20";
+    let r = &t.reproduction;
+    let done = on_conn!(conn, |c| sqlx::query(sql)
+        .bind(&t.title)
+        .bind(&t.description)
+        .bind(t.ticket_type.as_str())
+        .bind(&t.status)
+        .bind(t.priority.as_str())
+        .bind(t.category.as_ref().map(|c| c.id.0))
+        .bind(t.tier.as_str())
+        .bind(t.assignee.as_ref().map(|a| a.id.0))
+        .bind(&r.service)
+        .bind(r.profile.map(Profile::as_str))
+        .bind(&r.browser)
+        .bind(&r.url)
+        .bind(&r.steps)
+        .bind(r.outcome.map(Outcome::as_str))
+        .bind(t.resolution.map(Resolution::as_str))
+        .bind(to_micros(t.updated_at))
+        .bind(t.first_response_at.map(to_micros))
+        .bind(t.resolved_at.map(to_micros))
+        .bind(t.closed_at.map(to_micros))
+        .bind(t.id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if done == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Marks activity on a ticket (a comment, an attachment) without other change.
+pub async fn touch_ticket(conn: &mut Conn, id: TicketId, now: DateTime<Utc>, first_response: bool) -> Result<()> {
+    let sql = "UPDATE tickets SET updated_at = $1, \
+        first_response_at = CASE WHEN $2 AND first_response_at IS NULL THEN $1 ELSE first_response_at END WHERE id = $3";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(to_micros(now))
+        .bind(first_response)
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Finds a ticket within a scope: a ticket outside it is [`StoreError::NotFound`].
+pub async fn find_ticket(conn: &mut Conn, id: TicketId, scope: &TicketScope) -> Result<TicketRecord> {
+    let filter = TicketFilter { scope: scope.clone(), ids: Some(vec![id]), ..TicketFilter::default() };
+    let (mut rows, _) = list_tickets(conn, &filter, &[], 1, 0, false).await?;
+    rows.pop().ok_or(StoreError::NotFound)
+}
+
+/// What to sort a listing by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Key,
+    Created,
+    Updated,
+    Priority,
+    Status,
+    Title,
+}
+
+impl SortField {
+    fn sql(self) -> &'static str {
+        match self {
+            SortField::Key => "t.id",
+            SortField::Created => "t.created_at",
+            SortField::Updated => "t.updated_at",
+            // Ranks rather than codes: "critical" before "high".
+            SortField::Priority => {
+                "CASE t.priority WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'normal' THEN 2 ELSE 1 END"
+            }
+            SortField::Status => "t.status",
+            SortField::Title => "t.title",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+/// Simple filters for listings; the scope is always applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketFilter {
+    pub scope: TicketScope,
+    pub ids: Option<Vec<TicketId>>,
+    pub types: Vec<TicketType>,
+    pub statuses: Vec<String>,
+    pub priorities: Vec<Priority>,
+    pub channels: Vec<Channel>,
+    pub tiers: Vec<Tier>,
+    pub categories: Vec<CategoryId>,
+    pub establishments: Vec<EstablishmentId>,
+    pub requester: Option<UserId>,
+    /// `Some(None)`: unassigned tickets.
+    pub assignee: Option<Option<UserId>>,
+    /// Case-insensitive substring of title or description.
+    pub text: Option<String>,
+}
+
+impl Default for TicketFilter {
+    fn default() -> Self {
+        Self {
+            scope: TicketScope::Establishments(Vec::new()),
+            ids: None,
+            types: Vec::new(),
+            statuses: Vec::new(),
+            priorities: Vec::new(),
+            channels: Vec::new(),
+            tiers: Vec::new(),
+            categories: Vec::new(),
+            establishments: Vec::new(),
+            requester: None,
+            assignee: None,
+            text: None,
+        }
+    }
+}
+
+/// Pushes ` AND column IN (…)` with bound values, nothing for an empty list.
+fn push_in<'a, DB, T>(qb: &mut QueryBuilder<'a, DB>, column: &str, values: impl IntoIterator<Item = T>)
+where
+    DB: Database,
+    T: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut values = values.into_iter().peekable();
+    if values.peek().is_none() {
+        return;
+    }
+    qb.push(format_args!(" AND {column} IN ("));
+    let mut separated = qb.separated(", ");
+    for v in values {
+        separated.push_bind(v);
+    }
+    qb.push(")");
+}
+
+/// Appends the filter's conditions; written once, compiled for each backend.
+fn push_conditions<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(" WHERE 1 = 1");
+    if let TicketScope::Establishments(ids) = &f.scope {
+        if ids.is_empty() {
+            qb.push(" AND 1 = 0");
+        }
+        push_in(qb, "t.establishment_id", ids.iter().map(|e| e.0));
+    }
+    if let Some(ids) = &f.ids {
+        if ids.is_empty() {
+            qb.push(" AND 1 = 0");
+        }
+        push_in(qb, "t.id", ids.iter().map(|t| t.0));
+    }
+    push_in(qb, "t.ticket_type", f.types.iter().map(|t| t.as_str()));
+    push_in(qb, "t.status", f.statuses.iter().map(String::as_str));
+    push_in(qb, "t.priority", f.priorities.iter().map(|p| p.as_str()));
+    push_in(qb, "t.channel", f.channels.iter().map(|c| c.as_str()));
+    push_in(qb, "t.tier", f.tiers.iter().map(|t| t.as_str()));
+    push_in(qb, "t.category_id", f.categories.iter().map(|c| c.0));
+    push_in(qb, "t.establishment_id", f.establishments.iter().map(|e| e.0));
+    if let Some(requester) = f.requester {
+        qb.push(" AND t.requester_id = ").push_bind(requester.0);
+    }
+    match f.assignee {
+        Some(Some(user)) => {
+            qb.push(" AND t.assignee_id = ").push_bind(user.0);
+        }
+        Some(None) => {
+            qb.push(" AND t.assignee_id IS NULL");
+        }
+        None => {}
+    }
+    if let Some(text) = f.text.as_ref().filter(|t| !t.trim().is_empty()) {
+        let pattern = format!("%{}%", crate::establishments::escape_like(&text.trim().to_lowercase()));
+        qb.push(" AND (LOWER(t.title) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
+        qb.push(" OR LOWER(t.description) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+    }
+}
+
+/// Lists tickets matching `filter`, sorted, one page; the total only when asked.
+pub async fn list_tickets(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    sort: &[Sort],
+    limit: i64,
+    offset: i64,
+    with_total: bool,
+) -> Result<(Vec<TicketRecord>, Option<i64>)> {
+    let mut order: Vec<String> =
+        sort.iter().map(|s| format!("{} {}", s.field.sql(), if s.descending { "DESC" } else { "ASC" })).collect();
+    // A total order makes paging stable.
+    order.push("t.id DESC".into());
+    let rows: Vec<TicketRow> = on_conn!(conn, |c| {
+        let mut qb = QueryBuilder::new(SELECT);
+        push_conditions(&mut qb, filter);
+        qb.push(format_args!(" ORDER BY {} LIMIT ", order.join(", ")));
+        qb.push_bind(limit).push(" OFFSET ").push_bind(offset);
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?;
+    let total = if with_total {
+        let total: i64 = on_conn!(conn, |c| {
+            let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
+            push_conditions(&mut qb, filter);
+            qb.build_query_scalar().fetch_one(&mut *c).await
+        })?;
+        Some(total)
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(TicketRow::into_record).collect::<Result<_>>()?, total))
+}
+
+pub async fn list_watchers(conn: &mut Conn, ticket: TicketId) -> Result<Vec<UserRef>> {
+    let sql = "SELECT u.id, u.name FROM ticket_watchers w JOIN users u ON u.id = w.user_id WHERE w.ticket_id = $1 ORDER BY u.name";
+    let rows: Vec<(i64, String)> = on_conn!(conn, |c| sqlx::query_as(sql).bind(ticket.0).fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().map(|(id, name)| UserRef { id: UserId(id), name }).collect())
+}
+
+pub async fn replace_watchers(conn: &mut Conn, ticket: TicketId, users: &[UserId]) -> Result<()> {
+    on_conn!(conn, |c| sqlx::query("DELETE FROM ticket_watchers WHERE ticket_id = $1")
+        .bind(ticket.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    for user in users {
+        on_conn!(conn, |c| sqlx::query(
+            "INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        )
+        .bind(ticket.0)
+        .bind(user.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Users, their phone numbers and the establishments requesters belong to.
+
+use crate::db::{decode, to_micros, Conn, Result};
+use chrono::{DateTime, Utc};
+use guichet_domain::ids::{EstablishmentId, UserId};
+use guichet_domain::user::{EmailAddress, Language, NewUser, Role, User};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    name: String,
+    role: String,
+    language: String,
+    disabled: bool,
+}
+
+const SELECT: &str = "SELECT id, email, name, role, language, disabled FROM users";
+
+/// Inserts a user with phones and establishments (given as ids).
+pub async fn insert_user(
+    conn: &mut Conn,
+    new: &NewUser,
+    establishments: &[EstablishmentId],
+    password_hash: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<User> {
+    let sql = "INSERT INTO users (email, name, role, language, password_hash, disabled, created_at) \
+               VALUES ($1, $2, $3, $4, $5, FALSE, $6) RETURNING id";
+    let id: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql)
+        .bind(new.email.as_str())
+        .bind(&new.name)
+        .bind(new.role.as_str())
+        .bind(new.language.as_str())
+        .bind(password_hash)
+        .bind(to_micros(now))
+        .fetch_one(&mut *c)
+        .await)?;
+    let mut phones = new.phones.clone();
+    phones.sort();
+    phones.dedup();
+    for phone in &phones {
+        on_conn!(conn, |c| sqlx::query("INSERT INTO user_phones (user_id, phone) VALUES ($1, $2)")
+            .bind(id)
+            .bind(phone)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    for establishment in establishments {
+        on_conn!(conn, |c| sqlx::query("INSERT INTO user_establishments (user_id, establishment_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(establishment.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(User {
+        id: UserId(id),
+        email: new.email.clone(),
+        name: new.name.clone(),
+        role: new.role,
+        language: new.language,
+        phones,
+        establishments: establishments.to_vec(),
+        disabled: false,
+    })
+}
+
+async fn complete(conn: &mut Conn, rows: Vec<UserRow>) -> Result<Vec<User>> {
+    let mut users = Vec::with_capacity(rows.len());
+    for row in rows {
+        let phones: Vec<String> =
+            on_conn!(conn, |c| sqlx::query_scalar("SELECT phone FROM user_phones WHERE user_id = $1 ORDER BY phone")
+                .bind(row.id)
+                .fetch_all(&mut *c)
+                .await)?;
+        let establishments: Vec<i64> = on_conn!(conn, |c| sqlx::query_scalar(
+            "SELECT establishment_id FROM user_establishments WHERE user_id = $1 ORDER BY establishment_id"
+        )
+        .bind(row.id)
+        .fetch_all(&mut *c)
+        .await)?;
+        users.push(User {
+            id: UserId(row.id),
+            email: decode(&row.email, EmailAddress::parse)?,
+            name: row.name,
+            role: decode(&row.role, Role::parse)?,
+            language: decode(&row.language, Language::parse)?,
+            phones,
+            establishments: establishments.into_iter().map(EstablishmentId).collect(),
+            disabled: row.disabled,
+        });
+    }
+    Ok(users)
+}
+
+pub async fn find_user(conn: &mut Conn, id: UserId) -> Result<User> {
+    let sql = format!("{SELECT} WHERE id = $1");
+    let row: UserRow = on_conn!(conn, |c| sqlx::query_as(&sql).bind(id.0).fetch_one(&mut *c).await)?;
+    complete(conn, vec![row]).await?.pop().ok_or(crate::StoreError::NotFound)
+}
+
+pub async fn find_user_by_email(conn: &mut Conn, email: &EmailAddress) -> Result<Option<User>> {
+    let sql = format!("{SELECT} WHERE email = $1");
+    let row: Option<UserRow> =
+        on_conn!(conn, |c| sqlx::query_as(&sql).bind(email.as_str()).fetch_optional(&mut *c).await)?;
+    match row {
+        Some(row) => Ok(complete(conn, vec![row]).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// The password hash of an enabled user, for sign-in.
+pub async fn find_password_hash(conn: &mut Conn, email: &EmailAddress) -> Result<Option<(UserId, Option<String>)>> {
+    let sql = "SELECT id, password_hash FROM users WHERE email = $1 AND NOT disabled";
+    let row: Option<(i64, Option<String>)> =
+        on_conn!(conn, |c| sqlx::query_as(sql).bind(email.as_str()).fetch_optional(&mut *c).await)?;
+    Ok(row.map(|(id, hash)| (UserId(id), hash)))
+}
+
+pub async fn update_password_hash(conn: &mut Conn, id: UserId, hash: &str) -> Result<()> {
+    let done = on_conn!(conn, |c| sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if done == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Filters for listing users.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub establishment: Option<EstablishmentId>,
+    /// Matches name, e-mail or a phone number (digits only).
+    pub search: Option<String>,
+}
+
+pub async fn list_users(conn: &mut Conn, filter: &UserFilter, limit: i64, offset: i64) -> Result<(Vec<User>, i64)> {
+    let pattern =
+        filter.search.as_ref().map(|s| format!("%{}%", crate::establishments::escape_like(&s.to_lowercase())));
+    let phone =
+        filter.search.as_ref().and_then(|s| guichet_domain::user::normalize_phone(s).ok()).map(|p| format!("%{p}%"));
+    let condition = " WHERE ($1 IS NULL OR role = $1) \
+        AND ($2 IS NULL OR id IN (SELECT user_id FROM user_establishments WHERE establishment_id = $2)) \
+        AND ($3 IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\' OR email LIKE $3 ESCAPE '\\' \
+             OR id IN (SELECT user_id FROM user_phones WHERE phone LIKE $4))";
+    let list_sql = format!("{SELECT}{condition} ORDER BY name, id LIMIT $5 OFFSET $6");
+    let count_sql = format!("SELECT COUNT(*) FROM users{condition}");
+    let role = filter.role.map(Role::as_str);
+    let establishment = filter.establishment.map(|e| e.0);
+    let rows: Vec<UserRow> = on_conn!(conn, |c| sqlx::query_as(&list_sql)
+        .bind(role)
+        .bind(establishment)
+        .bind(&pattern)
+        .bind(&phone)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *c)
+        .await)?;
+    // $4 only appears in a subquery: give it the same arity on count.
+    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
+        .bind(role)
+        .bind(establishment)
+        .bind(&pattern)
+        .bind(&phone)
+        .fetch_one(&mut *c)
+        .await)?;
+    Ok((complete(conn, rows).await?, total))
+}
