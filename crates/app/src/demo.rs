@@ -47,10 +47,10 @@ pub struct DemoReport {
 
 // Académies of the Île-de-France region, with the départements they cover.
 const ACADEMIES: &[(&str, u32, &[(u32, &[&str])])] = &[
-    ("Académie de Paris", 7_500_001, &[(75, &["Paris"])]),
+    ("Académie de Paris", 759_990, &[(75, &["Paris"])]),
     (
         "Académie de Créteil",
-        9_400_001,
+        949_990,
         &[
             (77, &["Melun", "Meaux", "Chelles", "Pontault-Combault", "Savigny-le-Temple", "Torcy"]),
             (93, &["Saint-Denis", "Montreuil", "Aubervilliers", "Aulnay-sous-Bois", "Bobigny", "Pantin", "Bondy"]),
@@ -59,7 +59,7 @@ const ACADEMIES: &[(&str, u32, &[(u32, &[&str])])] = &[
     ),
     (
         "Académie de Versailles",
-        7_800_001,
+        789_990,
         &[
             (78, &["Versailles", "Saint-Germain-en-Laye", "Mantes-la-Jolie", "Poissy", "Rambouillet"]),
             (91, &["Évry-Courcouronnes", "Massy", "Corbeil-Essonnes", "Palaiseau", "Savigny-sur-Orge"]),
@@ -391,7 +391,7 @@ impl App {
             let a = rng.gen_range(0..ACADEMIES.len());
             let (_, _, departements) = ACADEMIES[a];
             let (dept, towns) = *pick(rng, departements);
-            let uai = Uai::from_number(dept * 100_000 + rng.gen_range(0..100_000));
+            let uai = Uai::from_number(dept * 10_000 + rng.gen_range(0..9_990));
             if !used.insert(uai.clone()) {
                 continue;
             }
@@ -477,19 +477,16 @@ impl App {
 
         // Tokens derive from the seed, so that the same demo always prints the same ones.
         let first_requester = directory.establishments.first().and_then(|(_, r)| r.first()).copied();
-        let mut logins: Vec<(Role, i64)> = staff_ids
-            .iter()
-            .filter(|(r, ..)| matches!(r, Role::Admin | Role::Agent | Role::Technician))
-            .map(|(r, .., id)| (*r, *id))
-            .take(3)
-            .collect();
-        if let Some(id) = staff_ids.iter().find(|(r, ..)| *r == Role::Technician).map(|(.., id)| *id) {
-            logins.push((Role::Technician, id));
+        // One account per role: admin, agent, technician, requester.
+        let mut logins: Vec<(Role, i64)> = Vec::new();
+        for role in [Role::Admin, Role::Agent, Role::Technician] {
+            if let Some((.., id)) = staff_ids.iter().find(|(r, ..)| *r == role) {
+                logins.push((role, *id));
+            }
         }
         if let Some(id) = first_requester {
             logins.push((Role::Requester, id));
         }
-        logins.dedup();
         let mut token_rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x6775_6963_6865_74);
         for (role, id) in logins {
             let mut bytes = [0u8; 24];

@@ -1,1 +1,184 @@
-fn main() {}
+//! The `guichet` binary: command line, configuration, wiring and the server's
+//! life (start, graceful shutdown). Business rules live in the other crates.
+
+mod commands;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "guichet", version, about = "Guichet: a service desk for school digital workspaces (ENT)")]
+struct Cli {
+    /// Configuration file (default: ./guichet.toml when present).
+    #[arg(long, global = true, env = "GUICHET_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… (default: SQLite in the data directory).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Data directory of the embedded database (default: ./guichet-data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP service (web interface and API).
+    Serve {
+        /// Address to listen on.
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+        /// Load the demo data set into an empty database and print the demo logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and print the schema version.
+    Migrate,
+    /// Manage establishments.
+    Establishment {
+        #[command(subcommand)]
+        command: EstablishmentCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Generate deterministic, realistic demo data (also the benchmark data set).
+    Demo {
+        /// Number of establishments (schools).
+        #[arg(long, default_value_t = 40)]
+        establishments: usize,
+        /// Number of tickets, spread over the last 90 days.
+        #[arg(long, default_value_t = 600)]
+        tickets: usize,
+        /// Random seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EstablishmentCommand {
+    /// Import establishments from a CSV file `uai;name;town;parent_uai` (idempotent).
+    Import {
+        /// The CSV file (`-` for standard input).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Add {
+        #[arg(long, value_parser = ["requester", "agent", "technician", "admin"])]
+        role: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Phone number (repeat for several).
+        #[arg(long = "phone")]
+        phones: Vec<String>,
+        /// UAI of an establishment of a requester (repeat for several).
+        #[arg(long = "establishment")]
+        establishments: Vec<String>,
+        /// Preferred language: fr or en.
+        #[arg(long)]
+        language: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (once) on standard output.
+    Create {
+        /// The user's e-mail address.
+        #[arg(long)]
+        user: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets masked.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = config::Overrides {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        bind: match &cli.command {
+            Command::Serve { bind, .. } => *bind,
+            _ => None,
+        },
+    };
+    let result = config::Config::load(cli.config.as_deref(), &overrides).and_then(|config| {
+        init_tracing(&config.log);
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        runtime.block_on(run(cli.command, config))
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            // One line, with the chain of causes.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { demo, .. } => serve::serve(config, demo).await.map(|()| ExitCode::SUCCESS),
+        Command::Migrate => commands::migrate(&config).await,
+        Command::Establishment { command: EstablishmentCommand::Import { file } } => {
+            commands::import_establishments(&config, &file).await
+        }
+        Command::User {
+            command: UserCommand::Add { role, email, name, phones, establishments, language, password_stdin },
+        } => {
+            let new = commands::NewUserArgs { role, email, name, phones, establishments, language, password_stdin };
+            commands::add_user(&config, new).await
+        }
+        Command::Token { command: TokenCommand::Create { user, name } } => {
+            commands::create_token(&config, &user, &name).await
+        }
+        Command::Demo { establishments, tickets, seed } => {
+            commands::demo(&config, guichet_app::demo::DemoOptions { establishments, tickets, seed }).await
+        }
+        Command::Config { command: ConfigCommand::Check } => {
+            print!("{}", config.to_masked_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The one-shot commands: migrate, import, add users, create tokens, demo.
+
+use crate::config::Config;
+use anyhow::{bail, Context};
+use guichet_app::directory::ImportRow;
+use guichet_app::{App, AppError, Settings, SystemClock};
+use guichet_domain::user::{NewUser, Role};
+use guichet_store::Db;
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Opens and migrates the database, then builds the application.
+pub async fn open_app(config: &Config) -> anyhow::Result<App> {
+    let (url, create) = config.database()?;
+    let db = Db::connect(&url, create).await.context("cannot open the database")?;
+    db.migrate().await.context("cannot migrate the database")?;
+    let settings =
+        Settings { key_prefix: config.key_prefix.clone(), attachment_max_bytes: config.attachment_max_bytes };
+    App::new(db, settings, Arc::new(SystemClock)).await.map_err(app_error)
+}
+
+/// Validation errors read as one line; internal ones keep their cause.
+fn app_error(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Validation(errors) => {
+            anyhow::anyhow!(errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))
+        }
+        AppError::Internal(source) => anyhow::anyhow!(source).context("internal error"),
+        other => anyhow::anyhow!(other.to_string()),
+    }
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    println!("schema version {}", app.db.schema_version().await?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `uai;name;town;parent_uai` rows (a header line is recognised and skipped).
+fn read_csv(reader: impl Read) -> Vec<ImportRow> {
+    let mut csv = csv::ReaderBuilder::new().delimiter(b';').has_headers(false).flexible(true).from_reader(reader);
+    let mut rows = Vec::new();
+    for (index, record) in csv.records().enumerate() {
+        let line = record.as_ref().ok().and_then(|r| r.position()).map_or(index as u64 + 1, |p| p.line());
+        let row = match record {
+            Err(e) => Err(format!("unreadable row: {e}")),
+            Ok(r) if r.iter().all(|f| f.trim().is_empty()) => continue,
+            Ok(r)
+                if index == 0
+                    && r.get(0)
+                        .is_some_and(|f| f.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case("uai")) =>
+            {
+                continue
+            }
+            Ok(r) if !(3..=4).contains(&r.len()) => {
+                Err(format!("expected 3 or 4 fields (uai;name;town;parent_uai), found {}", r.len()))
+            }
+            Ok(r) => {
+                let field = |i: usize| r.get(i).unwrap_or_default().trim().trim_start_matches('\u{feff}').to_owned();
+                let parent = Some(field(3)).filter(|p| !p.is_empty());
+                Ok((field(0), field(1), field(2), parent))
+            }
+        };
+        rows.push((line, row));
+    }
+    rows
+}
+
+pub async fn import_establishments(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
+    let rows = if file == Path::new("-") {
+        read_csv(std::io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        read_csv(f)
+    };
+    let app = open_app(config).await?;
+    let report = app.import_establishments(&app.operator(), rows).await.map_err(app_error)?;
+    for error in &report.errors {
+        eprintln!("{}:{}: {}", file.display(), error.line, error.message);
+    }
+    println!(
+        "{} created, {} updated, {} unchanged, {} rejected",
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.errors.len()
+    );
+    // Valid rows are kept; a non-zero status still tells scripts that some were not.
+    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+pub struct NewUserArgs {
+    pub role: String,
+    pub email: String,
+    pub name: String,
+    pub phones: Vec<String>,
+    pub establishments: Vec<String>,
+    pub language: Option<String>,
+    pub password_stdin: bool,
+}
+
+pub async fn add_user(config: &Config, args: NewUserArgs) -> anyhow::Result<ExitCode> {
+    let role = Role::parse(&args.role).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let new =
+        NewUser::parse(&args.email, &args.name, role, args.language.as_deref(), &args.phones, &args.establishments)
+            .map_err(|e| app_error(e.into()))?;
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            bail!("no password on standard input");
+        }
+        Some(password)
+    } else if std::io::stdin().is_terminal() {
+        let password = rpassword::prompt_password("Password (empty for none): ").context("cannot read the password")?;
+        if password.is_empty() {
+            None
+        } else {
+            let again = rpassword::prompt_password("Password again: ").context("cannot read the password")?;
+            if again != password {
+                bail!("the two passwords differ");
+            }
+            Some(password)
+        }
+    } else {
+        None
+    };
+    let app = open_app(config).await?;
+    let user = app.insert_user(new, password.as_deref()).await.map_err(app_error)?;
+    println!("user {} created ({}, id {})", user.email.as_str(), user.role, user.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn create_token(config: &Config, email: &str, name: &str) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let token = app.create_token(email, name).await.map_err(app_error)?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn demo(config: &Config, options: guichet_app::demo::DemoOptions) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let started = std::time::Instant::now();
+    let report = app.load_demo(&options).await.map_err(app_error)?;
+    let elapsed = started.elapsed();
+    crate::serve::print_demo_logins(&report);
+    println!(
+        "{} tickets and {} comments generated in {:.1} s ({:.0} tickets/s)",
+        report.tickets,
+        report.comments,
+        elapsed.as_secs_f64(),
+        report.tickets as f64 / elapsed.as_secs_f64().max(0.001)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_csv;
+
+    #[test]
+    fn csv_rows_keep_their_line_numbers_and_skip_the_header() {
+        let rows = read_csv(
+            "uai;name;town;parent_uai\n0750655E;Lycée A;Paris;\nbad;row\n\n0751710B;Lycée B;Paris;0750655E\n"
+                .as_bytes(),
+        );
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].0, 2);
+        assert!(rows[1].1.is_err() && rows[1].0 == 3);
+        assert_eq!(rows[2].0, 5);
+        assert_eq!(rows[2].1.as_ref().unwrap().3.as_deref(), Some("0750655E"));
+    }
+}

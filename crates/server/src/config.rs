@@ -1,0 +1,156 @@
+//! Configuration: defaults, then `guichet.toml`, then `GUICHET_*` variables,
+//! then command-line flags. Validated once at start.
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded SQLite database lives when no `database_url` is set.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
+    #[serde(serialize_with = "skip_secret")]
+    pub database_url: Option<SecretString>,
+    /// A file holding the database URL (for secrets managers).
+    pub database_url_file: Option<PathBuf>,
+    pub bind: SocketAddr,
+    /// Prefix of ticket keys: `SUP` gives `SUP-123`.
+    pub key_prefix: String,
+    /// Largest attachment accepted, in bytes.
+    pub attachment_max_bytes: usize,
+    /// Log filter (`info`, `guichet=debug,sqlx=warn`…).
+    pub log: String,
+}
+
+fn skip_secret<S: serde::Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_none()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("guichet-data"),
+            database_url: None,
+            database_url_file: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            key_prefix: "SUP".into(),
+            attachment_max_bytes: 10 * 1024 * 1024,
+            log: "info,sqlx=warn".into(),
+        }
+    }
+}
+
+/// Values given on the command line, applied last.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Loads the configuration. An explicitly named file must exist; the
+    /// default `guichet.toml` is read only if present.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => bail!("configuration file {} does not exist", path.display()),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("guichet.toml").exists() => figment = figment.merge(Toml::file_exact("guichet.toml")),
+            None => {}
+        }
+        figment = figment.merge(Env::prefixed("GUICHET_")).merge(Serialized::defaults(overrides));
+        let mut config: Config = figment.extract().context("invalid configuration")?;
+        if let Some(path) = &config.database_url_file {
+            let url = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            config.database_url = Some(SecretString::from(url.trim().to_owned()));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let prefix_ok = !self.key_prefix.is_empty()
+            && self.key_prefix.len() <= 10
+            && self.key_prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !prefix_ok {
+            bail!("key_prefix must be 1 to 10 upper-case letters or digits, not `{}`", self.key_prefix);
+        }
+        if self.attachment_max_bytes == 0 || self.attachment_max_bytes > 1024 * 1024 * 1024 {
+            bail!("attachment_max_bytes must be between 1 and 1073741824");
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("database_url must start with sqlite:// or postgres://");
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL, and whether the database may be created: only the
+    /// default embedded file is created on first start.
+    pub fn database(&self) -> anyhow::Result<(String, bool)> {
+        match &self.database_url {
+            Some(url) => Ok((url.expose_secret().to_owned(), false)),
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))?;
+                Ok((format!("sqlite://{}", self.data_dir.join("guichet.db").display()), true))
+            }
+        }
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("data_dir = {:?}\n", self.data_dir.display().to_string()));
+        let url = self.database_url.as_ref().map(|u| mask_url(u.expose_secret()));
+        out.push_str(&format!("database_url = {:?}\n", url.unwrap_or_else(|| "(embedded SQLite in data_dir)".into())));
+        out.push_str(&format!("bind = \"{}\"\n", self.bind));
+        out.push_str(&format!("key_prefix = {:?}\n", self.key_prefix));
+        out.push_str(&format!("attachment_max_bytes = {}\n", self.attachment_max_bytes));
+        out.push_str(&format!("log = {:?}\n", self.log));
+        out
+    }
+}
+
+/// Hides the password of a URL such as `postgres://user:secret@host/db`.
+fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***{}", &url[..scheme], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(mask_url("postgres://guichet:s3cret@db/guichet"), "postgres://guichet:***@db/guichet");
+        assert_eq!(mask_url("sqlite://data/guichet.db"), "sqlite://data/guichet.db");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_database_url() {
+        let config = Config { database_url: Some(SecretString::from("postgres://u:pw@h/d")), ..Config::default() };
+        assert!(!format!("{config:?}").contains("pw@"));
+    }
+}

@@ -1,0 +1,82 @@
+//! Starting and stopping the service.
+
+use crate::commands::open_app;
+use crate::config::Config;
+use anyhow::Context;
+use guichet_app::demo::{DemoOptions, DemoReport};
+use guichet_app::App;
+
+pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let app = open_app(&config).await?;
+    if demo {
+        load_demo_if_empty(&app).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let address = listener.local_addr().context("no local address")?;
+    tracing::info!(%address, "Guichet is listening");
+    println!("Guichet is listening on http://{address}/");
+    let db = app.db.clone();
+    axum::serve(listener, guichet_web::router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM; in-flight requests then finish.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn load_demo_if_empty(app: &App) -> anyhow::Result<()> {
+    let mut conn = app.db.conn().await?;
+    let (users, _) = guichet_store::users::list_users(&mut conn, &Default::default(), 1, 0).await?;
+    let demo_admin = guichet_domain::user::EmailAddress::parse("admin@guichet.test")?;
+    let has_demo = guichet_store::users::find_user_by_email(&mut conn, &demo_admin).await?.is_some();
+    drop(conn);
+    let report = if users.is_empty() {
+        println!("Loading the demo data set…");
+        app.load_demo(&DemoOptions::default()).await?
+    } else if has_demo {
+        // Already loaded: only recall the logins (the directory step is idempotent).
+        app.load_demo(&DemoOptions { tickets: 0, ..DemoOptions::default() }).await?
+    } else {
+        println!("The database is not empty: the demo data set was not loaded.");
+        return Ok(());
+    };
+    print_demo_logins(&report);
+    Ok(())
+}
+
+pub fn print_demo_logins(report: &DemoReport) {
+    println!(
+        "Demo data: {} establishments, {} users, {} new tickets.",
+        report.establishments, report.users, report.tickets
+    );
+    println!("Demo logins (password for all: {}):", guichet_app::demo::DEMO_PASSWORD);
+    for login in &report.logins {
+        println!("  {:<10} {:<36} API token: {}", login.role.as_str(), login.email, login.token);
+    }
+}

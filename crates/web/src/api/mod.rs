@@ -1,0 +1,3 @@
+//! The REST API, versioned.
+
+pub mod v1;

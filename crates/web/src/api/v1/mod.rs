@@ -1,0 +1,55 @@
+//! Version 1 of the REST API. Routes and the OpenAPI document come from the
+//! same handler annotations, so the document cannot drift from the code.
+
+pub mod attachments;
+pub mod establishments;
+pub mod me;
+pub mod tickets;
+pub mod users;
+
+use crate::AppState;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Guichet API", description = "Service desk for school digital workspaces (ENT)."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(crate::error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API's routes (to nest under `/api/v1`) and its OpenAPI document.
+pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tickets::list_tickets, tickets::create_ticket))
+        .routes(routes!(tickets::get_ticket, tickets::update_ticket))
+        .routes(routes!(tickets::list_comments, tickets::create_comment))
+        .routes(routes!(tickets::get_history))
+        .routes(routes!(attachments::list_attachments))
+        .merge(attachments::upload_router(state))
+        .routes(routes!(attachments::get_attachment))
+        .routes(routes!(establishments::list_establishments, establishments::create_establishment))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(me::get_me))
+        .split_for_parts();
+    // Paths are served under /api/v1.
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    (router, doc)
+}

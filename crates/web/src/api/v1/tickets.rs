@@ -1,0 +1,231 @@
+//! `/tickets`: file, list, read and change tickets; their conversation and history.
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{double_option, Auth, Json, Query};
+use crate::views::{CommentView, HistoryEntryView, PageView, TicketView};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use guichet_app::tickets::{CreateTicket, ListParams, UpdateTicket};
+use guichet_domain::ids::UserId;
+use guichet_domain::ticket::{Channel, Priority, Reproduction, Resolution, TicketType, Tier};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketRequest {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// UAI of the establishment concerned.
+    pub establishment: String,
+    /// Only the desk classifies; requesters leave it out.
+    #[serde(rename = "type")]
+    pub ticket_type: Option<TicketType>,
+    pub priority: Option<Priority>,
+    /// Category code (`accounts`, `mail`…).
+    pub category: Option<String>,
+    pub channel: Option<Channel>,
+    /// E-mail of the requester, when the desk files on their behalf.
+    pub requester: Option<String>,
+    pub reproduction: Option<Reproduction>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicketRequest {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub ticket_type: Option<TicketType>,
+    /// A status of the ticket type's workflow, reachable from the current one.
+    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    /// Category code, or `null` to clear.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Option<String>>,
+    /// User id of an agent or technician, or `null` to unassign.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub assignee: Option<Option<i64>>,
+    pub tier: Option<Tier>,
+    pub reproduction: Option<Reproduction>,
+    /// Needed to resolve; `null` to clear.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Resolution>)]
+    pub resolution: Option<Option<Resolution>>,
+    /// User ids of the watchers (replaces the list).
+    pub watchers: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTicketsQuery {
+    /// Comma-separated types.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub ticket_type: Option<String>,
+    /// Comma-separated statuses.
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    pub channel: Option<String>,
+    pub tier: Option<String>,
+    /// Comma-separated category codes.
+    pub category: Option<String>,
+    /// Comma-separated UAIs.
+    pub establishment: Option<String>,
+    /// `me`, `none` or a user id.
+    pub assignee: Option<String>,
+    /// Words in the title or description.
+    pub text: Option<String>,
+    /// Fields among key, created, updated, priority, status, title; `-` for descending. Default `-updated`.
+    pub sort: Option<String>,
+    /// From 1.
+    pub page: Option<i64>,
+    /// From 1 to 100, default 25.
+    pub per_page: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCommentRequest {
+    pub body: String,
+    /// An internal note for the desk rather than a reply to the requester.
+    #[serde(default)]
+    pub internal: bool,
+    pub channel: Option<Channel>,
+}
+
+/// List the tickets the caller may see.
+#[utoipa::path(get, path = "/tickets", tag = "tickets", params(ListTicketsQuery),
+    responses((status = 200, body = PageView<TicketView>), (status = 422, body = ErrorBody)))]
+pub async fn list_tickets(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ListTicketsQuery>,
+) -> ApiResult<axum::Json<PageView<TicketView>>> {
+    let params = ListParams {
+        ticket_type: q.ticket_type,
+        status: q.status,
+        priority: q.priority,
+        channel: q.channel,
+        tier: q.tier,
+        category: q.category,
+        establishment: q.establishment,
+        assignee: q.assignee,
+        text: q.text,
+        sort: q.sort,
+        page: q.page,
+        per_page: q.per_page,
+    };
+    let page = state.app.list_tickets(&p, &params).await?;
+    let items = page.items.into_iter().map(|r| TicketView::new(&state.app, r, Vec::new())).collect();
+    Ok(axum::Json(PageView { items, total: page.total, page: page.page, per_page: page.per_page }))
+}
+
+/// File a ticket.
+#[utoipa::path(post, path = "/tickets", tag = "tickets", request_body = CreateTicketRequest,
+    responses((status = 201, body = TicketView), (status = 422, body = ErrorBody)))]
+pub async fn create_ticket(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Json(req): Json<CreateTicketRequest>,
+) -> ApiResult<(StatusCode, [(axum::http::HeaderName, String); 1], axum::Json<TicketView>)> {
+    let create = CreateTicket {
+        title: req.title,
+        description: req.description,
+        establishment: req.establishment,
+        ticket_type: req.ticket_type,
+        priority: req.priority,
+        category: req.category,
+        channel: req.channel,
+        requester: req.requester,
+        reproduction: req.reproduction,
+    };
+    let view = TicketView::from_details(&state.app, state.app.create_ticket(&p, create).await?);
+    let location = format!("/api/v1/tickets/{}", view.key);
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], axum::Json(view)))
+}
+
+/// Read a ticket.
+#[utoipa::path(get, path = "/tickets/{key}", tag = "tickets", params(("key" = String, Path, description = "e.g. SUP-123")),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(key): Path<String>,
+) -> ApiResult<axum::Json<TicketView>> {
+    Ok(axum::Json(TicketView::from_details(&state.app, state.app.get_ticket(&p, &key).await?)))
+}
+
+/// Change a ticket: classify, move in its workflow, assign, escalate, resolve.
+#[utoipa::path(patch, path = "/tickets/{key}", tag = "tickets", request_body = UpdateTicketRequest,
+    params(("key" = String, Path)),
+    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "transition not allowed"), (status = 422, body = ErrorBody)))]
+pub async fn update_ticket(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(key): Path<String>,
+    Json(req): Json<UpdateTicketRequest>,
+) -> ApiResult<axum::Json<TicketView>> {
+    let update = UpdateTicket {
+        title: req.title,
+        description: req.description,
+        ticket_type: req.ticket_type,
+        status: req.status,
+        priority: req.priority,
+        category: req.category,
+        assignee: req.assignee.map(|a| a.map(UserId)),
+        tier: req.tier,
+        reproduction: req.reproduction,
+        resolution: req.resolution,
+        watchers: req.watchers.map(|w| w.into_iter().map(UserId).collect()),
+    };
+    Ok(axum::Json(TicketView::from_details(&state.app, state.app.update_ticket(&p, &key, update).await?)))
+}
+
+/// The ticket's conversation (internal notes only for the desk).
+#[utoipa::path(get, path = "/tickets/{key}/comments", tag = "tickets", params(("key" = String, Path)),
+    responses((status = 200, body = Vec<CommentView>), (status = 404, body = ErrorBody)))]
+pub async fn list_comments(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(key): Path<String>,
+) -> ApiResult<axum::Json<Vec<CommentView>>> {
+    let comments = state.app.list_comments(&p, &key).await?;
+    Ok(axum::Json(comments.into_iter().map(CommentView::from).collect()))
+}
+
+/// Reply to the requester, or write an internal note.
+#[utoipa::path(post, path = "/tickets/{key}/comments", tag = "tickets", request_body = CreateCommentRequest,
+    params(("key" = String, Path)),
+    responses((status = 201, body = CommentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_comment(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(key): Path<String>,
+    Json(req): Json<CreateCommentRequest>,
+) -> ApiResult<(StatusCode, axum::Json<CommentView>)> {
+    let channel = req.channel.unwrap_or(Channel::Api);
+    if !p.actor.role.is_staff() && !matches!(channel, Channel::Api | Channel::Portal) {
+        return Err(ApiError::from(guichet_app::AppError::field("channel", "a requester comments by portal or API")));
+    }
+    let comment = state.app.add_comment(&p, &key, &req.body, req.internal, channel).await?;
+    Ok((StatusCode::CREATED, axum::Json(CommentView::from(comment))))
+}
+
+/// Every change of the ticket, oldest first (internal entries only for the desk).
+#[utoipa::path(get, path = "/tickets/{key}/history", tag = "tickets", params(("key" = String, Path)),
+    responses((status = 200, body = Vec<HistoryEntryView>), (status = 404, body = ErrorBody)))]
+pub async fn get_history(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(key): Path<String>,
+) -> ApiResult<axum::Json<Vec<HistoryEntryView>>> {
+    let history = state.app.ticket_history(&p, &key).await?;
+    Ok(axum::Json(history.into_iter().map(HistoryEntryView::from).collect()))
+}

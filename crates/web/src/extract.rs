@@ -1,0 +1,125 @@
+//! Extractors whose rejections speak the API's error shape.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use guichet_app::auth::Principal;
+use guichet_app::AppError;
+use serde::de::DeserializeOwned;
+
+/// The authenticated caller, from `Authorization: Bearer <token>`.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(Auth(state.app.authenticate_token(token).await?))
+    }
+}
+
+/// JSON body; unknown fields and wrong types name the field at fault.
+#[derive(Debug, Clone)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            let message = std::error::Error::source(&e).map_or_else(|| e.body_text(), ToString::to_string);
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message.clone(), field_of(&message))
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            let message = std::error::Error::source(&e).map_or_else(|| e.body_text(), ToString::to_string);
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not valid JSON: {message}"),
+                None,
+            )
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+            None,
+        ),
+        JsonRejection::BytesRejection(e) => {
+            ApiError::new(e.status(), "bad_request", format!("the body could not be read: {}", e.body_text()), None)
+        }
+        other => ApiError::new(other.status(), "bad_request", other.body_text(), None),
+    }
+}
+
+/// Finds the field a serde message is about: "unknown field `x`" or
+/// "`x`: invalid type" (the path serde_path_to_error-style messages start with).
+fn field_of(message: &str) -> Option<String> {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        return rest.split('`').next().map(str::to_owned);
+    }
+    if let Some(rest) = message.split("missing field `").nth(1) {
+        return rest.split('`').next().map(str::to_owned);
+    }
+    let path = message.split(": ").next()?;
+    (!path.is_empty() && !path.contains(' ')).then(|| path.to_owned())
+}
+
+/// Query string; a bad parameter names itself.
+#[derive(Debug, Clone)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                let message = std::error::Error::source(&e).map_or_else(|| e.body_text(), ToString::to_string);
+                Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message.clone(), field_of(&message)))
+            }
+            Err(other) => Err(ApiError::new(other.status(), "bad_request", other.body_text(), None)),
+        }
+    }
+}
+
+/// Deserialises a field that may be absent (leave alone), `null` (clear) or a value.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn field_is_found_in_serde_messages() {
+        assert_eq!(field_of("unknown field `colour`, expected one of `title`"), Some("colour".into()));
+        assert_eq!(field_of("missing field `title` at line 1 column 2"), Some("title".into()));
+        assert_eq!(field_of("type: unknown variant `bug`, expected one of"), Some("type".into()));
+        assert_eq!(field_of("expected value at line 1 column 1"), None);
+    }
+}
