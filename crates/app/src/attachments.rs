@@ -139,8 +139,9 @@ mod tests {
 
     #[test]
     fn html_and_svg_are_never_inline() {
-        assert_eq!(sniff_mime(b"<html><script>alert(1)</script></html>"), "text/plain; charset=utf-8");
-        assert!(!is_inline("image/svg+xml") && !is_inline("text/html"));
+        assert!(!is_inline(&sniff_mime(b"<html><script>alert(1)</script></html>")));
+        assert!(!is_inline(&sniff_mime(b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>")));
+        assert_eq!(sniff_mime("Bonjour, voici les journaux".as_bytes()), "text/plain; charset=utf-8");
         assert_eq!(sniff_mime(&[0xff, 0xfe, 0x00, 0x81]), "application/octet-stream");
     }
 

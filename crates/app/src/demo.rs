@@ -46,7 +46,11 @@ pub struct DemoReport {
 }
 
 // Académies of the Île-de-France region, with the départements they cover.
-const ACADEMIES: &[(&str, u32, &[(u32, &[&str])])] = &[
+/// A département number and some of its towns.
+type Departement = (u32, &'static [&'static str]);
+
+/// An académie: its name, the number of its UAI and its départements.
+const ACADEMIES: &[(&str, u32, &[Departement])] = &[
     ("Académie de Paris", 759_990, &[(75, &["Paris"])]),
     (
         "Académie de Créteil",
@@ -329,6 +333,11 @@ fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
     &items[rng.gen_range(0..items.len())]
 }
 
+/// Picks one of a list of static codes.
+fn pick_code(rng: &mut ChaCha8Rng, items: &[&'static str]) -> &'static str {
+    items[rng.gen_range(0..items.len())]
+}
+
 fn ascii_slug(s: &str) -> String {
     s.chars()
         .map(|c| match c {
@@ -487,7 +496,7 @@ impl App {
         if let Some(id) = first_requester {
             logins.push((Role::Requester, id));
         }
-        let mut token_rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x6775_6963_6865_74);
+        let mut token_rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x0067_7569_6368_6574);
         for (role, id) in logins {
             let mut bytes = [0u8; 24];
             token_rng.fill_bytes(&mut bytes);
@@ -583,10 +592,10 @@ fn demo_ticket(
     let done = rng.gen_range(0..100) < (age_hours * 100 / (age_hours + 30)).min(95);
     let status: &'static str = match (ticket_type, done) {
         ("unclassified", _) => "new",
-        ("evolution", false) => *pick(rng, &["submitted", "under_review", "accepted", "planned"]),
-        ("evolution", true) => *pick(rng, &["declined", "delivered", "closed"]),
-        (_, false) => *pick(rng, &["new", "in_progress", "in_progress", "waiting_on_requester"]),
-        (_, true) => *pick(rng, &["resolved", "closed", "closed"]),
+        ("evolution", false) => pick_code(rng, &["submitted", "under_review", "accepted", "planned"]),
+        ("evolution", true) => pick_code(rng, &["declined", "delivered", "closed"]),
+        (_, false) => pick_code(rng, &["new", "in_progress", "in_progress", "waiting_on_requester"]),
+        (_, true) => pick_code(rng, &["resolved", "closed", "closed"]),
     };
     let resolved = matches!(status, "resolved" | "closed" | "declined" | "delivered");
     let resolved_at = resolved.then(|| {

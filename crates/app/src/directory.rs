@@ -60,7 +60,7 @@ impl App {
         let mut report = ImportReport::default();
         let mut pending = Vec::new();
         for (line, row) in rows {
-            match row.map_err(|m| m).and_then(|(uai, name, town, parent)| {
+            match row.and_then(|(uai, name, town, parent)| {
                 NewEstablishment::parse(&uai, &name, &town, parent.as_deref()).map_err(|e| match e {
                     guichet_domain::DomainError::Validation(list) => {
                         list.into_iter().map(|f| f.message).collect::<Vec<_>>().join("; ")

@@ -38,6 +38,8 @@ impl Default for Settings {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    // The one place that reads the wall clock.
+    #[allow(clippy::disallowed_methods)]
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }

@@ -29,6 +29,8 @@ crate::vocabulary!(
     }
 );
 
+// The vocabulary macro owns the derive list, so the default is written out.
+#[allow(clippy::derivable_impls)]
 impl Default for Language {
     fn default() -> Self {
         Language::Fr

@@ -38,42 +38,50 @@ pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads `uai;name;town;parent_uai` rows (a header line is recognised and skipped).
-fn read_csv(reader: impl Read) -> Vec<ImportRow> {
-    let mut csv = csv::ReaderBuilder::new().delimiter(b';').has_headers(false).flexible(true).from_reader(reader);
+/// Reads `uai;name;town;parent_uai` rows (a header line is recognised and
+/// skipped). Each line is parsed on its own so that errors carry the file's
+/// own line numbers, blank lines included.
+fn read_csv(mut reader: impl Read) -> std::io::Result<Vec<ImportRow>> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes)?;
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     let mut rows = Vec::new();
-    for (index, record) in csv.records().enumerate() {
-        let line = record.as_ref().ok().and_then(|r| r.position()).map_or(index as u64 + 1, |p| p.line());
-        let row = match record {
-            Err(e) => Err(format!("unreadable row: {e}")),
-            Ok(r) if r.iter().all(|f| f.trim().is_empty()) => continue,
-            Ok(r)
-                if index == 0
-                    && r.get(0)
-                        .is_some_and(|f| f.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case("uai")) =>
-            {
-                continue
-            }
-            Ok(r) if !(3..=4).contains(&r.len()) => {
+    for (index, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = index as u64 + 1;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            rows.push((line, Err("the line is not UTF-8: save the file as UTF-8".to_owned())));
+            continue;
+        };
+        let text = text.trim_end_matches('\r');
+        if text.trim().is_empty() {
+            continue;
+        }
+        let mut csv =
+            csv::ReaderBuilder::new().delimiter(b';').has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let row = match csv.records().next() {
+            None => continue,
+            Some(Err(e)) => Err(format!("unreadable row: {e}")),
+            Some(Ok(r)) if index == 0 && r.get(0).is_some_and(|f| f.trim().eq_ignore_ascii_case("uai")) => continue,
+            Some(Ok(r)) if !(3..=4).contains(&r.len()) => {
                 Err(format!("expected 3 or 4 fields (uai;name;town;parent_uai), found {}", r.len()))
             }
-            Ok(r) => {
-                let field = |i: usize| r.get(i).unwrap_or_default().trim().trim_start_matches('\u{feff}').to_owned();
+            Some(Ok(r)) => {
+                let field = |i: usize| r.get(i).unwrap_or_default().trim().to_owned();
                 let parent = Some(field(3)).filter(|p| !p.is_empty());
                 Ok((field(0), field(1), field(2), parent))
             }
         };
         rows.push((line, row));
     }
-    rows
+    Ok(rows)
 }
 
 pub async fn import_establishments(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
     let rows = if file == Path::new("-") {
-        read_csv(std::io::stdin().lock())
+        read_csv(std::io::stdin().lock()).context("cannot read standard input")?
     } else {
         let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-        read_csv(f)
+        read_csv(f).with_context(|| format!("cannot read {}", file.display()))?
     };
     let app = open_app(config).await?;
     let report = app.import_establishments(&app.operator(), rows).await.map_err(app_error)?;
@@ -163,14 +171,13 @@ mod tests {
 
     #[test]
     fn csv_rows_keep_their_line_numbers_and_skip_the_header() {
-        let rows = read_csv(
-            "uai;name;town;parent_uai\n0750655E;Lycée A;Paris;\nbad;row\n\n0751710B;Lycée B;Paris;0750655E\n"
-                .as_bytes(),
-        );
+        let csv = "\u{feff}uai;name;town;parent_uai\r\n0750655E;Lycée A;Paris;\nbad;row\n\n0751710B;\"Lycée B; annexe\";Paris;0750655E\n";
+        let rows = read_csv(csv.as_bytes()).unwrap();
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].0, 2);
         assert!(rows[1].1.is_err() && rows[1].0 == 3);
         assert_eq!(rows[2].0, 5);
-        assert_eq!(rows[2].1.as_ref().unwrap().3.as_deref(), Some("0750655E"));
+        let (_, name, _, parent) = rows[2].1.as_ref().unwrap();
+        assert_eq!((name.as_str(), parent.as_deref()), ("Lycée B; annexe", Some("0750655E")));
     }
 }

@@ -1,0 +1,307 @@
+//! The REST API against a real database, on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used)]
+
+use axum::http::{Method, StatusCode};
+use guichet_testkit::{backend_test, json, TestApp, PNG};
+
+backend_test!(a_ticket_goes_through_its_whole_life, |app| async move {
+    let f = app.fixture().await;
+    let key = &f.ticket_a;
+    let path = format!("/api/v1/tickets/{key}");
+
+    let r = app.patch(&path, &f.agent, json!({"type": "anomaly", "priority": "high", "category": "mail",
+        "assignee": f.agent_id, "reproduction": {"service": "Messagerie", "profile": "teacher", "browser": "Firefox 128",
+        "url": "https://ent.example/mail", "steps": "Ouvrir la messagerie", "outcome": "reproduced"}})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let t = r.json();
+    assert_eq!(
+        (t["type"].as_str(), t["priority"].as_str(), t["category"].as_str()),
+        (Some("anomaly"), Some("high"), Some("mail"))
+    );
+    assert_eq!(t["assignee"]["name"], "Claire Oreja");
+    assert_eq!(t["reproduction"]["outcome"], "reproduced");
+
+    for status in ["in_progress", "waiting_on_requester"] {
+        let r = app.patch(&path, &f.agent, json!({"status": status})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    }
+    // The requester's reply takes the ticket back to work.
+    let r = app.post(&format!("{path}/comments"), &f.requester_a, json!({"body": "Toujours en panne ce matin."})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(app.get(&path, &f.agent).await.json()["status"], "in_progress");
+
+    app.clock.advance(chrono::Duration::hours(2));
+    let r = app.patch(&path, &f.agent, json!({"status": "resolved", "resolution": "fixed"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["resolved_at"].is_string());
+    // The requester reopens, then confirms.
+    let r = app.patch(&path, &f.requester_a, json!({"status": "in_progress"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["resolution"].is_null() && r.json()["resolved_at"].is_null());
+    app.patch(&path, &f.agent, json!({"status": "resolved", "resolution": "fixed"})).await;
+    let r = app.patch(&path, &f.requester_a, json!({"status": "closed"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["closed_at"].is_string());
+
+    let history = app.get(&format!("{path}/history"), &f.agent).await.json();
+    let fields: Vec<&str> = history.as_array().unwrap().iter().map(|h| h["field"].as_str().unwrap()).collect();
+    for expected in [
+        "created",
+        "comment",
+        "attachment",
+        "tier",
+        "type",
+        "priority",
+        "category",
+        "assignee",
+        "reproduction",
+        "status",
+        "resolution",
+    ] {
+        assert!(fields.contains(&expected), "{expected} missing from {fields:?}");
+    }
+    let closed = history.as_array().unwrap().iter().rev().find(|h| h["field"] == "status").unwrap();
+    assert_eq!((closed["old"].as_str(), closed["new"].as_str()), (Some("resolved"), Some("closed")));
+    assert_eq!(closed["actor"]["name"], "Nathalie Durand");
+});
+
+backend_test!(first_public_reply_of_the_desk_is_stamped_once, |app| async move {
+    let f = app.fixture().await;
+    let t = app.get(&format!("/api/v1/tickets/{}", f.ticket_a), &f.agent).await.json();
+    let first = t["first_response_at"].as_str().unwrap().to_owned();
+    app.clock.advance(chrono::Duration::hours(1));
+    app.post(&format!("/api/v1/tickets/{}/comments", f.ticket_a), &f.agent, json!({"body": "Encore nous."})).await;
+    let t = app.get(&format!("/api/v1/tickets/{}", f.ticket_a), &f.agent).await.json();
+    assert_eq!(t["first_response_at"].as_str().unwrap(), first);
+    assert_ne!(t["updated_at"], t["created_at"]);
+});
+
+backend_test!(classifying_as_evolution_moves_to_its_own_workflow, |app| async move {
+    let f = app.fixture().await;
+    let path = format!("/api/v1/tickets/{}", f.ticket_a);
+    let r = app.patch(&path, &f.agent, json!({"type": "evolution"})).await;
+    assert_eq!(r.json()["status"], "submitted");
+    let r = app.patch(&path, &f.agent, json!({"status": "planned"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.json()["error"]["allowed"], json!(["under_review", "declined"]));
+});
+
+backend_test!(bad_inputs_get_precise_errors_and_change_nothing, |app| async move {
+    let f = app.fixture().await;
+    let path = format!("/api/v1/tickets/{}", f.ticket_a);
+    let before = app.get(&path, &f.agent).await.json();
+    let history_before = app.get(&format!("{path}/history"), &f.agent).await.json();
+
+    let r = app.patch(&path, &f.agent, json!({"type": "bug"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation".into()));
+    assert_eq!(r.json()["error"]["field"], "type");
+
+    let r = app.patch(&path, &f.agent, json!({"priority": "high", "status": "closed"})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "invalid_transition".into()));
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("allowed: in_progress"));
+
+    let r = app.patch(&path, &f.agent, json!({"colour": "red"})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("colour")));
+
+    let r = app.patch(&path, &f.agent, json!({"status": "resolved"})).await;
+    assert_eq!(r.json()["error"]["field"], "resolution");
+
+    let r = app.patch(&path, &f.agent, json!({"assignee": 999_999})).await;
+    assert_eq!(r.json()["error"]["field"], "assignee");
+
+    let r = app.patch(&path, &f.agent, json!({"category": "nope"})).await;
+    assert_eq!(r.json()["error"]["field"], "category");
+
+    let raw = axum::http::Request::builder()
+        .method(Method::PATCH)
+        .uri(&path)
+        .header("authorization", format!("Bearer {}", f.agent))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{\"type\": "))
+        .unwrap();
+    let r = app.send(raw).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "malformed_json".into()));
+
+    let r = app.post("/api/v1/tickets", &f.agent, json!({"title": "x", "establishment": "0750655F"})).await;
+    assert_eq!(r.json()["error"]["field"], "establishment");
+    let r = app.post("/api/v1/tickets", &f.agent, json!({"title": " ", "establishment": f.uai_a})).await;
+    assert_eq!(r.json()["error"]["field"], "title");
+
+    let big = vec![0u8; 64 * 1024 + 1];
+    let r = app.upload(&format!("{path}/attachments"), &f.agent, "big.bin", &big, &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::PAYLOAD_TOO_LARGE, "too_large".into()));
+    let r = app.upload(&format!("{path}/attachments"), &f.agent, "empty.txt", b"", &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert_eq!(app.get(&path, &f.agent).await.json(), before);
+    assert_eq!(app.get(&format!("{path}/history"), &f.agent).await.json(), history_before);
+    let listed = app.get(&format!("{path}/attachments"), &f.agent).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+});
+
+backend_test!(attachments_are_typed_by_content_and_served_safely, |app| async move {
+    let f = app.fixture().await;
+    let path = format!("/api/v1/tickets/{}/attachments", f.ticket_a);
+    // A PNG sent under a misleading name is still a PNG, shown inline.
+    let r = app.upload(&path, &f.requester_a, "../../evil.html", PNG, &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let a = r.json();
+    assert_eq!((a["mime"].as_str(), a["filename"].as_str()), (Some("image/png"), Some("evil.html")));
+    let r = app.get(a["url"].as_str().unwrap(), &f.requester_a).await;
+    assert_eq!(r.bytes, PNG);
+    assert_eq!(r.headers["content-type"], "image/png");
+    assert!(r.headers["content-disposition"].to_str().unwrap().starts_with("inline"));
+    // HTML is never inline and never runs.
+    let r = app.upload(&path, &f.requester_a, "page.html", b"<html><script>alert(1)</script></html>", &[]).await;
+    let r = app.get(r.json()["url"].as_str().unwrap(), &f.requester_a).await;
+    assert!(r.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(r.headers["content-security-policy"], "default-src 'none'; sandbox");
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    // The same content twice is stored once but listed twice.
+    let again = app.upload(&path, &f.agent, "copie.png", PNG, &[]).await.json();
+    assert_eq!(again["sha256"], a["sha256"]);
+});
+
+backend_test!(lists_filter_sort_and_page, |app| async move {
+    let f = app.fixture().await;
+    for i in 0..5 {
+        let body = json!({"title": format!("Compte élève {i}"), "establishment": f.uai_a, "type": "assistance",
+            "priority": if i == 3 { "critical" } else { "low" }, "channel": "phone", "requester": "admin.a@lycee-a.test"});
+        assert_eq!(app.post("/api/v1/tickets", &f.agent, body).await.status, StatusCode::CREATED);
+    }
+    let r = app.get("/api/v1/tickets?type=assistance&sort=-priority&per_page=2", &f.agent).await.json();
+    assert_eq!((r["total"].as_i64(), r["items"].as_array().unwrap().len()), (Some(5), 2));
+    assert_eq!(r["items"][0]["priority"], "critical");
+    assert_eq!(r["items"][0]["channel"], "phone");
+    let r = app.get("/api/v1/tickets?type=assistance&page=3&per_page=2", &f.agent).await.json();
+    assert_eq!(r["items"].as_array().unwrap().len(), 1);
+    let r = app.get("/api/v1/tickets?text=COMPTE%20%C3%A9l%C3%A8ve%203", &f.agent).await.json();
+    assert_eq!(r["total"], 1);
+    let r = app.get(&format!("/api/v1/tickets?establishment={}&assignee=none", f.uai_b), &f.agent).await.json();
+    assert_eq!(r["total"], 1);
+    let r = app.get("/api/v1/tickets?type=bug", &f.agent).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("type")));
+    let r = app.get("/api/v1/tickets?sort=colour", &f.agent).await;
+    assert_eq!(r.json()["error"]["field"], "sort");
+    let r = app.get("/api/v1/tickets?per_page=1000", &f.agent).await;
+    assert_eq!(r.json()["error"]["field"], "per_page");
+    let r = app.get("/api/v1/tickets?colour=red", &f.agent).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+});
+
+backend_test!(requester_cannot_classify_or_file_by_phone, |app| async move {
+    let f = app.fixture().await;
+    let r = app
+        .post(
+            "/api/v1/tickets",
+            &f.requester_a,
+            json!({"title": "x", "establishment": f.uai_a, "type": "anomaly", "channel": "phone"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r =
+        app.patch(&format!("/api/v1/tickets/{}", f.ticket_a), &f.requester_a, json!({"priority": "critical"})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("priority")));
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{}/comments", f.ticket_a),
+            &f.requester_a,
+            json!({"body": "x", "internal": true}),
+        )
+        .await;
+    assert_eq!(r.json()["error"]["field"], "internal");
+    let r = app
+        .patch(
+            &format!("/api/v1/tickets/{}", f.ticket_a),
+            &f.requester_a,
+            json!({"status": "resolved", "resolution": "answered"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+});
+
+backend_test!(directory_is_managed_by_admins_with_validated_input, |app| async move {
+    let f = app.fixture().await;
+    let body = json!({"uai": "0781234S", "name": "Lycée Jules Ferry", "town": "Versailles"});
+    let valid = guichet_domain::establishment::Uai::from_number(781_234).to_string();
+    let body_valid = json!({"uai": valid, "name": "Lycée Jules Ferry", "town": "Versailles", "parent_uai": f.uai_a});
+    let r = app.post("/api/v1/establishments", &f.admin, body.clone()).await;
+    if valid != "0781234S" {
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("uai")));
+    }
+    let r = app.post("/api/v1/establishments", &f.admin, body_valid.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(r.json()["parent_uai"], f.uai_a.as_str());
+    let r = app.post("/api/v1/establishments", &f.admin, body_valid).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "conflict".into()));
+    let orphan = json!({"uai": guichet_domain::establishment::Uai::from_number(781_235).to_string(), "name": "x", "town": "y", "parent_uai": "0910001A"});
+    assert_eq!(app.post("/api/v1/establishments", &f.admin, orphan).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let user = json!({"email": "Nouvel.Admin@Lycee-A.test", "name": "Nouvel Admin", "role": "requester",
+        "establishments": [f.uai_a], "phones": ["01.44.32.12.01"], "password": "long enough password"});
+    let r = app.post("/api/v1/users", &f.admin, user.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    assert_eq!(
+        (r.json()["email"].as_str(), r.json()["phones"][0].as_str()),
+        (Some("nouvel.admin@lycee-a.test"), Some("0144321201"))
+    );
+    assert_eq!(app.post("/api/v1/users", &f.admin, user).await.status, StatusCode::CONFLICT);
+    let r = app.post("/api/v1/users", &f.admin, json!({"email": "not-an-address", "name": "x", "role": "agent"})).await;
+    assert_eq!(r.json()["error"]["field"], "email");
+    let r = app.post("/api/v1/users", &f.admin, json!({"email": "a@b.fr", "name": "x", "role": "boss"})).await;
+    assert_eq!(r.json()["error"]["field"], "role");
+    // Caller look-up by phone, whatever the punctuation.
+    let r = app.get("/api/v1/users?q=01%2044%2032%2012%2001", &f.agent).await.json();
+    assert_eq!(r["total"], 1);
+    let r = app.get(&format!("/api/v1/users?establishment={}", f.uai_b), &f.agent).await.json();
+    assert_eq!(r["items"][0]["name"], "Karim Benali");
+});
+
+backend_test!(health_and_openapi_are_served, |app| async move {
+    let r = app.request(Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app.request(Method::GET, "/readyz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = app.request(Method::GET, "/api/v1/openapi.json", None, None).await.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/tickets",
+        "/tickets/{key}",
+        "/tickets/{key}/comments",
+        "/tickets/{key}/attachments",
+        "/tickets/{key}/history",
+        "/attachments/{id}",
+        "/establishments",
+        "/users",
+        "/me",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+    let r = app.request(Method::GET, "/api/v1/nothing-here", None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found".into()));
+});
+
+#[tokio::test]
+async fn both_migration_trees_produce_the_same_schema() {
+    async fn schema(app: &TestApp) -> Vec<String> {
+        let mut conn = app.db.db.conn().await.unwrap();
+        let sql = match app.backend {
+            guichet_testkit::Backend::Sqlite => "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                WHERE m.type = 'table' AND m.name NOT LIKE '\\_%' ESCAPE '\\' AND m.name NOT LIKE 'sqlite%' \
+                UNION ALL SELECT 'index ' || name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite%'",
+            guichet_testkit::Backend::Postgres => "SELECT table_name || '.' || column_name FROM information_schema.columns \
+                WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' \
+                UNION ALL SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%pkey' \
+                AND indexname NOT LIKE '%\\_key' AND tablename NOT LIKE '\\_%'",
+        };
+        let mut names: Vec<String> = match conn.raw() {
+            guichet_store::db::Raw::Sqlite(c) => sqlx::query_scalar(sql).fetch_all(&mut *c).await.unwrap(),
+            guichet_store::db::Raw::Postgres(c) => sqlx::query_scalar(sql).fetch_all(&mut *c).await.unwrap(),
+        };
+        names.sort();
+        names
+    }
+    let sqlite = TestApp::new(guichet_testkit::Backend::Sqlite).await;
+    let postgres = TestApp::new(guichet_testkit::Backend::Postgres).await;
+    assert_eq!(schema(&sqlite).await, schema(&postgres).await);
+}

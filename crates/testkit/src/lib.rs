@@ -1,0 +1,333 @@
+//! Test support shared by the integration tests: a fresh database per test on
+//! SQLite or PostgreSQL, the router driven in-process, a controllable clock and
+//! a fixture of two schools with their people and tickets.
+// Test support: a failed set-up should stop the test loudly; database names
+// take the wall clock to stay unique across runs.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use guichet_app::{App, Settings};
+use guichet_domain::clock::Clock;
+use guichet_store::Db;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub use serde_json::json;
+
+/// The backends every integration test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the test command started, as an admin URL.
+pub fn postgres_admin_url() -> String {
+    std::env::var("GUICHET_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!("GUICHET_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL")
+    })
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh, migrated database that lives as long as this value.
+pub struct TestDb {
+    pub db: Db,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("guichet.db").display());
+                let db = Db::connect(&url, true).await.unwrap();
+                db.migrate().await.unwrap();
+                TestDb { db, url, _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!(
+                    "guichet_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed),
+                    Utc::now().timestamp_micros()
+                );
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+                let url = match admin.rfind('/') {
+                    Some(i) if admin[..i].contains("://") && !admin[i..].contains('@') => {
+                        let (base, rest) = admin.split_at(i);
+                        let query = rest.find('?').map_or("", |q| &rest[q..]);
+                        format!("{base}/{name}{query}")
+                    }
+                    _ => panic!("GUICHET_TEST_POSTGRES_URL must end with /DATABASE"),
+                };
+                let db = Db::connect(&url, false).await.unwrap();
+                db.migrate().await.unwrap();
+                TestDb { db, url, _dir: None }
+            }
+        }
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    pub fn at(t: DateTime<Utc>) -> Arc<TestClock> {
+        Arc::new(TestClock(AtomicI64::new(t.timestamp_micros())))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.num_microseconds().unwrap(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.0.load(Ordering::SeqCst)).unwrap()
+    }
+}
+
+/// A response as tests read it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    /// The error code of an error body.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// The application on a fresh database, driven in-process.
+pub struct TestApp {
+    pub app: App,
+    pub router: axum::Router,
+    pub clock: Arc<TestClock>,
+    pub backend: Backend,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::with_settings(backend, Settings { attachment_max_bytes: 64 * 1024, ..Settings::default() }).await
+    }
+
+    pub async fn with_settings(backend: Backend, settings: Settings) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let clock = TestClock::at("2026-03-02T13:00:00Z".parse().unwrap());
+        let app = App::new(db.db.clone(), settings, clock.clone()).await.unwrap();
+        let router = guichet_web::router(app.clone());
+        TestApp { app, router, clock, backend, db }
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(serde_json::to_vec(&json).unwrap())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Reply { status, headers, bytes }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    /// Uploads a file as `multipart/form-data` with optional extra fields.
+    pub async fn upload(
+        &self,
+        path: &str,
+        token: &str,
+        filename: &str,
+        content: &[u8],
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let boundary = "guichet-test-boundary";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+/// Two schools, their administrators, the desk, and a ticket in each school
+/// with a public reply, an internal note and a public and an internal file.
+pub struct Fixture {
+    pub uai_a: String,
+    pub uai_b: String,
+    pub requester_a: String,
+    pub requester_b: String,
+    pub agent: String,
+    pub technician: String,
+    pub admin: String,
+    pub agent_id: i64,
+    pub ticket_a: String,
+    pub ticket_b: String,
+    pub public_attachment_a: i64,
+    pub internal_attachment_a: i64,
+    pub public_attachment_b: i64,
+}
+
+/// A tiny valid PNG (1×1 pixel).
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53, 0xde, 0x00, 0x00, 0x00, 0x0c, 0x49,
+    0x44, 0x41, 0x54, 0x08, 0xd7, 0x63, 0xf8, 0xcf, 0xc0, 0x00, 0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xdd, 0x8d, 0xb0,
+    0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+impl TestApp {
+    async fn user(
+        &self,
+        email: &str,
+        name: &str,
+        role: guichet_domain::user::Role,
+        uai: Option<&str>,
+    ) -> (String, i64) {
+        let establishments: Vec<String> = uai.into_iter().map(str::to_owned).collect();
+        let new =
+            guichet_domain::user::NewUser::parse(email, name, role, None, &["01 44 32 12 00".into()], &establishments)
+                .unwrap();
+        let user = self.app.insert_user(new, Some("correct horse battery")).await.unwrap();
+        (self.app.create_token(email, "test").await.unwrap(), user.id.0)
+    }
+
+    pub async fn fixture(&self) -> Fixture {
+        use guichet_domain::establishment::NewEstablishment;
+        use guichet_domain::user::Role;
+        let op = self.app.operator();
+        let (uai_a, uai_b) = ("0750655E".to_owned(), "0930124E".to_owned());
+        for (uai, name, town) in [(&uai_a, "Lycée Henri Wallon", "Paris"), (&uai_b, "Lycée Paul Éluard", "Saint-Denis")]
+        {
+            let new = NewEstablishment::parse(uai, name, town, None).unwrap();
+            self.app.create_establishment(&op, new).await.unwrap();
+        }
+        let (requester_a, _) =
+            self.user("admin.a@lycee-a.test", "Nathalie Durand", Role::Requester, Some(&uai_a)).await;
+        let (requester_b, _) = self.user("admin.b@lycee-b.test", "Karim Benali", Role::Requester, Some(&uai_b)).await;
+        let (agent, agent_id) = self.user("claire@desk.test", "Claire Oreja", Role::Agent, None).await;
+        let (technician, _) = self.user("tech@desk.test", "Julie Marchand", Role::Technician, None).await;
+        let (admin, _) = self.user("boss@desk.test", "Responsable", Role::Admin, None).await;
+        let mut keys = Vec::new();
+        let mut attachments = Vec::new();
+        for (token, uai) in [(&requester_a, &uai_a), (&requester_b, &uai_b)] {
+            let body = json!({"title": format!("Messagerie en panne ({uai})"), "description": "Page blanche", "establishment": uai});
+            let r = self.post("/api/v1/tickets", token, body).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
+            let key = r.json()["key"].as_str().unwrap().to_owned();
+            let path = format!("/api/v1/tickets/{key}");
+            self.post(&format!("{path}/comments"), &agent, json!({"body": "Bonjour, nous regardons."})).await;
+            let note = json!({"body": "SECRET-NOTE mot de passe admin: hunter2", "internal": true});
+            assert_eq!(self.post(&format!("{path}/comments"), &agent, note).await.status, StatusCode::CREATED);
+            let public = self.upload(&format!("{path}/attachments"), token, "capture.png", PNG, &[]).await;
+            let internal = self
+                .upload(&format!("{path}/attachments"), &agent, "logs.txt", b"internal logs", &[("internal", "true")])
+                .await;
+            assert_eq!(internal.status, StatusCode::CREATED);
+            let escalate = self.patch(&path, &agent, json!({"tier": "technical"})).await;
+            assert_eq!(escalate.status, StatusCode::OK);
+            attachments.push((public.json()["id"].as_i64().unwrap(), internal.json()["id"].as_i64().unwrap()));
+            keys.push(key);
+        }
+        Fixture {
+            uai_a,
+            uai_b,
+            requester_a,
+            requester_b,
+            agent,
+            technician,
+            admin,
+            agent_id,
+            ticket_a: keys[0].clone(),
+            ticket_b: keys[1].clone(),
+            public_attachment_a: attachments[0].0,
+            internal_attachment_a: attachments[0].1,
+            public_attachment_b: attachments[1].0,
+        }
+    }
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL:
+/// `backend_test!(name, |app| async move { … });`
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, |$app:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn on_sqlite() {
+                let $app = $crate::TestApp::new($crate::Backend::Sqlite).await;
+                $body.await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                let $app = $crate::TestApp::new($crate::Backend::Postgres).await;
+                $body.await;
+            }
+        }
+    };
+}
