@@ -68,7 +68,18 @@ impl Config {
             None if Path::new("guichet.toml").exists() => figment = figment.merge(Toml::file_exact("guichet.toml")),
             None => {}
         }
-        figment = figment.merge(Env::prefixed("GUICHET_")).merge(Serialized::defaults(overrides));
+        // Only the settings' own names: other GUICHET_* variables (GUICHET_CONFIG,
+        // a test harness's) are not configuration.
+        let env = Env::prefixed("GUICHET_").only(&[
+            "data_dir",
+            "database_url",
+            "database_url_file",
+            "bind",
+            "key_prefix",
+            "attachment_max_bytes",
+            "log",
+        ]);
+        figment = figment.merge(env).merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
         if let Some(path) = &config.database_url_file {
             let url = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -1,0 +1,256 @@
+//! The `guichet` binary as an operator uses it: commands, exit codes, one-line
+//! errors, and a real server started, used over HTTP and stopped by SIGTERM.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn guichet(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_guichet"));
+    command.current_dir(dir).args(args).env_remove("RUST_LOG").env("GUICHET_LOG", "warn");
+    command
+}
+
+fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child =
+        guichet(dir, args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const CSV: &str = "uai;name;town;parent_uai
+0759990J;Académie de Paris;Paris;
+0750655E;Lycée Henri Wallon;Paris;0759990J
+0750655F;Lycée à la mauvaise clé;Paris;
+0930124E;Lycée Paul Éluard;Saint-Denis;0939999X
+bad line without fields
+";
+
+#[test]
+fn help_lists_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--help"], None);
+    assert!(out.status.success());
+    for command in ["serve", "migrate", "establishment", "user", "token", "demo", "config"] {
+        assert!(text(&out.stdout).contains(command), "{command}");
+    }
+}
+
+#[test]
+fn establishment_import_keeps_valid_rows_and_reports_each_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("etablissements.csv");
+    let valid = guichet_domain::establishment::Uai::from_number(759_990).to_string();
+    let unknown_parent = guichet_domain::establishment::Uai::from_number(939_999).to_string();
+    std::fs::write(&csv, CSV.replace("0759990J", &valid).replace("0939999X", &unknown_parent)).unwrap();
+    let out = run(dir.path(), &["establishment", "import", "etablissements.csv"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("etablissements.csv:4: `0750655F` has a wrong check letter: `E` expected"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("etablissements.csv:5: parent establishment {unknown_parent} is unknown")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("etablissements.csv:6: expected 3 or 4 fields"), "{stderr}");
+    assert_eq!(text(&out.stdout).trim(), "2 created, 0 updated, 0 unchanged, 3 rejected");
+    // Importing again changes nothing.
+    let again = run(dir.path(), &["establishment", "import", "etablissements.csv"], None);
+    assert_eq!(text(&again.stdout).trim(), "0 created, 0 updated, 2 unchanged, 3 rejected");
+    let missing = run(dir.path(), &["establishment", "import", "absent.csv"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(text(&missing.stderr).lines().count(), 1, "{}", text(&missing.stderr));
+}
+
+#[test]
+fn users_and_tokens_are_created_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.csv"), "0750655E;Lycée Henri Wallon;Paris\n").unwrap();
+    assert!(run(dir.path(), &["establishment", "import", "e.csv"], None).status.success());
+    let add = [
+        "user",
+        "add",
+        "--role",
+        "requester",
+        "--email",
+        "Admin.Local@Lycee.test",
+        "--name",
+        "Nathalie Durand",
+        "--phone",
+        "01 44 32 12 00",
+        "--establishment",
+        "0750655E",
+        "--password-stdin",
+    ];
+    let out = run(dir.path(), &add, Some("un mot de passe solide\n"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again = run(dir.path(), &add, Some("un mot de passe solide\n"));
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(text(&again.stderr).trim(), "error: a user with the address admin.local@lycee.test already exists");
+    let bad = run(
+        dir.path(),
+        &["user", "add", "--role", "requester", "--email", "x", "--name", "X", "--establishment", "0750655F"],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(text(&bad.stderr).lines().count(), 1);
+    assert!(text(&bad.stderr).contains("email: `x` is not an e-mail address"));
+
+    let token = run(dir.path(), &["token", "create", "--user", "admin.local@lycee.test"], None);
+    assert!(token.status.success());
+    let token = text(&token.stdout);
+    assert!(token.trim().starts_with("gch_") && token.lines().count() == 1);
+    let unknown = run(dir.path(), &["token", "create", "--user", "nobody@lycee.test"], None);
+    assert_eq!(text(&unknown.stderr).trim(), "error: user: no user has the address nobody@lycee.test");
+}
+
+#[test]
+fn a_mistyped_database_path_is_an_error_not_a_new_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--database-url", "sqlite://nowhere/guichet.db", "migrate"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!dir.path().join("nowhere").exists());
+    let out = run(dir.path(), &["--database-url", "mysql://x", "migrate"], None);
+    assert!(text(&out.stderr).contains("database_url must start with sqlite:// or postgres://"));
+}
+
+#[test]
+fn config_check_masks_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("guichet.toml"),
+        "database_url = \"postgres://guichet:s3cret@db.local/guichet\"\nkey_prefix = \"ENT\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["config", "check"], None);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("postgres://guichet:***@db.local/guichet") && !stdout.contains("s3cret"), "{stdout}");
+    assert!(stdout.contains("key_prefix = \"ENT\""));
+    std::fs::write(dir.path().join("guichet.toml"), "colour = \"red\"\n").unwrap();
+    let out = run(dir.path(), &["config", "check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("colour"), "{}", text(&out.stderr));
+}
+
+/// Starts `guichet serve --demo` on a free port and returns it with its base URL
+/// and the demo logins it printed.
+fn serve_demo(dir: &Path, extra: &[&str]) -> (std::process::Child, String, Vec<(String, String)>) {
+    let mut args = vec!["serve", "--demo", "--bind", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut child = guichet(dir, &args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut logins = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("the server stopped before listening").unwrap();
+        if let Some(url) = line.strip_prefix("Guichet is listening on ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+        if let Some((left, token)) = line.split_once("API token: ") {
+            let role = left.split_whitespace().next().unwrap().to_owned();
+            logins.push((role, token.trim().to_owned()));
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base, logins)
+}
+
+fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap()
+}
+
+#[test]
+fn serve_with_demo_data_answers_over_http_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base, logins) = serve_demo(dir.path(), &[]);
+    let token = |role: &str| logins.iter().find(|(r, _)| r == role).map(|(_, t)| t.clone()).unwrap();
+    assert_eq!(ureq::get(&format!("{base}/healthz")).call().unwrap().into_string().unwrap(), "ok");
+    let agent = format!("Bearer {}", token("agent"));
+    let list: serde_json::Value = ureq::get(&format!("{base}/api/v1/tickets?per_page=5"))
+        .set("Authorization", &agent)
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(list["total"], 600);
+    let requester = format!("Bearer {}", token("requester"));
+    let me: serde_json::Value =
+        ureq::get(&format!("{base}/api/v1/me")).set("Authorization", &requester).call().unwrap().into_json().unwrap();
+    let uai = me["establishments"][0].as_str().unwrap();
+    let created: serde_json::Value = ureq::post(&format!("{base}/api/v1/tickets"))
+        .set("Authorization", &requester)
+        .send_json(serde_json::json!({"title": "Cahier de textes vide", "establishment": uai}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(created["key"], "SUP-601");
+    assert!(stop(child).success());
+
+    // A second start keeps the data and prints the same logins.
+    let (child, base, again) = serve_demo(dir.path(), &[]);
+    assert_eq!(again, logins);
+    let one: serde_json::Value = ureq::get(&format!("{base}/api/v1/tickets/SUP-601"))
+        .set("Authorization", &agent)
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(one["title"], "Cahier de textes vide");
+    assert!(stop(child).success());
+}
+
+#[test]
+fn demo_is_deterministic_for_a_seed() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut summaries = Vec::new();
+    for dir in [&a, &b] {
+        let out = run(dir.path(), &["demo", "--establishments", "5", "--tickets", "50", "--seed", "7"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("Demo data: 8 establishments"), "{stdout}");
+        summaries.push(
+            stdout.lines().find(|l| l.contains("tickets and")).unwrap().split(" generated").next().unwrap().to_owned(),
+        );
+    }
+    assert_eq!(summaries[0], summaries[1]);
+    let tokens = |dir: &Path| {
+        let out = run(dir, &["demo", "--establishments", "5", "--tickets", "0", "--seed", "7"], None);
+        text(&out.stdout).lines().filter(|l| l.contains("API token")).map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(tokens(a.path()), tokens(b.path()));
+}
+
+#[test]
+fn the_binary_works_on_postgresql_too() {
+    let admin = guichet_testkit::postgres_admin_url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(guichet_testkit::TestDb::new(guichet_testkit::Backend::Postgres));
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url.clone();
+    let out = run(dir.path(), &["--database-url", &url, "migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "schema version 2");
+    let (child, base, logins) = serve_demo(dir.path(), &["--database-url", &url]);
+    let agent = format!("Bearer {}", logins.iter().find(|(r, _)| r == "agent").unwrap().1);
+    let list: serde_json::Value = ureq::get(&format!("{base}/api/v1/tickets?per_page=1"))
+        .set("Authorization", &agent)
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(list["total"], 600);
+    assert!(stop(child).success());
+    assert!(!dir.path().join("guichet-data").exists(), "no SQLite file next to a PostgreSQL setup");
+    drop(admin);
+}
