@@ -134,3 +134,71 @@ mod tests {
         assert!(hash_password("short").is_err());
     }
 }
+
+/// How long a web session lasts: a desk's afternoon and then some.
+pub const SESSION_HOURS: i64 = 12;
+
+/// A signed-in browser: who, and the token its forms must echo.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub principal: Principal,
+    pub csrf_token: String,
+}
+
+/// A random URL-safe secret of 256 bits.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl App {
+    /// Opens a session for a signed-in user; returns the cookie secret.
+    pub async fn open_session(&self, principal: &Principal) -> Result<String, AppError> {
+        let secret = random_secret();
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        guichet_store::sessions::delete_expired_sessions(&mut tx, now).await?;
+        let expires = now + chrono::Duration::hours(SESSION_HOURS);
+        guichet_store::sessions::insert_session(
+            &mut tx,
+            &hash_token(&secret),
+            principal.user.id,
+            &random_secret(),
+            now,
+            expires,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    /// The session behind a cookie secret, if still valid.
+    pub async fn find_session(&self, secret: &str) -> Result<Option<WebSession>, AppError> {
+        let mut conn = self.db.conn().await?;
+        let Some(session) = guichet_store::sessions::find_session(&mut conn, &hash_token(secret), self.now()).await?
+        else {
+            return Ok(None);
+        };
+        let user = guichet_store::users::find_user(&mut conn, session.user).await?;
+        Ok(Some(WebSession { principal: Principal::from_user(user), csrf_token: session.csrf_token }))
+    }
+
+    pub async fn close_session(&self, secret: &str) -> Result<(), AppError> {
+        let mut conn = self.db.conn().await?;
+        guichet_store::sessions::delete_session(&mut conn, &hash_token(secret)).await?;
+        Ok(())
+    }
+
+    /// Records a user's preferred language.
+    pub async fn set_language(&self, p: &Principal, language: guichet_domain::user::Language) -> Result<(), AppError> {
+        let mut conn = self.db.conn().await?;
+        guichet_store::users::update_user_language(&mut conn, p.user.id, language).await?;
+        Ok(())
+    }
+}

@@ -27,6 +27,42 @@ pub struct ImportReport {
 /// One parsed CSV row, or why it could not be parsed.
 pub type ImportRow = (u64, Result<(String, String, String, Option<String>), String>);
 
+/// Reads `uai;name;town;parent_uai` rows (a header line is recognised and
+/// skipped). Each line is parsed on its own so that errors carry the file's
+/// own line numbers, blank lines included.
+pub fn parse_establishments_csv(bytes: &[u8]) -> Vec<ImportRow> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut rows = Vec::new();
+    for (index, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = index as u64 + 1;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            rows.push((line, Err("the line is not UTF-8: save the file as UTF-8".to_owned())));
+            continue;
+        };
+        let text = text.trim_end_matches('\r');
+        if text.trim().is_empty() {
+            continue;
+        }
+        let mut csv =
+            csv::ReaderBuilder::new().delimiter(b';').has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let row = match csv.records().next() {
+            None => continue,
+            Some(Err(e)) => Err(format!("unreadable row: {e}")),
+            Some(Ok(r)) if index == 0 && r.get(0).is_some_and(|f| f.trim().eq_ignore_ascii_case("uai")) => continue,
+            Some(Ok(r)) if !(3..=4).contains(&r.len()) => {
+                Err(format!("expected 3 or 4 fields (uai;name;town;parent_uai), found {}", r.len()))
+            }
+            Some(Ok(r)) => {
+                let field = |i: usize| r.get(i).unwrap_or_default().trim().to_owned();
+                let parent = Some(field(3)).filter(|p| !p.is_empty());
+                Ok((field(0), field(1), field(2), parent))
+            }
+        };
+        rows.push((line, row));
+    }
+    rows
+}
+
 impl App {
     fn require_admin(p: &Principal) -> Result<(), AppError> {
         if p.actor.can_manage_directory() {
@@ -193,5 +229,122 @@ fn parent_error(e: guichet_store::StoreError, new: &NewEstablishment) -> AppErro
             ),
         ),
         other => other.into(),
+    }
+}
+
+impl App {
+    /// Categories, active or not, in their order.
+    pub async fn categories(&self) -> Result<Vec<guichet_store::categories::Category>, AppError> {
+        let mut conn = self.db.conn().await?;
+        Ok(guichet_store::categories::list_categories(&mut conn).await?)
+    }
+
+    /// Active agents, technicians and admins: who can be assigned a ticket.
+    pub async fn staff_users(&self, p: &Principal) -> Result<Vec<User>, AppError> {
+        use guichet_domain::user::Role;
+        let mut staff = Vec::new();
+        for role in [Role::Agent, Role::Technician, Role::Admin] {
+            let filter = UserFilter { role: Some(role), ..UserFilter::default() };
+            staff.extend(self.list_users(p, &filter, 500, 0).await?.0.into_iter().filter(|u| !u.disabled));
+        }
+        staff.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(staff)
+    }
+}
+
+impl App {
+    /// One user, for the desk (a caller) and admins.
+    pub async fn find_user(&self, p: &Principal, id: guichet_domain::ids::UserId) -> Result<User, AppError> {
+        if !p.actor.role.is_staff() && p.user.id != id {
+            return Err(AppError::NotFound("user"));
+        }
+        let mut conn = self.db.conn().await?;
+        guichet_store::users::find_user(&mut conn, id).await.map_err(|e| match e {
+            guichet_store::StoreError::NotFound => AppError::NotFound("user"),
+            other => other.into(),
+        })
+    }
+}
+
+impl App {
+    /// Adds a category (admins); its code is what the API and queries use.
+    pub async fn create_category(
+        &self,
+        p: &Principal,
+        code: &str,
+        label_fr: &str,
+        label_en: &str,
+    ) -> Result<(), AppError> {
+        Self::require_admin(p)?;
+        let code = code.trim().to_lowercase();
+        let mut errors = Vec::new();
+        if code.is_empty()
+            || code.len() > 40
+            || !code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            errors.push(guichet_domain::FieldError::new("code", "a code is 1 to 40 letters, digits or _"));
+        }
+        for (field, value) in [("label_fr", label_fr), ("label_en", label_en)] {
+            if value.trim().is_empty() || value.chars().count() > 100 {
+                errors.push(guichet_domain::FieldError::new(field, format!("`{field}` must have 1 to 100 characters")));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let mut tx = self.db.begin().await?;
+        if guichet_store::categories::find_category_by_code(&mut tx, &code).await?.is_some() {
+            return Err(AppError::Conflict {
+                field: "code".into(),
+                message: format!("the category `{code}` already exists"),
+            });
+        }
+        guichet_store::categories::insert_category(&mut tx, &code, label_fr.trim(), label_en.trim()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Retires or restores a category; tickets keep theirs.
+    pub async fn set_category_active(&self, p: &Principal, code: &str, active: bool) -> Result<(), AppError> {
+        Self::require_admin(p)?;
+        let mut conn = self.db.conn().await?;
+        guichet_store::categories::update_category_active(&mut conn, code, active).await.map_err(|e| match e {
+            guichet_store::StoreError::NotFound => AppError::NotFound("category"),
+            other => other.into(),
+        })
+    }
+
+    /// Disables or enables an account (admins); its sessions and tokens follow.
+    pub async fn set_user_disabled(
+        &self,
+        p: &Principal,
+        id: guichet_domain::ids::UserId,
+        disabled: bool,
+    ) -> Result<(), AppError> {
+        Self::require_admin(p)?;
+        if id == p.user.id && disabled {
+            return Err(AppError::field("disabled", "you cannot disable your own account"));
+        }
+        let mut conn = self.db.conn().await?;
+        guichet_store::users::update_user_disabled(&mut conn, id, disabled).await.map_err(|e| match e {
+            guichet_store::StoreError::NotFound => AppError::NotFound("user"),
+            other => other.into(),
+        })
+    }
+
+    /// Sets a user's password (admins).
+    pub async fn reset_password(
+        &self,
+        p: &Principal,
+        id: guichet_domain::ids::UserId,
+        password: &str,
+    ) -> Result<(), AppError> {
+        Self::require_admin(p)?;
+        let hash = hash_password(password)?;
+        let mut conn = self.db.conn().await?;
+        guichet_store::users::update_password_hash(&mut conn, id, &hash).await.map_err(|e| match e {
+            guichet_store::StoreError::NotFound => AppError::NotFound("user"),
+            other => other.into(),
+        })
     }
 }

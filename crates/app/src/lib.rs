@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod auth;
 pub mod comments;
 pub mod demo;
+pub mod desk;
 pub mod directory;
 pub mod error;
 pub mod render;

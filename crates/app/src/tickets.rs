@@ -71,6 +71,10 @@ pub struct ListParams {
     pub sort: Option<String>,
     pub page: Option<i64>,
     pub per_page: Option<i64>,
+    /// Only tickets whose last public message is the requester's.
+    pub needs_reply: bool,
+    /// Only tickets resolved since Monday.
+    pub resolved_week: bool,
 }
 
 pub const PER_PAGE_MAX: i64 = 100;
@@ -241,8 +245,13 @@ impl App {
             channels: parse_all(&mut errors, &params.channel, Channel::parse),
             tiers: parse_all(&mut errors, &params.tier, Tier::parse),
             text: params.text.clone(),
+            needs_reply: params.needs_reply,
+            resolved_since: params.resolved_week.then(|| self.start_of_week()),
             ..TicketFilter::default()
         };
+        if params.needs_reply && filter.statuses.is_empty() {
+            filter.statuses = self.open_statuses(false);
+        }
         let page = params.page.unwrap_or(1);
         let per_page = params.per_page.unwrap_or(25);
         if page < 1 {

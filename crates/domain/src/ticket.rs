@@ -198,7 +198,9 @@ pub struct TicketDraft {
 
 impl NewTicket {
     /// Validates a draft filed by `actor` for `establishment` on behalf of `requester`.
-    /// Only staff may classify a ticket or set its priority when filing it.
+    /// A requester may say what kind of request it is when filing it (the
+    /// portal's guided choice), which the desk can change later; only staff
+    /// set a priority or change the type afterwards.
     pub fn from_draft(
         draft: TicketDraft,
         actor: &Actor,
@@ -218,9 +220,6 @@ impl NewTicket {
         let reproduction = draft.reproduction.unwrap_or_default();
         reproduction.validate(&mut errors);
         let staff = actor.role.is_staff();
-        if !staff && draft.ticket_type.is_some_and(|t| t != TicketType::Unclassified) {
-            errors.push(FieldError::new("type", "only the desk classifies a request"));
-        }
         if !staff && draft.priority.is_some_and(|p| p != Priority::Normal) {
             errors.push(FieldError::new("priority", "only the desk sets a request's priority"));
         }
@@ -575,10 +574,10 @@ mod tests {
     }
 
     #[test]
-    fn requester_may_not_file_by_phone_nor_classify() {
+    fn requester_may_not_file_by_phone_nor_set_a_priority() {
         let draft = TicketDraft {
             title: "x".into(),
-            ticket_type: Some(TicketType::Anomaly),
+            priority: Some(Priority::Critical),
             channel: Some(Channel::Phone),
             ..Default::default()
         };

@@ -38,42 +38,11 @@ pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads `uai;name;town;parent_uai` rows (a header line is recognised and
-/// skipped). Each line is parsed on its own so that errors carry the file's
-/// own line numbers, blank lines included.
+/// Reads a whole CSV and parses it (the parsing is shared with the web import).
 fn read_csv(mut reader: impl Read) -> std::io::Result<Vec<ImportRow>> {
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes)?;
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
-    let mut rows = Vec::new();
-    for (index, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        let line = index as u64 + 1;
-        let Ok(text) = std::str::from_utf8(raw) else {
-            rows.push((line, Err("the line is not UTF-8: save the file as UTF-8".to_owned())));
-            continue;
-        };
-        let text = text.trim_end_matches('\r');
-        if text.trim().is_empty() {
-            continue;
-        }
-        let mut csv =
-            csv::ReaderBuilder::new().delimiter(b';').has_headers(false).flexible(true).from_reader(text.as_bytes());
-        let row = match csv.records().next() {
-            None => continue,
-            Some(Err(e)) => Err(format!("unreadable row: {e}")),
-            Some(Ok(r)) if index == 0 && r.get(0).is_some_and(|f| f.trim().eq_ignore_ascii_case("uai")) => continue,
-            Some(Ok(r)) if !(3..=4).contains(&r.len()) => {
-                Err(format!("expected 3 or 4 fields (uai;name;town;parent_uai), found {}", r.len()))
-            }
-            Some(Ok(r)) => {
-                let field = |i: usize| r.get(i).unwrap_or_default().trim().to_owned();
-                let parent = Some(field(3)).filter(|p| !p.is_empty());
-                Ok((field(0), field(1), field(2), parent))
-            }
-        };
-        rows.push((line, row));
-    }
-    Ok(rows)
+    Ok(guichet_app::directory::parse_establishments_csv(&bytes))
 }
 
 pub async fn import_establishments(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {

@@ -26,6 +26,8 @@ pub struct Config {
     pub attachment_max_bytes: usize,
     /// Log filter (`info`, `guichet=debug,sqlx=warn`…).
     pub log: String,
+    /// Mark session cookies `Secure`: set it when Guichet is served over HTTPS.
+    pub secure_cookies: bool,
 }
 
 fn skip_secret<S: serde::Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -42,6 +44,7 @@ impl Default for Config {
             key_prefix: "SUP".into(),
             attachment_max_bytes: 10 * 1024 * 1024,
             log: "info,sqlx=warn".into(),
+            secure_cookies: false,
         }
     }
 }
@@ -78,6 +81,7 @@ impl Config {
             "key_prefix",
             "attachment_max_bytes",
             "log",
+            "secure_cookies",
         ]);
         figment = figment.merge(env).merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
@@ -131,6 +135,7 @@ impl Config {
         out.push_str(&format!("key_prefix = {:?}\n", self.key_prefix));
         out.push_str(&format!("attachment_max_bytes = {}\n", self.attachment_max_bytes));
         out.push_str(&format!("log = {:?}\n", self.log));
+        out.push_str(&format!("secure_cookies = {}\n", self.secure_cookies));
         out
     }
 }

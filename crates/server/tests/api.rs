@@ -189,16 +189,17 @@ backend_test!(lists_filter_sort_and_page, |app| async move {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 });
 
-backend_test!(requester_cannot_classify_or_file_by_phone, |app| async move {
+backend_test!(requester_chooses_the_kind_when_filing_but_not_later_nor_by_phone, |app| async move {
     let f = app.fixture().await;
+    let body = json!({"title": "x", "establishment": f.uai_a, "type": "anomaly", "channel": "phone"});
+    let r = app.post("/api/v1/tickets", &f.requester_a, body).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("channel")));
     let r = app
-        .post(
-            "/api/v1/tickets",
-            &f.requester_a,
-            json!({"title": "x", "establishment": f.uai_a, "type": "anomaly", "channel": "phone"}),
-        )
+        .post("/api/v1/tickets", &f.requester_a, json!({"title": "x", "establishment": f.uai_a, "type": "anomaly"}))
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!((r.status, r.json()["type"].as_str()), (StatusCode::CREATED, Some("anomaly")));
+    let r = app.patch(&format!("/api/v1/tickets/{}", f.ticket_a), &f.requester_a, json!({"type": "evolution"})).await;
+    assert_eq!(r.json()["error"]["field"], "type");
     let r =
         app.patch(&format!("/api/v1/tickets/{}", f.ticket_a), &f.requester_a, json!({"priority": "critical"})).await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("priority")));

@@ -28,3 +28,29 @@ pub async fn find_category_by_code(conn: &mut Conn, code: &str) -> Result<Option
     let sql = "SELECT id, code, label_fr, label_en, position, active FROM categories WHERE code = $1";
     Ok(on_conn!(conn, |c| sqlx::query_as(sql).bind(code).fetch_optional(&mut *c).await)?)
 }
+
+pub async fn insert_category(conn: &mut Conn, code: &str, label_fr: &str, label_en: &str) -> Result<()> {
+    let sql = "INSERT INTO categories (code, label_fr, label_en, position, active) \
+               VALUES ($1, $2, $3, (SELECT COALESCE(MAX(position), 0) + 1 FROM categories), TRUE)";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(code)
+        .bind(label_fr)
+        .bind(label_en)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn update_category_active(conn: &mut Conn, code: &str, active: bool) -> Result<()> {
+    let done = on_conn!(conn, |c| sqlx::query("UPDATE categories SET active = $1 WHERE code = $2")
+        .bind(active)
+        .bind(code)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if done == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
+}

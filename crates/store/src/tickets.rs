@@ -249,6 +249,11 @@ pub struct TicketFilter {
     pub assignee: Option<Option<UserId>>,
     /// Case-insensitive substring of title or description.
     pub text: Option<String>,
+    /// Only tickets whose last public message is the requester's (or that
+    /// have none yet): the desk owes them an answer.
+    pub needs_reply: bool,
+    /// Only tickets resolved at or after this instant.
+    pub resolved_since: Option<DateTime<Utc>>,
 }
 
 impl Default for TicketFilter {
@@ -266,6 +271,8 @@ impl Default for TicketFilter {
             requester: None,
             assignee: None,
             text: None,
+            needs_reply: false,
+            resolved_since: None,
         }
     }
 }
@@ -327,6 +334,15 @@ where
             qb.push(" AND t.assignee_id IS NULL");
         }
         None => {}
+    }
+    if f.needs_reply {
+        qb.push(
+            " AND COALESCE((SELECT c.author_id FROM comments c WHERE c.ticket_id = t.id AND NOT c.internal \
+             ORDER BY c.created_at DESC, c.id DESC LIMIT 1), t.requester_id) = t.requester_id",
+        );
+    }
+    if let Some(since) = f.resolved_since {
+        qb.push(" AND t.resolved_at >= ").push_bind(to_micros(since));
     }
     if let Some(text) = f.text.as_ref().filter(|t| !t.trim().is_empty()) {
         let pattern = format!("%{}%", crate::establishments::escape_like(&text.trim().to_lowercase()));

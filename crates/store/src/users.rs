@@ -173,3 +173,27 @@ pub async fn list_users(conn: &mut Conn, filter: &UserFilter, limit: i64, offset
         .await)?;
     Ok((complete(conn, rows).await?, total))
 }
+
+pub async fn update_user_language(conn: &mut Conn, id: UserId, language: Language) -> Result<()> {
+    on_conn!(conn, |c| sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+        .bind(language.as_str())
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Enables or disables a user; a disabled user's sessions and tokens stop working.
+pub async fn update_user_disabled(conn: &mut Conn, id: UserId, disabled: bool) -> Result<()> {
+    let done = on_conn!(conn, |c| sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+        .bind(disabled)
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if done == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
+}

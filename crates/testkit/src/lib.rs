@@ -136,7 +136,7 @@ impl TestApp {
         let db = TestDb::new(backend).await;
         let clock = TestClock::at("2026-03-02T13:00:00Z".parse().unwrap());
         let app = App::new(db.db.clone(), settings, clock.clone()).await.unwrap();
-        let router = guichet_web::router(app.clone());
+        let router = guichet_web::router(app.clone(), guichet_web::WebConfig::default());
         TestApp { app, router, clock, backend, db }
     }
 

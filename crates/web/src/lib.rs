@@ -6,6 +6,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod ui;
 pub mod views;
 
 use axum::http::{header, HeaderValue};
@@ -15,15 +16,23 @@ use guichet_app::App;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (when served over HTTPS, directly or behind a proxy).
+    pub secure_cookies: bool,
+}
+
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub app: App,
+    pub web: WebConfig,
 }
 
-/// The whole HTTP service.
-pub fn router(app: App) -> Router {
-    let state = AppState { app };
+/// The whole HTTP service: pages, API, probes.
+pub fn router(app: App, web: WebConfig) -> Router {
+    let state = AppState { app, web };
     let (api, openapi) = api::v1::router(&state);
     let openapi = std::sync::Arc::new(openapi);
     Router::new()
@@ -35,6 +44,7 @@ pub fn router(app: App) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(ui::router().layer(axum::extract::DefaultBodyLimit::max(page_body_limit(&state))))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(fallback)
@@ -54,6 +64,11 @@ pub fn router(app: App) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
 }
 
+/// Pages take uploads (several screenshots with a new request).
+fn page_body_limit(state: &AppState) -> usize {
+    state.app.settings.attachment_max_bytes.saturating_mul(4).saturating_add(1024 * 1024)
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -63,6 +78,17 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     Ok("ready")
 }
 
-async fn fallback() -> error::ApiError {
-    error::ApiError::from(guichet_app::AppError::NotFound("route"))
+/// Unknown API paths answer JSON; unknown pages answer a page.
+async fn fallback(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        error::ApiError::from(guichet_app::AppError::NotFound("route")).into_response()
+    } else {
+        let lang = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(ui::i18n::from_accept_language)
+            .unwrap_or_default();
+        ui::PageError::NotFound(lang).into_response()
+    }
 }

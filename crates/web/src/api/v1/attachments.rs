@@ -124,6 +124,12 @@ pub async fn get_attachment(
 ) -> ApiResult<Response> {
     let id = id.parse().map(AttachmentId).map_err(|_| AppError::NotFound("attachment"))?;
     let (attachment, content) = state.app.get_attachment(&p, id).await?;
+    Ok(file_response(&attachment, content))
+}
+
+/// The response serving an attachment: its sniffed type, inline only for
+/// raster images, and a sandbox so that nothing served may run scripts.
+pub fn file_response(attachment: &guichet_store::attachments::Attachment, content: Vec<u8>) -> Response {
     let disposition = if is_inline(&attachment.mime) { "inline" } else { "attachment" };
     let ascii: String = attachment
         .filename
@@ -152,5 +158,5 @@ pub async fn get_attachment(
     }
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
-    Ok(response)
+    response
 }

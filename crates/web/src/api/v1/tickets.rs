@@ -20,7 +20,7 @@ pub struct CreateTicketRequest {
     pub description: String,
     /// UAI of the establishment concerned.
     pub establishment: String,
-    /// Only the desk classifies; requesters leave it out.
+    /// What kind of request it is; the desk may reclassify it. Unclassified when absent.
     #[serde(rename = "type")]
     pub ticket_type: Option<TicketType>,
     pub priority: Option<Priority>,
@@ -87,6 +87,12 @@ pub struct ListTicketsQuery {
     pub page: Option<i64>,
     /// From 1 to 100, default 25.
     pub per_page: Option<i64>,
+    /// Only tickets whose last public message is the requester's.
+    #[serde(default)]
+    pub needs_reply: bool,
+    /// Only tickets resolved since Monday.
+    #[serde(default)]
+    pub resolved_week: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -120,6 +126,8 @@ pub async fn list_tickets(
         sort: q.sort,
         page: q.page,
         per_page: q.per_page,
+        needs_reply: q.needs_reply,
+        resolved_week: q.resolved_week,
     };
     let page = state.app.list_tickets(&p, &params).await?;
     let items = page.items.into_iter().map(|r| TicketView::new(&state.app, r, Vec::new())).collect();

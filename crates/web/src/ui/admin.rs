@@ -1,0 +1,390 @@
+//! Administration pages: establishments (with CSV import), users, categories.
+
+use super::i18n::{label, t};
+use super::session::{check_csrf, CsrfForm, Viewer};
+use super::tickets::{read_multipart, Choice};
+use super::{back, error_text, render, Layout, PageError};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::Response;
+use guichet_app::AppError;
+use guichet_domain::establishment::NewEstablishment;
+use guichet_domain::ids::UserId;
+use guichet_domain::user::{Language, NewUser, Role};
+use guichet_store::users::UserFilter;
+use serde::Deserialize;
+
+fn require_admin(viewer: &Viewer) -> Result<(), PageError> {
+    if viewer.principal().actor.can_manage_directory() {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden(viewer.lang))
+    }
+}
+
+fn done(lang: Language) -> &'static str {
+    if lang == Language::En {
+        "Saved."
+    } else {
+        "Enregistré."
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    page: Option<i64>,
+}
+
+pub struct EstablishmentRow {
+    pub uai: String,
+    pub name: String,
+    pub town: String,
+    pub parent: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_establishments.html")]
+struct EstablishmentsPage {
+    layout: Layout,
+    q: String,
+    rows: Vec<EstablishmentRow>,
+    total: i64,
+    import_errors: Vec<String>,
+    import_summary: Option<String>,
+}
+
+async fn establishments_page(
+    state: &AppState,
+    viewer: &Viewer,
+    q: Option<String>,
+    page: i64,
+    import: Option<(String, Vec<String>)>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let err = |e| PageError::app(e, lang);
+    let (list, total) = state
+        .app
+        .list_establishments(viewer.principal(), q.as_deref(), 100, (page.max(1) - 1) * 100)
+        .await
+        .map_err(err)?;
+    let parent_ids: Vec<_> = list.iter().filter_map(|e| e.parent).collect();
+    let parents = state.app.find_establishments(&parent_ids).await.map_err(err)?;
+    let rows = list
+        .into_iter()
+        .map(|e| EstablishmentRow {
+            parent: e
+                .parent
+                .and_then(|p| parents.iter().find(|x| x.id == p))
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            uai: e.uai.to_string(),
+            name: e.name,
+            town: e.town,
+        })
+        .collect();
+    let (import_summary, import_errors) = match import {
+        Some((summary, errors)) => (Some(summary), errors),
+        None => (None, Vec::new()),
+    };
+    let page = EstablishmentsPage {
+        layout: Layout::new(viewer, t(lang, "establishments")),
+        q: q.unwrap_or_default(),
+        rows,
+        total,
+        import_errors,
+        import_summary,
+    };
+    render(&page, lang)
+}
+
+pub async fn establishments(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    establishments_page(&state, &viewer, q.q.filter(|s| !s.trim().is_empty()), q.page.unwrap_or(1), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EstablishmentForm {
+    uai: String,
+    name: String,
+    town: String,
+    #[serde(default)]
+    parent_uai: String,
+}
+
+pub async fn create_establishment(
+    State(state): State<AppState>,
+    CsrfForm { viewer, form }: CsrfForm<EstablishmentForm>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let parent = Some(form.parent_uai.trim()).filter(|p| !p.is_empty());
+    let result = match NewEstablishment::parse(&form.uai, &form.name, &form.town, parent) {
+        Ok(new) => state.app.create_establishment(viewer.principal(), new).await.map(|_| ()),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => Ok(back("/admin/establishments", Some(done(lang)), None)),
+        Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/establishments", None, Some(&error_text(&e, lang)))),
+    }
+}
+
+/// Imports a CSV and shows the result on the same page, one line per rejected row.
+pub async fn import_establishments(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    multipart: Multipart,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let (fields, files) = match read_multipart(multipart, 20 * 1024 * 1024).await {
+        Ok(read) => read,
+        Err(e) => return Ok(back("/admin/establishments", None, Some(&error_text(&e, lang)))),
+    };
+    let csrf = fields.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
+    check_csrf(&viewer, csrf)?;
+    let Some((_, content)) = files.first() else {
+        let msg = if lang == Language::En { "Choose a CSV file." } else { "Choisissez un fichier CSV." };
+        return Ok(back("/admin/establishments", None, Some(msg)));
+    };
+    let rows = guichet_app::directory::parse_establishments_csv(content);
+    let report =
+        state.app.import_establishments(viewer.principal(), rows).await.map_err(|e| PageError::app(e, lang))?;
+    let summary = if lang == Language::En {
+        format!(
+            "{} created, {} updated, {} unchanged, {} rejected",
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.errors.len()
+        )
+    } else {
+        format!(
+            "{} créés, {} mis à jour, {} inchangés, {} refusés",
+            report.created,
+            report.updated,
+            report.unchanged,
+            report.errors.len()
+        )
+    };
+    let line = if lang == Language::En { "Line" } else { "Ligne" };
+    let errors = report.errors.iter().map(|e| format!("{line} {} : {}", e.line, e.message)).collect();
+    establishments_page(&state, &viewer, None, 1, Some((summary, errors))).await
+}
+
+pub struct UserRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub establishments: String,
+    pub phones: String,
+    pub disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    layout: Layout,
+    q: String,
+    rows: Vec<UserRow>,
+    total: i64,
+    roles: Vec<Choice>,
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let err = |e| PageError::app(e, lang);
+    let search = q.q.clone().filter(|s| !s.trim().is_empty());
+    let filter = UserFilter { search: search.clone(), ..UserFilter::default() };
+    let (list, total) = state
+        .app
+        .list_users(viewer.principal(), &filter, 100, (q.page.unwrap_or(1).max(1) - 1) * 100)
+        .await
+        .map_err(err)?;
+    let ids: Vec<_> = list.iter().flat_map(|u| u.establishments.iter().copied()).collect();
+    let establishments = state.app.find_establishments(&ids).await.map_err(err)?;
+    let rows = list
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id.0,
+            establishments: u
+                .establishments
+                .iter()
+                .filter_map(|id| establishments.iter().find(|e| e.id == *id))
+                .map(|e| e.uai.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            phones: u.phones.join(", "),
+            role: label(lang, u.role.as_str()),
+            email: u.email.as_str().to_owned(),
+            name: u.name,
+            disabled: u.disabled,
+        })
+        .collect();
+    let roles = Role::ALL
+        .iter()
+        .map(|r| Choice { value: r.as_str().into(), label: label(lang, r.as_str()), selected: *r == Role::Requester })
+        .collect();
+    let page =
+        UsersPage { layout: Layout::new(&viewer, t(lang, "users")), q: search.unwrap_or_default(), rows, total, roles };
+    render(&page, lang)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserForm {
+    email: String,
+    name: String,
+    role: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    phones: String,
+    #[serde(default)]
+    establishments: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split([',', ';', ' ']).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    CsrfForm { viewer, form }: CsrfForm<UserForm>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let result: Result<(), AppError> = async {
+        let role = Role::parse(&form.role)?;
+        let language = Some(form.language.trim()).filter(|l| !l.is_empty());
+        let phones: Vec<String> =
+            form.phones.split([',', ';']).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect();
+        let new = NewUser::parse(&form.email, &form.name, role, language, &phones, &list(&form.establishments))?;
+        let password = Some(form.password.as_str()).filter(|p| !p.is_empty());
+        state.app.create_user(viewer.principal(), new, password).await?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
+        Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    password: String,
+}
+
+pub async fn set_password(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { viewer, form }: CsrfForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    match state.app.reset_password(viewer.principal(), UserId(id), &form.password).await {
+        Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
+        Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DisabledForm {
+    disabled: String,
+}
+
+pub async fn set_disabled(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { viewer, form }: CsrfForm<DisabledForm>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    match state.app.set_user_disabled(viewer.principal(), UserId(id), form.disabled == "true").await {
+        Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
+        Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),
+    }
+}
+
+pub struct CategoryRow {
+    pub code: String,
+    pub label_fr: String,
+    pub label_en: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_categories.html")]
+struct CategoriesPage {
+    layout: Layout,
+    rows: Vec<CategoryRow>,
+}
+
+pub async fn categories(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let rows = state
+        .app
+        .categories()
+        .await
+        .map_err(|e| PageError::app(e, lang))?
+        .into_iter()
+        .map(|c| CategoryRow { code: c.code, label_fr: c.label_fr, label_en: c.label_en, active: c.active })
+        .collect();
+    render(&CategoriesPage { layout: Layout::new(&viewer, t(lang, "categories")), rows }, lang)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CategoryForm {
+    code: String,
+    label_fr: String,
+    label_en: String,
+}
+
+pub async fn create_category(
+    State(state): State<AppState>,
+    CsrfForm { viewer, form }: CsrfForm<CategoryForm>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    match state.app.create_category(viewer.principal(), &form.code, &form.label_fr, &form.label_en).await {
+        Ok(()) => Ok(back("/admin/categories", Some(done(lang)), None)),
+        Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/categories", None, Some(&error_text(&e, lang)))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActiveForm {
+    active: String,
+}
+
+pub async fn set_category_active(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    CsrfForm { viewer, form }: CsrfForm<ActiveForm>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    match state.app.set_category_active(viewer.principal(), &code, form.active == "true").await {
+        Ok(()) => Ok(back("/admin/categories", Some(done(lang)), None)),
+        Err(e) => Err(PageError::app(e, lang)),
+    }
+}

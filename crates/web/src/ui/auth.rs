@@ -1,0 +1,157 @@
+//! Signing in and out, and the language switch.
+
+use super::session::{cookie, Visitor, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use super::{i18n, render, Layout, PageError};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use axum_extra::extract::cookie::Cookie;
+use guichet_app::auth::{random_secret, same_secret};
+use guichet_domain::user::Language;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf: String,
+    next: String,
+    email: String,
+    failed: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths: a `next` pointing elsewhere would make sign-in an open redirect.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+fn login_form(
+    state: &AppState,
+    visitor: Visitor,
+    next: String,
+    email: String,
+    failed: bool,
+) -> Result<Response, PageError> {
+    let csrf = random_secret();
+    let jar = visitor.jar.add(cookie(state, LOGIN_CSRF_COOKIE, csrf.clone()));
+    let page = LoginPage {
+        layout: Layout::anonymous(visitor.lang, i18n::t(visitor.lang, "login"), &visitor.path),
+        csrf,
+        next,
+        email,
+        failed,
+    };
+    let mut response = render(&page, visitor.lang)?;
+    if failed {
+        *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    }
+    Ok((jar, response).into_response())
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, PageError> {
+    if visitor.session.is_some() {
+        return Ok(Redirect::to(&safe_next(q.next.as_deref())).into_response());
+    }
+    let next = safe_next(q.next.as_deref());
+    login_form(&state, visitor, next, String::new(), false)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let expected = visitor.jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    if expected.is_empty() || !same_secret(&form.csrf, &expected) {
+        return Err(PageError::Csrf(visitor.lang));
+    }
+    let next = safe_next(form.next.as_deref());
+    match state.app.authenticate_password(&form.email, &form.password).await {
+        Ok(principal) => {
+            let secret = state.app.open_session(&principal).await.map_err(|e| PageError::app(e, visitor.lang))?;
+            let jar = visitor.jar.remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/")).add(cookie(
+                &state,
+                SESSION_COOKIE,
+                secret,
+            ));
+            let target = if next == "/" { "/".to_owned() } else { next };
+            Ok((jar, Redirect::to(&target)).into_response())
+        }
+        Err(guichet_app::AppError::Unauthenticated) => login_form(&state, visitor, next, form.email, true),
+        Err(e) => Err(PageError::app(e, visitor.lang)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, PageError> {
+    if let (Some(session), Some(c)) = (&visitor.session, visitor.jar.get(SESSION_COOKIE)) {
+        if !same_secret(&form.csrf, &session.csrf_token) {
+            return Err(PageError::Csrf(visitor.lang));
+        }
+        state.app.close_session(c.value()).await.map_err(|e| PageError::app(e, visitor.lang))?;
+    }
+    let jar = visitor.jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+/// Switches the language (a GET link, so it works everywhere): remembered in
+/// a cookie, and as the user's preference when signed in.
+pub async fn switch_language(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(code): Path<String>,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, PageError> {
+    let lang = Language::parse(&code).map_err(|_| PageError::NotFound(visitor.lang))?;
+    if let Some(session) = &visitor.session {
+        state.app.set_language(&session.principal, lang).await.map_err(|e| PageError::app(e, lang))?;
+    }
+    let jar = visitor.jar.add(cookie(&state, LANG_COOKIE, lang.as_str().to_owned()));
+    Ok((jar, Redirect::to(&safe_next(q.next.as_deref()))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_never_leaves_the_site() {
+        assert_eq!(safe_next(Some("/tickets/SUP-1")), "/tickets/SUP-1");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,291 @@
+//! The interface's words, in French (default) and English.
+//!
+//! A static table rather than a runtime catalogue (Fluent, gettext): the
+//! interface has a few hundred strings, known at compile time, and a missing
+//! one must fail a test, not show a key to a user.
+
+use guichet_domain::user::Language;
+
+/// (key, français, English)
+const MESSAGES: &[(&str, &str, &str)] = &[
+    ("account", "Compte", "Account"),
+    ("actions", "Actions", "Actions"),
+    ("add", "Ajouter", "Add"),
+    ("admin", "Administration", "Administration"),
+    ("all", "Tous", "All"),
+    (
+        "anomaly_help",
+        "Décrivez ce qui ne fonctionne pas : nous essaierons de le reproduire.",
+        "Describe what is broken: we will try to reproduce it.",
+    ),
+    ("apply", "Appliquer", "Apply"),
+    ("assign_to_me", "M'attribuer", "Assign to me"),
+    ("assignee", "Attribuée à", "Assignee"),
+    ("attach", "Joindre", "Attach"),
+    ("attachments", "Pièces jointes", "Attachments"),
+    ("back", "Retour", "Back"),
+    ("browser", "Navigateur et système", "Browser and OS"),
+    ("call_resolved", "Résolue pendant l'appel", "Resolved during the call"),
+    ("caller", "Appelant", "Caller"),
+    ("categories", "Catégories", "Categories"),
+    ("category", "Catégorie", "Category"),
+    ("channel", "Canal", "Channel"),
+    ("choose_kind", "Quel est votre besoin ?", "What do you need?"),
+    ("classify", "Classer", "Classify"),
+    ("close_ticket", "Confirmer la résolution", "Confirm resolution"),
+    ("code", "Code", "Code"),
+    ("confirm_password", "Nouveau mot de passe", "New password"),
+    ("conversation", "Échanges", "Conversation"),
+    ("create", "Créer", "Create"),
+    ("created", "Créée", "Created"),
+    ("csv_file", "Fichier CSV (uai;nom;ville;uai_parent)", "CSV file (uai;name;town;parent_uai)"),
+    ("dashboard", "Tableau de bord", "Dashboard"),
+    ("description", "Description", "Description"),
+    ("disable", "Désactiver", "Disable"),
+    ("disabled", "désactivé", "disabled"),
+    ("done_this_week", "Résolues cette semaine", "Resolved this week"),
+    (
+        "drop_hint",
+        "Collez une capture (Ctrl+V) ou glissez un fichier ici.",
+        "Paste a screenshot (Ctrl+V) or drop a file here.",
+    ),
+    ("edit", "Modifier", "Edit"),
+    ("email", "Adresse e-mail", "E-mail address"),
+    ("enable", "Réactiver", "Enable"),
+    ("error", "Erreur", "Error"),
+    ("escalate", "Transmettre au niveau 2", "Escalate to level 2"),
+    ("establishment", "Établissement", "School"),
+    ("establishments", "Établissements", "Schools"),
+    ("filter", "Filtrer", "Filter"),
+    ("filters", "Filtres", "Filters"),
+    ("help_kind_anomaly", "Je signale une anomalie", "I am reporting a problem"),
+    ("help_kind_assistance", "J'ai besoin d'aide", "I need help"),
+    ("help_kind_evolution", "Je propose une évolution", "I am suggesting a change"),
+    ("history", "Historique", "History"),
+    ("import", "Importer", "Import"),
+    ("internal_note", "Note interne", "Internal note"),
+    (
+        "internal_note_hint",
+        "Visible uniquement par le support et les techniciens",
+        "Visible to the desk and technicians only",
+    ),
+    ("key", "Clé", "Key"),
+    ("label_en", "Libellé (anglais)", "Label (English)"),
+    ("label_fr", "Libellé (français)", "Label (French)"),
+    ("language", "Langue", "Language"),
+    ("late", "En retard", "Late"),
+    ("login", "Connexion", "Sign in"),
+    ("login_failed", "Adresse ou mot de passe incorrect.", "Wrong e-mail address or password."),
+    ("logout", "Se déconnecter", "Sign out"),
+    ("my_tickets", "Mes demandes", "My requests"),
+    ("name", "Nom", "Name"),
+    ("needs_reply", "En attente de notre réponse", "Needs our reply"),
+    ("new_request", "Nouvelle demande", "New request"),
+    ("next", "Suivante", "Next"),
+    ("no_results", "Aucun résultat.", "No results."),
+    ("none", "Aucun", "None"),
+    ("not_found", "Page introuvable", "Page not found"),
+    (
+        "not_found_text",
+        "Cette page n'existe pas ou vous n'y avez pas accès.",
+        "This page does not exist or you cannot see it.",
+    ),
+    ("on_duty", "De permanence", "On duty"),
+    (
+        "on_duty_soon",
+        "Le planning de permanence n'est pas encore configuré.",
+        "The on-duty rota is not configured yet.",
+    ),
+    ("open_tickets", "Demandes en cours", "Open requests"),
+    ("outcome", "Résultat de la reproduction", "Reproduction outcome"),
+    ("page", "Page", "Page"),
+    ("parent", "Rattachement", "Parent"),
+    ("password", "Mot de passe", "Password"),
+    ("phone", "Téléphone", "Phone"),
+    ("phone_intake", "Appel", "Phone call"),
+    ("phone_search_hint", "Numéro, nom, adresse e-mail ou UAI", "Number, name, e-mail or UAI"),
+    ("previous", "Précédente", "Previous"),
+    ("priority", "Priorité", "Priority"),
+    ("profile", "Profil concerné", "Affected profile"),
+    ("queue", "Demandes", "Requests"),
+    ("reopen", "Rouvrir", "Reopen"),
+    ("reply", "Réponse", "Reply"),
+    ("reply_hint", "Envoyée au demandeur", "Sent to the requester"),
+    ("reproduction", "Reproduction", "Reproduction"),
+    ("requester", "Demandeur", "Requester"),
+    ("reset_password", "Changer le mot de passe", "Set password"),
+    ("resolution", "Résolution", "Resolution"),
+    ("role", "Rôle", "Role"),
+    ("save", "Enregistrer", "Save"),
+    ("search", "Rechercher", "Search"),
+    ("send", "Envoyer", "Send"),
+    ("service", "Service ENT concerné", "ENT service"),
+    (
+        "sla_soon",
+        "Les délais de traitement (SLA) s'afficheront ici une fois configurés.",
+        "Service levels (SLA) will show here once configured.",
+    ),
+    ("skip", "Aller au contenu", "Skip to content"),
+    ("sort", "Trier par", "Sort by"),
+    ("status", "Statut", "Status"),
+    ("steps", "Étapes pour reproduire", "Steps to reproduce"),
+    ("submit_request", "Envoyer la demande", "Send the request"),
+    ("text", "Texte", "Text"),
+    ("tier", "Niveau", "Level"),
+    ("timeline", "Fil de la demande", "Timeline"),
+    ("title", "Titre", "Title"),
+    ("town", "Ville", "Town"),
+    ("type", "Type", "Type"),
+    ("unassigned", "Non attribuées", "Unassigned"),
+    ("updated", "Mise à jour", "Updated"),
+    ("url", "Adresse de la page (URL)", "Page address (URL)"),
+    ("users", "Utilisateurs", "Users"),
+    ("waiting", "En attente du demandeur", "Waiting on requester"),
+    ("welcome", "Bienvenue", "Welcome"),
+    ("write_reply", "Votre message", "Your message"),
+];
+
+/// Labels of vocabulary codes shown in the interface.
+const CODES: &[(&str, &str, &str)] = &[
+    ("unclassified", "Non classée", "Unclassified"),
+    ("assistance", "Assistance", "Assistance"),
+    ("anomaly", "Anomalie", "Anomaly"),
+    ("evolution", "Évolution", "Change request"),
+    ("low", "Basse", "Low"),
+    ("normal", "Normale", "Normal"),
+    ("high", "Haute", "High"),
+    ("critical", "Critique", "Critical"),
+    ("portal", "Portail", "Portal"),
+    ("email", "E-mail", "E-mail"),
+    ("phone", "Téléphone", "Phone"),
+    ("help_form", "Bouton HELP", "HELP button"),
+    ("api", "API", "API"),
+    ("establishment", "Établissement", "School"),
+    ("support", "Support (niveau 1)", "Support (level 1)"),
+    ("technical", "Technique (niveau 2)", "Technical (level 2)"),
+    ("reproduced", "Reproduit", "Reproduced"),
+    ("not_reproduced", "Non reproduit", "Not reproduced"),
+    ("local_cause", "Cause locale", "Local cause"),
+    ("student", "Élève", "Student"),
+    ("teacher", "Enseignant", "Teacher"),
+    ("parent", "Parent", "Parent"),
+    ("staff", "Personnel", "Staff"),
+    ("local_admin", "Administrateur local", "Local administrator"),
+    ("answered", "Réponse apportée", "Answered"),
+    ("fixed", "Corrigée", "Fixed"),
+    ("workaround", "Contournement", "Workaround"),
+    ("duplicate", "Doublon", "Duplicate"),
+    ("no_answer", "Sans réponse du demandeur", "No answer"),
+    ("cancelled", "Annulée", "Cancelled"),
+    ("requester", "Demandeur", "Requester"),
+    ("agent", "Agent support", "Agent"),
+    ("technician", "Technicien", "Technician"),
+    ("admin", "Administrateur", "Administrator"),
+    ("created", "Création", "Created"),
+    ("comment", "Message", "Message"),
+    ("reply", "Réponse", "Reply"),
+    ("internal_note", "Note interne", "Internal note"),
+    ("attachment", "Pièce jointe", "Attachment"),
+    ("title", "Titre", "Title"),
+    ("description", "Description", "Description"),
+    ("type", "Type", "Type"),
+    ("status", "Statut", "Status"),
+    ("priority", "Priorité", "Priority"),
+    ("category", "Catégorie", "Category"),
+    ("assignee", "Attribution", "Assignee"),
+    ("tier", "Niveau", "Level"),
+    ("reproduction", "Reproduction", "Reproduction"),
+    ("resolution", "Résolution", "Resolution"),
+    ("watchers", "Observateurs", "Watchers"),
+];
+
+fn lookup(
+    table: &'static [(&'static str, &'static str, &'static str)],
+    key: &str,
+    lang: Language,
+) -> Option<&'static str> {
+    table.iter().find(|(k, ..)| *k == key).map(|(_, fr, en)| if lang == Language::En { *en } else { *fr })
+}
+
+/// A message of the interface. An unknown key is a programming error: it
+/// shows as itself and fails `every_message_used_by_templates_exists`.
+pub fn t(lang: Language, key: &str) -> &'static str {
+    lookup(MESSAGES, key, lang).unwrap_or("??")
+}
+
+/// The label of a vocabulary code (type, priority…), or the code itself.
+pub fn label(lang: Language, code: &str) -> String {
+    lookup(CODES, code, lang).map_or_else(|| code.to_owned(), str::to_owned)
+}
+
+/// The preferred supported language of an `Accept-Language` header.
+pub fn from_accept_language(header: &str) -> Option<Language> {
+    let mut best: Option<(f32, Language)> = None;
+    for part in header.split(',') {
+        let mut pieces = part.trim().split(';');
+        let tag = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
+        let lang = match tag.split('-').next() {
+            Some("fr") => Language::Fr,
+            Some("en") => Language::En,
+            _ => continue,
+        };
+        if best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, lang));
+        }
+    }
+    best.map(|(_, l)| l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_used_by_templates_exists() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for piece in text.split(".t(\"").skip(1) {
+                let key = piece.split('"').next().unwrap();
+                assert!(lookup(MESSAGES, key, Language::Fr).is_some(), "{}: missing message `{key}`", path.display());
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_unique() {
+        for table in [MESSAGES, CODES] {
+            let mut keys: Vec<_> = table.iter().map(|(k, ..)| k).collect();
+            keys.sort();
+            let before = keys.len();
+            keys.dedup();
+            assert_eq!(before, keys.len());
+        }
+    }
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        assert_eq!(from_accept_language("en-GB,en;q=0.9,fr;q=0.8"), Some(Language::En));
+        assert_eq!(from_accept_language("de-DE,fr;q=0.5,en;q=0.4"), Some(Language::Fr));
+        assert_eq!(from_accept_language("de"), None);
+    }
+
+    #[test]
+    fn every_vocabulary_code_has_a_label() {
+        use guichet_domain::ticket::*;
+        let codes = TicketType::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .chain(Priority::ALL.iter().map(|c| c.as_str()))
+            .chain(Channel::ALL.iter().map(|c| c.as_str()))
+            .chain(Tier::ALL.iter().map(|c| c.as_str()))
+            .chain(Outcome::ALL.iter().map(|c| c.as_str()))
+            .chain(Profile::ALL.iter().map(|c| c.as_str()))
+            .chain(Resolution::ALL.iter().map(|c| c.as_str()));
+        for code in codes {
+            assert!(lookup(CODES, code, Language::En).is_some(), "{code}");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The web interface: server-rendered pages (askama templates compiled into
+//! the binary), French by default. Every flow works without JavaScript; the
+//! little script only adds paste-a-screenshot and drag-and-drop.
+
+pub mod admin;
+pub mod auth;
+pub mod desk;
+pub mod i18n;
+pub mod phone;
+pub mod session;
+pub mod tickets;
+
+use crate::AppState;
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use guichet_app::AppError;
+use guichet_domain::user::Language;
+use session::Viewer;
+
+/// What the page layout needs from every page.
+pub struct Layout {
+    pub lang: Language,
+    pub title: String,
+    pub user_name: Option<String>,
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub path: String,
+    /// A message after an action (`?ok=`), or an error to show (`?error=`).
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+impl Layout {
+    pub fn new(viewer: &Viewer, title: impl Into<String>) -> Self {
+        let lang = viewer.lang;
+        let role = viewer.principal().actor.role;
+        let mut items: Vec<(&'static str, &'static str)> = Vec::new();
+        if role.is_staff() {
+            items.extend([("/desk", "dashboard"), ("/tickets", "queue"), ("/phone", "phone_intake")]);
+        } else {
+            items.extend([("/tickets", "my_tickets"), ("/tickets/new", "new_request")]);
+        }
+        if role == guichet_domain::user::Role::Admin {
+            items.extend([
+                ("/admin/establishments", "establishments"),
+                ("/admin/users", "users"),
+                ("/admin/categories", "categories"),
+            ]);
+        }
+        let path = viewer.path.split('?').next().unwrap_or("/").to_owned();
+        let nav = items
+            .into_iter()
+            .map(|(href, key)| NavItem { href, label: i18n::t(lang, key), current: path == href })
+            .collect();
+        let query = viewer.path.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        Self {
+            lang,
+            title: title.into(),
+            user_name: Some(viewer.principal().user.name.clone()),
+            nav,
+            csrf: viewer.session.csrf_token.clone(),
+            path: viewer.path.clone(),
+            notice: param("ok"),
+            error: param("error"),
+        }
+    }
+
+    /// For pages seen before signing in.
+    pub fn anonymous(lang: Language, title: impl Into<String>, path: &str) -> Self {
+        Self {
+            lang,
+            title: title.into(),
+            user_name: None,
+            nav: Vec::new(),
+            csrf: String::new(),
+            path: path.to_owned(),
+            notice: None,
+            error: None,
+        }
+    }
+
+    pub fn t(&self, key: &str) -> &'static str {
+        i18n::t(self.lang, key)
+    }
+
+    pub fn label(&self, code: &str) -> String {
+        i18n::label(self.lang, code)
+    }
+
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.as_str()
+    }
+
+    /// Where the language switch leads, coming back to this page.
+    pub fn switch_href(&self) -> String {
+        let other = if self.lang == Language::En { "fr" } else { "en" };
+        format!("/lang/{other}?next={}", urlencode(&self.path))
+    }
+
+    pub fn switch_label(&self) -> &'static str {
+        if self.lang == Language::En {
+            "Français"
+        } else {
+            "English"
+        }
+    }
+
+    pub fn switch_lang(&self) -> &'static str {
+        if self.lang == Language::En {
+            "fr"
+        } else {
+            "en"
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)]).map(|q| q.trim_start_matches('=').to_owned()).unwrap_or_default()
+}
+
+/// Errors of pages: a redirection to sign in, or a page that says what went wrong.
+#[derive(Debug)]
+pub enum PageError {
+    SignIn { next: String },
+    NotFound(Language),
+    Forbidden(Language),
+    BadRequest(Language),
+    Csrf(Language),
+    Internal(Language),
+}
+
+impl PageError {
+    pub fn app(e: AppError, lang: Language) -> Self {
+        match e {
+            AppError::NotFound(_) => PageError::NotFound(lang),
+            AppError::Forbidden(_) => PageError::Forbidden(lang),
+            AppError::Unauthenticated => PageError::SignIn { next: "/".into() },
+            AppError::Internal(source) => {
+                tracing::error!(error = %source, "internal error on a page");
+                PageError::Internal(lang)
+            }
+            _ => PageError::BadRequest(lang),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, lang, title, message) = match self {
+            PageError::SignIn { next } => {
+                return Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response();
+            }
+            PageError::NotFound(l) => (StatusCode::NOT_FOUND, l, i18n::t(l, "not_found"), i18n::t(l, "not_found_text")),
+            PageError::Forbidden(l) => (StatusCode::FORBIDDEN, l, i18n::t(l, "error"), forbidden_text(l)),
+            PageError::BadRequest(l) => (StatusCode::BAD_REQUEST, l, i18n::t(l, "error"), bad_request_text(l)),
+            PageError::Csrf(l) => (StatusCode::FORBIDDEN, l, i18n::t(l, "error"), csrf_text(l)),
+            PageError::Internal(l) => (StatusCode::INTERNAL_SERVER_ERROR, l, i18n::t(l, "error"), internal_text(l)),
+        };
+        let page = ErrorPage { layout: Layout::anonymous(lang, title, "/"), message: message.to_owned() };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, message).into_response(),
+        }
+    }
+}
+
+fn forbidden_text(l: Language) -> &'static str {
+    if l == Language::En {
+        "You may not do this."
+    } else {
+        "Vous n'avez pas le droit de faire cela."
+    }
+}
+
+fn bad_request_text(l: Language) -> &'static str {
+    if l == Language::En {
+        "The form could not be read. Go back and try again."
+    } else {
+        "Le formulaire n'a pas pu être lu. Revenez en arrière et réessayez."
+    }
+}
+
+fn csrf_text(l: Language) -> &'static str {
+    if l == Language::En {
+        "This form has expired or did not come from Guichet. Reload the page and try again."
+    } else {
+        "Ce formulaire a expiré ou ne provient pas de Guichet. Rechargez la page et réessayez."
+    }
+}
+
+fn internal_text(l: Language) -> &'static str {
+    if l == Language::En {
+        "Something went wrong on our side; it has been logged."
+    } else {
+        "Une erreur est survenue de notre côté ; elle a été enregistrée."
+    }
+}
+
+/// Renders a template into a response.
+pub fn render(template: &impl Template, lang: Language) -> Result<Response, PageError> {
+    template.render().map(|html| Html(html).into_response()).map_err(|e| {
+        tracing::error!(error = %e, "template error");
+        PageError::Internal(lang)
+    })
+}
+
+/// Goes back to a page with a message (success) or an error, after a form post.
+pub fn back(to: &str, ok: Option<&str>, error: Option<&str>) -> Response {
+    let mut url = to.split('?').next().unwrap_or("/").to_owned();
+    if let Some(ok) = ok {
+        url = format!("{url}?ok={}", urlencode(ok));
+    } else if let Some(error) = error {
+        url = format!("{url}?error={}", urlencode(error));
+    }
+    Redirect::to(&url).into_response()
+}
+
+/// A form's validation failure as a sentence in the viewer's language.
+pub fn error_text(e: &AppError, lang: Language) -> String {
+    match e {
+        AppError::Validation(errors) => errors
+            .iter()
+            .map(|f| format!("{} : {}", i18n::label(lang, &f.field), f.message))
+            .collect::<Vec<_>>()
+            .join(" ; "),
+        other => other.to_string(),
+    }
+}
+
+const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
+
+async fn static_file(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (body, kind) = match name.as_str() {
+        "app.css" => (CSS, "text/css; charset=utf-8"),
+        "app.js" => (JS, "text/javascript; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+async fn home(visitor: session::Visitor) -> Response {
+    match visitor.session {
+        None => Redirect::to("/login").into_response(),
+        Some(s) if s.principal.actor.role.is_staff() => Redirect::to("/desk").into_response(),
+        Some(_) => Redirect::to("/tickets").into_response(),
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/lang/{code}", get(auth::switch_language))
+        .route("/desk", get(desk::dashboard))
+        .route("/tickets", get(tickets::queue))
+        .route("/tickets/new", get(tickets::new_page).post(tickets::create))
+        .route("/tickets/{key}", get(tickets::page))
+        .route("/tickets/{key}/update", post(tickets::update))
+        .route("/tickets/{key}/comments", post(tickets::comment))
+        .route("/tickets/{key}/attachments", post(tickets::upload))
+        .route("/attachments/{id}", get(tickets::attachment))
+        .route("/phone", get(phone::page).post(phone::create))
+        .route("/admin/establishments", get(admin::establishments).post(admin::create_establishment))
+        .route("/admin/establishments/import", post(admin::import_establishments))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}/password", post(admin::set_password))
+        .route("/admin/users/{id}/disabled", post(admin::set_disabled))
+        .route("/admin/categories", get(admin::categories).post(admin::create_category))
+        .route("/admin/categories/{code}/active", post(admin::set_category_active))
+        .route("/static/{name}", get(static_file))
+}

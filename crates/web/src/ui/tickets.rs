@@ -1,0 +1,730 @@
+//! Ticket pages: the queue, the ticket itself (timeline, composer, fields,
+//! files), filing a new request, and the attachment download for sessions.
+
+use super::i18n::{label, t};
+use super::session::{check_csrf, CsrfForm, Viewer};
+use super::{back, error_text, render, Layout, PageError};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use guichet_app::attachments::Upload;
+use guichet_app::tickets::{CreateTicket, ListParams, UpdateTicket};
+use guichet_app::{App, AppError};
+use guichet_domain::ids::{AttachmentId, UserId};
+use guichet_domain::ticket::{Channel, Outcome, Priority, Profile, Reproduction, Resolution, TicketType, Tier};
+use guichet_domain::user::Language;
+use guichet_store::tickets::TicketRecord;
+use serde::Deserialize;
+
+/// Formats an instant in the desk's time zone.
+pub fn when(at: DateTime<Utc>, lang: Language) -> String {
+    let local = at.with_timezone(&chrono_tz::Europe::Paris);
+    match lang {
+        Language::Fr => local.format("%d/%m/%Y %H:%M").to_string(),
+        Language::En => local.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+/// A status's label in its workflow.
+pub fn status_label(app: &App, ticket_type: TicketType, status: &str, lang: Language) -> String {
+    app.workflows().get(ticket_type).ok().and_then(|w| w.status(status)).map_or_else(
+        || status.to_owned(),
+        |s| if lang == Language::En { s.label_en.clone() } else { s.label_fr.clone() },
+    )
+}
+
+/// A ticket as one line of a list.
+pub struct Row {
+    pub key: String,
+    pub title: String,
+    pub establishment: String,
+    pub requester: String,
+    pub ticket_type: String,
+    pub status: String,
+    pub priority: String,
+    pub priority_code: &'static str,
+    pub assignee: String,
+    pub updated: String,
+}
+
+impl Row {
+    pub fn new(app: &App, r: TicketRecord, lang: Language) -> Self {
+        let ticket = r.ticket;
+        Row {
+            key: app.key(ticket.id),
+            status: status_label(app, ticket.ticket_type, &ticket.status, lang),
+            ticket_type: label(lang, ticket.ticket_type.as_str()),
+            priority: label(lang, ticket.priority.as_str()),
+            priority_code: ticket.priority.as_str(),
+            assignee: ticket.assignee.map(|a| a.name).unwrap_or_default(),
+            updated: when(ticket.updated_at, lang),
+            title: ticket.title,
+            establishment: r.establishment_name,
+            requester: ticket.requester.name,
+        }
+    }
+}
+
+/// An option of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+pub fn choices(values: impl IntoIterator<Item = (String, String)>, selected: &str) -> Vec<Choice> {
+    values.into_iter().map(|(value, label)| Choice { selected: value == selected, value, label }).collect()
+}
+
+fn vocabulary<T: Copy>(all: &[T], code: impl Fn(T) -> &'static str, lang: Language, selected: &str) -> Vec<Choice> {
+    choices(all.iter().map(|v| (code(*v).to_owned(), label(lang, code(*v)))), selected)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    #[serde(rename = "type")]
+    ticket_type: Option<String>,
+    status: Option<String>,
+    priority: Option<String>,
+    channel: Option<String>,
+    tier: Option<String>,
+    category: Option<String>,
+    establishment: Option<String>,
+    assignee: Option<String>,
+    text: Option<String>,
+    sort: Option<String>,
+    page: Option<i64>,
+    needs_reply: Option<String>,
+    resolved_week: Option<String>,
+    ok: Option<String>,
+    error: Option<String>,
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage {
+    layout: Layout,
+    staff: bool,
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+    types: Vec<Choice>,
+    statuses: Vec<Choice>,
+    priorities: Vec<Choice>,
+    tiers: Vec<Choice>,
+    channels: Vec<Choice>,
+    categories: Vec<Choice>,
+    assignees: Vec<Choice>,
+    sorts: Vec<Choice>,
+    establishment: String,
+    text: String,
+    problem: Option<String>,
+}
+
+pub async fn queue(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let app = &state.app;
+    let params = ListParams {
+        ticket_type: nonempty(&q.ticket_type),
+        status: nonempty(&q.status),
+        priority: nonempty(&q.priority),
+        channel: nonempty(&q.channel),
+        tier: nonempty(&q.tier),
+        category: nonempty(&q.category),
+        establishment: nonempty(&q.establishment),
+        assignee: nonempty(&q.assignee),
+        text: nonempty(&q.text),
+        sort: nonempty(&q.sort),
+        page: q.page,
+        per_page: Some(50),
+        needs_reply: q.needs_reply.is_some(),
+        resolved_week: q.resolved_week.is_some(),
+    };
+    let (rows, total, problem) = match app.list_tickets(viewer.principal(), &params).await {
+        Ok(page) => (page.items.into_iter().map(|r| Row::new(app, r, lang)).collect(), page.total, None),
+        Err(e @ AppError::Validation(_)) => (Vec::new(), 0, Some(error_text(&e, lang))),
+        Err(e) => return Err(PageError::app(e, lang)),
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let pages = ((total + 49) / 50).max(1);
+    let href = |p: i64| {
+        let query = viewer.path.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        pairs.retain(|(k, _)| k != "page");
+        pairs.push(("page".into(), p.to_string()));
+        format!("/tickets?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+    };
+    let mut statuses: Vec<(String, String)> = Vec::new();
+    for w in &app.workflows().0 {
+        for s in &w.statuses {
+            if !statuses.iter().any(|(c, _)| *c == s.code) {
+                statuses
+                    .push((s.code.clone(), if lang == Language::En { s.label_en.clone() } else { s.label_fr.clone() }));
+            }
+        }
+    }
+    let selected = |v: &Option<String>| v.clone().unwrap_or_default();
+    let categories = app.categories().await.map_err(|e| PageError::app(e, lang))?;
+    let mut assignees =
+        vec![("me".to_owned(), t(lang, "assign_to_me").to_owned()), ("none".into(), t(lang, "unassigned").into())];
+    if viewer.is_staff() {
+        for u in app.staff_users(viewer.principal()).await.map_err(|e| PageError::app(e, lang))? {
+            assignees.push((u.id.to_string(), u.name));
+        }
+    }
+    let sorts = [
+        ("-updated", "updated"),
+        ("-created", "created"),
+        ("-priority", "priority"),
+        ("key", "key"),
+        ("status", "status"),
+    ];
+    let page_view = QueuePage {
+        layout: Layout::new(&viewer, t(lang, if viewer.is_staff() { "queue" } else { "my_tickets" })),
+        staff: viewer.is_staff(),
+        rows,
+        total,
+        page,
+        pages,
+        prev_href: (page > 1).then(|| href(page - 1)),
+        next_href: (page < pages).then(|| href(page + 1)),
+        types: vocabulary(TicketType::ALL, TicketType::as_str, lang, &selected(&q.ticket_type)),
+        statuses: choices(statuses, &selected(&q.status)),
+        priorities: vocabulary(Priority::ALL, Priority::as_str, lang, &selected(&q.priority)),
+        tiers: vocabulary(Tier::ALL, Tier::as_str, lang, &selected(&q.tier)),
+        channels: vocabulary(Channel::ALL, Channel::as_str, lang, &selected(&q.channel)),
+        categories: choices(
+            categories
+                .into_iter()
+                .map(|c| (c.code.clone(), if lang == Language::En { c.label_en } else { c.label_fr })),
+            &selected(&q.category),
+        ),
+        assignees: choices(assignees, &selected(&q.assignee)),
+        sorts: choices(sorts.iter().map(|(v, k)| ((*v).to_owned(), t(lang, k).to_owned())), &selected(&q.sort)),
+        establishment: selected(&q.establishment),
+        text: selected(&q.text),
+        problem: problem.or(q.error),
+    };
+    let _ = q.ok;
+    render(&page_view, lang)
+}
+
+/// One entry of a ticket's timeline: a message or a change.
+pub struct Entry {
+    pub when: String,
+    pub author: String,
+    pub internal: bool,
+    /// Sanitised HTML of a message, for messages.
+    pub body_html: Option<String>,
+    /// "Status: New → In progress", for changes.
+    pub change: Option<String>,
+}
+
+pub struct FileView {
+    pub id: i64,
+    pub filename: String,
+    pub image: bool,
+    pub internal: bool,
+    pub size: String,
+}
+
+#[derive(Template)]
+#[template(path = "ticket.html")]
+struct TicketPage {
+    layout: Layout,
+    staff: bool,
+    key: String,
+    title: String,
+    description_html: String,
+    type_label: String,
+    status_label: String,
+    priority_label: String,
+    priority_code: String,
+    tier_label: String,
+    channel_label: String,
+    category_label: String,
+    requester: String,
+    requester_email: String,
+    establishment: String,
+    assignee: String,
+    created: String,
+    updated: String,
+    resolution_label: String,
+    can_reopen: bool,
+    types: Vec<Choice>,
+    statuses: Vec<Choice>,
+    priorities: Vec<Choice>,
+    categories: Vec<Choice>,
+    assignees: Vec<Choice>,
+    tiers: Vec<Choice>,
+    resolutions: Vec<Choice>,
+    profiles: Vec<Choice>,
+    outcomes: Vec<Choice>,
+    r_service: String,
+    r_browser: String,
+    r_url: String,
+    r_steps: String,
+    entries: Vec<Entry>,
+    files: Vec<FileView>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(key): Path<String>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let app = &state.app;
+    let p = viewer.principal();
+    let err = |e| PageError::app(e, lang);
+    let details = app.get_ticket(p, &key).await.map_err(err)?;
+    let comments = app.list_comments(p, &key).await.map_err(err)?;
+    let history = app.ticket_history(p, &key).await.map_err(err)?;
+    let attachments = app.list_attachments(p, &key).await.map_err(err)?;
+    let categories = app.categories().await.map_err(err)?;
+    let record = details.record;
+    let tk = record.ticket;
+    let workflow = app.workflows().get(tk.ticket_type).map_err(|e| err(e.into()))?;
+    let staff = viewer.is_staff();
+
+    let mut entries: Vec<(DateTime<Utc>, Entry)> = comments
+        .into_iter()
+        .map(|c| {
+            (
+                c.created_at,
+                Entry {
+                    when: when(c.created_at, lang),
+                    author: c.author_name,
+                    internal: c.internal,
+                    body_html: Some(guichet_app::render::markdown_to_safe_html(&c.body)),
+                    change: None,
+                },
+            )
+        })
+        .collect();
+    for h in history.into_iter().filter(|h| h.field != "comment") {
+        let show = |v: &Option<String>| match (h.field.as_str(), v) {
+            (_, None) => "—".to_owned(),
+            ("status", Some(s)) => status_label(app, tk.ticket_type, s, lang),
+            (_, Some(s)) => label(lang, s),
+        };
+        let change = if h.field == "created" {
+            format!("{} ({})", label(lang, "created"), show(&h.new))
+        } else {
+            format!("{} : {} → {}", label(lang, &h.field), show(&h.old), show(&h.new))
+        };
+        entries.push((
+            h.at,
+            Entry {
+                when: when(h.at, lang),
+                author: h.actor_name.unwrap_or_else(|| "Guichet".into()),
+                internal: h.internal,
+                body_html: None,
+                change: Some(change),
+            },
+        ));
+    }
+    entries.sort_by_key(|(at, _)| *at);
+
+    let mut statuses = vec![tk.status.clone()];
+    statuses.extend(workflow.allowed_from(&tk.status, false));
+    let status_choices =
+        choices(statuses.into_iter().map(|s| (s.clone(), status_label(app, tk.ticket_type, &s, lang))), &tk.status);
+    let mut assignees = vec![(String::new(), t(lang, "none").to_owned())];
+    if staff {
+        for u in app.staff_users(p).await.map_err(err)? {
+            assignees.push((u.id.to_string(), u.name));
+        }
+    }
+    let current_assignee = tk.assignee.as_ref().map(|a| a.id.to_string()).unwrap_or_default();
+    let category_code = tk.category.as_ref().map(|c| c.code.clone()).unwrap_or_default();
+    let category_label = categories
+        .iter()
+        .find(|c| c.code == category_code)
+        .map(|c| if lang == Language::En { c.label_en.clone() } else { c.label_fr.clone() })
+        .unwrap_or_else(|| "—".into());
+    let mut category_choices = vec![(String::new(), "—".to_owned())];
+    category_choices.extend(
+        categories
+            .iter()
+            .filter(|c| c.active)
+            .map(|c| (c.code.clone(), if lang == Language::En { c.label_en.clone() } else { c.label_fr.clone() })),
+    );
+    let mut resolutions = vec![(String::new(), "—".to_owned())];
+    resolutions.extend(Resolution::ALL.iter().map(|r| (r.as_str().to_owned(), label(lang, r.as_str()))));
+    let mut profiles = vec![(String::new(), "—".to_owned())];
+    profiles.extend(Profile::ALL.iter().map(|r| (r.as_str().to_owned(), label(lang, r.as_str()))));
+    let mut outcomes = vec![(String::new(), "—".to_owned())];
+    outcomes.extend(Outcome::ALL.iter().map(|r| (r.as_str().to_owned(), label(lang, r.as_str()))));
+    let files = attachments
+        .into_iter()
+        .map(|a| FileView {
+            id: a.id.0,
+            image: guichet_app::attachments::is_inline(&a.mime),
+            internal: a.internal,
+            size: if a.size >= 1024 * 1024 {
+                format!("{:.1} Mo", a.size as f64 / 1_048_576.0)
+            } else {
+                format!("{} ko", (a.size + 1023) / 1024)
+            },
+            filename: a.filename,
+        })
+        .collect();
+    let page = TicketPage {
+        layout: Layout::new(&viewer, format!("{} · {}", app.key(tk.id), tk.title)),
+        staff,
+        key: app.key(tk.id),
+        description_html: guichet_app::render::markdown_to_safe_html(&tk.description),
+        type_label: label(lang, tk.ticket_type.as_str()),
+        status_label: status_label(app, tk.ticket_type, &tk.status, lang),
+        priority_label: label(lang, tk.priority.as_str()),
+        priority_code: tk.priority.as_str().to_owned(),
+        tier_label: label(lang, tk.tier.as_str()),
+        channel_label: label(lang, tk.channel.as_str()),
+        category_label,
+        requester: tk.requester.name.clone(),
+        requester_email: record.requester_email,
+        establishment: format!("{} ({})", record.establishment_name, record.establishment_uai),
+        assignee: tk.assignee.as_ref().map_or_else(|| "—".to_owned(), |a| a.name.clone()),
+        created: when(tk.created_at, lang),
+        updated: when(tk.updated_at, lang),
+        resolution_label: tk.resolution.map_or_else(String::new, |r| label(lang, r.as_str())),
+        can_reopen: workflow.allowed_from(&tk.status, true).iter().any(|s| s == "in_progress"),
+        types: vocabulary(TicketType::ALL, TicketType::as_str, lang, tk.ticket_type.as_str()),
+        statuses: status_choices,
+        priorities: vocabulary(Priority::ALL, Priority::as_str, lang, tk.priority.as_str()),
+        categories: choices(category_choices, &category_code),
+        assignees: choices(assignees, &current_assignee),
+        tiers: vocabulary(Tier::ALL, Tier::as_str, lang, tk.tier.as_str()),
+        resolutions: choices(resolutions, tk.resolution.map_or("", |r| r.as_str())),
+        profiles: choices(profiles, tk.reproduction.profile.map_or("", |r| r.as_str())),
+        outcomes: choices(outcomes, tk.reproduction.outcome.map_or("", |r| r.as_str())),
+        r_service: tk.reproduction.service.clone().unwrap_or_default(),
+        r_browser: tk.reproduction.browser.clone().unwrap_or_default(),
+        r_url: tk.reproduction.url.clone().unwrap_or_default(),
+        r_steps: tk.reproduction.steps.clone().unwrap_or_default(),
+        title: tk.title,
+        entries: entries.into_iter().map(|(_, e)| e).collect(),
+        files,
+    };
+    render(&page, lang)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdateForm {
+    /// `fields`, `reproduction`, or a quick action: `assign_me`, `escalate`, `reopen`, `close`.
+    action: String,
+    #[serde(rename = "type")]
+    ticket_type: Option<String>,
+    status: Option<String>,
+    priority: Option<String>,
+    category: Option<String>,
+    assignee: Option<String>,
+    tier: Option<String>,
+    resolution: Option<String>,
+    service: Option<String>,
+    profile: Option<String>,
+    browser: Option<String>,
+    url: Option<String>,
+    steps: Option<String>,
+    outcome: Option<String>,
+}
+
+fn parse_opt<T>(
+    v: &Option<String>,
+    parse: impl Fn(&str) -> Result<T, guichet_domain::DomainError>,
+) -> Result<Option<T>, AppError> {
+    match nonempty(v) {
+        None => Ok(None),
+        Some(s) => Ok(Some(parse(&s)?)),
+    }
+}
+
+/// Builds the change a form asks for, leaving alone what it does not change.
+async fn update_from_form(app: &App, viewer: &Viewer, key: &str, f: &UpdateForm) -> Result<UpdateTicket, AppError> {
+    let p = viewer.principal();
+    let current = app.get_ticket(p, key).await?.record.ticket;
+    let mut u = UpdateTicket::default();
+    match f.action.as_str() {
+        "assign_me" => u.assignee = Some(Some(p.user.id)),
+        "escalate" => u.tier = Some(Tier::Technical),
+        "reopen" => u.status = Some("in_progress".into()),
+        "close" => u.status = Some("closed".into()),
+        "reproduction" => {
+            u.reproduction = Some(Reproduction {
+                service: nonempty(&f.service),
+                profile: parse_opt(&f.profile, Profile::parse)?,
+                browser: nonempty(&f.browser),
+                url: nonempty(&f.url),
+                steps: nonempty(&f.steps),
+                outcome: parse_opt(&f.outcome, Outcome::parse)?,
+            })
+        }
+        "fields" => {
+            u.ticket_type = parse_opt(&f.ticket_type, TicketType::parse)?.filter(|t| *t != current.ticket_type);
+            u.status = nonempty(&f.status).filter(|s| *s != current.status);
+            u.priority = parse_opt(&f.priority, Priority::parse)?.filter(|v| *v != current.priority);
+            u.tier = parse_opt(&f.tier, Tier::parse)?.filter(|v| *v != current.tier);
+            let category = nonempty(&f.category);
+            if category != current.category.as_ref().map(|c| c.code.clone()) {
+                u.category = Some(category);
+            }
+            let assignee = match nonempty(&f.assignee) {
+                Some(id) => Some(UserId(id.parse().map_err(|_| AppError::field("assignee", "unknown user"))?)),
+                None => None,
+            };
+            if assignee != current.assignee.as_ref().map(|a| a.id) {
+                u.assignee = Some(assignee);
+            }
+            let resolution = parse_opt(&f.resolution, Resolution::parse)?;
+            if resolution != current.resolution {
+                u.resolution = Some(resolution);
+            }
+        }
+        _ => return Err(AppError::field("action", "unknown action")),
+    }
+    Ok(u)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    CsrfForm { viewer, form }: CsrfForm<UpdateForm>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let target = format!("/tickets/{key}");
+    let result = match update_from_form(&state.app, &viewer, &key, &form).await {
+        Ok(update) => state.app.update_ticket(viewer.principal(), &key, update).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(back(&target, Some(if lang == Language::En { "Saved." } else { "Enregistré." }), None)),
+        Err(e @ (AppError::NotFound(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
+            Err(PageError::app(e, lang))
+        }
+        Err(e) => Ok(back(&target, None, Some(&error_text(&e, lang)))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CommentForm {
+    body: String,
+    /// `reply` or `internal`: the writer chooses explicitly.
+    kind: Option<String>,
+}
+
+pub async fn comment(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    CsrfForm { viewer, form }: CsrfForm<CommentForm>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let target = format!("/tickets/{key}");
+    let internal = match (viewer.is_staff(), form.kind.as_deref()) {
+        (false, _) | (true, Some("reply")) => false,
+        (true, Some("internal")) => true,
+        (true, _) => {
+            let msg = if lang == Language::En {
+                "Choose: reply or internal note."
+            } else {
+                "Choisissez : réponse ou note interne."
+            };
+            return Ok(back(&target, None, Some(msg)));
+        }
+    };
+    match state.app.add_comment(viewer.principal(), &key, &form.body, internal, Channel::Portal).await {
+        Ok(_) => {
+            Ok(back(&format!("{target}#composer"), Some(if lang == Language::En { "Sent." } else { "Envoyé." }), None))
+        }
+        Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back(&target, None, Some(&error_text(&e, lang)))),
+    }
+}
+
+/// Reads a multipart form: text fields, and files (name, bytes), within the size limit.
+pub async fn read_multipart(
+    mut multipart: Multipart,
+    limit: usize,
+) -> Result<(Vec<(String, String)>, Vec<(String, Vec<u8>)>), AppError> {
+    let mut fields = Vec::new();
+    let mut files = Vec::new();
+    let bad = |_| AppError::field("file", "the form could not be read");
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge { limit }
+        } else {
+            AppError::field("file", "the form could not be read")
+        }
+    })? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if let Some(filename) = field.file_name().map(str::to_owned) {
+            let mut content = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                if content.len() + chunk.len() > limit {
+                    return Err(AppError::TooLarge { limit });
+                }
+                content.extend_from_slice(&chunk);
+            }
+            if !filename.is_empty() && !content.is_empty() {
+                files.push((filename, content));
+            }
+        } else {
+            fields.push((name, field.text().await.map_err(bad)?));
+        }
+    }
+    Ok((fields, files))
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(key): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let target = format!("/tickets/{key}");
+    let limit = state.app.settings.attachment_max_bytes;
+    let (fields, files) = match read_multipart(multipart, limit).await {
+        Ok(read) => read,
+        Err(e) => return Ok(back(&target, None, Some(&error_text(&e, lang)))),
+    };
+    check_csrf(&viewer, field(&fields, "_csrf").unwrap_or_default())?;
+    let internal = viewer.is_staff() && field(&fields, "internal").is_some_and(|v| v == "on" || v == "true");
+    if files.is_empty() {
+        let msg = if lang == Language::En { "Choose a file." } else { "Choisissez un fichier." };
+        return Ok(back(&target, None, Some(msg)));
+    }
+    for (filename, content) in &files {
+        let upload = Upload { filename, content, internal, comment: None };
+        if let Err(e) = state.app.add_attachment(viewer.principal(), &key, upload).await {
+            return match e {
+                AppError::NotFound(_) | AppError::Internal(_) => Err(PageError::app(e, lang)),
+                e => Ok(back(&target, None, Some(&error_text(&e, lang)))),
+            };
+        }
+    }
+    Ok(back(&target, Some(if lang == Language::En { "File attached." } else { "Fichier joint." }), None))
+}
+
+/// Attachments for a signed-in browser, with the same checks and headers as the API.
+pub async fn attachment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let id = id.parse().map(AttachmentId).map_err(|_| PageError::NotFound(lang))?;
+    let (attachment, content) =
+        state.app.get_attachment(viewer.principal(), id).await.map_err(|e| PageError::app(e, lang))?;
+    Ok(crate::api::v1::attachments::file_response(&attachment, content))
+}
+
+#[derive(Template)]
+#[template(path = "new_ticket.html")]
+struct NewTicketPage {
+    layout: Layout,
+    establishments: Vec<Choice>,
+    categories: Vec<Choice>,
+    profiles: Vec<Choice>,
+}
+
+pub async fn new_page(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    if viewer.is_staff() {
+        return Ok(Redirect::to("/phone").into_response());
+    }
+    let err = |e| PageError::app(e, lang);
+    let establishments = state.app.find_establishments(&viewer.principal().user.establishments).await.map_err(err)?;
+    let categories = state.app.categories().await.map_err(err)?;
+    let mut profiles = vec![(String::new(), "—".to_owned())];
+    profiles.extend(Profile::ALL.iter().map(|r| (r.as_str().to_owned(), label(lang, r.as_str()))));
+    let page = NewTicketPage {
+        layout: Layout::new(&viewer, t(lang, "new_request")),
+        establishments: choices(
+            establishments.into_iter().map(|e| (e.uai.to_string(), format!("{} ({})", e.name, e.uai))),
+            "",
+        ),
+        categories: choices(
+            categories
+                .into_iter()
+                .filter(|c| c.active)
+                .map(|c| (c.code, if lang == Language::En { c.label_en } else { c.label_fr })),
+            "",
+        ),
+        profiles: choices(profiles, ""),
+    };
+    render(&page, lang)
+}
+
+/// Files a request from the portal form, with its screenshots, in one go.
+pub async fn create(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    multipart: Multipart,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let limit = state.app.settings.attachment_max_bytes;
+    let (fields, files) = match read_multipart(multipart, limit).await {
+        Ok(read) => read,
+        Err(e) => return Ok(back("/tickets/new", None, Some(&error_text(&e, lang)))),
+    };
+    check_csrf(&viewer, field(&fields, "_csrf").unwrap_or_default())?;
+    let get = |name: &str| field(&fields, name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let result: Result<String, AppError> = async {
+        let ticket_type = get("type").map(|t| TicketType::parse(&t)).transpose()?;
+        let reproduction = (ticket_type == Some(TicketType::Anomaly)).then(|| -> Result<Reproduction, AppError> {
+            Ok(Reproduction {
+                service: get("service"),
+                profile: get("profile").map(|p| Profile::parse(&p)).transpose()?,
+                browser: get("browser"),
+                url: get("url"),
+                steps: get("steps"),
+                outcome: None,
+            })
+        });
+        let create = CreateTicket {
+            title: get("title").unwrap_or_default(),
+            description: get("description").unwrap_or_default(),
+            establishment: get("establishment").unwrap_or_default(),
+            ticket_type,
+            category: get("category"),
+            channel: Some(Channel::Portal),
+            reproduction: reproduction.transpose()?,
+            ..CreateTicket::default()
+        };
+        let details = state.app.create_ticket(viewer.principal(), create).await?;
+        let key = state.app.key(details.record.ticket.id);
+        for (filename, content) in &files {
+            let upload = Upload { filename, content, internal: false, comment: None };
+            state.app.add_attachment(viewer.principal(), &key, upload).await?;
+        }
+        Ok(key)
+    }
+    .await;
+    match result {
+        Ok(key) => Ok(back(
+            &format!("/tickets/{key}"),
+            Some(if lang == Language::En { "Request sent." } else { "Demande envoyée." }),
+            None,
+        )),
+        Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/tickets/new", None, Some(&error_text(&e, lang)))),
+    }
+}

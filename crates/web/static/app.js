@@ -1,0 +1,50 @@
+// Progressive enhancement only: every form works without this script.
+(function () {
+  "use strict";
+  // Paste a screenshot or drop files onto a form with a file input.
+  document.querySelectorAll("form.dropzone").forEach(function (form) {
+    var input = form.querySelector('input[type="file"]');
+    if (!input || typeof DataTransfer === "undefined") return;
+    function add(files) {
+      var dt = new DataTransfer();
+      Array.prototype.forEach.call(input.files, function (f) { dt.items.add(f); });
+      Array.prototype.forEach.call(files, function (f, i) {
+        var name = f.name && f.name !== "image.png" ? f.name : "capture-" + new Date().toISOString().replace(/[:.]/g, "-") + "-" + i + ".png";
+        dt.items.add(new File([f], name, { type: f.type }));
+      });
+      input.files = dt.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+    var target = form.matches(".new-request") ? document : form;
+    target.addEventListener("paste", function (e) {
+      var files = Array.prototype.filter.call((e.clipboardData && e.clipboardData.files) || [], function (f) { return f.type.indexOf("image/") === 0; });
+      if (files.length) { add(files); e.preventDefault(); }
+    });
+    form.addEventListener("dragover", function (e) { e.preventDefault(); form.classList.add("dragging"); });
+    form.addEventListener("dragleave", function () { form.classList.remove("dragging"); });
+    form.addEventListener("drop", function (e) { e.preventDefault(); form.classList.remove("dragging"); add(e.dataTransfer.files); });
+  });
+  // Screenshot viewer.
+  var viewer = document.getElementById("viewer");
+  if (viewer && viewer.showModal) {
+    document.querySelectorAll("a[data-viewer]").forEach(function (a) {
+      a.addEventListener("click", function (e) {
+        e.preventDefault();
+        var img = viewer.querySelector("img");
+        img.src = a.href; img.alt = a.querySelector("img").alt;
+        viewer.showModal();
+      });
+    });
+  }
+  // The reproduction details matter for anomalies only.
+  var repro = document.querySelector('fieldset[data-for-kind="anomaly"]');
+  if (repro) {
+    var kinds = document.querySelectorAll('input[name="type"]');
+    var update = function () {
+      var checked = document.querySelector('input[name="type"]:checked');
+      repro.hidden = !(checked && checked.value === "anomaly");
+    };
+    kinds.forEach(function (k) { k.addEventListener("change", update); });
+    update();
+  }
+})();
