@@ -18,6 +18,14 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
+# --- Chromium and the end-to-end test tools -------------------------------------
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
+if ! command -v node >/dev/null 2>&1; then
+  apt_install nodejs npm
+fi
+
 # --- PostgreSQL -------------------------------------------------------------
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
@@ -57,3 +65,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast "$@"
 fi
+log "end-to-end tests in headless Chromium (screenshots in docs/screenshots/)"
+cargo build --quiet --bin guichet
+(cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)

@@ -35,6 +35,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("close_ticket", "Confirmer la résolution", "Confirm resolution"),
     ("code", "Code", "Code"),
     ("confirm_password", "Nouveau mot de passe", "New password"),
+    ("compose", "Écrire un message", "Write a message"),
     ("conversation", "Échanges", "Conversation"),
     ("create", "Créer", "Create"),
     ("created", "Créée", "Created"),

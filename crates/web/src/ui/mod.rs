@@ -224,11 +224,15 @@ pub fn render(template: &impl Template, lang: Language) -> Result<Response, Page
 
 /// Goes back to a page with a message (success) or an error, after a form post.
 pub fn back(to: &str, ok: Option<&str>, error: Option<&str>) -> Response {
+    let (to, fragment) = to.split_once('#').map_or((to, ""), |(path, f)| (path, f));
     let mut url = to.split('?').next().unwrap_or("/").to_owned();
     if let Some(ok) = ok {
         url = format!("{url}?ok={}", urlencode(ok));
     } else if let Some(error) = error {
         url = format!("{url}?error={}", urlencode(error));
+    }
+    if !fragment.is_empty() {
+        url = format!("{url}#{fragment}");
     }
     Redirect::to(&url).into_response()
 }

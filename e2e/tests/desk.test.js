@@ -1,0 +1,215 @@
+// The main flows of the desk and of school administrators, in a real browser.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, signIn, api, audit, screenshot, PNG_BASE64 } from "./helpers.js";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The requester's school and a ticket of another school, from the API. */
+async function schools() {
+  const me = await api(server.url, server.logins.requester.token, "GET", "/me");
+  const own = me.json.establishments[0];
+  const all = await api(server.url, server.logins.admin.token, "GET", "/tickets?per_page=100");
+  const other = all.json.items.find((t) => t.establishment.uai !== own);
+  return { own, other };
+}
+
+test("a requester files an anomaly with a pasted screenshot, the desk answers, the requester reopens, the desk resolves", async () => {
+  const requester = await signIn(browser, server.url, server.logins.requester.email);
+  const page = requester.page;
+  await page.goto(`${server.url}/tickets/new`);
+  await page.getByLabel("Je signale une anomalie").check();
+  await page.getByLabel("Titre").fill("Messagerie : page blanche à l'ouverture");
+  await page.getByLabel("Description", { exact: true }).fill("Depuis ce matin, la messagerie affiche une page blanche.");
+  await page.getByLabel("Service ENT concerné").fill("Messagerie");
+  await page.getByLabel("Navigateur et système").fill("Firefox 128 / Windows 11");
+  // Paste a screenshot, as with Ctrl+V.
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], "image.png", { type: "image/png" }));
+    document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true }));
+  }, PNG_BASE64);
+  assert.equal(await page.locator("#n-file").evaluate((i) => i.files.length), 1);
+  await screenshot(page, "portal-new-request");
+  await page.getByRole("button", { name: "Envoyer la demande" }).click();
+  await page.waitForURL(/\/tickets\/SUP-\d+/);
+  const key = page.url().match(/SUP-\d+/)[0];
+  await assert.doesNotReject(page.getByText("Demande envoyée.").waitFor());
+  assert.equal(await page.locator(".files img").count(), 1, "the screenshot is attached and shown");
+
+  // The agent classifies, writes an internal note and a reply.
+  const agent = await signIn(browser, server.url, server.logins.agent.email);
+  const desk = agent.page;
+  await desk.goto(`${server.url}/tickets/${key}`);
+  await desk.getByRole("button", { name: "M'attribuer" }).click();
+  await desk.getByLabel("Priorité").selectOption("high");
+  await desk.getByLabel("Statut", { exact: true }).selectOption("in_progress");
+  await desk.getByRole("button", { name: "Enregistrer" }).first().click();
+  await desk.getByText("Enregistré.").waitFor();
+  await desk.getByRole("radio", { name: /^Note interne/ }).check();
+  await desk.getByLabel("Votre message").fill("Reproduit en recette avec un profil enseignant.");
+  await desk.getByRole("button", { name: "Envoyer" }).click();
+  await desk.getByText("Envoyé.").waitFor();
+  await desk.getByRole("radio", { name: /^Réponse/ }).check();
+  await desk.getByLabel("Votre message").fill("Bonjour, nous avons reproduit le problème et le corrigeons.");
+  await desk.getByRole("button", { name: "Envoyer" }).click();
+  await desk.getByText("Envoyé.").waitFor();
+  await screenshot(desk, "ticket-agent");
+
+  // The requester sees the reply, not the note; then reopens after a resolution.
+  await page.reload();
+  await page.getByText("nous avons reproduit le problème").waitFor();
+  assert.equal(await page.getByText("Reproduit en recette").count(), 0, "internal note hidden from the requester");
+  await desk.reload();
+  await desk.getByLabel("Résolution", { exact: true }).selectOption("fixed");
+  await desk.getByLabel("Statut", { exact: true }).selectOption("resolved");
+  await desk.getByRole("button", { name: "Enregistrer" }).first().click();
+  await desk.getByText("Enregistré.").waitFor();
+  await page.reload();
+  await page.getByRole("button", { name: "Rouvrir" }).click();
+  await page.getByText("Enregistré.").waitFor();
+  const reopened = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}`);
+  assert.equal(reopened.json.status, "in_progress");
+  await screenshot(page, "ticket-requester");
+
+  await desk.reload();
+  await desk.getByLabel("Résolution", { exact: true }).selectOption("fixed");
+  await desk.getByLabel("Statut", { exact: true }).selectOption("resolved");
+  await desk.getByRole("button", { name: "Enregistrer" }).first().click();
+  await desk.getByText("Enregistré.").waitFor();
+  const resolved = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}`);
+  assert.equal(resolved.json.status, "resolved");
+  assert.equal(resolved.json.type, "anomaly");
+  assert.equal(resolved.json.reproduction.service, "Messagerie");
+  await requester.context.close();
+  await agent.context.close();
+});
+
+test("an agent logs a phone call for an existing caller found by phone number", async () => {
+  const me = await api(server.url, server.logins.requester.token, "GET", "/me");
+  const phone = me.json.phones[0].replace(/(\d{2})(?=\d)/g, "$1 ");
+  const agent = await signIn(browser, server.url, server.logins.agent.email);
+  const page = agent.page;
+  await page.goto(`${server.url}/phone`);
+  await page.getByLabel("Appelant").fill(phone);
+  await page.getByRole("button", { name: "Rechercher" }).click();
+  await page.getByRole("link", { name: me.json.name }).click();
+  await page.getByLabel("Titre").fill("Réinitialiser le mot de passe d'un élève");
+  await page.getByLabel("Résolue pendant l'appel").check();
+  await screenshot(page, "phone-intake");
+  await page.getByRole("button", { name: "Créer" }).click();
+  await page.getByText("Appel enregistré.").waitFor();
+  const key = page.url().match(/SUP-\d+/)[0];
+  const ticket = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}`);
+  assert.equal(ticket.json.channel, "phone");
+  assert.equal(ticket.json.status, "resolved");
+  assert.equal(ticket.json.requester.name, me.json.name);
+  await agent.context.close();
+});
+
+test("a requester cannot open another school's ticket by URL, nor its attachment", async () => {
+  const { other } = await schools();
+  const upload = new FormData();
+  upload.append("file", new Blob([Buffer.from(PNG_BASE64, "base64")], { type: "image/png" }), "autre.png");
+  const res = await fetch(`${server.url}/api/v1/tickets/${other.key}/attachments`, {
+    method: "POST", headers: { Authorization: `Bearer ${server.logins.admin.token}` }, body: upload,
+  });
+  const attachment = await res.json();
+  const requester = await signIn(browser, server.url, server.logins.requester.email);
+  const ticketPage = await requester.page.goto(`${server.url}/tickets/${other.key}`);
+  assert.equal(ticketPage.status(), 404);
+  assert.equal(await requester.page.getByText(other.title).count(), 0);
+  const file = await requester.page.goto(`${server.url}/attachments/${attachment.id}`);
+  assert.equal(file.status(), 404);
+  await requester.context.close();
+});
+
+test("a form post without the CSRF token is refused", async () => {
+  const agent = await signIn(browser, server.url, server.logins.agent.email);
+  const { own } = await schools();
+  const list = await api(server.url, server.logins.agent.token, "GET", `/tickets?establishment=${own}`);
+  const key = list.json.items[0].key;
+  const before = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}/comments`);
+  for (const form of [{ body: "Sans jeton", kind: "reply" }, { body: "Mauvais jeton", kind: "reply", _csrf: "forged" }]) {
+    const response = await agent.context.request.post(`${server.url}/tickets/${key}/comments`, { form, maxRedirects: 0 });
+    assert.equal(response.status(), 403);
+  }
+  const afterwards = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}/comments`);
+  assert.equal(afterwards.json.length, before.json.length, "nothing was written");
+  await agent.context.close();
+});
+
+test("every main page passes an accessibility audit and renders quickly", async () => {
+  const { own } = await schools();
+  const list = await api(server.url, server.logins.agent.token, "GET", `/tickets?establishment=${own}`);
+  const key = list.json.items[0].key;
+  const pages = [
+    ["agent", "/desk", "desk-dashboard"],
+    ["agent", "/tickets", "queue"],
+    ["agent", `/tickets/${key}`, null],
+    ["agent", "/phone", null],
+    ["requester", "/tickets", "portal-requests"],
+    ["requester", "/tickets/new", null],
+    ["requester", `/tickets/${key}`, null],
+    ["admin", "/admin/establishments", "admin-establishments"],
+    ["admin", "/admin/users", "admin-users"],
+    ["admin", "/admin/categories", null],
+  ];
+  const report = [];
+  const contexts = {};
+  for (const [role, path, shot] of pages) {
+    contexts[role] ??= await signIn(browser, server.url, server.logins[role].email);
+    const { page, context } = contexts[role];
+    await page.goto(`${server.url}${path}`);
+    const violations = await audit(page);
+    assert.deepEqual(violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `${role} ${path}`);
+    if (shot) await screenshot(page, shot);
+    const times = [];
+    for (let i = 0; i < 15; i++) {
+      const start = performance.now();
+      const response = await context.request.get(`${server.url}${path}`);
+      assert.equal(response.status(), 200);
+      await response.body();
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    report.push(`${role.padEnd(10)} ${path.padEnd(28)} median ${times[7].toFixed(1)} ms, axe: 0 serious/critical`);
+  }
+  // The login page, before signing in.
+  const anonymous = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "fr-FR" });
+  const login = await anonymous.newPage();
+  await login.goto(`${server.url}/login`);
+  assert.deepEqual(await audit(login), []);
+  await screenshot(login, "login");
+  // The requester portal on a phone.
+  const phone = await signIn(browser, server.url, server.logins.requester.email, { viewport: { width: 390, height: 844 }, isMobile: true });
+  await phone.page.goto(`${server.url}/tickets/new`);
+  assert.deepEqual(await audit(phone.page), []);
+  await screenshot(phone.page, "portal-mobile");
+  console.log(["Page render times (HTTP round trip on loopback, demo data):", ...report].join("\n"));
+  for (const c of Object.values(contexts)) await c.context.close();
+  await anonymous.close();
+  await phone.context.close();
+});
+
+test("the interface speaks English on request and French by default", async () => {
+  const context = await browser.newContext({ locale: "en-GB", extraHTTPHeaders: { "Accept-Language": "en-GB,en;q=0.9" } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/login`);
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  await page.getByRole("link", { name: "Français" }).click();
+  await page.getByRole("button", { name: "Connexion" }).waitFor();
+  await context.close();
+});

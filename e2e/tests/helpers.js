@@ -1,0 +1,89 @@
+// Shared set-up for the end-to-end tests: a real `guichet serve --demo` on a
+// fresh database and a free port, and headless Chromium driven by Playwright.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = join(here, "..", "..");
+export const PASSWORD = "guichet-demo";
+
+/** Starts the server with demo data; resolves with its URL and the demo logins. */
+export async function startServer() {
+  const bin = process.env.GUICHET_BIN || join(root, "target", "debug", "guichet");
+  const dir = mkdtempSync(join(tmpdir(), "guichet-e2e-"));
+  const child = spawn(bin, ["serve", "--demo", "--bind", "127.0.0.1:0"], {
+    cwd: dir,
+    env: { ...process.env, GUICHET_LOG: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const logins = {};
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise((resolve, reject) => {
+    child.on("exit", (code) => reject(new Error(`guichet exited with ${code}`)));
+    lines.on("line", (line) => {
+      const login = line.match(/^\s+(\w+)\s+(\S+@\S+)\s+API token: (\S+)/);
+      if (login) logins[login[1]] = { email: login[2], token: login[3] };
+      const listening = line.match(/^Guichet is listening on (http:\/\/\S+?)\/?$/);
+      if (listening) resolve(listening[1]);
+    });
+  });
+  return { url, logins, stop: () => new Promise((r) => { child.on("exit", r); child.kill("SIGTERM"); }) };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+}
+
+/** A browser context signed in as `email`. */
+export async function signIn(browser, url, email, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "fr-FR", ...options });
+  const page = await context.newPage();
+  await page.goto(`${url}/login`);
+  await page.getByLabel("Adresse e-mail").fill(email);
+  await page.getByLabel("Mot de passe").fill(PASSWORD);
+  await page.getByRole("button", { name: "Connexion" }).click();
+  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+  return { context, page };
+}
+
+/** Calls the REST API with a token. */
+export async function api(url, token, method, path, body) {
+  const response = await fetch(`${url}/api/v1${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+/** Runs axe-core on the page; returns the serious and critical violations. */
+export async function audit(page) {
+  await page.addScriptTag({ content: readFileSync(join(root, "e2e", "node_modules", "axe-core", "axe.min.js"), "utf8") });
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
+  return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+export async function screenshot(page, name) {
+  const dir = join(root, "docs", "screenshots");
+  mkdirSync(dir, { recursive: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });
+}
+
+/** A 40×24 PNG (red), for pasting and uploading. */
+export const PNG_BASE64 =
+  "iVBORw0KGgoAAAANSUhEUgAAACgAAAAYCAIAAAAH5iiXAAAAKElEQVR4nGM4o6Q0IIhh1OJRi0ctHrV41OJRi0ctHrV41OJRi4ePxQAsC/wu1IvE4gAAAABJRU5ErkJggg==";
