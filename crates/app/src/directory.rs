@@ -348,3 +348,41 @@ impl App {
         })
     }
 }
+
+impl App {
+    /// Changes a user's role and establishments (admins). A requester keeps at
+    /// least one establishment; staff belong to none.
+    pub async fn update_user_role(
+        &self,
+        p: &Principal,
+        id: guichet_domain::ids::UserId,
+        role: guichet_domain::user::Role,
+        establishment_uais: &[String],
+    ) -> Result<(), AppError> {
+        use guichet_domain::user::Role;
+        Self::require_admin(p)?;
+        if id == p.user.id && role != Role::Admin {
+            return Err(AppError::field("role", "you cannot remove your own administrator role"));
+        }
+        let mut tx = self.db.begin().await?;
+        let mut ids = Vec::new();
+        if role == Role::Requester {
+            for uai in establishment_uais {
+                let uai = guichet_domain::establishment::Uai::parse(uai)?;
+                let e = guichet_store::establishments::find_establishment_by_uai(&mut tx, &uai)
+                    .await?
+                    .ok_or_else(|| AppError::field("establishments", format!("unknown establishment {uai}")))?;
+                ids.push(e.id);
+            }
+            if ids.is_empty() {
+                return Err(AppError::field("establishments", "a requester belongs to at least one establishment"));
+            }
+        }
+        guichet_store::users::update_user_role(&mut tx, id, role, &ids).await.map_err(|e| match e {
+            guichet_store::StoreError::NotFound => AppError::NotFound("user"),
+            other => other.into(),
+        })?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -197,3 +197,35 @@ pub async fn update_user_disabled(conn: &mut Conn, id: UserId, disabled: bool) -
     }
     Ok(())
 }
+
+/// Changes a user's role and, for a requester, their establishments.
+pub async fn update_user_role(
+    conn: &mut Conn,
+    id: UserId,
+    role: Role,
+    establishments: &[EstablishmentId],
+) -> Result<()> {
+    let done = on_conn!(conn, |c| sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+        .bind(role.as_str())
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if done == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    on_conn!(conn, |c| sqlx::query("DELETE FROM user_establishments WHERE user_id = $1")
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    for establishment in establishments {
+        on_conn!(conn, |c| sqlx::query("INSERT INTO user_establishments (user_id, establishment_id) VALUES ($1, $2)")
+            .bind(id.0)
+            .bind(establishment.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}

@@ -331,3 +331,92 @@ macro_rules! backend_test {
         }
     };
 }
+
+/// A signed-in browser, as far as pages are concerned: its cookie and the
+/// CSRF token its forms carry.
+pub struct PageSession {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// The value of the first hidden `_csrf` field of a page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    html.split("name=\"_csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned)
+}
+
+impl TestApp {
+    /// Signs in through the login form, as a browser would.
+    pub async fn sign_in(&self, email: &str, password: &str) -> PageSession {
+        let login = self.request(Method::GET, "/login", None, None).await;
+        let login_cookie = set_cookie(&login, "guichet_login_csrf").unwrap();
+        let token = csrf_of(&String::from_utf8_lossy(&login.bytes)).unwrap();
+        let body = format!("_csrf={token}&email={email}&password={password}");
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/login")
+            .header(header::COOKIE, login_cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        let reply = self.send(request).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "sign-in of {email} failed");
+        let cookie = set_cookie(&reply, "guichet_session").unwrap();
+        let home = self.page(&cookie, "/tickets").await;
+        let csrf = csrf_of(&String::from_utf8_lossy(&home.bytes)).unwrap();
+        PageSession { cookie, csrf }
+    }
+
+    pub async fn page(&self, cookie: &str, path: &str) -> Reply {
+        let request = Request::builder().uri(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+        self.send(request).await
+    }
+
+    /// Posts a form as the session, adding its CSRF token unless `csrf` says otherwise.
+    pub async fn form(&self, session: &PageSession, path: &str, fields: &[(&str, &str)], csrf: Option<&str>) -> Reply {
+        let mut pairs: Vec<(&str, &str)> = fields.to_vec();
+        pairs.push(("_csrf", csrf.unwrap_or(&session.csrf)));
+        let body = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.replace('%', "%25").replace('&', "%26").replace(' ', "+")))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::COOKIE, &session.cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Uploads a file through a page form (multipart, with the CSRF field).
+    pub async fn page_upload(&self, session: &PageSession, path: &str, filename: &str, content: &[u8]) -> Reply {
+        let boundary = "guichet-page-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: image/png\r\n\r\n",
+            session.csrf
+        )
+        .into_bytes();
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::COOKIE, &session.cookie)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+}

@@ -183,6 +183,7 @@ pub struct UserRow {
     pub name: String,
     pub email: String,
     pub role: String,
+    pub roles: Vec<Choice>,
     pub establishments: String,
     pub phones: String,
     pub disabled: bool,
@@ -228,6 +229,10 @@ pub async fn users(
                 .join(", "),
             phones: u.phones.join(", "),
             role: label(lang, u.role.as_str()),
+            roles: Role::ALL
+                .iter()
+                .map(|r| Choice { value: r.as_str().into(), label: label(lang, r.as_str()), selected: *r == u.role })
+                .collect(),
             email: u.email.as_str().to_owned(),
             name: u.name,
             disabled: u.disabled,
@@ -298,6 +303,31 @@ pub async fn set_password(
     require_admin(&viewer)?;
     let lang = viewer.lang;
     match state.app.reset_password(viewer.principal(), UserId(id), &form.password).await {
+        Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
+        Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    role: String,
+    #[serde(default)]
+    establishments: String,
+}
+
+pub async fn set_role(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { viewer, form }: CsrfForm<RoleForm>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let result = match Role::parse(&form.role) {
+        Ok(role) => state.app.update_user_role(viewer.principal(), UserId(id), role, &list(&form.establishments)).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
         Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
         Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
         Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),

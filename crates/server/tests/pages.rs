@@ -1,0 +1,164 @@
+//! The pages' permission edges, driven in-process on both backends: a school
+//! administrator signed in to the web interface cannot reach another school's
+//! ticket, file or conversation through any page, nor the desk's or the
+//! administrators' pages; forms without the session's CSRF token change nothing.
+#![allow(clippy::unwrap_used)]
+
+use axum::http::StatusCode;
+use guichet_testkit::{backend_test, PNG};
+
+const PASSWORD: &str = "correct horse battery";
+
+backend_test!(requester_pages_never_cross_into_another_school, |app| async move {
+    let f = app.fixture().await;
+    let s = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let other = &f.ticket_b;
+    let before = app.get(&format!("/api/v1/tickets/{other}"), &f.agent).await.json();
+    let comments_before = app.get(&format!("/api/v1/tickets/{other}/comments"), &f.agent).await.json();
+
+    assert_eq!(app.page(&s.cookie, &format!("/tickets/{other}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.page(&s.cookie, &format!("/attachments/{}", f.public_attachment_b)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.page(&s.cookie, &format!("/attachments/{}", f.internal_attachment_a)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = app.form(&s, &format!("/tickets/{other}/comments"), &[("body", "Intrusion")], None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.form(&s, &format!("/tickets/{other}/update"), &[("action", "reopen")], None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.page_upload(&s, &format!("/tickets/{other}/attachments"), "x.png", PNG).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Lists and filters show only the own school.
+    let list =
+        String::from_utf8_lossy(&app.page(&s.cookie, &format!("/tickets?establishment={}", f.uai_b)).await.bytes)
+            .into_owned();
+    assert!(!list.contains(other.as_str()));
+    let list = String::from_utf8_lossy(&app.page(&s.cookie, "/tickets").await.bytes).into_owned();
+    assert!(list.contains(f.ticket_a.as_str()) && !list.contains(other.as_str()));
+    // The own ticket's page hides internal notes and files.
+    let own =
+        String::from_utf8_lossy(&app.page(&s.cookie, &format!("/tickets/{}", f.ticket_a)).await.bytes).into_owned();
+    assert!(own.contains("Bonjour, nous regardons.") && !own.contains("SECRET-NOTE") && !own.contains("logs.txt"));
+    // Desk and admin pages are not theirs.
+    for path in ["/desk", "/phone"] {
+        assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::SEE_OTHER, "{path}");
+    }
+    for path in ["/admin/establishments", "/admin/users", "/admin/categories"] {
+        assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = app.form(&s, "/admin/users", &[("email", "x@y.fr"), ("name", "X"), ("role", "admin")], None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Nothing of the other school changed.
+    assert_eq!(app.get(&format!("/api/v1/tickets/{other}"), &f.agent).await.json(), before);
+    assert_eq!(app.get(&format!("/api/v1/tickets/{other}/comments"), &f.agent).await.json(), comments_before);
+});
+
+backend_test!(forms_without_the_sessions_csrf_token_are_refused_and_change_nothing, |app| async move {
+    let f = app.fixture().await;
+    let s = app.sign_in("claire@desk.test", PASSWORD).await;
+    let path = format!("/tickets/{}", f.ticket_a);
+    let before = app.get(&format!("/api/v1/tickets/{}/comments", f.ticket_a), &f.agent).await.json();
+    for token in ["", "forged-token"] {
+        let r = app.form(&s, &format!("{path}/comments"), &[("body", "x"), ("kind", "reply")], Some(token)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    let other = app.sign_in("tech@desk.test", PASSWORD).await;
+    let r = app.form(&s, &format!("{path}/comments"), &[("body", "x"), ("kind", "reply")], Some(&other.csrf)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "another session's token is not this one's");
+    assert_eq!(app.get(&format!("/api/v1/tickets/{}/comments", f.ticket_a), &f.agent).await.json(), before);
+    // With the token, it works.
+    let r = app.form(&s, &format!("{path}/comments"), &[("body", "Réponse"), ("kind", "reply")], None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // Signing out ends the session.
+    let r = app.form(&s, "/logout", &[], None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = app.page(&s.cookie, &path).await;
+    assert_eq!(
+        (r.status, r.headers["location"].to_str().unwrap().starts_with("/login")),
+        (StatusCode::SEE_OTHER, true)
+    );
+});
+
+backend_test!(sign_in_refuses_wrong_passwords_and_foreign_forms, |app| async move {
+    let _ = app.fixture().await;
+    let login = app.request(axum::http::Method::GET, "/login", None, None).await;
+    let html = String::from_utf8_lossy(&login.bytes).into_owned();
+    assert!(html.contains("lang=\"fr\"") && html.contains("Connexion"));
+    // Without the sign-in form's cookie, a posted form is refused.
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("_csrf=x&email=claire@desk.test&password=correct+horse+battery"))
+        .unwrap();
+    assert_eq!(app.send(request).await.status, StatusCode::FORBIDDEN);
+    let cookie = login.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let token = guichet_testkit::csrf_of(&html).unwrap();
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/login")
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(format!("_csrf={token}&email=claire@desk.test&password=wrong")))
+        .unwrap();
+    let r = app.send(request).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(String::from_utf8_lossy(&r.bytes).contains("Adresse ou mot de passe incorrect."));
+    // Cookies are HttpOnly and SameSite.
+    let s = login.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(s.contains("HttpOnly") && s.contains("SameSite=Lax"), "{s}");
+});
+
+backend_test!(admin_pages_manage_users_establishments_and_categories, |app| async move {
+    let f = app.fixture().await;
+    let s = app.sign_in("boss@desk.test", PASSWORD).await;
+    let uai = guichet_domain::establishment::Uai::from_number(781_111).to_string();
+    let r = app
+        .form(&s, "/admin/establishments", &[("uai", &uai), ("name", "Lycée Hoche"), ("town", "Versailles")], None)
+        .await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    let r = app.form(&s, "/admin/establishments", &[("uai", "0781111Z"), ("name", "x"), ("town", "y")], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("error="), "a bad UAI is reported");
+    let r = app
+        .form(
+            &s,
+            "/admin/users",
+            &[("email", "new@lycee.test"), ("name", "Nouvel Admin"), ("role", "requester"), ("establishments", &uai)],
+            None,
+        )
+        .await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    let users = app.get("/api/v1/users?q=new%40lycee.test", &f.admin).await.json();
+    let id = users["items"][0]["id"].as_i64().unwrap();
+    let r = app
+        .form(
+            &s,
+            &format!("/admin/users/{id}/role"),
+            &[("role", "requester"), ("establishments", &format!("{uai}, {}", f.uai_a))],
+            None,
+        )
+        .await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    let user = app.get("/api/v1/users?q=new%40lycee.test", &f.admin).await.json();
+    assert_eq!(user["items"][0]["establishments"].as_array().unwrap().len(), 2);
+    let r = app.form(&s, &format!("/admin/users/{id}/password"), &[("password", "un nouveau secret")], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    app.sign_in("new@lycee.test", "un nouveau secret").await;
+    let r = app.form(&s, &format!("/admin/users/{id}/disabled"), &[("disabled", "true")], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    assert_eq!(app.get("/api/v1/users?q=new%40lycee.test", &f.admin).await.json()["items"][0]["disabled"], true);
+    let r = app
+        .form(
+            &s,
+            "/admin/categories",
+            &[("code", "ent_mobile"), ("label_fr", "Application mobile"), ("label_en", "Mobile app")],
+            None,
+        )
+        .await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    let page = String::from_utf8_lossy(&app.page(&s.cookie, "/admin/categories").await.bytes).into_owned();
+    assert!(page.contains("Application mobile"));
+});
