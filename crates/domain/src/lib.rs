@@ -8,6 +8,7 @@ pub mod error;
 pub mod establishment;
 pub mod history;
 pub mod ids;
+pub mod query;
 pub mod ticket;
 pub mod user;
 pub mod vocabulary;

@@ -1,0 +1,663 @@
+//! Meaning: fields and values checked against the desk's vocabulary,
+//! functions evaluated, the result typed for the store to compile.
+
+use super::parser::{Clause, Expr, Operator, Query, Value};
+use super::{did_you_mean, fold, QueryError};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// What resolving needs to know: the instant, the desk's time zone, the key
+/// prefix and the configurable vocabularies.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    pub key_prefix: String,
+    /// (code, French label, English label) of every status of every workflow.
+    pub statuses: Vec<(String, String, String)>,
+    /// (code, French label, English label) of every category.
+    pub categories: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeColumn {
+    Type,
+    Status,
+    Priority,
+    Channel,
+    Tier,
+    Category,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeColumn {
+    Created,
+    Updated,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl TimeOp {
+    pub fn sql(self) -> &'static str {
+        match self {
+            TimeOp::Eq => "=",
+            TimeOp::Ne => "<>",
+            TimeOp::Lt => "<",
+            TimeOp::Le => "<=",
+            TimeOp::Gt => ">",
+            TimeOp::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonColumn {
+    Requester,
+    Assignee,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersonValue {
+    /// `currentUser()`: the one running the query.
+    Me,
+    Id(i64),
+    /// An e-mail address or a name, lower-cased.
+    Name(String),
+}
+
+/// A typed condition, ready to compile into parameterised SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+    Codes {
+        column: CodeColumn,
+        values: Vec<String>,
+        negated: bool,
+    },
+    Time {
+        column: TimeColumn,
+        op: TimeOp,
+        at: DateTime<Utc>,
+    },
+    /// Assignee, category or resolution date absent (or present when negated).
+    Empty {
+        column: EmptyColumn,
+        negated: bool,
+    },
+    Person {
+        column: PersonColumn,
+        values: Vec<PersonValue>,
+        negated: bool,
+    },
+    /// UAIs or names of establishments (or of their parents).
+    Establishment {
+        values: Vec<String>,
+        negated: bool,
+    },
+    Keys {
+        ids: Vec<i64>,
+        negated: bool,
+    },
+    KeyCompare {
+        op: TimeOp,
+        id: i64,
+    },
+    Text {
+        needle: String,
+        negated: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyColumn {
+    Assignee,
+    Category,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Key,
+    Created,
+    Updated,
+    Resolved,
+    Priority,
+    Status,
+    Title,
+    Type,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub condition: Option<Condition>,
+    pub order: Vec<(SortKey, bool)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Key,
+    Type,
+    Status,
+    Priority,
+    Category,
+    Channel,
+    Tier,
+    Establishment,
+    Requester,
+    Assignee,
+    Created,
+    Updated,
+    Resolved,
+    Text,
+    Title,
+}
+
+/// (canonical name, field, French and other aliases)
+const FIELDS: &[(&str, Field, &[&str])] = &[
+    ("key", Field::Key, &["cle", "id", "ticket", "demande"]),
+    ("type", Field::Type, &[]),
+    ("status", Field::Status, &["statut", "etat"]),
+    ("priority", Field::Priority, &["priorite"]),
+    ("category", Field::Category, &["categorie", "service"]),
+    ("channel", Field::Channel, &["canal", "source"]),
+    ("tier", Field::Tier, &["niveau", "level"]),
+    ("establishment", Field::Establishment, &["etablissement", "uai", "school", "ecole", "lycee"]),
+    ("requester", Field::Requester, &["demandeur", "reporter"]),
+    ("assignee", Field::Assignee, &["attribution", "assigne", "attribuee", "responsable", "agent"]),
+    ("created", Field::Created, &["cree", "creee", "creation", "createddate"]),
+    ("updated", Field::Updated, &["maj", "modifie", "modifiee", "miseajour", "mis_a_jour"]),
+    ("resolved", Field::Resolved, &["resolu", "resolue", "resolutiondate"]),
+    ("text", Field::Text, &["texte", "description"]),
+    ("title", Field::Title, &["titre", "summary", "resume"]),
+];
+
+fn field_of(name: &str, column: usize) -> Result<(Field, &'static str), QueryError> {
+    let folded = fold(name);
+    for (canonical, field, aliases) in FIELDS {
+        if folded == *canonical || aliases.contains(&folded.as_str()) {
+            return Ok((*field, canonical));
+        }
+    }
+    let names = FIELDS.iter().flat_map(|(c, _, a)| std::iter::once(*c).chain(a.iter().copied()));
+    let hint = did_you_mean(name, names).map(|n| {
+        let canonical = FIELDS.iter().find(|(c, _, a)| *c == n || a.contains(&n)).map_or(n, |(c, ..)| *c);
+        format!("did you mean `{canonical}`?")
+    });
+    Err(QueryError::new(format!("unknown field `{name}`"), column).hint(
+        hint.or_else(|| Some(format!("fields: {}", FIELDS.iter().map(|(c, ..)| *c).collect::<Vec<_>>().join(", ")))),
+    ))
+}
+
+/// Folded, without separators or a final feminine/plural mark, so that
+/// "Résolue", "resolu" and "resolved"'s label match loosely.
+fn loose(s: &str) -> String {
+    let mut f: String = fold(s).chars().map(|c| if matches!(c, '_' | '-') { ' ' } else { c }).collect();
+    f = f.split_whitespace().collect::<Vec<_>>().join(" ");
+    while f.ends_with('e') || f.ends_with('s') {
+        if f.len() <= 3 {
+            break;
+        }
+        f.pop();
+    }
+    f
+}
+
+/// (code, aliases) of the fixed vocabularies.
+const TYPES: &[(&str, &[&str])] = &[
+    ("unclassified", &["non classee", "non classe", "nouvelle demande"]),
+    ("assistance", &["aide", "help"]),
+    ("anomaly", &["anomalie", "bug", "defect"]),
+    ("evolution", &["change request", "demande d evolution", "proposition"]),
+];
+const PRIORITIES: &[(&str, &[&str])] = &[
+    ("low", &["basse", "faible"]),
+    ("normal", &["normale", "moyenne"]),
+    ("high", &["haute", "elevee"]),
+    ("critical", &["critique", "urgente", "bloquante"]),
+];
+const CHANNELS: &[(&str, &[&str])] = &[
+    ("portal", &["portail", "web"]),
+    ("email", &["e-mail", "mail", "courriel"]),
+    ("phone", &["telephone", "tel", "appel"]),
+    ("help_form", &["help", "bouton help", "formulaire d aide"]),
+    ("api", &[]),
+];
+const TIERS: &[(&str, &[&str])] = &[
+    ("establishment", &["etablissement", "school", "niveau 0"]),
+    ("support", &["niveau 1", "n1", "level 1"]),
+    ("technical", &["technique", "niveau 2", "n2", "level 2"]),
+];
+
+fn code_of(field: &str, vocabulary: &[(String, Vec<String>)], value: &Value) -> Result<String, QueryError> {
+    let Value::Text { text, column } = value else {
+        return Err(QueryError::new(format!("`{field}` takes a value, not a function"), value.column()));
+    };
+    let wanted = loose(text);
+    for (code, aliases) in vocabulary {
+        if loose(code) == wanted || aliases.iter().any(|a| loose(a) == wanted) {
+            return Ok(code.clone());
+        }
+    }
+    let names = vocabulary.iter().flat_map(|(c, a)| std::iter::once(c.as_str()).chain(a.iter().map(String::as_str)));
+    let hint = did_you_mean(text, names)
+        .map(|n| {
+            let code =
+                vocabulary.iter().find(|(c, a)| c == n || a.iter().any(|x| x == n)).map_or(n, |(c, _)| c.as_str());
+            format!("did you mean `{code}`?")
+        })
+        .or_else(|| {
+            Some(format!(
+                "expected one of: {}",
+                vocabulary.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        });
+    Err(QueryError::new(format!("unknown {field} `{text}`"), *column).hint(hint))
+}
+
+fn fixed(list: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    list.iter().map(|(c, a)| ((*c).to_owned(), a.iter().map(|s| (*s).to_owned()).collect())).collect()
+}
+
+fn labelled(list: &[(String, String, String)]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (code, fr, en) in list {
+        match out.iter_mut().find(|(c, _)| c == code) {
+            Some((_, aliases)) => aliases.extend([fr.clone(), en.clone()]),
+            None => out.push((code.clone(), vec![fr.clone(), en.clone()])),
+        }
+    }
+    out
+}
+
+fn op_error(op: Operator, field: &str, column: usize, allowed: &str) -> QueryError {
+    QueryError::new(format!("operator `{}` does not apply to `{field}`", op.symbol()), column)
+        .hint(Some(format!("`{field}` takes {allowed}")))
+}
+
+fn text_of(value: &Value) -> Result<(&str, usize), QueryError> {
+    match value {
+        Value::Text { text, column } => Ok((text.as_str(), *column)),
+        Value::Call { name, column, .. } => Err(QueryError::new(format!("unexpected function `{name}()`"), *column)),
+    }
+}
+
+/// Parses `-7d`, `2h`, `30m`, `1w` into a signed duration.
+fn duration(text: &str) -> Option<Duration> {
+    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: i64 = number.parse().ok()?;
+    match unit {
+        "m" => Some(Duration::minutes(n)),
+        "h" => Some(Duration::hours(n)),
+        "d" | "j" => Some(Duration::days(n)),
+        "w" | "s" => Some(Duration::weeks(n)),
+        _ => None,
+    }
+}
+
+fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    let naive = NaiveDateTime::new(date, NaiveTime::MIN);
+    // A midnight skipped by a DST change is taken at the next valid instant.
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+        .map_or_else(|| Utc.from_utc_datetime(&naive), |t| t.with_timezone(&Utc))
+}
+
+fn time_value(ctx: &Context, value: &Value) -> Result<DateTime<Utc>, QueryError> {
+    match value {
+        Value::Text { text, column } => {
+            if let Some(d) = duration(text) {
+                return Ok(ctx.now + d);
+            }
+            if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                return Ok(local_midnight(ctx.tz, date));
+            }
+            for format in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
+                if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+                    if let Some(t) = ctx.tz.from_local_datetime(&t).earliest() {
+                        return Ok(t.with_timezone(&Utc));
+                    }
+                }
+            }
+            if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+                return Ok(t.with_timezone(&Utc));
+            }
+            Err(QueryError::new(format!("`{text}` is not a date"), *column)
+                .hint(Some("write 2026-11-29, \"2026-11-29 14:00\", -7d, now() or startOfDay(-1)".into())))
+        }
+        Value::Call { name, args, column } => {
+            let folded = fold(name);
+            let arg = args.first();
+            if args.len() > 1 {
+                return Err(QueryError::new(format!("`{name}()` takes at most one argument"), *column));
+            }
+            // The offset of startOfX(): a duration (-7d) or a number of X.
+            let offset = |unit: &str| -> Result<i64, QueryError> {
+                match arg {
+                    None => Ok(0),
+                    Some(v) => {
+                        let (text, column) = text_of(v)?;
+                        if let Ok(n) = text.parse::<i64>() {
+                            return Ok(n);
+                        }
+                        match (duration(text), unit) {
+                            (Some(d), "day") if d.num_days() * 86_400 == d.num_seconds() => Ok(d.num_days()),
+                            (Some(d), "week") if d.num_weeks() * 604_800 == d.num_seconds() => Ok(d.num_weeks()),
+                            _ => Err(QueryError::new(format!("`{text}` is not a number of {unit}s"), column)),
+                        }
+                    }
+                }
+            };
+            let today = ctx.now.with_timezone(&ctx.tz).date_naive();
+            match folded.as_str() {
+                "now" if args.is_empty() => Ok(ctx.now),
+                "startofday" => Ok(local_midnight(ctx.tz, today + Duration::days(offset("day")?))),
+                "startofweek" => {
+                    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+                    Ok(local_midnight(ctx.tz, monday + Duration::weeks(offset("week")?)))
+                }
+                "startofmonth" => {
+                    let months = offset("month")?;
+                    let index = i64::from(today.year()) * 12 + i64::from(today.month0()) + months;
+                    let (year, month0) = (index.div_euclid(12), index.rem_euclid(12));
+                    let date = i32::try_from(year)
+                        .ok()
+                        .and_then(|y| NaiveDate::from_ymd_opt(y, u32::try_from(month0 + 1).unwrap_or(1), 1))
+                        .ok_or_else(|| QueryError::new("the month is out of range", *column))?;
+                    Ok(local_midnight(ctx.tz, date))
+                }
+                _ => {
+                    let hint = did_you_mean(name, ["now", "startOfDay", "startOfWeek", "startOfMonth"])
+                        .map(|n| format!("did you mean `{n}()`?"));
+                    Err(QueryError::new(format!("unknown date function `{name}()`"), *column).hint(hint))
+                }
+            }
+        }
+    }
+}
+
+fn person_value(value: &Value) -> Result<PersonValue, QueryError> {
+    match value {
+        Value::Call { name, args, column } => {
+            if fold(name) == "currentuser" && args.is_empty() {
+                Ok(PersonValue::Me)
+            } else {
+                let hint = did_you_mean(name, ["currentUser"]).map(|n| format!("did you mean `{n}()`?"));
+                Err(QueryError::new(format!("unknown function `{name}()`"), *column).hint(hint))
+            }
+        }
+        Value::Text { text, .. } => Ok(match text.parse::<i64>() {
+            Ok(id) => PersonValue::Id(id),
+            Err(_) => PersonValue::Name(text.trim().to_lowercase()),
+        }),
+    }
+}
+
+fn key_value(ctx: &Context, value: &Value) -> Result<i64, QueryError> {
+    let (text, column) = text_of(value)?;
+    if let Ok(n) = text.parse::<i64>() {
+        return Ok(n);
+    }
+    crate::ticket::parse_key(&ctx.key_prefix, text).map(|id| id.0).ok_or_else(|| {
+        QueryError::new(format!("`{text}` is not a ticket key"), column)
+            .hint(Some(format!("write {}-123", ctx.key_prefix)))
+    })
+}
+
+fn clause(ctx: &Context, c: &Clause) -> Result<Condition, QueryError> {
+    let (field, name) = field_of(&c.field, c.column)?;
+    let negated = matches!(c.op, Operator::Ne | Operator::NotIn | Operator::NotContains | Operator::IsNotEmpty);
+    let set_op = matches!(c.op, Operator::Eq | Operator::Ne | Operator::In | Operator::NotIn);
+    let empty_op = matches!(c.op, Operator::IsEmpty | Operator::IsNotEmpty);
+    let codes = |vocabulary: Vec<(String, Vec<String>)>, column: CodeColumn| -> Result<Condition, QueryError> {
+        let values = c.values.iter().map(|v| code_of(name, &vocabulary, v)).collect::<Result<_, _>>()?;
+        Ok(Condition::Codes { column, values, negated })
+    };
+    match field {
+        Field::Type | Field::Status | Field::Priority | Field::Channel | Field::Tier if !set_op => {
+            Err(op_error(c.op, name, c.column, "=, !=, IN and NOT IN"))
+        }
+        Field::Type => codes(fixed(TYPES), CodeColumn::Type),
+        Field::Priority => codes(fixed(PRIORITIES), CodeColumn::Priority),
+        Field::Channel => codes(fixed(CHANNELS), CodeColumn::Channel),
+        Field::Tier => codes(fixed(TIERS), CodeColumn::Tier),
+        Field::Status => codes(labelled(&ctx.statuses), CodeColumn::Status),
+        Field::Category if empty_op => Ok(Condition::Empty { column: EmptyColumn::Category, negated }),
+        Field::Category if set_op => codes(labelled(&ctx.categories), CodeColumn::Category),
+        Field::Category => Err(op_error(c.op, name, c.column, "=, !=, IN, NOT IN and IS EMPTY")),
+        Field::Created | Field::Updated | Field::Resolved => {
+            let column = match field {
+                Field::Created => TimeColumn::Created,
+                Field::Updated => TimeColumn::Updated,
+                _ => TimeColumn::Resolved,
+            };
+            let op = match c.op {
+                Operator::Eq => TimeOp::Eq,
+                Operator::Ne => TimeOp::Ne,
+                Operator::Lt => TimeOp::Lt,
+                Operator::Le => TimeOp::Le,
+                Operator::Gt => TimeOp::Gt,
+                Operator::Ge => TimeOp::Ge,
+                Operator::IsEmpty | Operator::IsNotEmpty if column == TimeColumn::Resolved => {
+                    return Ok(Condition::Empty { column: EmptyColumn::Resolved, negated });
+                }
+                _ => return Err(op_error(c.op, name, c.column, "=, !=, <, <=, > and >=")),
+            };
+            let at = time_value(ctx, &c.values[0])?;
+            Ok(Condition::Time { column, op, at })
+        }
+        Field::Requester | Field::Assignee => {
+            let column = if field == Field::Assignee { PersonColumn::Assignee } else { PersonColumn::Requester };
+            if empty_op && column == PersonColumn::Assignee {
+                return Ok(Condition::Empty { column: EmptyColumn::Assignee, negated });
+            }
+            if !set_op {
+                return Err(op_error(c.op, name, c.column, "=, !=, IN and NOT IN"));
+            }
+            let values = c.values.iter().map(person_value).collect::<Result<_, _>>()?;
+            Ok(Condition::Person { column, values, negated })
+        }
+        Field::Establishment => {
+            if !set_op {
+                return Err(op_error(c.op, name, c.column, "=, !=, IN and NOT IN"));
+            }
+            let values =
+                c.values.iter().map(|v| text_of(v).map(|(t, _)| t.trim().to_owned())).collect::<Result<_, _>>()?;
+            Ok(Condition::Establishment { values, negated })
+        }
+        Field::Key => match c.op {
+            Operator::Eq | Operator::Ne | Operator::In | Operator::NotIn => {
+                let ids = c.values.iter().map(|v| key_value(ctx, v)).collect::<Result<_, _>>()?;
+                Ok(Condition::Keys { ids, negated })
+            }
+            Operator::Lt | Operator::Le | Operator::Gt | Operator::Ge => {
+                let op = match c.op {
+                    Operator::Lt => TimeOp::Lt,
+                    Operator::Le => TimeOp::Le,
+                    Operator::Gt => TimeOp::Gt,
+                    _ => TimeOp::Ge,
+                };
+                Ok(Condition::KeyCompare { op, id: key_value(ctx, &c.values[0])? })
+            }
+            _ => Err(op_error(c.op, name, c.column, "=, !=, IN, NOT IN, <, <=, > and >=")),
+        },
+        Field::Text | Field::Title => match c.op {
+            Operator::Contains | Operator::NotContains => {
+                let (needle, column) = text_of(&c.values[0])?;
+                if needle.trim().is_empty() {
+                    return Err(QueryError::new("the text to look for is empty", column));
+                }
+                Ok(Condition::Text { needle: needle.trim().to_owned(), negated })
+            }
+            _ => Err(op_error(c.op, name, c.column, "~ (contains) and !~ (does not contain)")
+                .hint(Some(format!("write {name} ~ \"mot de passe\"")))),
+        },
+    }
+}
+
+fn expr(ctx: &Context, e: &Expr) -> Result<Condition, QueryError> {
+    Ok(match e {
+        Expr::And(items) => Condition::All(items.iter().map(|i| expr(ctx, i)).collect::<Result<_, _>>()?),
+        Expr::Or(items) => Condition::Any(items.iter().map(|i| expr(ctx, i)).collect::<Result<_, _>>()?),
+        Expr::Not(inner) => Condition::Not(Box::new(expr(ctx, inner)?)),
+        Expr::Clause(c) => clause(ctx, c)?,
+    })
+}
+
+/// Checks a parsed query against the desk's vocabulary and evaluates it at `ctx.now`.
+pub fn resolve(query: &Query, ctx: &Context) -> Result<Resolved, QueryError> {
+    let condition = query.filter.as_ref().map(|f| expr(ctx, f)).transpose()?;
+    let mut order = Vec::new();
+    for (name, column, descending) in &query.order {
+        let (field, canonical) = field_of(name, *column)?;
+        let key = match field {
+            Field::Key => SortKey::Key,
+            Field::Created => SortKey::Created,
+            Field::Updated => SortKey::Updated,
+            Field::Resolved => SortKey::Resolved,
+            Field::Priority => SortKey::Priority,
+            Field::Status => SortKey::Status,
+            Field::Title => SortKey::Title,
+            Field::Type => SortKey::Type,
+            _ => {
+                return Err(QueryError::new(format!("cannot sort by `{canonical}`"), *column)
+                    .hint(Some("sort by key, created, updated, resolved, priority, status, title or type".into())))
+            }
+        };
+        order.push((key, *descending));
+    }
+    Ok(Resolved { condition, order })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use super::*;
+
+    fn ctx() -> Context {
+        let s = |c: &str, fr: &str, en: &str| (c.to_owned(), fr.to_owned(), en.to_owned());
+        Context {
+            // Wednesday 2026-03-25 15:00 in Paris (UTC+1), four days before the switch to summer time.
+            now: "2026-03-25T14:00:00Z".parse().unwrap(),
+            tz: chrono_tz::Europe::Paris,
+            key_prefix: "SUP".into(),
+            statuses: vec![
+                s("new", "Nouvelle", "New"),
+                s("in_progress", "En cours", "In progress"),
+                s("waiting_on_requester", "En attente du demandeur", "Waiting on requester"),
+                s("resolved", "Résolue", "Resolved"),
+                s("closed", "Fermée", "Closed"),
+            ],
+            categories: vec![
+                s("mail", "Messagerie", "Mail"),
+                s("accounts", "Comptes et mots de passe", "Accounts and passwords"),
+            ],
+        }
+    }
+
+    fn run(text: &str) -> Result<Resolved, QueryError> {
+        resolve(&parse(text)?, &ctx())
+    }
+
+    #[test]
+    fn french_fields_and_values_resolve_to_codes() {
+        let r =
+            run(r#"statut = "en attente du demandeur" AND type = Anomalie AND priorité IN (haute, CRITIQUE)"#).unwrap();
+        assert_eq!(
+            r.condition,
+            Some(Condition::All(vec![
+                Condition::Codes {
+                    column: CodeColumn::Status,
+                    values: vec!["waiting_on_requester".into()],
+                    negated: false
+                },
+                Condition::Codes { column: CodeColumn::Type, values: vec!["anomaly".into()], negated: false },
+                Condition::Codes {
+                    column: CodeColumn::Priority,
+                    values: vec!["high".into(), "critical".into()],
+                    negated: false
+                },
+            ]))
+        );
+        assert_eq!(run("status != résolu").unwrap(), run("status != resolved").unwrap());
+        assert_eq!(run("catégorie = messagerie").unwrap(), run("category = mail").unwrap());
+    }
+
+    #[test]
+    fn typos_get_a_suggestion_and_a_position() {
+        let e = run("stauts = new").unwrap_err();
+        assert_eq!(e.to_string(), "unknown field `stauts` at column 1, did you mean `status`?");
+        let e = run("type = anomly").unwrap_err();
+        assert_eq!((e.column, e.hint.as_deref()), (8, Some("did you mean `anomaly`?")));
+        let e = run("created > startOfWek()").unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("did you mean `startOfWeek()`?"));
+        let e = run("priority < high").unwrap_err();
+        assert!(e.to_string().starts_with("operator `<` does not apply to `priority`"), "{e}");
+        let e = run("title = panne").unwrap_err();
+        assert!(e.hint.unwrap().contains("~"));
+    }
+
+    #[test]
+    fn date_functions_use_the_desks_time_zone() {
+        let at = |text: &str| match run(text).unwrap().condition {
+            Some(Condition::Time { at, .. }) => at,
+            other => panic!("{other:?}"),
+        };
+        // Paris is UTC+1 in winter: local midnight is 23:00 UTC the day before.
+        assert_eq!(at("created >= startOfDay()"), "2026-03-24T23:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(at("created >= startOfDay(-7d)"), "2026-03-17T23:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(at("created >= startOfWeek()"), "2026-03-22T23:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        // Next week's Monday is in summer time (UTC+2).
+        assert_eq!(at("created >= startOfWeek(1)"), "2026-03-29T22:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(at("created >= startOfMonth(-1)"), "2026-01-31T23:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(at("updated > -2h"), "2026-03-25T12:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(at("created < 2026-03-01"), "2026-02-28T23:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(at(r#"created < "2026-04-01 12:00""#), "2026-04-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(at("created < now()"), ctx().now);
+        assert!(run("created < hier").is_err());
+    }
+
+    #[test]
+    fn people_keys_emptiness_and_text_resolve() {
+        assert_eq!(
+            run("assignee = currentUser() OR assignee IS EMPTY").unwrap().condition,
+            Some(Condition::Any(vec![
+                Condition::Person { column: PersonColumn::Assignee, values: vec![PersonValue::Me], negated: false },
+                Condition::Empty { column: EmptyColumn::Assignee, negated: false },
+            ]))
+        );
+        assert_eq!(
+            run("key IN (SUP-1, sup-22)").unwrap().condition,
+            Some(Condition::Keys { ids: vec![1, 22], negated: false })
+        );
+        assert!(run("key = OPS-1").is_err());
+        assert_eq!(
+            run(r#"text ~ "mot de passe""#).unwrap().condition,
+            Some(Condition::Text { needle: "mot de passe".into(), negated: false })
+        );
+        assert_eq!(
+            run("uai = 0750655E").unwrap().condition,
+            Some(Condition::Establishment { values: vec!["0750655E".into()], negated: false })
+        );
+    }
+
+    #[test]
+    fn order_by_accepts_sortable_fields_only() {
+        assert_eq!(
+            run("ORDER BY priorité DESC, clé").unwrap().order,
+            vec![(SortKey::Priority, true), (SortKey::Key, false)]
+        );
+        assert!(run("ORDER BY text").is_err());
+    }
+}
