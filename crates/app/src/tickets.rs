@@ -75,6 +75,8 @@ pub struct ListParams {
     pub needs_reply: bool,
     /// Only tickets resolved since Monday.
     pub resolved_week: bool,
+    /// A query in the query language; its ORDER BY wins over `sort`.
+    pub q: Option<String>,
 }
 
 pub const PER_PAGE_MAX: i64 = 100;
@@ -142,6 +144,39 @@ fn parse_sort(value: Option<&str>) -> Result<Vec<Sort>, AppError> {
 }
 
 impl App {
+    /// Parses and resolves a query of the query language for now, in the
+    /// desk's time zone, against the configured statuses and categories.
+    pub async fn resolve_query(
+        &self,
+        conn: &mut Conn,
+        text: &str,
+    ) -> Result<Result<guichet_domain::query::Resolved, guichet_domain::query::QueryError>, AppError> {
+        let parsed = match guichet_domain::query::parse(text) {
+            Ok(parsed) => parsed,
+            Err(e) => return Ok(Err(e)),
+        };
+        let statuses = self
+            .workflows()
+            .0
+            .iter()
+            .flat_map(|w| w.statuses.iter())
+            .map(|s| (s.code.clone(), s.label_fr.clone(), s.label_en.clone()))
+            .collect();
+        let categories = guichet_store::categories::list_categories(conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.code, c.label_fr, c.label_en))
+            .collect();
+        let ctx = guichet_domain::query::Context {
+            now: self.now(),
+            tz: chrono_tz::Europe::Paris,
+            key_prefix: self.settings.key_prefix.clone(),
+            statuses,
+            categories,
+        };
+        Ok(guichet_domain::query::resolve(&parsed, &ctx))
+    }
+
     pub(crate) fn ticket_id(&self, key: &str) -> Result<TicketId, AppError> {
         parse_key(&self.settings.key_prefix, key).ok_or(AppError::NotFound("ticket"))
     }
@@ -290,7 +325,7 @@ impl App {
                 }
             },
         };
-        let sort = match parse_sort(params.sort.as_deref()) {
+        let mut sort = match parse_sort(params.sort.as_deref()) {
             Ok(sort) => sort,
             Err(AppError::Validation(e)) => {
                 errors.extend(e);
@@ -298,6 +333,22 @@ impl App {
             }
             Err(other) => return Err(other),
         };
+        if let Some(text) = params.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            match self.resolve_query(&mut conn, text).await? {
+                Ok(resolved) => {
+                    filter.query = resolved.condition;
+                    filter.current_user = Some(p.user.id);
+                    if !resolved.order.is_empty() {
+                        sort = resolved
+                            .order
+                            .into_iter()
+                            .map(|(key, descending)| Sort { field: key.into(), descending })
+                            .collect();
+                    }
+                }
+                Err(e) => errors.push(FieldError::new("q", e.to_string())),
+            }
+        }
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }

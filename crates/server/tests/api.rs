@@ -306,3 +306,82 @@ async fn both_migration_trees_produce_the_same_schema() {
     let postgres = TestApp::new(guichet_testkit::Backend::Postgres).await;
     assert_eq!(schema(&sqlite).await, schema(&postgres).await);
 }
+
+fn q(text: &str) -> String {
+    let encoded: String = text
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("/api/v1/tickets?per_page=100&q={encoded}")
+}
+
+backend_test!(the_query_language_filters_and_sorts_on_both_backends, |app| async move {
+    let f = app.fixture().await;
+    for (i, (ty, prio)) in [("anomaly", "high"), ("assistance", "low"), ("anomaly", "critical")].iter().enumerate() {
+        let body = json!({"title": format!("Panne messagerie {i}"), "establishment": f.uai_a, "type": ty, "priority": prio,
+            "requester": "admin.a@lycee-a.test", "category": "mail"});
+        app.post("/api/v1/tickets", &f.agent, body).await;
+    }
+    let keys = |r: &serde_json::Value| -> Vec<String> {
+        r["items"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_owned()).collect()
+    };
+    let r =
+        app.get(&q("type = anomalie AND priorité IN (haute, critique) ORDER BY priority DESC"), &f.agent).await.json();
+    assert_eq!(r["total"], 2);
+    assert_eq!(r["items"][0]["priority"], "critical");
+    let r = app
+        .get(&q(r#"statut != "résolue" AND catégorie = messagerie AND text ~ "PANNE" ORDER BY key"#), &f.agent)
+        .await
+        .json();
+    assert_eq!(r["total"], 3);
+    let all = keys(&r);
+    assert!(all.windows(2).all(|w| w[0] < w[1] || w[0].len() < w[1].len()));
+    let r = app.get(&q(&format!("key IN ({}, {}) OR assignee = currentUser()", all[0], all[1])), &f.agent).await.json();
+    assert_eq!(r["total"], 2);
+    let r = app.get(&q(&format!("establishment = {} AND tier = technique", f.uai_b)), &f.agent).await.json();
+    assert_eq!(keys(&r), vec![f.ticket_b.clone()]);
+    let r = app
+        .get(&q("created >= startOfDay() AND updated <= now() AND resolved IS EMPTY AND assignee IS EMPTY"), &f.agent)
+        .await
+        .json();
+    assert_eq!(r["total"], 5);
+    let r = app.get(&q("NOT (type = anomaly) AND requester = \"admin.a@lycee-a.test\""), &f.agent).await.json();
+    assert_eq!(r["total"], 2);
+    // Values are bound, never spliced: this is only text that matches nothing.
+    let r = app.get(&q(r#"title ~ "'; DROP TABLE tickets; --""#), &f.agent).await.json();
+    assert_eq!(r["total"], 0);
+    assert_eq!(app.get("/api/v1/tickets", &f.agent).await.json()["total"], 5);
+});
+
+backend_test!(a_wrong_query_is_answered_with_its_position_and_a_hint, |app| async move {
+    let f = app.fixture().await;
+    let r = app.get(&q("stauts = new"), &f.agent).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("q")));
+    assert_eq!(r.json()["error"]["message"], "unknown field `stauts` at column 1, did you mean `status`?");
+    let r = app.get(&q("status = new AND"), &f.agent).await;
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("at column 17"));
+    let r = app.get(&q("priority < high"), &f.agent).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+});
+
+backend_test!(a_requesters_query_never_reaches_another_school, |app| async move {
+    let f = app.fixture().await;
+    for text in [
+        format!("establishment = {}", f.uai_b),
+        format!("key = {}", f.ticket_b),
+        "text ~ \"Messagerie\" OR type != anomaly OR assignee IS EMPTY".to_owned(),
+        "NOT (establishment = nothing)".to_owned(),
+        "requester = \"admin.b@lycee-b.test\"".to_owned(),
+    ] {
+        let r = app.get(&q(&text), &f.requester_a).await.json();
+        let keys: Vec<&str> = r["items"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
+        assert!(!keys.contains(&f.ticket_b.as_str()), "{text}: {keys:?}");
+        assert!(r["total"].as_i64().unwrap() <= 1, "{text}");
+    }
+});

@@ -5,6 +5,7 @@ use crate::db::{decode, from_micros, opt_from_micros, to_micros, Conn, Result, S
 use chrono::{DateTime, Utc};
 use guichet_domain::actor::TicketScope;
 use guichet_domain::ids::{CategoryId, EstablishmentId, TicketId, UserId};
+use guichet_domain::query::{CodeColumn, Condition, EmptyColumn, PersonColumn, PersonValue, SortKey, TimeColumn};
 use guichet_domain::ticket::{
     CategoryRef, Channel, NewTicket, Outcome, Priority, Profile, Reproduction, Resolution, Ticket, TicketType, Tier,
     UserRef,
@@ -208,6 +209,23 @@ pub enum SortField {
     Priority,
     Status,
     Title,
+    Resolved,
+    Type,
+}
+
+impl From<SortKey> for SortField {
+    fn from(key: SortKey) -> Self {
+        match key {
+            SortKey::Key => SortField::Key,
+            SortKey::Created => SortField::Created,
+            SortKey::Updated => SortField::Updated,
+            SortKey::Resolved => SortField::Resolved,
+            SortKey::Priority => SortField::Priority,
+            SortKey::Status => SortField::Status,
+            SortKey::Title => SortField::Title,
+            SortKey::Type => SortField::Type,
+        }
+    }
 }
 
 impl SortField {
@@ -222,6 +240,8 @@ impl SortField {
             }
             SortField::Status => "t.status",
             SortField::Title => "t.title",
+            SortField::Resolved => "t.resolved_at",
+            SortField::Type => "t.ticket_type",
         }
     }
 }
@@ -254,6 +274,9 @@ pub struct TicketFilter {
     pub needs_reply: bool,
     /// Only tickets resolved at or after this instant.
     pub resolved_since: Option<DateTime<Utc>>,
+    /// A condition of the query language, and who `currentUser()` is.
+    pub query: Option<Condition>,
+    pub current_user: Option<UserId>,
 }
 
 impl Default for TicketFilter {
@@ -273,6 +296,8 @@ impl Default for TicketFilter {
             text: None,
             needs_reply: false,
             resolved_since: None,
+            query: None,
+            current_user: None,
         }
     }
 }
@@ -344,10 +369,147 @@ where
     if let Some(since) = f.resolved_since {
         qb.push(" AND t.resolved_at >= ").push_bind(to_micros(since));
     }
+    if let Some(condition) = &f.query {
+        qb.push(" AND ");
+        push_condition(qb, condition, f.current_user);
+    }
     if let Some(text) = f.text.as_ref().filter(|t| !t.trim().is_empty()) {
         let pattern = format!("%{}%", crate::establishments::escape_like(&text.trim().to_lowercase()));
         qb.push(" AND (LOWER(t.title) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
         qb.push(" OR LOWER(t.description) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+    }
+}
+
+/// Compiles a condition of the query language into SQL with bound values:
+/// nothing the user typed is ever spliced into the statement.
+fn push_condition<'a, DB>(qb: &mut QueryBuilder<'a, DB>, condition: &'a Condition, me: Option<UserId>)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let list = |qb: &mut QueryBuilder<'a, DB>, items: &'a [Condition], joiner: &str, empty: &str| {
+        if items.is_empty() {
+            qb.push(empty);
+            return;
+        }
+        qb.push("(");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                qb.push(joiner);
+            }
+            push_condition(qb, item, me);
+        }
+        qb.push(")");
+    };
+    let not = |negated: bool| if negated { "NOT " } else { "" };
+    match condition {
+        Condition::All(items) => list(qb, items, " AND ", "1 = 1"),
+        Condition::Any(items) => list(qb, items, " OR ", "1 = 0"),
+        Condition::Not(inner) => {
+            qb.push("NOT (");
+            push_condition(qb, inner, me);
+            qb.push(")");
+        }
+        Condition::Codes { column, values, negated } => {
+            let sql = match column {
+                CodeColumn::Type => "t.ticket_type IN (",
+                CodeColumn::Status => "t.status IN (",
+                CodeColumn::Priority => "t.priority IN (",
+                CodeColumn::Channel => "t.channel IN (",
+                CodeColumn::Tier => "t.tier IN (",
+                CodeColumn::Category => "t.category_id IN (SELECT id FROM categories WHERE code IN (",
+            };
+            qb.push(format_args!("{}{sql}", not(*negated)));
+            let mut separated = qb.separated(", ");
+            for v in values {
+                separated.push_bind(v.as_str());
+            }
+            qb.push(if *column == CodeColumn::Category { "))" } else { ")" });
+            if *negated && *column == CodeColumn::Category {
+                qb.push(" AND t.category_id IS NOT NULL");
+            }
+        }
+        Condition::Time { column, op, at } => {
+            let column = match column {
+                TimeColumn::Created => "t.created_at",
+                TimeColumn::Updated => "t.updated_at",
+                TimeColumn::Resolved => "t.resolved_at",
+            };
+            qb.push(format_args!("{column} {} ", op.sql())).push_bind(to_micros(*at));
+        }
+        Condition::Empty { column, negated } => {
+            let column = match column {
+                EmptyColumn::Assignee => "t.assignee_id",
+                EmptyColumn::Category => "t.category_id",
+                EmptyColumn::Resolved => "t.resolved_at",
+            };
+            qb.push(format_args!("{column} IS {}NULL", not(*negated)));
+        }
+        Condition::Person { column, values, negated } => {
+            let column = match column {
+                PersonColumn::Requester => "t.requester_id",
+                PersonColumn::Assignee => "t.assignee_id",
+            };
+            qb.push(format_args!("{}(", not(*negated)));
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                match value {
+                    PersonValue::Me => {
+                        qb.push(format_args!("{column} = ")).push_bind(me.map_or(-1, |u| u.0));
+                    }
+                    PersonValue::Id(id) => {
+                        qb.push(format_args!("{column} = ")).push_bind(*id);
+                    }
+                    PersonValue::Name(name) => {
+                        qb.push(format_args!("{column} IN (SELECT id FROM users WHERE email = "))
+                            .push_bind(name.as_str())
+                            .push(" OR LOWER(name) = ")
+                            .push_bind(name.as_str())
+                            .push(")");
+                    }
+                }
+            }
+            qb.push(")");
+            if *negated {
+                qb.push(format_args!(" AND {column} IS NOT NULL"));
+            }
+        }
+        Condition::Establishment { values, negated } => {
+            // A UAI or name of the school, or of a parent (département, académie).
+            qb.push(format_args!("{}t.establishment_id IN (SELECT e.id FROM establishments e LEFT JOIN establishments p ON p.id = e.parent_id WHERE ", not(*negated)));
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                let upper = value.to_uppercase();
+                let lower = value.to_lowercase();
+                qb.push("e.uai = ").push_bind(upper.clone()).push(" OR p.uai = ").push_bind(upper);
+                qb.push(" OR LOWER(e.name) = ").push_bind(lower.clone()).push(" OR LOWER(p.name) = ").push_bind(lower);
+            }
+            qb.push(")");
+        }
+        Condition::Keys { ids, negated } => {
+            qb.push(format_args!("{}t.id IN (", not(*negated)));
+            let mut separated = qb.separated(", ");
+            for id in ids {
+                separated.push_bind(*id);
+            }
+            qb.push(")");
+        }
+        Condition::KeyCompare { op, id } => {
+            qb.push(format_args!("t.id {} ", op.sql())).push_bind(*id);
+        }
+        Condition::Text { needle, negated } => {
+            let pattern = format!("%{}%", crate::establishments::escape_like(&needle.to_lowercase()));
+            qb.push(format_args!("{}(LOWER(t.title) LIKE ", not(*negated)))
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            qb.push(" OR LOWER(t.description) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+        }
     }
 }
 

@@ -108,6 +108,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("previous", "Précédente", "Previous"),
     ("priority", "Priorité", "Priority"),
     ("profile", "Profil concerné", "Affected profile"),
+    ("query", "Requête", "Query"),
+    ("query_help", "Champs : type, statut, priorité, catégorie, canal, niveau, établissement, demandeur, attribution, créé, mis à jour, résolu, texte, clé. Opérateurs : = != < > ~ IN, NOT IN, IS EMPTY, AND, OR, NOT, ORDER BY. Fonctions : now(), startOfDay(-7d), startOfWeek(), startOfMonth(-1), currentUser().", "Fields: type, status, priority, category, channel, tier, establishment, requester, assignee, created, updated, resolved, text, key. Operators: = != < > ~ IN, NOT IN, IS EMPTY, AND, OR, NOT, ORDER BY. Functions: now(), startOfDay(-7d), startOfWeek(), startOfMonth(-1), currentUser()."),
     ("queue", "Demandes", "Requests"),
     ("reopen", "Rouvrir", "Reopen"),
     ("reply", "Réponse", "Reply"),
@@ -198,6 +200,7 @@ const CODES: &[(&str, &str, &str)] = &[
     ("reproduction", "Reproduction", "Reproduction"),
     ("resolution", "Résolution", "Resolution"),
     ("watchers", "Observateurs", "Watchers"),
+    ("q", "Requête", "Query"),
 ];
 
 fn lookup(

@@ -84,6 +84,7 @@ fn vocabulary<T: Copy>(all: &[T], code: impl Fn(T) -> &'static str, lang: Langua
 
 #[derive(Debug, Default, Deserialize)]
 pub struct QueueQuery {
+    q: Option<String>,
     #[serde(rename = "type")]
     ticket_type: Option<String>,
     status: Option<String>,
@@ -106,10 +107,66 @@ fn nonempty(v: &Option<String>) -> Option<String> {
     v.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// The query the filter form stands for, so that people who use the form
+/// learn the language and can save or share the text.
+fn filters_as_query(q: &QueueQuery) -> String {
+    use guichet_domain::query::{print, Clause, Expr, Operator, Query, Value};
+    let mut clauses = Vec::new();
+    let mut add = |field: &str, value: &Option<String>| {
+        if let Some(v) = nonempty(value) {
+            let values: Vec<Value> =
+                v.split(',').map(|x| Value::Text { text: x.trim().to_owned(), column: 0 }).collect();
+            let op = if values.len() > 1 { Operator::In } else { Operator::Eq };
+            clauses.push(Expr::Clause(Clause { field: field.into(), column: 0, op, values }));
+        }
+    };
+    add("type", &q.ticket_type);
+    add("status", &q.status);
+    add("priority", &q.priority);
+    add("channel", &q.channel);
+    add("tier", &q.tier);
+    add("category", &q.category);
+    add("establishment", &q.establishment);
+    match nonempty(&q.assignee).as_deref() {
+        Some("none") => clauses.push(Expr::Clause(Clause {
+            field: "assignee".into(),
+            column: 0,
+            op: Operator::IsEmpty,
+            values: vec![],
+        })),
+        Some("me") => clauses.push(Expr::Clause(Clause {
+            field: "assignee".into(),
+            column: 0,
+            op: Operator::Eq,
+            values: vec![Value::Call { name: "currentUser".into(), args: vec![], column: 0 }],
+        })),
+        Some(id) => add("assignee", &Some(id.to_owned())),
+        None => {}
+    }
+    if let Some(text) = nonempty(&q.text) {
+        clauses.push(Expr::Clause(Clause {
+            field: "text".into(),
+            column: 0,
+            op: Operator::Contains,
+            values: vec![Value::Text { text, column: 0 }],
+        }));
+    }
+    let filter = match clauses.len() {
+        0 => None,
+        1 => clauses.pop(),
+        _ => Some(Expr::And(clauses)),
+    };
+    let order = nonempty(&q.sort)
+        .map(|s| s.split(',').map(|f| (f.trim_start_matches('-').to_owned(), 0, f.starts_with('-'))).collect())
+        .unwrap_or_default();
+    print(&Query { filter, order })
+}
+
 #[derive(Template)]
 #[template(path = "queue.html")]
 struct QueuePage {
     layout: Layout,
+    query: String,
     staff: bool,
     rows: Vec<Row>,
     total: i64,
@@ -152,6 +209,7 @@ pub async fn queue(
         per_page: Some(50),
         needs_reply: q.needs_reply.is_some(),
         resolved_week: q.resolved_week.is_some(),
+        q: nonempty(&q.q),
     };
     let (rows, total, problem) = match app.list_tickets(viewer.principal(), &params).await {
         Ok(page) => (page.items.into_iter().map(|r| Row::new(app, r, lang)).collect(), page.total, None),
@@ -194,6 +252,7 @@ pub async fn queue(
     ];
     let page_view = QueuePage {
         layout: Layout::new(&viewer, t(lang, if viewer.is_staff() { "queue" } else { "my_tickets" })),
+        query: nonempty(&q.q).unwrap_or_else(|| filters_as_query(&q)),
         staff: viewer.is_staff(),
         rows,
         total,

@@ -64,6 +64,8 @@ pub struct UpdateTicketRequest {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListTicketsQuery {
+    /// A query in the query language, e.g. `type = anomalie AND status != resolved ORDER BY updated DESC`.
+    pub q: Option<String>,
     /// Comma-separated types.
     #[serde(rename = "type")]
     #[param(rename = "type")]
@@ -128,6 +130,7 @@ pub async fn list_tickets(
         per_page: q.per_page,
         needs_reply: q.needs_reply,
         resolved_week: q.resolved_week,
+        q: q.q,
     };
     let page = state.app.list_tickets(&p, &params).await?;
     let items = page.items.into_iter().map(|r| TicketView::new(&state.app, r, Vec::new())).collect();
