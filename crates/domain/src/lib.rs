@@ -2,6 +2,7 @@
 //! that bind them. Pure code: no database, no network, no clock reads.
 
 pub mod actor;
+pub mod calendar;
 pub mod clock;
 pub mod comment;
 pub mod error;

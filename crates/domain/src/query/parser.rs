@@ -528,11 +528,15 @@ mod tests {
             "[a-zA-Zéè0-9 _\"\\\\-]{1,12}".prop_map(|text| Value::Text { text: text.trim().to_owned(), column: 0 });
         prop_oneof![
             text.prop_filter("non-empty", |v| matches!(v, Value::Text { text, .. } if !text.is_empty())),
-            ("[a-z]{1,8}", proptest::collection::vec("-?[0-9]{1,2}[dhm]", 0..2)).prop_map(|(name, args)| Value::Call {
-                name,
-                args: args.into_iter().map(|a| Value::Text { text: a, column: 0 }).collect(),
-                column: 0
-            }),
+            (
+                "[a-z]{1,8}".prop_filter("not a keyword", |n| !KEYWORDS.contains(&n.as_str())),
+                proptest::collection::vec("-?[0-9]{1,2}[dhm]", 0..2)
+            )
+                .prop_map(|(name, args)| Value::Call {
+                    name,
+                    args: args.into_iter().map(|a| Value::Text { text: a, column: 0 }).collect(),
+                    column: 0
+                }),
         ]
     }
 

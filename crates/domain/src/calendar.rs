@@ -1,0 +1,370 @@
+//! The desk's business calendar: opening hours in a time zone, French public
+//! holidays, exceptional closures and openings, and the arithmetic of
+//! business time that service levels are counted in. Pure: the instant is
+//! always given.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An opening range within a day, in minutes since local midnight: [start, end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Range {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Range {
+    pub fn hours(start: u32, end: u32) -> Self {
+        Self { start: start * 60, end: end * 60 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calendar {
+    #[serde(with = "tz_name")]
+    pub tz: Tz,
+    /// Opening ranges from Monday (index 0) to Sunday (6).
+    pub week: [Vec<Range>; 7],
+    /// Whether French public holidays are closed.
+    pub french_holidays: bool,
+    /// Days closed although the week says open (a bridge day, a move).
+    pub closures: BTreeSet<NaiveDate>,
+    /// Days open with these hours although the week or a holiday says closed.
+    pub openings: BTreeMap<NaiveDate, Vec<Range>>,
+}
+
+mod tz_name {
+    use chrono_tz::Tz;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(tz.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(|_| serde::de::Error::custom(format!("unknown time zone `{name}`")))
+    }
+}
+
+impl Default for Calendar {
+    /// The Lilie desk: Monday to Friday, 12:00 to 19:00, Paris time, closed on public holidays.
+    fn default() -> Self {
+        let open = vec![Range::hours(12, 19)];
+        Self {
+            tz: chrono_tz::Europe::Paris,
+            week: [open.clone(), open.clone(), open.clone(), open.clone(), open, Vec::new(), Vec::new()],
+            french_holidays: true,
+            closures: BTreeSet::new(),
+            openings: BTreeMap::new(),
+        }
+    }
+}
+
+/// Easter Sunday of a Gregorian year (the anonymous Gregorian algorithm).
+pub fn easter(year: i32) -> NaiveDate {
+    let a = year % 19;
+    let b = year / 100;
+    let c = year % 100;
+    let d = b / 4;
+    let e = b % 4;
+    let f = (b + 8) / 25;
+    let g = (b - f + 1) / 3;
+    let h = (19 * a + b - d - g + 15) % 30;
+    let i = c / 4;
+    let k = c % 4;
+    let l = (32 + 2 * e + 2 * i - h - k) % 7;
+    let m = (a + 11 * h + 22 * l) / 451;
+    let month = (h + l - 7 * m + 114) / 31;
+    let day = (h + l - 7 * m + 114) % 31 + 1;
+    NaiveDate::from_ymd_opt(year, month as u32, day as u32).unwrap_or_default()
+}
+
+/// The eleven public holidays of metropolitan France in a year.
+pub fn french_holidays(year: i32) -> Vec<NaiveDate> {
+    let fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)];
+    let easter = easter(year);
+    let mut days: Vec<NaiveDate> = fixed.iter().filter_map(|(m, d)| NaiveDate::from_ymd_opt(year, *m, *d)).collect();
+    days.extend([easter + Duration::days(1), easter + Duration::days(39), easter + Duration::days(50)]);
+    days.sort();
+    days
+}
+
+/// How far ahead to look for an opening before deciding there is none.
+const HORIZON_DAYS: i64 = 800;
+
+impl Calendar {
+    pub fn is_holiday(&self, date: NaiveDate) -> bool {
+        self.french_holidays && french_holidays(date.year()).contains(&date)
+    }
+
+    /// The opening ranges of a local date.
+    pub fn ranges_on(&self, date: NaiveDate) -> &[Range] {
+        if let Some(ranges) = self.openings.get(&date) {
+            return ranges;
+        }
+        if self.closures.contains(&date) || self.is_holiday(date) {
+            return &[];
+        }
+        let index = match date.weekday() {
+            Weekday::Mon => 0,
+            Weekday::Tue => 1,
+            Weekday::Wed => 2,
+            Weekday::Thu => 3,
+            Weekday::Fri => 4,
+            Weekday::Sat => 5,
+            Weekday::Sun => 6,
+        };
+        &self.week[index]
+    }
+
+    /// A local wall-clock time as an instant. A time skipped by a DST change
+    /// becomes the first instant after the gap; a repeated one, the first.
+    fn instant(&self, date: NaiveDate, minutes: u32) -> DateTime<Utc> {
+        let naive = NaiveDateTime::new(date, NaiveTime::MIN) + Duration::minutes(i64::from(minutes));
+        for shift in [0, 30, 60, 90, 120] {
+            if let Some(t) = self.tz.from_local_datetime(&(naive + Duration::minutes(shift))).earliest() {
+                return t.with_timezone(&Utc);
+            }
+        }
+        Utc.from_utc_datetime(&naive)
+    }
+
+    /// The open intervals of a local date, as instants, in order.
+    pub fn intervals_on(&self, date: NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let mut ranges = self.ranges_on(date).to_vec();
+        ranges.sort();
+        let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        for r in ranges.into_iter().filter(|r| r.start < r.end) {
+            let (start, end) = (self.instant(date, r.start), self.instant(date, r.end.min(24 * 60)));
+            if start >= end {
+                continue;
+            }
+            // Overlapping or touching ranges count once.
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
+
+    fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+
+    /// Open intervals from the local day of `t` on, for `HORIZON_DAYS` days.
+    fn intervals_from(&self, t: DateTime<Utc>) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        // Start a day early: with several ranges, the day before may still be open.
+        let first = self.local_date(t) - Duration::days(1);
+        (0..HORIZON_DAYS).flat_map(move |i| self.intervals_on(first + Duration::days(i)))
+    }
+
+    pub fn is_open(&self, t: DateTime<Utc>) -> bool {
+        self.intervals_on(self.local_date(t)).iter().any(|(a, b)| *a <= t && t < *b)
+    }
+
+    /// The first open instant at or after `t`; `None` if the calendar never opens.
+    pub fn next_open(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.intervals_from(t).find(|(_, end)| t < *end).map(|(start, _)| start.max(t))
+    }
+
+    /// The instant when `duration` of business time has passed from `t`.
+    /// It is always the inside or the end of an open interval; `None` if
+    /// the calendar does not open enough within two years.
+    pub fn add_business(&self, t: DateTime<Utc>, duration: Duration) -> Option<DateTime<Utc>> {
+        if duration <= Duration::zero() {
+            return Some(t);
+        }
+        let mut left = duration;
+        for (start, end) in self.intervals_from(t) {
+            if end <= t {
+                continue;
+            }
+            let from = start.max(t);
+            let available = end - from;
+            if left <= available {
+                return Some(from + left);
+            }
+            left -= available;
+        }
+        None
+    }
+
+    /// Business time between two instants (negative when `b` is before `a`).
+    pub fn business_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> Duration {
+        if b < a {
+            return -self.business_between(b, a);
+        }
+        let mut total = Duration::zero();
+        for (start, end) in self.intervals_from(a) {
+            if start >= b {
+                break;
+            }
+            if end <= a {
+                continue;
+            }
+            total += end.min(b) - start.max(a);
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn easter_is_computed_for_known_years() {
+        assert_eq!(easter(2024), date("2024-03-31"));
+        assert_eq!(easter(2025), date("2025-04-20"));
+        assert_eq!(easter(2026), date("2026-04-05"));
+        assert_eq!(easter(2038), date("2038-04-25"));
+    }
+
+    #[test]
+    fn french_holidays_include_the_moving_ones() {
+        let days = french_holidays(2026);
+        assert_eq!(days.len(), 11);
+        for d in ["2026-04-06", "2026-05-14", "2026-05-25", "2026-07-14", "2026-11-11"] {
+            assert!(days.contains(&date(d)), "{d}");
+        }
+    }
+
+    #[test]
+    fn the_default_desk_opens_weekday_afternoons_in_paris() {
+        let c = Calendar::default();
+        // Wednesday 2026-03-25, 11:00 UTC = 12:00 Paris (winter).
+        assert!(c.is_open(utc("2026-03-25T11:00:00Z")));
+        assert!(!c.is_open(utc("2026-03-25T10:59:00Z")));
+        assert!(!c.is_open(utc("2026-03-25T18:00:00Z")));
+        // After the switch to summer time, 12:00 Paris is 10:00 UTC.
+        assert!(c.is_open(utc("2026-03-30T10:00:00Z")));
+        // Easter Monday is closed; Saturday too.
+        assert!(!c.is_open(utc("2026-04-06T12:00:00Z")));
+        assert!(!c.is_open(utc("2026-03-28T12:00:00Z")));
+    }
+
+    #[test]
+    fn two_business_hours_on_friday_evening_end_on_monday() {
+        let c = Calendar::default();
+        // Friday 2026-03-27 18:00 Paris (17:00 UTC): one hour left, then Monday
+        // 2026-03-30 (summer time) from 12:00 Paris = 10:00 UTC.
+        let due = c.add_business(utc("2026-03-27T17:00:00Z"), Duration::hours(2)).unwrap();
+        assert_eq!(due, utc("2026-03-30T11:00:00Z"));
+        assert_eq!(c.business_between(utc("2026-03-27T17:00:00Z"), due), Duration::hours(2));
+    }
+
+    #[test]
+    fn a_week_with_ascension_and_its_bridge_counts_only_open_days() {
+        let mut c = Calendar::default();
+        c.closures.insert(date("2026-05-15"));
+        // Monday 2026-05-11 12:00 to Monday 2026-05-18 12:00 Paris: Ascension
+        // Thursday and the bridge Friday are closed: 3 days of 7 hours.
+        let a = utc("2026-05-11T10:00:00Z");
+        let b = utc("2026-05-18T10:00:00Z");
+        assert_eq!(c.business_between(a, b), Duration::hours(21));
+        assert_eq!(c.next_open(utc("2026-05-14T12:00:00Z")), Some(utc("2026-05-18T10:00:00Z")));
+        // An exceptional opening on a Saturday counts.
+        c.openings.insert(date("2026-05-16"), vec![Range::hours(9, 12)]);
+        assert_eq!(c.business_between(a, b), Duration::hours(24));
+    }
+
+    #[test]
+    fn a_calendar_that_never_opens_has_no_due_date() {
+        let c = Calendar { week: Default::default(), ..Calendar::default() };
+        assert_eq!(c.next_open(utc("2026-01-01T00:00:00Z")), None);
+        assert_eq!(c.add_business(utc("2026-01-01T00:00:00Z"), Duration::hours(1)), None);
+    }
+
+    #[test]
+    fn night_ranges_across_a_dst_change_count_real_time() {
+        // Open 01:00-04:00 every day: on 2026-03-29 Paris skips 02:00-03:00,
+        // so that night is two real hours; on 2026-10-25 it repeats one, four.
+        let night = vec![Range::hours(1, 4)];
+        let c =
+            Calendar { week: std::array::from_fn(|_| night.clone()), french_holidays: false, ..Calendar::default() };
+        let spring = c.business_between(utc("2026-03-28T22:00:00Z"), utc("2026-03-29T12:00:00Z"));
+        assert_eq!(spring, Duration::hours(2));
+        let autumn = c.business_between(utc("2026-10-24T21:00:00Z"), utc("2026-10-25T12:00:00Z"));
+        assert_eq!(autumn, Duration::hours(4));
+    }
+
+    #[test]
+    fn calendars_round_trip_through_json() {
+        let mut c = Calendar::default();
+        c.closures.insert(date("2026-05-15"));
+        c.openings.insert(date("2026-05-16"), vec![Range::hours(9, 12)]);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains("\"Europe/Paris\"") && json.contains("2026-05-15"));
+        assert_eq!(serde_json::from_str::<Calendar>(&json).unwrap(), c);
+        assert!(serde_json::from_str::<Calendar>(&json.replace("Europe/Paris", "Mars/Olympus")).is_err());
+    }
+
+    fn arb_calendar() -> impl Strategy<Value = Calendar> {
+        let range =
+            (0u32..23, 1u32..6).prop_map(|(h, len)| Range { start: h * 60, end: ((h + len) * 60).min(24 * 60) });
+        let day = proptest::collection::vec(range, 0..3);
+        (proptest::array::uniform7(day), any::<bool>()).prop_map(|(week, holidays)| {
+            // At least one range somewhere, so that time can pass.
+            let mut week = week;
+            week[2].push(Range::hours(12, 19));
+            Calendar { week, french_holidays: holidays, ..Calendar::default() }
+        })
+    }
+
+    /// Instants over 2025-2027, DST changes and holidays included.
+    fn arb_instant() -> impl Strategy<Value = DateTime<Utc>> {
+        (1_735_689_600i64..1_830_297_600).prop_map(|s| DateTime::from_timestamp(s - s % 60, 0).unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn adding_then_measuring_gives_the_duration_back(c in arb_calendar(), t in arb_instant(), minutes in 0i64..5_000) {
+            let d = Duration::minutes(minutes);
+            let due = c.add_business(t, d).unwrap();
+            prop_assert_eq!(c.business_between(t, due), d);
+        }
+
+        #[test]
+        fn adding_is_monotonic(c in arb_calendar(), t in arb_instant(), a in 0i64..3_000, b in 0i64..3_000) {
+            let (small, large) = (a.min(b), a.max(b));
+            prop_assert!(c.add_business(t, Duration::minutes(small)) <= c.add_business(t, Duration::minutes(large)));
+        }
+
+        #[test]
+        fn a_due_date_never_falls_in_a_closed_period(c in arb_calendar(), t in arb_instant(), minutes in 1i64..5_000) {
+            let due = c.add_business(t, Duration::minutes(minutes)).unwrap();
+            let just_before = due - Duration::seconds(1);
+            prop_assert!(c.is_open(just_before), "{} is not just after an open second", due);
+        }
+
+        #[test]
+        fn business_time_adds_up_and_never_exceeds_real_time(c in arb_calendar(), a in arb_instant(), x in 0i64..20_000, y in 0i64..20_000) {
+            let b = a + Duration::minutes(x);
+            let e = b + Duration::minutes(y);
+            prop_assert_eq!(c.business_between(a, b) + c.business_between(b, e), c.business_between(a, e));
+            prop_assert!(c.business_between(a, b) <= b - a);
+        }
+
+        #[test]
+        fn next_open_is_open_and_nothing_before_it_is(c in arb_calendar(), t in arb_instant()) {
+            let next = c.next_open(t).unwrap();
+            prop_assert!(next >= t && c.is_open(next));
+            prop_assert_eq!(c.business_between(t, next), Duration::zero());
+        }
+    }
+}
