@@ -10,6 +10,7 @@ pub mod establishment;
 pub mod history;
 pub mod ids;
 pub mod query;
+pub mod sla;
 pub mod ticket;
 pub mod user;
 pub mod vocabulary;

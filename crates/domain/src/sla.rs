@@ -1,0 +1,247 @@
+//! Service levels: targets for the first public response and for the
+//! resolution, per type and priority, counted in the desk's business time and
+//! paused while the ticket waits on the requester. Pure: the history of the
+//! ticket's pauses and the instant are given.
+
+use crate::calendar::Calendar;
+use crate::ticket::{Priority, TicketType};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+crate::vocabulary!(
+    /// Where a ticket stands against its service levels.
+    SlaState, "sla", {
+        Ok => "ok",
+        AtRisk => "at_risk",
+        Breached => "breached",
+        Met => "met",
+        Paused => "paused",
+        None => "none",
+    }
+);
+
+/// Targets in business minutes; `None` means no target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Targets {
+    pub first_response_minutes: Option<i64>,
+    pub resolution_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// (type, priority, targets); a missing pair falls back to the type's normal priority.
+    pub targets: Vec<(TicketType, Priority, Targets)>,
+    /// Share of a target consumed from which a ticket is at risk.
+    pub at_risk_ratio: f64,
+    /// Whether time at the technical tier (level 2) also pauses the clock.
+    pub pause_at_technical_tier: bool,
+}
+
+const HOUR: i64 = 60;
+/// One business day of the default desk (12:00 to 19:00).
+const DAY: i64 = 7 * HOUR;
+
+impl Default for Policy {
+    /// Sensible targets for a level-1 desk open seven hours a day.
+    fn default() -> Self {
+        let t = |fr: i64, res: Option<i64>| Targets { first_response_minutes: Some(fr), resolution_minutes: res };
+        let mut targets = Vec::new();
+        for ty in [TicketType::Unclassified, TicketType::Assistance, TicketType::Anomaly] {
+            targets.extend([
+                (ty, Priority::Critical, t(2 * HOUR, Some(DAY))),
+                (ty, Priority::High, t(4 * HOUR, Some(3 * DAY))),
+                (ty, Priority::Normal, t(DAY, Some(5 * DAY))),
+                (ty, Priority::Low, t(2 * DAY, Some(10 * DAY))),
+            ]);
+        }
+        // Evolutions are answered, then weighed by a committee: no resolution target.
+        for p in [Priority::Critical, Priority::High, Priority::Normal, Priority::Low] {
+            targets.push((TicketType::Evolution, p, t(2 * DAY, None)));
+        }
+        Self { targets, at_risk_ratio: 0.8, pause_at_technical_tier: false }
+    }
+}
+
+impl Policy {
+    pub fn targets_for(&self, ticket_type: TicketType, priority: Priority) -> Targets {
+        let find = |p| self.targets.iter().find(|(t, pr, _)| *t == ticket_type && *pr == p).map(|(_, _, x)| *x);
+        find(priority)
+            .or_else(|| find(Priority::Normal))
+            .unwrap_or(Targets { first_response_minutes: None, resolution_minutes: None })
+    }
+}
+
+/// What the clock needs to know about a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub ticket_type: TicketType,
+    pub priority: Priority,
+    pub created_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Periods when the clock stopped (waiting on the requester…); the last
+    /// may still be running.
+    pub pauses: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+}
+
+/// One clock: its due date and state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    pub due: Option<DateTime<Utc>>,
+    pub state: SlaState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub first_response: Clock,
+    pub resolution: Clock,
+    /// The worst of the two running clocks.
+    pub state: SlaState,
+}
+
+fn paused_between(
+    calendar: &Calendar,
+    pauses: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+    until: DateTime<Utc>,
+) -> Duration {
+    pauses
+        .iter()
+        .map(|(start, end)| {
+            let end = end.unwrap_or(until).min(until);
+            if end > *start {
+                calendar.business_between(*start, end)
+            } else {
+                Duration::zero()
+            }
+        })
+        .fold(Duration::zero(), |a, b| a + b)
+}
+
+fn clock(
+    calendar: &Calendar,
+    policy: &Policy,
+    facts: &Facts,
+    target: Option<i64>,
+    stopped_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Clock {
+    let Some(target) = target.map(Duration::minutes) else {
+        return Clock { due: None, state: SlaState::None };
+    };
+    let until = stopped_at.unwrap_or(now);
+    let paused = paused_between(calendar, &facts.pauses, until);
+    let due = calendar.add_business(facts.created_at, target + paused);
+    let consumed = calendar.business_between(facts.created_at, until) - paused;
+    let running_pause = stopped_at.is_none() && facts.pauses.last().is_some_and(|(_, end)| end.is_none());
+    let state = match stopped_at {
+        Some(at) if due.is_some_and(|d| at > d) => SlaState::Breached,
+        Some(_) => SlaState::Met,
+        None if consumed >= target => SlaState::Breached,
+        None if running_pause => SlaState::Paused,
+        None if consumed.num_seconds() as f64 >= target.num_seconds() as f64 * policy.at_risk_ratio => SlaState::AtRisk,
+        None => SlaState::Ok,
+    };
+    Clock { due, state }
+}
+
+fn rank(state: SlaState) -> u8 {
+    match state {
+        SlaState::Breached => 5,
+        SlaState::AtRisk => 4,
+        SlaState::Ok => 3,
+        SlaState::Paused => 2,
+        SlaState::Met => 1,
+        SlaState::None => 0,
+    }
+}
+
+/// Where a ticket stands at `now`.
+pub fn evaluate(calendar: &Calendar, policy: &Policy, facts: &Facts, now: DateTime<Utc>) -> Status {
+    let targets = policy.targets_for(facts.ticket_type, facts.priority);
+    let first_response = clock(calendar, policy, facts, targets.first_response_minutes, facts.first_response_at, now);
+    let resolution = clock(calendar, policy, facts, targets.resolution_minutes, facts.resolved_at, now);
+    // A breached clock stays visible even when stopped; otherwise the running one speaks.
+    let state = [first_response.state, resolution.state].into_iter().max_by_key(|s| rank(*s)).unwrap_or(SlaState::None);
+    Status { first_response, resolution, state }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn facts(created: &str) -> Facts {
+        Facts {
+            ticket_type: TicketType::Anomaly,
+            priority: Priority::Critical,
+            created_at: utc(created),
+            first_response_at: None,
+            resolved_at: None,
+            pauses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_critical_anomaly_filed_on_friday_evening_is_due_on_monday_after_the_dst_change() {
+        let (cal, policy) = (Calendar::default(), Policy::default());
+        // Friday 2026-03-27 18:30 Paris (17:30 UTC): 30 minutes left that day,
+        // then Monday 2026-03-30 from 12:00 Paris, now UTC+2 (10:00 UTC).
+        let f = facts("2026-03-27T17:30:00Z");
+        let s = evaluate(&cal, &policy, &f, utc("2026-03-27T17:45:00Z"));
+        assert_eq!(s.first_response.due, Some(utc("2026-03-30T11:30:00Z")));
+        // Resolution: 7 business hours: 30 minutes Friday, 6h30 on Monday.
+        assert_eq!(s.resolution.due, Some(utc("2026-03-30T16:30:00Z")));
+        assert_eq!(s.state, SlaState::Ok);
+        // Monday 13:00 Paris: 1h30 of 2h consumed (75 %): still ok; 13:10: at risk.
+        assert_eq!(evaluate(&cal, &policy, &f, utc("2026-03-30T11:00:00Z")).first_response.state, SlaState::Ok);
+        assert_eq!(evaluate(&cal, &policy, &f, utc("2026-03-30T11:10:00Z")).first_response.state, SlaState::AtRisk);
+        assert_eq!(evaluate(&cal, &policy, &f, utc("2026-03-30T11:30:00Z")).state, SlaState::Breached);
+    }
+
+    #[test]
+    fn waiting_on_the_requester_pauses_the_clock_and_pushes_the_due_date() {
+        let (cal, policy) = (Calendar::default(), Policy::default());
+        let mut f = facts("2026-03-25T11:00:00Z"); // Wednesday 12:00 Paris
+        f.first_response_at = Some(utc("2026-03-25T11:30:00Z"));
+        // Waiting from 13:00 to 16:00 Paris: three business hours paused.
+        f.pauses = vec![(utc("2026-03-25T12:00:00Z"), Some(utc("2026-03-25T15:00:00Z")))];
+        let s = evaluate(&cal, &policy, &f, utc("2026-03-25T16:00:00Z"));
+        assert_eq!(s.first_response.state, SlaState::Met);
+        // 7 hours + 3 paused from Wednesday 12:00 = Thursday 15:00 Paris.
+        assert_eq!(s.resolution.due, Some(utc("2026-03-26T14:00:00Z")));
+        // While the pause runs, the state says so.
+        f.pauses = vec![(utc("2026-03-25T12:00:00Z"), None)];
+        assert_eq!(evaluate(&cal, &policy, &f, utc("2026-03-25T15:00:00Z")).resolution.state, SlaState::Paused);
+    }
+
+    #[test]
+    fn a_holiday_is_skipped_and_a_late_response_stays_breached() {
+        let (cal, policy) = (Calendar::default(), Policy::default());
+        // Wednesday 2026-05-13 18:00 Paris (16:00 UTC); Thursday 14 is Ascension.
+        let mut f = facts("2026-05-13T16:00:00Z");
+        let s = evaluate(&cal, &policy, &f, utc("2026-05-13T16:30:00Z"));
+        assert_eq!(s.first_response.due, Some(utc("2026-05-15T11:00:00Z")));
+        f.first_response_at = Some(utc("2026-05-15T12:00:00Z"));
+        let s = evaluate(&cal, &policy, &f, utc("2026-05-15T12:30:00Z"));
+        assert_eq!((s.first_response.state, s.state), (SlaState::Breached, SlaState::Breached));
+    }
+
+    #[test]
+    fn evolutions_have_no_resolution_target_and_unknown_pairs_fall_back() {
+        let policy = Policy::default();
+        assert_eq!(policy.targets_for(TicketType::Evolution, Priority::High).resolution_minutes, None);
+        let sparse = Policy {
+            targets: vec![(
+                TicketType::Anomaly,
+                Priority::Normal,
+                Targets { first_response_minutes: Some(60), resolution_minutes: None },
+            )],
+            ..Policy::default()
+        };
+        assert_eq!(sparse.targets_for(TicketType::Anomaly, Priority::Critical).first_response_minutes, Some(60));
+        assert_eq!(sparse.targets_for(TicketType::Assistance, Priority::Critical).first_response_minutes, None);
+    }
+}
