@@ -51,6 +51,7 @@ impl App {
         let kind = if internal { "internal_note" } else { "reply" };
         let change = FieldChange { field: "comment", old: None, new: Some(kind.into()), internal };
         guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &[change], now).await?;
+        self.refresh_sla(&mut tx, ticket.id).await?;
         let comments = guichet_store::comments::list_comments(&mut tx, ticket.id, true).await?;
         tx.commit().await?;
         comments.into_iter().find(|c| c.id == id).ok_or(AppError::NotFound("comment"))

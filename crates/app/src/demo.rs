@@ -617,6 +617,7 @@ fn demo_ticket(
         *pick(rng, &["answered", "answered", "fixed", "fixed", "workaround", "local_cause", "not_reproduced"])
     });
     let updated_at = closed_at.or(resolved_at).or(first_response_at).unwrap_or(created);
+    let sla = demo_sla(ticket_type, priority, created, first_response_at, resolved_at, now);
     BulkTicket {
         id,
         title: (*pick(rng, titles)).to_owned(),
@@ -639,7 +640,35 @@ fn demo_ticket(
         first_response_at,
         resolved_at,
         closed_at,
+        first_response_due: sla.first_response.due.map(|d| d.timestamp_micros()),
+        resolution_due: sla.resolution.due.map(|d| d.timestamp_micros()),
+        sla_state: Some(sla.state.as_str()),
     }
+}
+
+/// The service levels of a demo ticket, as the desk's default calendar counts them.
+fn demo_sla(
+    ticket_type: &str,
+    priority: &str,
+    created: i64,
+    first_response_at: Option<i64>,
+    resolved_at: Option<i64>,
+    now: DateTime<Utc>,
+) -> guichet_domain::sla::Status {
+    use guichet_domain::ticket::{Priority, TicketType};
+    let at = |m: i64| DateTime::from_timestamp_micros(m).unwrap_or(now);
+    let facts = guichet_domain::sla::Facts {
+        ticket_type: TicketType::parse(ticket_type).unwrap_or(TicketType::Unclassified),
+        priority: Priority::parse(priority).unwrap_or(Priority::Normal),
+        created_at: at(created),
+        first_response_at: first_response_at.map(at),
+        resolved_at: resolved_at.map(at),
+        pauses: Vec::new(),
+    };
+    thread_local! {
+        static DESK: (guichet_domain::calendar::Calendar, guichet_domain::sla::Policy) = Default::default();
+    }
+    DESK.with(|(calendar, policy)| guichet_domain::sla::evaluate(calendar, policy, &facts, now))
 }
 
 fn demo_conversation(

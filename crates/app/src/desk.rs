@@ -48,7 +48,22 @@ impl App {
         let open = self.open_statuses(true);
         let working = self.open_statuses(false);
         let base = TicketFilter { scope: p.actor.scope(), ..TicketFilter::default() };
+        let sla = |state: &str| guichet_domain::query::Condition::Codes {
+            column: guichet_domain::query::CodeColumn::Sla,
+            values: vec![state.to_owned()],
+            negated: false,
+        };
         let tiles: Vec<(&'static str, TicketFilter, String)> = vec![
+            (
+                "late",
+                TicketFilter { statuses: open.clone(), query: Some(sla("breached")), ..base.clone() },
+                "q=sla%20%3D%20breached%20AND%20resolved%20IS%20EMPTY%20ORDER%20BY%20due".into(),
+            ),
+            (
+                "at_risk",
+                TicketFilter { statuses: open.clone(), query: Some(sla("at_risk")), ..base.clone() },
+                "q=sla%20%3D%20at_risk%20ORDER%20BY%20due".into(),
+            ),
             (
                 "needs_reply",
                 TicketFilter { statuses: working.clone(), needs_reply: true, ..base.clone() },

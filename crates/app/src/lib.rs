@@ -10,6 +10,7 @@ pub mod desk;
 pub mod directory;
 pub mod error;
 pub mod render;
+pub mod sla;
 pub mod tickets;
 
 pub use error::AppError;
@@ -27,11 +28,19 @@ pub struct Settings {
     pub key_prefix: String,
     /// Largest attachment accepted, in bytes.
     pub attachment_max_bytes: usize,
+    /// The desk's business hours, in which service levels are counted.
+    pub calendar: guichet_domain::calendar::Calendar,
+    pub sla_policy: guichet_domain::sla::Policy,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { key_prefix: "SUP".into(), attachment_max_bytes: 10 * 1024 * 1024 }
+        Self {
+            key_prefix: "SUP".into(),
+            attachment_max_bytes: 10 * 1024 * 1024,
+            calendar: guichet_domain::calendar::Calendar::default(),
+            sla_policy: guichet_domain::sla::Policy::default(),
+        }
     }
 }
 

@@ -234,6 +234,7 @@ impl App {
         let id = guichet_store::tickets::insert_ticket(&mut tx, &new, now).await?;
         let created = FieldChange::public("created", None, Some(new.channel.to_string()));
         guichet_store::events::insert_events(&mut tx, id, Some(p.user.id), &[created], now).await?;
+        self.refresh_sla(&mut tx, id).await?;
         let record = guichet_store::tickets::find_ticket(&mut tx, id, &p.actor.scope()).await?;
         let details = self.details(&mut tx, record).await?;
         tx.commit().await?;
@@ -412,6 +413,7 @@ impl App {
         if !changes.is_empty() {
             guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
             guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &changes, now).await?;
+            self.refresh_sla(&mut tx, ticket.id).await?;
         }
         let record = guichet_store::tickets::find_ticket(&mut tx, ticket.id, &p.actor.scope()).await?;
         let details = self.details(&mut tx, record).await?;

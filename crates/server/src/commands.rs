@@ -16,8 +16,11 @@ pub async fn open_app(config: &Config) -> anyhow::Result<App> {
     let (url, create) = config.database()?;
     let db = Db::connect(&url, create).await.context("cannot open the database")?;
     db.migrate().await.context("cannot migrate the database")?;
-    let settings =
-        Settings { key_prefix: config.key_prefix.clone(), attachment_max_bytes: config.attachment_max_bytes };
+    let settings = Settings {
+        key_prefix: config.key_prefix.clone(),
+        attachment_max_bytes: config.attachment_max_bytes,
+        ..Settings::default()
+    };
     App::new(db, settings, Arc::new(SystemClock)).await.map_err(app_error)
 }
 

@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod jobs;
 mod serve;
 
 use clap::{Parser, Subcommand};

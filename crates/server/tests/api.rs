@@ -385,3 +385,55 @@ backend_test!(a_requesters_query_never_reaches_another_school, |app| async move 
         assert!(r["total"].as_i64().unwrap() <= 1, "{text}");
     }
 });
+
+backend_test!(service_levels_run_in_business_time_pause_and_record_breaches, |app| async move {
+    let f = app.fixture().await;
+    // The test clock starts on Monday 2026-03-02 at 14:00 in Paris (13:00 UTC).
+    let body = json!({"title": "ENT inaccessible", "establishment": f.uai_a, "type": "anomaly", "priority": "critical",
+        "requester": "admin.a@lycee-a.test"});
+    let t = app.post("/api/v1/tickets", &f.agent, body).await.json();
+    let key = t["key"].as_str().unwrap().to_owned();
+    // First response within 2 business hours: 16:00 Paris. Resolution within
+    // 7: five on Monday afternoon, two on Tuesday from noon: 14:00 Paris.
+    assert_eq!(t["sla"]["first_response_due"], "2026-03-02T15:00:00Z");
+    assert_eq!(t["sla"]["resolution_due"], "2026-03-03T13:00:00Z");
+    assert_eq!(t["sla"]["state"], "ok");
+
+    app.clock.advance(chrono::Duration::minutes(105));
+    app.app.refresh_open_slas(app.app.now(), 100).await.unwrap();
+    let t = app.get(&format!("/api/v1/tickets/{key}"), &f.agent).await.json();
+    assert_eq!(t["sla"]["state"], "at_risk");
+    let r = app.get(&q("sla = \"bientôt en retard\" OR sla = at_risk"), &f.agent).await.json();
+    assert!(r["items"].as_array().unwrap().iter().any(|i| i["key"] == key.as_str()));
+
+    app.clock.advance(chrono::Duration::minutes(20));
+    app.app.refresh_open_slas(app.app.now(), 100).await.unwrap();
+    let r = app.get(&q("sla = \"en retard\" ORDER BY due"), &f.agent).await.json();
+    assert_eq!(r["items"][0]["key"], key.as_str());
+    let history = app.get(&format!("/api/v1/tickets/{key}/history"), &f.agent).await.json();
+    let breach = history.as_array().unwrap().iter().find(|h| h["field"] == "sla").unwrap();
+    assert_eq!((breach["new"].as_str(), breach["internal"].as_bool()), (Some("breached"), Some(true)));
+    let seen_by_requester = app.get(&format!("/api/v1/tickets/{key}/history"), &f.requester_a).await.json();
+    assert!(seen_by_requester.as_array().unwrap().iter().all(|h| h["field"] != "sla"));
+
+    // Another request answered at once, then waiting on the requester over
+    // the night: the resolution clock stops and its due date moves.
+    let body = json!({"title": "Mot de passe", "establishment": f.uai_a, "type": "assistance", "priority": "critical",
+        "requester": "admin.a@lycee-a.test"});
+    let t = app.post("/api/v1/tickets", &f.agent, body).await.json();
+    let key = t["key"].as_str().unwrap().to_owned();
+    let due_before = t["sla"]["resolution_due"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/tickets/{key}/comments"), &f.agent, json!({"body": "Pouvez-vous préciser ?"})).await;
+    app.patch(&format!("/api/v1/tickets/{key}"), &f.agent, json!({"status": "waiting_on_requester"})).await;
+    // Waiting from Monday 16:05 to Tuesday 14:05 in Paris: 2h55 of Monday's
+    // afternoon and 2h05 of Tuesday's are paused, five business hours.
+    app.clock.advance(chrono::Duration::hours(22));
+    app.post(&format!("/api/v1/tickets/{key}/comments"), &f.requester_a, json!({"body": "C'est un élève de seconde."}))
+        .await;
+    let t = app.get(&format!("/api/v1/tickets/{key}"), &f.agent).await.json();
+    assert_eq!(t["status"], "in_progress");
+    assert_eq!(t["sla"]["state"], "ok");
+    let before: chrono::DateTime<chrono::Utc> = due_before.parse().unwrap();
+    let after: chrono::DateTime<chrono::Utc> = t["sla"]["resolution_due"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.app.settings.calendar.business_between(before, after), chrono::Duration::hours(5));
+});

@@ -27,6 +27,9 @@ pub struct BulkTicket {
     pub first_response_at: Option<i64>,
     pub resolved_at: Option<i64>,
     pub closed_at: Option<i64>,
+    pub first_response_due: Option<i64>,
+    pub resolution_due: Option<i64>,
+    pub sla_state: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,7 +64,7 @@ pub async fn max_ids(conn: &mut Conn) -> Result<(i64, i64)> {
 }
 
 /// Rows per statement: below SQLite's 32,766 parameters for the widest table.
-const CHUNK: usize = 1000;
+const CHUNK: usize = 800;
 
 fn push_tickets<'a, DB>(qb: &mut QueryBuilder<'a, DB>, rows: &'a [BulkTicket])
 where
@@ -74,7 +77,7 @@ where
     qb.push(
         "INSERT INTO tickets (id, title, description, ticket_type, status, priority, category_id, channel, tier, \
          requester_id, establishment_id, assignee_id, repro_service, repro_outcome, resolution, created_at, updated_at, \
-         first_response_at, resolved_at, closed_at) ",
+         first_response_at, resolved_at, closed_at, first_response_due, resolution_due, sla_state, sla_checked_at) ",
     );
     qb.push_values(rows, |mut b, t| {
         b.push_bind(t.id)
@@ -96,7 +99,11 @@ where
             .push_bind(t.updated_at)
             .push_bind(t.first_response_at)
             .push_bind(t.resolved_at)
-            .push_bind(t.closed_at);
+            .push_bind(t.closed_at)
+            .push_bind(t.first_response_due)
+            .push_bind(t.resolution_due)
+            .push_bind(t.sla_state)
+            .push_bind(t.updated_at);
     });
 }
 

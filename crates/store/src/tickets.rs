@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use guichet_domain::actor::TicketScope;
 use guichet_domain::ids::{CategoryId, EstablishmentId, TicketId, UserId};
 use guichet_domain::query::{CodeColumn, Condition, EmptyColumn, PersonColumn, PersonValue, SortKey, TimeColumn};
+use guichet_domain::sla::SlaState;
 use guichet_domain::ticket::{
     CategoryRef, Channel, NewTicket, Outcome, Priority, Profile, Reproduction, Resolution, Ticket, TicketType, Tier,
     UserRef,
@@ -19,6 +20,15 @@ pub struct TicketRecord {
     pub requester_email: String,
     pub establishment_uai: String,
     pub establishment_name: String,
+    pub sla: SlaRecord,
+}
+
+/// The service-level clocks stored with a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlaRecord {
+    pub first_response_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    pub state: Option<SlaState>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -53,6 +63,9 @@ struct TicketRow {
     first_response_at: Option<i64>,
     resolved_at: Option<i64>,
     closed_at: Option<i64>,
+    first_response_due: Option<i64>,
+    resolution_due: Option<i64>,
+    sla_state: Option<String>,
 }
 
 impl TicketRow {
@@ -96,6 +109,11 @@ impl TicketRow {
             requester_email: self.requester_email,
             establishment_uai: self.establishment_uai,
             establishment_name: self.establishment_name,
+            sla: SlaRecord {
+                first_response_due: opt_from_micros(self.first_response_due),
+                resolution_due: opt_from_micros(self.resolution_due),
+                state: self.sla_state.as_deref().map(|s| decode(s, SlaState::parse)).transpose()?,
+            },
         })
     }
 }
@@ -106,7 +124,8 @@ const SELECT: &str = "SELECT t.id, t.title, t.description, t.ticket_type, t.stat
     t.establishment_id, e.uai AS establishment_uai, e.name AS establishment_name, \
     t.assignee_id, a.name AS assignee_name, \
     t.repro_service, t.repro_profile, t.repro_browser, t.repro_url, t.repro_steps, t.repro_outcome, \
-    t.resolution, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at \
+    t.resolution, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at, \
+    t.first_response_due, t.resolution_due, t.sla_state \
     FROM tickets t \
     JOIN users r ON r.id = t.requester_id \
     JOIN establishments e ON e.id = t.establishment_id \
@@ -211,6 +230,7 @@ pub enum SortField {
     Title,
     Resolved,
     Type,
+    Due,
 }
 
 impl From<SortKey> for SortField {
@@ -224,6 +244,7 @@ impl From<SortKey> for SortField {
             SortKey::Status => SortField::Status,
             SortKey::Title => SortField::Title,
             SortKey::Type => SortField::Type,
+            SortKey::Due => SortField::Due,
         }
     }
 }
@@ -241,6 +262,7 @@ impl SortField {
             SortField::Status => "t.status",
             SortField::Title => "t.title",
             SortField::Resolved => "t.resolved_at",
+            SortField::Due => "t.resolution_due",
             SortField::Type => "t.ticket_type",
         }
     }
@@ -420,6 +442,7 @@ where
                 CodeColumn::Channel => "t.channel IN (",
                 CodeColumn::Tier => "t.tier IN (",
                 CodeColumn::Category => "t.category_id IN (SELECT id FROM categories WHERE code IN (",
+                CodeColumn::Sla => "t.sla_state IN (",
             };
             qb.push(format_args!("{}{sql}", not(*negated)));
             let mut separated = qb.separated(", ");
@@ -436,6 +459,7 @@ where
                 TimeColumn::Created => "t.created_at",
                 TimeColumn::Updated => "t.updated_at",
                 TimeColumn::Resolved => "t.resolved_at",
+                TimeColumn::Due => "t.resolution_due",
             };
             qb.push(format_args!("{column} {} ", op.sql())).push_bind(to_micros(*at));
         }
@@ -444,6 +468,7 @@ where
                 EmptyColumn::Assignee => "t.assignee_id",
                 EmptyColumn::Category => "t.category_id",
                 EmptyColumn::Resolved => "t.resolved_at",
+                EmptyColumn::Due => "t.resolution_due",
             };
             qb.push(format_args!("{column} IS {}NULL", not(*negated)));
         }
@@ -569,4 +594,38 @@ pub async fn replace_watchers(conn: &mut Conn, ticket: TicketId, users: &[UserId
         .map(|r| r.rows_affected()))?;
     }
     Ok(())
+}
+
+/// Stores a ticket's recomputed service-level clocks.
+pub async fn update_sla(conn: &mut Conn, id: TicketId, sla: &SlaRecord, now: DateTime<Utc>) -> Result<()> {
+    let sql = "UPDATE tickets SET first_response_due = $1, resolution_due = $2, sla_state = $3, sla_checked_at = $4 WHERE id = $5";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(sla.first_response_due.map(to_micros))
+        .bind(sla.resolution_due.map(to_micros))
+        .bind(sla.state.map(SlaState::as_str))
+        .bind(to_micros(now))
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Open tickets whose clocks were last checked before `before` (or never),
+/// longest ago first, for the periodic job.
+pub async fn list_sla_due_for_check(
+    conn: &mut Conn,
+    open_statuses: &[String],
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<TicketId>> {
+    let ids: Vec<i64> = on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> =
+            QueryBuilder::new("SELECT t.id FROM tickets t WHERE (t.sla_checked_at IS NULL OR t.sla_checked_at < ");
+        qb.push_bind(to_micros(before)).push(")");
+        push_in(&mut qb, "t.status", open_statuses.iter().map(String::as_str));
+        qb.push(" ORDER BY t.sla_checked_at IS NOT NULL, t.sla_checked_at LIMIT ").push_bind(limit);
+        qb.build_query_scalar().fetch_all(&mut *c).await
+    })?;
+    Ok(ids.into_iter().map(TicketId).collect())
 }

@@ -54,10 +54,25 @@ pub struct TicketView {
     pub first_response_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub sla: SlaView,
+}
+
+/// Where the ticket stands against its service levels (business time).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaView {
+    /// ok, at_risk, breached, met, paused or none.
+    pub state: Option<guichet_domain::sla::SlaState>,
+    pub first_response_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
 }
 
 impl TicketView {
     pub fn new(app: &App, record: TicketRecord, watchers: Vec<PersonView>) -> Self {
+        let sla = SlaView {
+            state: record.sla.state,
+            first_response_due: record.sla.first_response_due,
+            resolution_due: record.sla.resolution_due,
+        };
         let t = record.ticket;
         Self {
             key: app.key(t.id),
@@ -81,6 +96,7 @@ impl TicketView {
             first_response_at: t.first_response_at,
             resolved_at: t.resolved_at,
             closed_at: t.closed_at,
+            sla,
         }
     }
 

@@ -27,6 +27,7 @@ pub enum CodeColumn {
     Channel,
     Tier,
     Category,
+    Sla,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub enum TimeColumn {
     Created,
     Updated,
     Resolved,
+    /// The resolution due date of the service level.
+    Due,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +127,7 @@ pub enum EmptyColumn {
     Assignee,
     Category,
     Resolved,
+    Due,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +140,7 @@ pub enum SortKey {
     Status,
     Title,
     Type,
+    Due,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +166,8 @@ enum Field {
     Resolved,
     Text,
     Title,
+    Due,
+    Sla,
 }
 
 /// (canonical name, field, French and other aliases)
@@ -180,6 +187,8 @@ const FIELDS: &[(&str, Field, &[&str])] = &[
     ("resolved", Field::Resolved, &["resolu", "resolue", "resolutiondate"]),
     ("text", Field::Text, &["texte", "description"]),
     ("title", Field::Title, &["titre", "summary", "resume"]),
+    ("due", Field::Due, &["echeance", "duedate", "delai"]),
+    ("sla", Field::Sla, &["engagement", "niveau de service"]),
 ];
 
 fn field_of(name: &str, column: usize) -> Result<(Field, &'static str), QueryError> {
@@ -232,6 +241,14 @@ const CHANNELS: &[(&str, &[&str])] = &[
     ("phone", &["telephone", "tel", "appel"]),
     ("help_form", &["help", "bouton help", "formulaire d aide"]),
     ("api", &[]),
+];
+const SLA_STATES: &[(&str, &[&str])] = &[
+    ("ok", &["dans les temps", "on time"]),
+    ("at_risk", &["a risque", "risque", "at risk", "bientot en retard"]),
+    ("breached", &["en retard", "depasse", "late", "retard"]),
+    ("met", &["respecte", "tenu"]),
+    ("paused", &["en pause", "suspendu"]),
+    ("none", &["aucun", "sans"]),
 ];
 const TIERS: &[(&str, &[&str])] = &[
     ("establishment", &["etablissement", "school", "niveau 0"]),
@@ -425,21 +442,23 @@ fn clause(ctx: &Context, c: &Clause) -> Result<Condition, QueryError> {
         Ok(Condition::Codes { column, values, negated })
     };
     match field {
-        Field::Type | Field::Status | Field::Priority | Field::Channel | Field::Tier if !set_op => {
+        Field::Type | Field::Status | Field::Priority | Field::Channel | Field::Tier | Field::Sla if !set_op => {
             Err(op_error(c.op, name, c.column, "=, !=, IN and NOT IN"))
         }
         Field::Type => codes(fixed(TYPES), CodeColumn::Type),
         Field::Priority => codes(fixed(PRIORITIES), CodeColumn::Priority),
         Field::Channel => codes(fixed(CHANNELS), CodeColumn::Channel),
         Field::Tier => codes(fixed(TIERS), CodeColumn::Tier),
+        Field::Sla => codes(fixed(SLA_STATES), CodeColumn::Sla),
         Field::Status => codes(labelled(&ctx.statuses), CodeColumn::Status),
         Field::Category if empty_op => Ok(Condition::Empty { column: EmptyColumn::Category, negated }),
         Field::Category if set_op => codes(labelled(&ctx.categories), CodeColumn::Category),
         Field::Category => Err(op_error(c.op, name, c.column, "=, !=, IN, NOT IN and IS EMPTY")),
-        Field::Created | Field::Updated | Field::Resolved => {
+        Field::Created | Field::Updated | Field::Resolved | Field::Due => {
             let column = match field {
                 Field::Created => TimeColumn::Created,
                 Field::Updated => TimeColumn::Updated,
+                Field::Due => TimeColumn::Due,
                 _ => TimeColumn::Resolved,
             };
             let op = match c.op {
@@ -451,6 +470,9 @@ fn clause(ctx: &Context, c: &Clause) -> Result<Condition, QueryError> {
                 Operator::Ge => TimeOp::Ge,
                 Operator::IsEmpty | Operator::IsNotEmpty if column == TimeColumn::Resolved => {
                     return Ok(Condition::Empty { column: EmptyColumn::Resolved, negated });
+                }
+                Operator::IsEmpty | Operator::IsNotEmpty if column == TimeColumn::Due => {
+                    return Ok(Condition::Empty { column: EmptyColumn::Due, negated });
                 }
                 _ => return Err(op_error(c.op, name, c.column, "=, !=, <, <=, > and >=")),
             };
@@ -530,9 +552,11 @@ pub fn resolve(query: &Query, ctx: &Context) -> Result<Resolved, QueryError> {
             Field::Status => SortKey::Status,
             Field::Title => SortKey::Title,
             Field::Type => SortKey::Type,
+            Field::Due => SortKey::Due,
             _ => {
-                return Err(QueryError::new(format!("cannot sort by `{canonical}`"), *column)
-                    .hint(Some("sort by key, created, updated, resolved, priority, status, title or type".into())))
+                return Err(QueryError::new(format!("cannot sort by `{canonical}`"), *column).hint(Some(
+                    "sort by key, created, updated, resolved, due, priority, status, title or type".into(),
+                )))
             }
         };
         order.push((key, *descending));

@@ -75,6 +75,10 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("label_fr", "Libellé (français)", "Label (French)"),
     ("language", "Langue", "Language"),
     ("late", "En retard", "Late"),
+    ("at_risk", "Bientôt en retard", "At risk"),
+    ("sla", "Engagement de service", "Service level"),
+    ("first_response_due", "Première réponse avant", "First response by"),
+    ("resolution_due", "Résolution avant", "Resolution by"),
     ("login", "Connexion", "Sign in"),
     ("login_failed", "Adresse ou mot de passe incorrect.", "Wrong e-mail address or password."),
     ("logout", "Se déconnecter", "Sign out"),
@@ -201,6 +205,10 @@ const CODES: &[(&str, &str, &str)] = &[
     ("resolution", "Résolution", "Resolution"),
     ("watchers", "Observateurs", "Watchers"),
     ("q", "Requête", "Query"),
+    ("ok", "Dans les temps", "On time"),
+    ("breached", "En retard", "Late"),
+    ("met", "Respecté", "Met"),
+    ("paused", "En pause", "Paused"),
 ];
 
 fn lookup(

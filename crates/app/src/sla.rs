@@ -1,0 +1,97 @@
+//! Keeping each ticket's service-level clocks up to date: on every change
+//! that moves them, and periodically for the clocks that run by themselves.
+
+use crate::{App, AppError};
+use guichet_domain::history::FieldChange;
+use guichet_domain::ids::TicketId;
+use guichet_domain::sla::{evaluate, Facts, SlaState};
+use guichet_domain::workflow::StatusCategory;
+use guichet_store::tickets::SlaRecord;
+use guichet_store::Conn;
+
+impl App {
+    /// The periods when the ticket's clock stood still, from its history.
+    async fn pauses(
+        &self,
+        conn: &mut Conn,
+        id: TicketId,
+    ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)>, AppError> {
+        let waiting: Vec<String> = self
+            .workflows()
+            .0
+            .iter()
+            .flat_map(|w| w.statuses.iter())
+            .filter(|s| s.category == StatusCategory::Waiting)
+            .map(|s| s.code.clone())
+            .collect();
+        let technical_pauses = self.settings.sla_policy.pause_at_technical_tier;
+        let events = guichet_store::events::list_events(conn, id, true).await?;
+        let mut pauses = Vec::new();
+        let (mut waiting_now, mut technical_now) = (false, false);
+        let mut since = None;
+        for e in events {
+            match e.field.as_str() {
+                "status" => waiting_now = e.new.as_ref().is_some_and(|s| waiting.contains(s)),
+                "tier" if technical_pauses => technical_now = e.new.as_deref() == Some("technical"),
+                _ => continue,
+            }
+            let paused = waiting_now || technical_now;
+            match (paused, since) {
+                (true, None) => since = Some(e.at),
+                (false, Some(start)) => {
+                    pauses.push((start, Some(e.at)));
+                    since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = since {
+            pauses.push((start, None));
+        }
+        Ok(pauses)
+    }
+
+    /// Recomputes and stores a ticket's clocks; a clock that has just been
+    /// breached is written in the history.
+    pub async fn refresh_sla(&self, conn: &mut Conn, id: TicketId) -> Result<SlaState, AppError> {
+        let record = guichet_store::tickets::find_ticket(conn, id, &guichet_domain::actor::TicketScope::All).await?;
+        let t = &record.ticket;
+        let facts = Facts {
+            ticket_type: t.ticket_type,
+            priority: t.priority,
+            created_at: t.created_at,
+            first_response_at: t.first_response_at,
+            resolved_at: t.resolved_at,
+            pauses: self.pauses(conn, id).await?,
+        };
+        let now = self.now();
+        let status = evaluate(&self.settings.calendar, &self.settings.sla_policy, &facts, now);
+        let sla = SlaRecord {
+            first_response_due: status.first_response.due,
+            resolution_due: status.resolution.due,
+            state: Some(status.state),
+        };
+        guichet_store::tickets::update_sla(conn, id, &sla, now).await?;
+        let before = record.sla.state;
+        if status.state == SlaState::Breached && before != Some(SlaState::Breached) {
+            let change = FieldChange::internal("sla", before.map(|s| s.to_string()), Some(status.state.to_string()));
+            guichet_store::events::insert_events(conn, id, None, &[change], now).await?;
+        }
+        Ok(status.state)
+    }
+
+    /// One step of the periodic job: up to `batch` open tickets not checked
+    /// since `since`, longest ago first. Returns how many were checked.
+    pub async fn refresh_open_slas(&self, since: chrono::DateTime<chrono::Utc>, batch: i64) -> Result<usize, AppError> {
+        let open = self.open_statuses(true);
+        let mut conn = self.db.conn().await?;
+        let ids = guichet_store::tickets::list_sla_due_for_check(&mut conn, &open, since, batch).await?;
+        drop(conn);
+        let mut tx = self.db.begin().await?;
+        for id in &ids {
+            self.refresh_sla(&mut tx, *id).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+}

@@ -1,0 +1,38 @@
+//! Background work of a running server: the service-level clocks that move
+//! by themselves (a ticket becomes late without anyone touching it).
+
+use guichet_app::App;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often the clocks of open tickets are checked, and how many at a time.
+const PERIOD: Duration = Duration::from_secs(60);
+const BATCH: i64 = 500;
+
+/// Starts the jobs; send `true` on the returned channel to stop them.
+pub fn start(app: App) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (stop, mut stopped) = watch::channel(false);
+    let handle = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(PERIOD);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stopped.changed() => break,
+            }
+            // Check every open ticket once per tick, in batches.
+            let tick = app.now();
+            loop {
+                match app.refresh_open_slas(tick, BATCH).await {
+                    Ok(n) if n as i64 == BATCH && !*stopped.borrow() => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "service-level refresh failed; retrying at the next tick");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    (stop, handle)
+}
