@@ -3,7 +3,7 @@
 
 use crate::auth::{hash_password, hash_token};
 use crate::{App, AppError};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use guichet_domain::establishment::{NewEstablishment, Uai};
 use guichet_domain::ids::EstablishmentId;
 use guichet_domain::user::{EmailAddress, Language, NewUser, Role};
@@ -483,6 +483,17 @@ impl App {
             directory.establishments.push((school.id, requesters));
         }
         report.users = staff.len() + directory.establishments.iter().map(|(_, r)| r.len()).sum::<usize>();
+
+        // The desk takes turns: one agent on duty each open day, for two weeks.
+        let today = self.local_now().0;
+        for offset in 0..14 {
+            let day = today + Duration::days(offset);
+            if !directory.agents.is_empty() && !self.settings.calendar.ranges_on(day).is_empty() {
+                let agent = directory.agents[(day.ordinal() as usize) % directory.agents.len()];
+                guichet_store::rota::insert_duty(&mut tx, &day.to_string(), "day", guichet_domain::ids::UserId(agent))
+                    .await?;
+            }
+        }
 
         // Tokens derive from the seed, so that the same demo always prints the same ones.
         let first_requester = directory.establishments.first().and_then(|(_, r)| r.first()).copied();

@@ -10,6 +10,7 @@ pub mod desk;
 pub mod directory;
 pub mod error;
 pub mod render;
+pub mod rota;
 pub mod sla;
 pub mod tickets;
 
@@ -31,6 +32,8 @@ pub struct Settings {
     /// The desk's business hours, in which service levels are counted.
     pub calendar: guichet_domain::calendar::Calendar,
     pub sla_policy: guichet_domain::sla::Policy,
+    /// How new level-1 tickets are assigned.
+    pub assignment: rota::AssignmentRule,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             attachment_max_bytes: 10 * 1024 * 1024,
             calendar: guichet_domain::calendar::Calendar::default(),
             sla_policy: guichet_domain::sla::Policy::default(),
+            assignment: rota::AssignmentRule::None,
         }
     }
 }

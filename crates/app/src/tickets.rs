@@ -234,6 +234,7 @@ impl App {
         let id = guichet_store::tickets::insert_ticket(&mut tx, &new, now).await?;
         let created = FieldChange::public("created", None, Some(new.channel.to_string()));
         guichet_store::events::insert_events(&mut tx, id, Some(p.user.id), &[created], now).await?;
+        self.auto_assign(&mut tx, id).await?;
         self.refresh_sla(&mut tx, id).await?;
         let record = guichet_store::tickets::find_ticket(&mut tx, id, &p.actor.scope()).await?;
         let details = self.details(&mut tx, record).await?;

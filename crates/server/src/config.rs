@@ -28,6 +28,8 @@ pub struct Config {
     pub log: String,
     /// Mark session cookies `Secure`: set it when Guichet is served over HTTPS.
     pub secure_cookies: bool,
+    /// How new level-1 tickets are assigned: `none`, `on_duty` or `round_robin`.
+    pub auto_assign: String,
 }
 
 fn skip_secret<S: serde::Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -45,6 +47,7 @@ impl Default for Config {
             attachment_max_bytes: 10 * 1024 * 1024,
             log: "info,sqlx=warn".into(),
             secure_cookies: false,
+            auto_assign: "none".into(),
         }
     }
 }
@@ -82,6 +85,7 @@ impl Config {
             "attachment_max_bytes",
             "log",
             "secure_cookies",
+            "auto_assign",
         ]);
         figment = figment.merge(env).merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
@@ -99,6 +103,9 @@ impl Config {
             && self.key_prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         if !prefix_ok {
             bail!("key_prefix must be 1 to 10 upper-case letters or digits, not `{}`", self.key_prefix);
+        }
+        if !matches!(self.auto_assign.as_str(), "none" | "on_duty" | "round_robin") {
+            bail!("auto_assign must be none, on_duty or round_robin, not `{}`", self.auto_assign);
         }
         if self.attachment_max_bytes == 0 || self.attachment_max_bytes > 1024 * 1024 * 1024 {
             bail!("attachment_max_bytes must be between 1 and 1073741824");
@@ -136,6 +143,7 @@ impl Config {
         out.push_str(&format!("attachment_max_bytes = {}\n", self.attachment_max_bytes));
         out.push_str(&format!("log = {:?}\n", self.log));
         out.push_str(&format!("secure_cookies = {}\n", self.secure_cookies));
+        out.push_str(&format!("auto_assign = {:?}\n", self.auto_assign));
         out
     }
 }

@@ -437,3 +437,81 @@ backend_test!(service_levels_run_in_business_time_pause_and_record_breaches, |ap
     let after: chrono::DateTime<chrono::Utc> = t["sla"]["resolution_due"].as_str().unwrap().parse().unwrap();
     assert_eq!(app.app.settings.calendar.business_between(before, after), chrono::Duration::hours(5));
 });
+
+backend_test!(the_rota_is_managed_by_admins_and_read_by_the_desk, |app| async move {
+    let f = app.fixture().await;
+    let slot = json!({"day": "2026-03-02", "part": "day", "user": f.agent_id});
+    assert_eq!(app.post("/api/v1/rota", &f.agent, slot.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.post("/api/v1/rota", &f.admin, slot.clone()).await.status, StatusCode::NO_CONTENT);
+    for (bad, field) in [
+        (json!({"day": "02/03/2026", "part": "day", "user": f.agent_id}), "day"),
+        (json!({"day": "2026-03-02", "part": "night", "user": f.agent_id}), "part"),
+        (json!({"day": "2026-03-02", "part": "day", "user": 999_999}), "user"),
+    ] {
+        let r = app.post("/api/v1/rota", &f.admin, bad).await;
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)));
+    }
+    let rota = app.get("/api/v1/rota?from=2026-03-01&days=7", &f.technician).await.json();
+    assert_eq!(rota[0]["user"]["name"], "Claire Oreja");
+    assert_eq!(app.get("/api/v1/rota", &f.requester_a).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.app.on_duty_now().await.unwrap()[0].name, "Claire Oreja");
+    let path = format!("/api/v1/rota/2026-03-02/day/{}", f.agent_id);
+    assert_eq!(
+        app.request(axum::http::Method::DELETE, &path, Some(&f.requester_a), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.request(axum::http::Method::DELETE, &path, Some(&f.admin), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.request(axum::http::Method::DELETE, &path, Some(&f.admin), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+});
+
+async fn round_robin_assigns_level_one_tickets_to_agents_on_duty_in_turn(backend: guichet_testkit::Backend) {
+    let settings = guichet_app::Settings {
+        assignment: guichet_app::rota::AssignmentRule::RoundRobin,
+        ..guichet_app::Settings::default()
+    };
+    let app = TestApp::with_settings(backend, settings).await;
+    let f = app.fixture().await;
+    let second = app
+        .post("/api/v1/users", &f.admin, json!({"email": "freddy@desk.test", "name": "Freddy Calif", "role": "agent"}))
+        .await;
+    let second_id = second.json()["id"].as_i64().unwrap();
+    for user in [f.agent_id, second_id] {
+        let slot = json!({"day": "2026-03-02", "part": "afternoon", "user": user});
+        assert_eq!(app.post("/api/v1/rota", &f.admin, slot).await.status, StatusCode::NO_CONTENT);
+    }
+    let mut assignees = Vec::new();
+    for i in 0..4 {
+        app.clock.advance(chrono::Duration::minutes(1));
+        let t = app
+            .post("/api/v1/tickets", &f.requester_a, json!({"title": format!("Demande {i}"), "establishment": f.uai_a}))
+            .await
+            .json();
+        assignees.push(t["assignee"]["name"].as_str().unwrap_or("nobody").to_owned());
+    }
+    assert_eq!(assignees[0], assignees[2]);
+    assert_eq!(assignees[1], assignees[3]);
+    assert_ne!(assignees[0], assignees[1]);
+    // Nobody on duty in the morning: tickets wait unassigned.
+    app.clock.advance(chrono::Duration::hours(20));
+    let t = app
+        .post("/api/v1/tickets", &f.requester_a, json!({"title": "Le matin", "establishment": f.uai_a}))
+        .await
+        .json();
+    assert!(t["assignee"].is_null());
+}
+
+#[tokio::test]
+async fn round_robin_assigns_level_one_tickets_to_agents_on_duty_in_turn_on_sqlite() {
+    round_robin_assigns_level_one_tickets_to_agents_on_duty_in_turn(guichet_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn round_robin_assigns_level_one_tickets_to_agents_on_duty_in_turn_on_postgres() {
+    round_robin_assigns_level_one_tickets_to_agents_on_duty_in_turn(guichet_testkit::Backend::Postgres).await;
+}

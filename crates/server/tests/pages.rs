@@ -46,7 +46,7 @@ backend_test!(requester_pages_never_cross_into_another_school, |app| async move 
     for path in ["/desk", "/phone"] {
         assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::SEE_OTHER, "{path}");
     }
-    for path in ["/admin/establishments", "/admin/users", "/admin/categories"] {
+    for path in ["/admin/establishments", "/admin/users", "/admin/categories", "/admin/rota"] {
         assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
     let r = app.form(&s, "/admin/users", &[("email", "x@y.fr"), ("name", "X"), ("role", "admin")], None).await;

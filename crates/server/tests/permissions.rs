@@ -200,6 +200,9 @@ backend_test!(every_route_refuses_a_missing_or_bad_token, |app| async move {
         (Method::GET, "/api/v1/users".to_owned(), None),
         (Method::POST, "/api/v1/users".to_owned(), Some(json!({}))),
         (Method::GET, "/api/v1/me".to_owned(), None),
+        (Method::GET, "/api/v1/rota".to_owned(), None),
+        (Method::POST, "/api/v1/rota".to_owned(), Some(json!({"day": "2026-03-02", "part": "day", "user": 1}))),
+        (Method::DELETE, "/api/v1/rota/2026-03-02/day/1".to_owned(), None),
     ]);
     for (method, path, body) in routes {
         for token in [None, Some("gch_not-a-real-token"), Some("something else")] {

@@ -26,6 +26,7 @@ pub mod db;
 pub mod demo;
 pub mod establishments;
 pub mod events;
+pub mod rota;
 pub mod sessions;
 pub mod tickets;
 pub mod tokens;

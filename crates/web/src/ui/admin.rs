@@ -418,3 +418,88 @@ pub async fn set_category_active(
         Err(e) => Err(PageError::app(e, lang)),
     }
 }
+
+pub struct DutyRow {
+    pub day: String,
+    pub day_code: String,
+    pub part: String,
+    pub part_code: String,
+    pub user_id: i64,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_rota.html")]
+struct RotaPage {
+    layout: Layout,
+    rows: Vec<DutyRow>,
+    agents: Vec<Choice>,
+    parts: Vec<Choice>,
+    today: String,
+}
+
+pub async fn rota(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let err = |e| PageError::app(e, lang);
+    let today = state.app.local_now().0;
+    let rows = state
+        .app
+        .rota(viewer.principal(), today, 28)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|s| DutyRow {
+            day: super::tickets::day_label(&s.day, lang),
+            day_code: s.day.clone(),
+            part: label(lang, &s.part),
+            part_code: s.part.clone(),
+            user_id: s.user.id.0,
+            name: s.user.name,
+        })
+        .collect::<Vec<_>>();
+    let agents = state
+        .app
+        .staff_users(viewer.principal())
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter(|u| matches!(u.role, Role::Agent | Role::Admin))
+        .map(|u| Choice { value: u.id.to_string(), label: u.name, selected: false })
+        .collect();
+    let parts = guichet_app::rota::PARTS
+        .iter()
+        .map(|p| Choice { value: (*p).to_owned(), label: label(lang, p), selected: *p == "day" })
+        .collect();
+    render(
+        &RotaPage { layout: Layout::new(&viewer, t(lang, "rota")), rows, agents, parts, today: today.to_string() },
+        lang,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DutyForm {
+    day: String,
+    part: String,
+    user: i64,
+    #[serde(default)]
+    remove: Option<String>,
+}
+
+pub async fn change_rota(
+    State(state): State<AppState>,
+    CsrfForm { viewer, form }: CsrfForm<DutyForm>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let result = if form.remove.is_some() {
+        state.app.remove_duty(viewer.principal(), &form.day, &form.part, UserId(form.user)).await
+    } else {
+        state.app.add_duty(viewer.principal(), &form.day, &form.part, UserId(form.user)).await
+    };
+    match result {
+        Ok(()) => Ok(back("/admin/rota", Some(done(lang)), None)),
+        Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/rota", None, Some(&error_text(&e, lang)))),
+    }
+}

@@ -20,6 +20,7 @@ pub struct TileView {
 struct DeskPage {
     layout: Layout,
     tiles: Vec<TileView>,
+    on_duty: Vec<String>,
 }
 
 pub async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
@@ -37,6 +38,8 @@ pub async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> Result<
             href: format!("/tickets?{}", t.query),
         })
         .collect();
-    let page = DeskPage { layout: Layout::new(&viewer, super::i18n::t(lang, "dashboard")), tiles };
+    let on_duty =
+        state.app.on_duty_now().await.map_err(|e| PageError::app(e, lang))?.into_iter().map(|u| u.name).collect();
+    let page = DeskPage { layout: Layout::new(&viewer, super::i18n::t(lang, "dashboard")), tiles, on_duty };
     render(&page, lang)
 }

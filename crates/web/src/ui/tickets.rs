@@ -795,3 +795,23 @@ pub async fn create(
         Err(e) => Ok(back("/tickets/new", None, Some(&error_text(&e, lang)))),
     }
 }
+
+/// A local date (`YYYY-MM-DD`) as people read it: "lun. 30/11/2026" or "Mon 2026-11-30".
+pub fn day_label(day: &str, lang: Language) -> String {
+    match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
+        Ok(d) => {
+            let names = if lang == Language::En {
+                ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            } else {
+                ["lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."]
+            };
+            let name = names[chrono::Datelike::weekday(&d).num_days_from_monday() as usize];
+            if lang == Language::En {
+                format!("{name} {}", d.format("%Y-%m-%d"))
+            } else {
+                format!("{name} {}", d.format("%d/%m/%Y"))
+            }
+        }
+        Err(_) => day.to_owned(),
+    }
+}

@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod establishments;
 pub mod me;
+pub mod rota;
 pub mod tickets;
 pub mod users;
 
@@ -48,6 +49,8 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(establishments::list_establishments, establishments::create_establishment))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(me::get_me))
+        .routes(routes!(rota::list_rota, rota::add_duty))
+        .routes(routes!(rota::remove_duty))
         .split_for_parts();
     // Paths are served under /api/v1.
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
