@@ -9,6 +9,7 @@ pub mod demo;
 pub mod desk;
 pub mod directory;
 pub mod error;
+pub mod filters;
 pub mod render;
 pub mod rota;
 pub mod sla;

@@ -515,3 +515,53 @@ async fn round_robin_assigns_level_one_tickets_to_agents_on_duty_in_turn_on_sqli
 async fn round_robin_assigns_level_one_tickets_to_agents_on_duty_in_turn_on_postgres() {
     round_robin_assigns_level_one_tickets_to_agents_on_duty_in_turn(guichet_testkit::Backend::Postgres).await;
 }
+
+backend_test!(saved_filters_are_personal_or_shared_and_count_what_each_reader_may_see, |app| async move {
+    let f = app.fixture().await;
+    let desk = app.get("/api/v1/filters", &f.agent).await.json();
+    let names: Vec<&str> = desk.as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(names.contains(&"En retard") && names.contains(&"Transmises au niveau 2"));
+    let escalated = desk.as_array().unwrap().iter().find(|x| x["name"] == "Transmises au niveau 2").unwrap();
+    assert_eq!(escalated["count"], 2);
+    let owed = desk.as_array().unwrap().iter().find(|x| x["name"] == "En attente de notre réponse").unwrap();
+    assert_eq!(owed["count"], 0, "the desk replied to both fixture tickets");
+
+    // A school administrator sees only their own filters, counted within their schools.
+    assert_eq!(app.get("/api/v1/filters", &f.requester_a).await.json().as_array().unwrap().len(), 0);
+    let mine = app.post("/api/v1/filters", &f.requester_a, json!({"name": "Tout", "query": "created <= now()"})).await;
+    assert_eq!(mine.status, StatusCode::CREATED);
+    let id = mine.json()["id"].as_i64().unwrap();
+    let list = app.get("/api/v1/filters", &f.requester_a).await.json();
+    assert_eq!(list[0]["count"], 1);
+    let r = app
+        .post("/api/v1/filters", &f.requester_a, json!({"name": "x", "query": "created <= now()", "shared": true}))
+        .await;
+    assert_eq!(r.json()["error"]["field"], "shared");
+    let r = app.post("/api/v1/filters", &f.agent, json!({"name": "x", "query": "stauts = new"})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("query")));
+    let r = app.post("/api/v1/filters", &f.agent, json!({"name": " ", "query": "status = new"})).await;
+    assert_eq!(r.json()["error"]["field"], "name");
+
+    // Others cannot see, change or delete a personal filter.
+    let path = format!("/api/v1/filters/{id}");
+    assert_eq!(app.patch(&path, &f.agent, json!({"name": "volé"})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.request(axum::http::Method::DELETE, &path, Some(&f.requester_b), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.patch(&path, &f.requester_a, json!({"name": "Toutes mes demandes"})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.request(axum::http::Method::DELETE, &path, Some(&f.requester_a), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    // The desk's shared filters are changed by administrators only.
+    let builtin = format!("/api/v1/filters/{}", escalated["id"]);
+    assert_eq!(app.patch(&builtin, &f.agent, json!({"name": "N2"})).await.status, StatusCode::FORBIDDEN);
+    let r =
+        app.patch(&builtin, &f.admin, json!({"name": "Niveau 2", "query": "tier = technical ORDER BY created"})).await;
+    assert_eq!((r.status, r.json()["name"].as_str()), (StatusCode::OK, Some("Niveau 2")));
+    let tiles = app.app.dashboard(&app.app.authenticate_token(&f.agent).await.unwrap()).await.unwrap();
+    assert!(tiles.iter().any(|t| t.title == "Niveau 2" && t.count == 2 && t.items.len() == 2));
+});

@@ -201,6 +201,10 @@ backend_test!(every_route_refuses_a_missing_or_bad_token, |app| async move {
         (Method::POST, "/api/v1/users".to_owned(), Some(json!({}))),
         (Method::GET, "/api/v1/me".to_owned(), None),
         (Method::GET, "/api/v1/rota".to_owned(), None),
+        (Method::GET, "/api/v1/filters".to_owned(), None),
+        (Method::POST, "/api/v1/filters".to_owned(), Some(json!({"name": "x", "query": "type = anomaly"}))),
+        (Method::PATCH, "/api/v1/filters/1".to_owned(), Some(json!({"name": "x"}))),
+        (Method::DELETE, "/api/v1/filters/1".to_owned(), None),
         (Method::POST, "/api/v1/rota".to_owned(), Some(json!({"day": "2026-03-02", "part": "day", "user": 1}))),
         (Method::DELETE, "/api/v1/rota/2026-03-02/day/1".to_owned(), None),
     ]);

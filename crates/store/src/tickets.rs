@@ -383,10 +383,7 @@ where
         None => {}
     }
     if f.needs_reply {
-        qb.push(
-            " AND COALESCE((SELECT c.author_id FROM comments c WHERE c.ticket_id = t.id AND NOT c.internal \
-             ORDER BY c.created_at DESC, c.id DESC LIMIT 1), t.requester_id) = t.requester_id",
-        );
+        qb.push(format_args!(" AND {AWAITING_DESK}"));
     }
     if let Some(since) = f.resolved_since {
         qb.push(" AND t.resolved_at >= ").push_bind(to_micros(since));
@@ -401,6 +398,10 @@ where
         qb.push(" OR LOWER(t.description) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
     }
 }
+
+/// The last public message is the requester's, or there is none yet.
+const AWAITING_DESK: &str = "COALESCE((SELECT c.author_id FROM comments c WHERE c.ticket_id = t.id AND NOT c.internal \
+     ORDER BY c.created_at DESC, c.id DESC LIMIT 1), t.requester_id) = t.requester_id";
 
 /// Compiles a condition of the query language into SQL with bound values:
 /// nothing the user typed is ever spliced into the statement.
@@ -524,6 +525,9 @@ where
                 separated.push_bind(*id);
             }
             qb.push(")");
+        }
+        Condition::AwaitingDesk { negated } => {
+            qb.push(format_args!("{}{AWAITING_DESK}", not(*negated)));
         }
         Condition::KeyCompare { op, id } => {
             qb.push(format_args!("t.id {} ", op.sql())).push_bind(*id);

@@ -36,6 +36,16 @@
       });
     });
   }
+  // Dashboard tiles refresh every minute without reloading the page.
+  document.querySelectorAll("[data-refresh]").forEach(function (section) {
+    setInterval(function () {
+      if (document.hidden) return;
+      fetch(section.getAttribute("data-refresh"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) section.innerHTML = html; })
+        .catch(function () {});
+    }, 60000);
+  });
   // The reproduction details matter for anomalies only.
   var repro = document.querySelector('fieldset[data-for-kind="anomaly"]');
   if (repro) {

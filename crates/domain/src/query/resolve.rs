@@ -112,6 +112,11 @@ pub enum Condition {
         ids: Vec<i64>,
         negated: bool,
     },
+    /// Whose turn it is: the desk's when the last public message is the
+    /// requester's (or there is none yet).
+    AwaitingDesk {
+        negated: bool,
+    },
     KeyCompare {
         op: TimeOp,
         id: i64,
@@ -168,6 +173,7 @@ enum Field {
     Title,
     Due,
     Sla,
+    Awaiting,
 }
 
 /// (canonical name, field, French and other aliases)
@@ -189,6 +195,7 @@ const FIELDS: &[(&str, Field, &[&str])] = &[
     ("title", Field::Title, &["titre", "summary", "resume"]),
     ("due", Field::Due, &["echeance", "duedate", "delai"]),
     ("sla", Field::Sla, &["engagement", "niveau de service"]),
+    ("awaiting", Field::Awaiting, &["attente", "tour", "waiting"]),
 ];
 
 fn field_of(name: &str, column: usize) -> Result<(Field, &'static str), QueryError> {
@@ -490,6 +497,15 @@ fn clause(ctx: &Context, c: &Clause) -> Result<Condition, QueryError> {
             let values = c.values.iter().map(person_value).collect::<Result<_, _>>()?;
             Ok(Condition::Person { column, values, negated })
         }
+        Field::Awaiting => {
+            if !matches!(c.op, Operator::Eq | Operator::Ne) {
+                return Err(op_error(c.op, name, c.column, "= and !="));
+            }
+            let vocabulary =
+                fixed(&[("desk", &["support", "nous", "us", "agent"]), ("requester", &["demandeur", "them"])]);
+            let who = code_of(name, &vocabulary, &c.values[0])?;
+            Ok(Condition::AwaitingDesk { negated: (who == "desk") == negated })
+        }
         Field::Establishment => {
             if !set_op {
                 return Err(op_error(c.op, name, c.column, "=, !=, IN and NOT IN"));
@@ -683,5 +699,13 @@ mod tests {
             vec![(SortKey::Priority, true), (SortKey::Key, false)]
         );
         assert!(run("ORDER BY text").is_err());
+    }
+
+    #[test]
+    fn awaiting_says_whose_turn_it_is() {
+        assert_eq!(run("awaiting = desk").unwrap().condition, Some(Condition::AwaitingDesk { negated: false }));
+        assert_eq!(run("attente = demandeur").unwrap().condition, Some(Condition::AwaitingDesk { negated: true }));
+        assert_eq!(run("awaiting != nous").unwrap().condition, Some(Condition::AwaitingDesk { negated: true }));
+        assert!(run("awaiting = martians").is_err());
     }
 }

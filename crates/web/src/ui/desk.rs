@@ -1,15 +1,17 @@
-//! The desk's home: what is late, waiting, unassigned, owed a reply, done.
+//! The desk's home: the saved filters as tiles (late, at risk, waiting,
+//! owed a reply…), and who is on duty. The tiles refresh without a reload.
 
 use super::session::Viewer;
 use super::tickets::Row;
-use super::{render, Layout, PageError};
+use super::{render, urlencode, Layout, PageError};
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
+use guichet_domain::user::Language;
 
 pub struct TileView {
-    pub title: &'static str,
+    pub title: String,
     pub count: i64,
     pub rows: Vec<Row>,
     pub href: String,
@@ -23,23 +25,64 @@ struct DeskPage {
     on_duty: Vec<String>,
 }
 
-pub async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
-    if !viewer.is_staff() {
-        return Ok(Redirect::to("/tickets").into_response());
-    }
+#[derive(Template)]
+#[template(path = "desk_tiles.html")]
+struct DeskTiles {
+    layout: Layout,
+    tiles: Vec<TileView>,
+    on_duty: Vec<String>,
+}
+
+async fn tiles(state: &AppState, viewer: &Viewer) -> Result<(Vec<TileView>, Vec<String>), PageError> {
     let lang = viewer.lang;
     let tiles = state.app.dashboard(viewer.principal()).await.map_err(|e| PageError::app(e, lang))?;
     let tiles = tiles
         .into_iter()
         .map(|t| TileView {
-            title: super::i18n::t(lang, t.key),
+            title: builtin_name(&t.title, lang),
             count: t.count,
             rows: t.items.into_iter().map(|r| Row::new(&state.app, r, lang)).collect(),
-            href: format!("/tickets?{}", t.query),
+            href: format!("/tickets?q={}", urlencode(&t.query)),
         })
         .collect();
     let on_duty =
         state.app.on_duty_now().await.map_err(|e| PageError::app(e, lang))?.into_iter().map(|u| u.name).collect();
-    let page = DeskPage { layout: Layout::new(&viewer, super::i18n::t(lang, "dashboard")), tiles, on_duty };
-    render(&page, lang)
+    Ok((tiles, on_duty))
+}
+
+/// The desk's shared filters are seeded with French names; English readers get them translated.
+pub fn builtin_name(name: &str, lang: Language) -> String {
+    const NAMES: &[(&str, &str)] = &[
+        ("En retard", "Late"),
+        ("Bientôt en retard", "At risk"),
+        ("En attente de notre réponse", "Needs our reply"),
+        ("En attente du demandeur", "Waiting on requester"),
+        ("Non attribuées", "Unassigned"),
+        ("Mes demandes", "My requests"),
+        ("Résolues cette semaine", "Resolved this week"),
+        ("Transmises au niveau 2", "Escalated to level 2"),
+    ];
+    match (lang, NAMES.iter().find(|(fr, _)| *fr == name)) {
+        (Language::En, Some((_, en))) => (*en).to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
+pub async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    if !viewer.is_staff() {
+        return Ok(Redirect::to("/tickets").into_response());
+    }
+    let (tiles, on_duty) = tiles(&state, &viewer).await?;
+    let page = DeskPage { layout: Layout::new(&viewer, super::i18n::t(viewer.lang, "dashboard")), tiles, on_duty };
+    render(&page, viewer.lang)
+}
+
+/// The tiles alone, for the dashboard's periodic refresh.
+pub async fn dashboard_tiles(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    if !viewer.is_staff() {
+        return Err(PageError::Forbidden(viewer.lang));
+    }
+    let (tiles, on_duty) = tiles(&state, &viewer).await?;
+    let fragment = DeskTiles { layout: Layout::new(&viewer, ""), tiles, on_duty };
+    render(&fragment, viewer.lang)
 }

@@ -162,11 +162,20 @@ fn filters_as_query(q: &QueueQuery) -> String {
     print(&Query { filter, order })
 }
 
+pub struct SavedView {
+    pub id: i64,
+    pub name: String,
+    pub count: i64,
+    pub href: String,
+    pub own: bool,
+}
+
 #[derive(Template)]
 #[template(path = "queue.html")]
 struct QueuePage {
     layout: Layout,
     query: String,
+    saved: Vec<SavedView>,
     staff: bool,
     rows: Vec<Row>,
     total: i64,
@@ -243,6 +252,20 @@ pub async fn queue(
             assignees.push((u.id.to_string(), u.name));
         }
     }
+    let me = viewer.principal().user.id.0;
+    let saved = app
+        .saved_filters(viewer.principal(), 0)
+        .await
+        .map_err(|e| PageError::app(e, lang))?
+        .into_iter()
+        .map(|r| SavedView {
+            id: r.filter.id,
+            name: super::desk::builtin_name(&r.filter.name, lang),
+            count: r.count,
+            href: format!("/tickets?q={}", super::urlencode(&r.filter.query)),
+            own: r.filter.owner_id == Some(me),
+        })
+        .collect();
     let sorts = [
         ("-updated", "updated"),
         ("-created", "created"),
@@ -253,6 +276,7 @@ pub async fn queue(
     let page_view = QueuePage {
         layout: Layout::new(&viewer, t(lang, if viewer.is_staff() { "queue" } else { "my_tickets" })),
         query: nonempty(&q.q).unwrap_or_else(|| filters_as_query(&q)),
+        saved,
         staff: viewer.is_staff(),
         rows,
         total,
@@ -813,5 +837,46 @@ pub fn day_label(day: &str, lang: Language) -> String {
             }
         }
         Err(_) => day.to_owned(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SaveFilterForm {
+    name: String,
+    q: String,
+    shared: Option<String>,
+}
+
+/// Saves the current query as a filter.
+pub async fn save_filter(
+    State(state): State<AppState>,
+    CsrfForm { viewer, form }: CsrfForm<SaveFilterForm>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    let back_to = format!("/tickets?q={}", super::urlencode(&form.q));
+    match state.app.create_filter(viewer.principal(), &form.name, &form.q, form.shared.is_some()).await {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{back_to}&ok={}",
+            super::urlencode(if lang == Language::En { "Filter saved." } else { "Filtre enregistré." })
+        ))
+        .into_response()),
+        Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
+        Err(e) => {
+            Ok(Redirect::to(&format!("{back_to}&error={}", super::urlencode(&error_text(&e, lang)))).into_response())
+        }
+    }
+}
+
+pub async fn delete_filter(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { viewer, form: _ }: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<Response, PageError> {
+    let lang = viewer.lang;
+    match state.app.delete_filter(viewer.principal(), id).await {
+        Ok(()) => {
+            Ok(back("/tickets", Some(if lang == Language::En { "Filter deleted." } else { "Filtre supprimé." }), None))
+        }
+        Err(e) => Err(PageError::app(e, lang)),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod attachments;
 pub mod establishments;
+pub mod filters;
 pub mod me;
 pub mod rota;
 pub mod tickets;
@@ -49,6 +50,8 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(establishments::list_establishments, establishments::create_establishment))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(me::get_me))
+        .routes(routes!(filters::list_filters, filters::create_filter))
+        .routes(routes!(filters::update_filter, filters::delete_filter))
         .routes(routes!(rota::list_rota, rota::add_duty))
         .routes(routes!(rota::remove_duty))
         .split_for_parts();

@@ -1,0 +1,149 @@
+//! Saved filters: personal or shared with the desk, with their counts. The
+//! desk's dashboard is the shared filters, shown as tiles.
+
+use crate::auth::Principal;
+use crate::{App, AppError};
+use guichet_domain::query::SortKey;
+use guichet_store::saved_filters::SavedFilter;
+use guichet_store::tickets::{Sort, SortField, TicketFilter, TicketRecord};
+use guichet_store::StoreError;
+
+/// A saved filter with what it finds now.
+#[derive(Debug, Clone)]
+pub struct FilterResult {
+    pub filter: SavedFilter,
+    pub count: i64,
+    /// The first tickets, when asked.
+    pub items: Vec<TicketRecord>,
+}
+
+/// What a user may write into a filter.
+#[derive(Debug, Clone, Default)]
+pub struct FilterChange {
+    pub name: Option<String>,
+    pub query: Option<String>,
+    pub shared: Option<bool>,
+    pub position: Option<i64>,
+}
+
+fn not_found(e: StoreError) -> AppError {
+    match e {
+        StoreError::NotFound => AppError::NotFound("filter"),
+        other => other.into(),
+    }
+}
+
+impl App {
+    /// Checks a query by resolving it now, so that a broken filter is refused when saved.
+    async fn check_query(&self, query: &str) -> Result<String, AppError> {
+        let mut conn = self.db.conn().await?;
+        match self.resolve_query(&mut conn, query).await? {
+            Ok(_) => Ok(query.trim().to_owned()),
+            Err(e) => Err(AppError::field("query", e.to_string())),
+        }
+    }
+
+    fn check_name(name: &str) -> Result<String, AppError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(AppError::field("name", "a filter's name has 1 to 80 characters"));
+        }
+        Ok(name.to_owned())
+    }
+
+    /// The filters the user sees, with counts and optionally the first tickets of each.
+    pub async fn saved_filters(&self, p: &Principal, items: i64) -> Result<Vec<FilterResult>, AppError> {
+        let mut conn = self.db.conn().await?;
+        let filters =
+            guichet_store::saved_filters::list_saved_filters(&mut conn, p.user.id, p.actor.role.is_staff()).await?;
+        let mut out = Vec::with_capacity(filters.len());
+        for filter in filters {
+            let resolved = match self.resolve_query(&mut conn, &filter.query).await? {
+                Ok(r) => r,
+                // A filter broken by a vocabulary change shows as empty rather than breaking the page.
+                Err(_) => {
+                    out.push(FilterResult { filter, count: 0, items: Vec::new() });
+                    continue;
+                }
+            };
+            let ticket_filter = TicketFilter {
+                scope: p.actor.scope(),
+                query: resolved.condition,
+                current_user: Some(p.user.id),
+                ..TicketFilter::default()
+            };
+            let mut sort: Vec<Sort> =
+                resolved.order.into_iter().map(|(key, descending)| Sort { field: key.into(), descending }).collect();
+            if sort.is_empty() {
+                sort.push(Sort { field: SortField::from(SortKey::Updated), descending: true });
+            }
+            let (found, count) =
+                guichet_store::tickets::list_tickets(&mut conn, &ticket_filter, &sort, items.max(0), 0, true).await?;
+            out.push(FilterResult { filter, count: count.unwrap_or(0), items: found });
+        }
+        Ok(out)
+    }
+
+    pub async fn create_filter(
+        &self,
+        p: &Principal,
+        name: &str,
+        query: &str,
+        shared: bool,
+    ) -> Result<SavedFilter, AppError> {
+        if shared && !p.actor.role.is_staff() {
+            return Err(AppError::field("shared", "only the desk shares filters"));
+        }
+        let name = Self::check_name(name)?;
+        let query = self.check_query(query).await?;
+        let mut tx = self.db.begin().await?;
+        let id = guichet_store::saved_filters::insert_saved_filter(&mut tx, p.user.id, &name, &query, shared).await?;
+        let filter = guichet_store::saved_filters::find_saved_filter(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(filter)
+    }
+
+    /// A filter the user may change: their own, or a shared one for admins.
+    async fn writable_filter(&self, p: &Principal, id: i64) -> Result<SavedFilter, AppError> {
+        let mut conn = self.db.conn().await?;
+        let filter = guichet_store::saved_filters::find_saved_filter(&mut conn, id).await.map_err(not_found)?;
+        let own = filter.owner_id == Some(p.user.id.0);
+        let visible = own || (filter.shared && p.actor.role.is_staff());
+        if !visible {
+            return Err(AppError::NotFound("filter"));
+        }
+        if !own && !p.actor.can_manage_directory() {
+            return Err(AppError::Forbidden("only administrators change the desk's shared filters".into()));
+        }
+        Ok(filter)
+    }
+
+    pub async fn update_filter(&self, p: &Principal, id: i64, change: FilterChange) -> Result<SavedFilter, AppError> {
+        let mut filter = self.writable_filter(p, id).await?;
+        if let Some(name) = change.name {
+            filter.name = Self::check_name(&name)?;
+        }
+        if let Some(query) = change.query {
+            filter.query = self.check_query(&query).await?;
+        }
+        if let Some(shared) = change.shared {
+            if shared && !p.actor.role.is_staff() {
+                return Err(AppError::field("shared", "only the desk shares filters"));
+            }
+            filter.shared = shared;
+        }
+        if let Some(position) = change.position {
+            filter.position = position;
+        }
+        let mut conn = self.db.conn().await?;
+        guichet_store::saved_filters::update_saved_filter(&mut conn, &filter).await.map_err(not_found)?;
+        Ok(filter)
+    }
+
+    pub async fn delete_filter(&self, p: &Principal, id: i64) -> Result<(), AppError> {
+        self.writable_filter(p, id).await?;
+        let mut conn = self.db.conn().await?;
+        guichet_store::saved_filters::delete_saved_filter(&mut conn, id).await?;
+        Ok(())
+    }
+}
