@@ -488,7 +488,7 @@ impl App {
         let today = self.local_now().0;
         for offset in 0..14 {
             let day = today + Duration::days(offset);
-            if !directory.agents.is_empty() && !self.settings.calendar.ranges_on(day).is_empty() {
+            if !directory.agents.is_empty() && !self.calendar().ranges_on(day).is_empty() {
                 let agent = directory.agents[(day.ordinal() as usize) % directory.agents.len()];
                 guichet_store::rota::insert_duty(&mut tx, &day.to_string(), "day", guichet_domain::ids::UserId(agent))
                     .await?;

@@ -80,3 +80,79 @@ impl App {
         Ok(guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 20, 0, false).await?.0)
     }
 }
+
+/// The desk's time settings, editable at run time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskConfig {
+    pub calendar: guichet_domain::calendar::Calendar,
+    pub sla_policy: guichet_domain::sla::Policy,
+}
+
+const CALENDAR_KEY: &str = "calendar";
+const SLA_POLICY_KEY: &str = "sla_policy";
+
+impl App {
+    /// Reads the stored calendar and policy (the defaults where none is stored).
+    pub async fn reload_desk_config(&self) -> Result<(), AppError> {
+        let mut conn = self.db.conn().await?;
+        let mut config =
+            DeskConfig { calendar: self.settings.calendar.clone(), sla_policy: self.settings.sla_policy.clone() };
+        if let Some(json) = guichet_store::settings::find_setting(&mut conn, CALENDAR_KEY).await? {
+            match serde_json::from_str(&json) {
+                Ok(calendar) => config.calendar = calendar,
+                Err(e) => tracing::error!(error = %e, "the stored calendar cannot be read; using the default"),
+            }
+        }
+        if let Some(json) = guichet_store::settings::find_setting(&mut conn, SLA_POLICY_KEY).await? {
+            match serde_json::from_str(&json) {
+                Ok(policy) => config.sla_policy = policy,
+                Err(e) => {
+                    tracing::error!(error = %e, "the stored service-level policy cannot be read; using the default")
+                }
+            }
+        }
+        self.set_desk_config(config);
+        Ok(())
+    }
+
+    /// Replaces the business calendar (administrators). A calendar that never
+    /// opens is refused: no due date could ever be computed.
+    pub async fn set_calendar(
+        &self,
+        p: &Principal,
+        calendar: guichet_domain::calendar::Calendar,
+    ) -> Result<(), AppError> {
+        if !p.actor.can_manage_directory() {
+            return Err(AppError::Forbidden("only administrators change the calendar".into()));
+        }
+        if calendar.week.iter().all(Vec::is_empty) {
+            return Err(AppError::field("week", "the desk must open at least once a week"));
+        }
+        let json = serde_json::to_string(&calendar).map_err(|e| AppError::Internal(Box::new(e)))?;
+        let mut conn = self.db.conn().await?;
+        guichet_store::settings::upsert_setting(&mut conn, CALENDAR_KEY, &json).await?;
+        self.set_desk_config(DeskConfig { calendar, sla_policy: self.sla_policy() });
+        Ok(())
+    }
+
+    /// Replaces the service-level policy (administrators).
+    pub async fn set_sla_policy(&self, p: &Principal, policy: guichet_domain::sla::Policy) -> Result<(), AppError> {
+        if !p.actor.can_manage_directory() {
+            return Err(AppError::Forbidden("only administrators change the service levels".into()));
+        }
+        if !(0.0..=1.0).contains(&policy.at_risk_ratio) {
+            return Err(AppError::field("at_risk_ratio", "`at_risk_ratio` is between 0 and 1"));
+        }
+        let negative = policy.targets.iter().any(|(_, _, t)| {
+            t.first_response_minutes.is_some_and(|m| m <= 0) || t.resolution_minutes.is_some_and(|m| m <= 0)
+        });
+        if negative {
+            return Err(AppError::field("targets", "targets are positive numbers of business minutes"));
+        }
+        let json = serde_json::to_string(&policy).map_err(|e| AppError::Internal(Box::new(e)))?;
+        let mut conn = self.db.conn().await?;
+        guichet_store::settings::upsert_setting(&mut conn, SLA_POLICY_KEY, &json).await?;
+        self.set_desk_config(DeskConfig { calendar: self.calendar(), sla_policy: policy });
+        Ok(())
+    }
+}

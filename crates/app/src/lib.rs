@@ -67,6 +67,10 @@ pub struct App {
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
     workflows: Arc<Workflows>,
+    /// The calendar and service-level policy in force: the stored ones, else
+    /// the settings' defaults. Reloaded by the periodic job so that every
+    /// node follows an administrator's change.
+    desk: Arc<std::sync::RwLock<desk::DeskConfig>>,
 }
 
 impl App {
@@ -74,7 +78,34 @@ impl App {
         let mut conn = db.conn().await?;
         let workflows = guichet_store::workflows::load_workflows(&mut conn).await?;
         drop(conn);
-        Ok(Self { db, settings: Arc::new(settings), clock, workflows: Arc::new(workflows) })
+        let defaults =
+            desk::DeskConfig { calendar: settings.calendar.clone(), sla_policy: settings.sla_policy.clone() };
+        let app = Self {
+            db,
+            settings: Arc::new(settings),
+            clock,
+            workflows: Arc::new(workflows),
+            desk: Arc::new(std::sync::RwLock::new(defaults)),
+        };
+        app.reload_desk_config().await?;
+        Ok(app)
+    }
+
+    /// The business calendar in force.
+    pub fn calendar(&self) -> guichet_domain::calendar::Calendar {
+        self.desk.read().map(|d| d.calendar.clone()).unwrap_or_else(|e| e.into_inner().calendar.clone())
+    }
+
+    /// The service-level policy in force.
+    pub fn sla_policy(&self) -> guichet_domain::sla::Policy {
+        self.desk.read().map(|d| d.sla_policy.clone()).unwrap_or_else(|e| e.into_inner().sla_policy.clone())
+    }
+
+    pub(crate) fn set_desk_config(&self, config: desk::DeskConfig) {
+        match self.desk.write() {
+            Ok(mut d) => *d = config,
+            Err(e) => *e.into_inner() = config,
+        }
     }
 
     pub fn workflows(&self) -> &Workflows {

@@ -45,7 +45,7 @@ fn parse_day(day: &str) -> Result<NaiveDate, AppError> {
 impl App {
     /// Today's local date and the part of the day, in the desk's time zone.
     pub fn local_now(&self) -> (NaiveDate, &'static str) {
-        let local = self.now().with_timezone(&self.settings.calendar.tz);
+        let local = self.now().with_timezone(&self.calendar().tz);
         (local.date_naive(), if local.hour() < 13 { "morning" } else { "afternoon" })
     }
 

@@ -24,7 +24,7 @@ impl App {
             .filter(|s| s.category == StatusCategory::Waiting)
             .map(|s| s.code.clone())
             .collect();
-        let technical_pauses = self.settings.sla_policy.pause_at_technical_tier;
+        let technical_pauses = self.sla_policy().pause_at_technical_tier;
         let events = guichet_store::events::list_events(conn, id, true).await?;
         let mut pauses = Vec::new();
         let (mut waiting_now, mut technical_now) = (false, false);
@@ -65,7 +65,7 @@ impl App {
             pauses: self.pauses(conn, id).await?,
         };
         let now = self.now();
-        let status = evaluate(&self.settings.calendar, &self.settings.sla_policy, &facts, now);
+        let status = evaluate(&self.calendar(), &self.sla_policy(), &facts, now);
         let sla = SlaRecord {
             first_response_due: status.first_response.due,
             resolution_due: status.resolution.due,

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An opening range within a day, in minutes since local midnight: [start, end).
+/// Written `12:00-19:00` in configuration and the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Range {
     pub start: u32,
     pub end: u32,
@@ -19,19 +21,61 @@ impl Range {
     pub fn hours(start: u32, end: u32) -> Self {
         Self { start: start * 60, end: end * 60 }
     }
+
+    /// Parses `HH:MM-HH:MM` (end up to 24:00, after the start).
+    pub fn parse(text: &str) -> Result<Self, crate::DomainError> {
+        let bad =
+            || crate::DomainError::field("hours", format!("`{}` is not a range such as 12:00-19:00", text.trim()));
+        let minutes = |t: &str| -> Option<u32> {
+            let (h, m) = t.trim().split_once(':')?;
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+        };
+        let (a, b) = text.split_once('-').ok_or_else(bad)?;
+        let (start, end) = (minutes(a).ok_or_else(bad)?, minutes(b).ok_or_else(bad)?);
+        if start >= end {
+            return Err(bad());
+        }
+        Ok(Self { start, end })
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl TryFrom<String> for Range {
+    type Error = crate::DomainError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Range> for String {
+    fn from(r: Range) -> Self {
+        r.to_string()
+    }
+}
+
+impl std::fmt::Display for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}-{:02}:{:02}", self.start / 60, self.start % 60, self.end / 60, self.end % 60)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Calendar {
+    /// IANA time zone, e.g. `Europe/Paris`.
     #[serde(with = "tz_name")]
+    #[schema(value_type = String, example = "Europe/Paris")]
     pub tz: Tz,
-    /// Opening ranges from Monday (index 0) to Sunday (6).
+    /// Opening ranges (`12:00-19:00`) from Monday (index 0) to Sunday (6).
+    #[schema(value_type = Vec<Vec<String>>)]
     pub week: [Vec<Range>; 7],
     /// Whether French public holidays are closed.
     pub french_holidays: bool,
-    /// Days closed although the week says open (a bridge day, a move).
+    /// Days closed although the week says open (a bridge day, a move), `YYYY-MM-DD`.
+    #[schema(value_type = Vec<String>)]
     pub closures: BTreeSet<NaiveDate>,
     /// Days open with these hours although the week or a holiday says closed.
+    #[schema(value_type = Object)]
     pub openings: BTreeMap<NaiveDate, Vec<Range>>,
 }
 
@@ -226,6 +270,15 @@ mod tests {
     }
 
     #[test]
+    fn ranges_read_and_write_as_hours() {
+        assert_eq!(Range::parse("12:00-19:00"), Ok(Range::hours(12, 19)));
+        assert_eq!(Range::parse(" 08:30 - 24:00 ").map(|r| r.to_string()), Ok("08:30-24:00".into()));
+        for bad in ["19:00-12:00", "12-19", "25:00-26:00", "12:60-13:00", "", "12:00-12:00"] {
+            assert!(Range::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn easter_is_computed_for_known_years() {
         assert_eq!(easter(2024), date("2024-03-31"));
         assert_eq!(easter(2025), date("2025-04-20"));
@@ -307,7 +360,7 @@ mod tests {
         c.closures.insert(date("2026-05-15"));
         c.openings.insert(date("2026-05-16"), vec![Range::hours(9, 12)]);
         let json = serde_json::to_string(&c).unwrap();
-        assert!(json.contains("\"Europe/Paris\"") && json.contains("2026-05-15"));
+        assert!(json.contains("\"Europe/Paris\"") && json.contains("2026-05-15") && json.contains("\"12:00-19:00\""));
         assert_eq!(serde_json::from_str::<Calendar>(&json).unwrap(), c);
         assert!(serde_json::from_str::<Calendar>(&json.replace("Europe/Paris", "Mars/Olympus")).is_err());
     }

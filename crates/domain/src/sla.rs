@@ -27,9 +27,12 @@ pub struct Targets {
     pub resolution_minutes: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
-    /// (type, priority, targets); a missing pair falls back to the type's normal priority.
+    /// `[type, priority, {first_response_minutes, resolution_minutes}]`; a missing
+    /// pair falls back to the type's normal priority.
+    #[schema(value_type = Vec<Object>)]
     pub targets: Vec<(TicketType, Priority, Targets)>,
     /// Share of a target consumed from which a ticket is at risk.
     pub at_risk_ratio: f64,

@@ -20,6 +20,10 @@ pub fn start(app: App) -> (watch::Sender<bool>, JoinHandle<()>) {
                 _ = ticker.tick() => {}
                 _ = stopped.changed() => break,
             }
+            // Follow settings changed on another node.
+            if let Err(e) = app.reload_desk_config().await {
+                tracing::warn!(error = %e, "cannot reload the desk's settings");
+            }
             // Check every open ticket once per tick, in batches.
             let tick = app.now();
             loop {

@@ -435,7 +435,7 @@ backend_test!(service_levels_run_in_business_time_pause_and_record_breaches, |ap
     assert_eq!(t["sla"]["state"], "ok");
     let before: chrono::DateTime<chrono::Utc> = due_before.parse().unwrap();
     let after: chrono::DateTime<chrono::Utc> = t["sla"]["resolution_due"].as_str().unwrap().parse().unwrap();
-    assert_eq!(app.app.settings.calendar.business_between(before, after), chrono::Duration::hours(5));
+    assert_eq!(app.app.calendar().business_between(before, after), chrono::Duration::hours(5));
 });
 
 backend_test!(the_rota_is_managed_by_admins_and_read_by_the_desk, |app| async move {
@@ -564,4 +564,60 @@ backend_test!(saved_filters_are_personal_or_shared_and_count_what_each_reader_ma
     assert_eq!((r.status, r.json()["name"].as_str()), (StatusCode::OK, Some("Niveau 2")));
     let tiles = app.app.dashboard(&app.app.authenticate_token(&f.agent).await.unwrap()).await.unwrap();
     assert!(tiles.iter().any(|t| t.title == "Niveau 2" && t.count == 2 && t.items.len() == 2));
+});
+
+backend_test!(the_calendar_and_service_levels_are_configured_by_admins_and_used_at_once, |app| async move {
+    let f = app.fixture().await;
+    let calendar = app.get("/api/v1/calendar", &f.agent).await.json();
+    assert_eq!((calendar["tz"].as_str(), calendar["week"][0][0].as_str()), (Some("Europe/Paris"), Some("12:00-19:00")));
+    assert_eq!(app.get("/api/v1/calendar", &f.requester_a).await.status, StatusCode::FORBIDDEN);
+    let mut changed = calendar.clone();
+    changed["week"][0] = json!(["09:00-12:00", "14:00-18:00"]);
+    changed["closures"] = json!(["2026-03-03"]);
+    assert_eq!(
+        app.request(axum::http::Method::PUT, "/api/v1/calendar", Some(&f.agent), Some(changed.clone())).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = app.request(axum::http::Method::PUT, "/api/v1/calendar", Some(&f.admin), Some(changed.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let mut bad = changed.clone();
+    bad["week"][1] = json!(["19:00-12:00"]);
+    let r = app.request(axum::http::Method::PUT, "/api/v1/calendar", Some(&f.admin), Some(bad)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut never = changed.clone();
+    never["week"] = json!([[], [], [], [], [], [], []]);
+    let r = app.request(axum::http::Method::PUT, "/api/v1/calendar", Some(&f.admin), Some(never)).await;
+    assert_eq!(r.json()["error"]["field"], "week");
+    let mut zone = changed.clone();
+    zone["tz"] = json!("Mars/Olympus");
+    assert_eq!(
+        app.request(axum::http::Method::PUT, "/api/v1/calendar", Some(&f.admin), Some(zone)).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // Monday 14:00 Paris, open 14:00-18:00; Tuesday closed; Wednesday 12:00-19:00.
+    let mut policy = app.get("/api/v1/sla-policy", &f.agent).await.json();
+    for target in policy["targets"].as_array_mut().unwrap() {
+        target[2]["first_response_minutes"] = json!(300);
+    }
+    let r = app.request(axum::http::Method::PUT, "/api/v1/sla-policy", Some(&f.admin), Some(policy.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let t = app
+        .post(
+            "/api/v1/tickets",
+            &f.agent,
+            json!({"title": "x", "establishment": f.uai_a, "type": "assistance", "requester": "admin.a@lycee-a.test"}),
+        )
+        .await
+        .json();
+    // Five hours: four on Monday afternoon, Tuesday closed, one on Wednesday from noon (11:00 UTC).
+    assert_eq!(t["sla"]["first_response_due"], "2026-03-04T12:00:00Z");
+    policy["at_risk_ratio"] = json!(1.5);
+    let r = app.request(axum::http::Method::PUT, "/api/v1/sla-policy", Some(&f.admin), Some(policy)).await;
+    assert_eq!(r.json()["error"]["field"], "at_risk_ratio");
+    // A new start reads the stored settings.
+    let again =
+        guichet_app::App::new(app.app.db.clone(), guichet_app::Settings::default(), app.clock.clone()).await.unwrap();
+    assert_eq!(again.calendar().closures.len(), 1);
+    assert_eq!(again.sla_policy().targets[0].2.first_response_minutes, Some(300));
 });

@@ -29,6 +29,7 @@ pub mod events;
 pub mod rota;
 pub mod saved_filters;
 pub mod sessions;
+pub mod settings;
 pub mod tickets;
 pub mod tokens;
 pub mod users;

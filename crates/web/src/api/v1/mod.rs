@@ -2,6 +2,7 @@
 //! same handler annotations, so the document cannot drift from the code.
 
 pub mod attachments;
+pub mod desk;
 pub mod establishments;
 pub mod filters;
 pub mod me;
@@ -50,6 +51,8 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(establishments::list_establishments, establishments::create_establishment))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(me::get_me))
+        .routes(routes!(desk::get_calendar, desk::put_calendar))
+        .routes(routes!(desk::get_sla_policy, desk::put_sla_policy))
         .routes(routes!(filters::list_filters, filters::create_filter))
         .routes(routes!(filters::update_filter, filters::delete_filter))
         .routes(routes!(rota::list_rota, rota::add_duty))

@@ -1,0 +1,17 @@
+//! Desk settings edited at run time, stored as JSON documents by key.
+
+use crate::db::{Conn, Result};
+
+pub async fn find_setting(conn: &mut Conn, key: &str) -> Result<Option<String>> {
+    Ok(on_conn!(conn, |c| sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *c)
+        .await)?)
+}
+
+pub async fn upsert_setting(conn: &mut Conn, key: &str, value: &str) -> Result<()> {
+    let sql =
+        "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    on_conn!(conn, |c| sqlx::query(sql).bind(key).bind(value).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
