@@ -166,6 +166,8 @@ test("every main page passes an accessibility audit and renders quickly", async 
     ["admin", "/admin/establishments", "admin-establishments"],
     ["admin", "/admin/users", "admin-users"],
     ["admin", "/admin/categories", null],
+    ["admin", "/admin/rota", null],
+    ["admin", "/admin/calendar", "admin-calendar"],
   ];
   const report = [];
   const contexts = {};

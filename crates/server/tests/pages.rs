@@ -46,7 +46,7 @@ backend_test!(requester_pages_never_cross_into_another_school, |app| async move 
     for path in ["/desk", "/phone"] {
         assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::SEE_OTHER, "{path}");
     }
-    for path in ["/admin/establishments", "/admin/users", "/admin/categories", "/admin/rota"] {
+    for path in ["/admin/establishments", "/admin/users", "/admin/categories", "/admin/rota", "/admin/calendar"] {
         assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
     let r = app.form(&s, "/admin/users", &[("email", "x@y.fr"), ("name", "X"), ("role", "admin")], None).await;
@@ -161,4 +161,51 @@ backend_test!(admin_pages_manage_users_establishments_and_categories, |app| asyn
     assert!(r.headers["location"].to_str().unwrap().contains("ok="));
     let page = String::from_utf8_lossy(&app.page(&s.cookie, "/admin/categories").await.bytes).into_owned();
     assert!(page.contains("Application mobile"));
+});
+
+backend_test!(admins_set_hours_and_service_levels_from_the_calendar_page, |app| async move {
+    let f = app.fixture().await;
+    let s = app.sign_in("boss@desk.test", PASSWORD).await;
+    let page = String::from_utf8_lossy(&app.page(&s.cookie, "/admin/calendar").await.bytes).into_owned();
+    assert!(page.contains("12:00-19:00") && page.contains("Europe/Paris"));
+    let mut fields = vec![
+        ("tz", "Europe/Paris"),
+        ("holidays", "1"),
+        ("closures", "2026-12-24\n2026-12-31"),
+        ("openings", "2026-06-06 09:00-12:00"),
+    ];
+    let days = ["08:30-12:00, 13:30-17:00", "12:00-19:00", "12:00-19:00", "12:00-19:00", "12:00-19:00", "", ""];
+    let names: Vec<String> = (0..7).map(|i| format!("day{i}")).collect();
+    for (name, hours) in names.iter().zip(days) {
+        fields.push((name.as_str(), hours));
+    }
+    let fields: Vec<(&str, String)> = fields.into_iter().map(|(k, v)| (k, v.replace("\\n", "\n"))).collect();
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = app.form(&s, "/admin/calendar", &refs, None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="), "{:?}", r.headers["location"]);
+    let calendar = app.get("/api/v1/calendar", &f.agent).await.json();
+    assert_eq!(calendar["week"][0], serde_json::json!(["08:30-12:00", "13:30-17:00"]));
+    assert_eq!(calendar["closures"].as_array().unwrap().len(), 2);
+    assert_eq!(calendar["openings"]["2026-06-06"], serde_json::json!(["09:00-12:00"]));
+    let mut wrong = refs.clone();
+    wrong[4] = ("day0", "19:00-12:00");
+    let r = app.form(&s, "/admin/calendar", &wrong, None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("error="));
+    let r = app
+        .form(
+            &s,
+            "/admin/sla",
+            &[("fr.anomaly.critical", "1,5"), ("res.anomaly.critical", ""), ("at_risk", "75")],
+            None,
+        )
+        .await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    let policy = app.get("/api/v1/sla-policy", &f.agent).await.json();
+    let critical =
+        policy["targets"].as_array().unwrap().iter().find(|t| t[0] == "anomaly" && t[1] == "critical").unwrap();
+    assert_eq!(
+        (critical[2]["first_response_minutes"].as_i64(), critical[2]["resolution_minutes"].is_null()),
+        (Some(90), true)
+    );
+    assert_eq!(policy["at_risk_ratio"], 0.75);
 });

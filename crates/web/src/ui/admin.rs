@@ -503,3 +503,177 @@ pub async fn change_rota(
         Err(e) => Ok(back("/admin/rota", None, Some(&error_text(&e, lang)))),
     }
 }
+
+pub struct WeekdayRow {
+    pub index: usize,
+    pub name: &'static str,
+    pub hours: String,
+}
+
+pub struct TargetRow {
+    pub key: String,
+    pub ticket_type: String,
+    pub priority: String,
+    pub first_response: String,
+    pub resolution: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_calendar.html")]
+struct CalendarPage {
+    layout: Layout,
+    tz: String,
+    days: Vec<WeekdayRow>,
+    holidays: bool,
+    closures: String,
+    openings: String,
+    targets: Vec<TargetRow>,
+    at_risk_percent: String,
+    pause_technical: bool,
+}
+
+const WEEKDAYS_FR: [&str; 7] = ["Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche"];
+const WEEKDAYS_EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+fn hours_text(minutes: Option<i64>) -> String {
+    minutes.map_or_else(
+        String::new,
+        |m| {
+            if m % 60 == 0 {
+                (m / 60).to_string()
+            } else {
+                format!("{:.2}", m as f64 / 60.0)
+            }
+        },
+    )
+}
+
+pub async fn calendar(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let cal = state.app.calendar();
+    let policy = state.app.sla_policy();
+    let join = |ranges: &[guichet_domain::calendar::Range]| {
+        ranges.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
+    let names = if lang == Language::En { WEEKDAYS_EN } else { WEEKDAYS_FR };
+    let days = (0..7).map(|i| WeekdayRow { index: i, name: names[i], hours: join(&cal.week[i]) }).collect();
+    let targets = policy
+        .targets
+        .iter()
+        .map(|(ty, pr, t)| TargetRow {
+            key: format!("{}.{}", ty.as_str(), pr.as_str()),
+            ticket_type: label(lang, ty.as_str()),
+            priority: label(lang, pr.as_str()),
+            first_response: hours_text(t.first_response_minutes),
+            resolution: hours_text(t.resolution_minutes),
+        })
+        .collect();
+    let page = CalendarPage {
+        layout: Layout::new(&viewer, t(lang, "calendar")),
+        tz: cal.tz.name().to_owned(),
+        days,
+        holidays: cal.french_holidays,
+        closures: cal.closures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+        openings: cal.openings.iter().map(|(d, r)| format!("{d} {}", join(r))).collect::<Vec<_>>().join("\n"),
+        targets,
+        at_risk_percent: format!("{:.0}", policy.at_risk_ratio * 100.0),
+        pause_technical: policy.pause_at_technical_tier,
+    };
+    render(&page, lang)
+}
+
+fn ranges(text: &str) -> Result<Vec<guichet_domain::calendar::Range>, AppError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| guichet_domain::calendar::Range::parse(r).map_err(AppError::from))
+        .collect()
+}
+
+/// Saves the calendar form: hours per weekday, holidays, closures, openings, time zone.
+pub async fn save_calendar(
+    State(state): State<AppState>,
+    CsrfForm { viewer, form }: CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+    let result: Result<(), AppError> = async {
+        let mut cal = state.app.calendar();
+        cal.tz = get("tz")
+            .trim()
+            .parse()
+            .map_err(|_| AppError::field("tz", format!("unknown time zone `{}`", get("tz"))))?;
+        for i in 0..7 {
+            cal.week[i] = ranges(get(&format!("day{i}")))?;
+        }
+        cal.french_holidays = !get("holidays").is_empty();
+        cal.closures = get("closures")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.parse().map_err(|_| AppError::field("closures", format!("`{l}` is not a date (YYYY-MM-DD)"))))
+            .collect::<Result<_, _>>()?;
+        cal.openings = get("openings")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (day, hours) = l.split_once(' ').unwrap_or((l, ""));
+                let day = day
+                    .parse()
+                    .map_err(|_| AppError::field("openings", format!("`{day}` is not a date (YYYY-MM-DD)")))?;
+                Ok((day, ranges(hours)?))
+            })
+            .collect::<Result<_, AppError>>()?;
+        state.app.set_calendar(viewer.principal(), cal).await
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(back("/admin/calendar", Some(done(lang)), None)),
+        Err(e @ (AppError::Internal(_) | AppError::Forbidden(_))) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/calendar", None, Some(&error_text(&e, lang)))),
+    }
+}
+
+/// Saves the service-level targets (hours of business time; empty for none).
+pub async fn save_sla(
+    State(state): State<AppState>,
+    CsrfForm { viewer, form }: CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang;
+    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    let result: Result<(), AppError> = async {
+        let mut policy = state.app.sla_policy();
+        let minutes = |field: &str, v: String| -> Result<Option<i64>, AppError> {
+            if v.is_empty() {
+                return Ok(None);
+            }
+            let hours: f64 = v
+                .replace(',', ".")
+                .parse()
+                .map_err(|_| AppError::field(field.to_owned(), format!("`{v}` is not a number of hours")))?;
+            Ok(Some((hours * 60.0).round() as i64))
+        };
+        for (ty, pr, targets) in &mut policy.targets {
+            let key = format!("{}.{}", ty.as_str(), pr.as_str());
+            targets.first_response_minutes = minutes("targets", get(&format!("fr.{key}")))?;
+            targets.resolution_minutes = minutes("targets", get(&format!("res.{key}")))?;
+        }
+        let percent: f64 = get("at_risk")
+            .replace(',', ".")
+            .parse()
+            .map_err(|_| AppError::field("at_risk_ratio", "a percentage is expected"))?;
+        policy.at_risk_ratio = percent / 100.0;
+        policy.pause_at_technical_tier = !get("pause_technical").is_empty();
+        state.app.set_sla_policy(viewer.principal(), policy).await
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(back("/admin/calendar", Some(done(lang)), None)),
+        Err(e @ (AppError::Internal(_) | AppError::Forbidden(_))) => Err(PageError::app(e, lang)),
+        Err(e) => Ok(back("/admin/calendar", None, Some(&error_text(&e, lang)))),
+    }
+}

@@ -295,6 +295,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/role", post(admin::set_role))
         .route("/admin/categories", get(admin::categories).post(admin::create_category))
         .route("/admin/rota", get(admin::rota).post(admin::change_rota))
+        .route("/admin/calendar", get(admin::calendar).post(admin::save_calendar))
+        .route("/admin/sla", post(admin::save_sla))
         .route("/admin/categories/{code}/active", post(admin::set_category_active))
         .route("/static/{name}", get(static_file))
 }
