@@ -95,3 +95,71 @@ impl App {
         Ok(ids.len())
     }
 }
+
+impl App {
+    /// The automatic end of a ticket's life: resolved tickets close after
+    /// the configured open days; tickets left waiting on the requester are
+    /// resolved as "no answer" when that rule is on. Returns how many moved.
+    pub async fn run_automations(&self) -> Result<usize, AppError> {
+        use guichet_domain::actor::{Actor, TicketScope};
+        use guichet_domain::ticket::{Resolution, TicketPatch};
+        let policy = self.sla_policy();
+        let calendar = self.calendar();
+        let now = self.now();
+        let codes = |category: StatusCategory| -> Vec<String> {
+            let mut c: Vec<String> = self
+                .workflows()
+                .0
+                .iter()
+                .flat_map(|w| w.statuses.iter())
+                .filter(|s| s.category == category)
+                .map(|s| s.code.clone())
+                .collect();
+            c.sort();
+            c.dedup();
+            c
+        };
+        // The system acts with the desk's rights; its history entries have no author.
+        let system = Actor {
+            user: guichet_domain::ids::UserId(0),
+            role: guichet_domain::user::Role::Admin,
+            establishments: vec![],
+        };
+        let mut plans: Vec<(TicketId, TicketPatch)> = Vec::new();
+        let mut conn = self.db.conn().await?;
+        let before = calendar.open_days_before(now, policy.close_resolved_after_days);
+        for id in guichet_store::tickets::list_stale_in_status(&mut conn, &codes(StatusCategory::Resolved), before, 500)
+            .await?
+        {
+            plans.push((id, TicketPatch { status: Some("closed".into()), ..TicketPatch::default() }));
+        }
+        if let Some(days) = policy.resolve_unanswered_after_days {
+            let before = calendar.open_days_before(now, days);
+            for id in
+                guichet_store::tickets::list_stale_in_status(&mut conn, &codes(StatusCategory::Waiting), before, 500)
+                    .await?
+            {
+                let patch = TicketPatch {
+                    status: Some("resolved".into()),
+                    resolution: Some(Some(Resolution::NoAnswer)),
+                    ..TicketPatch::default()
+                };
+                plans.push((id, patch));
+            }
+        }
+        drop(conn);
+        let mut moved = 0;
+        for (id, patch) in plans {
+            let mut tx = self.db.begin().await?;
+            let mut ticket = guichet_store::tickets::find_ticket(&mut tx, id, &TicketScope::All).await?.ticket;
+            // A workflow without that transition (an evolution's "declined") is left alone.
+            let Ok(changes) = ticket.apply(patch, &system, self.workflows(), now) else { continue };
+            guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
+            guichet_store::events::insert_events(&mut tx, id, None, &changes, now).await?;
+            self.refresh_sla(&mut tx, id).await?;
+            tx.commit().await?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+}

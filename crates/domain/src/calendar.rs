@@ -237,6 +237,23 @@ impl Calendar {
         None
     }
 
+    /// The start (local midnight) of the `n`-th open day before the one of
+    /// `t`: what was resolved before it has waited `n` full open days.
+    pub fn open_days_before(&self, t: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+        let mut day = self.local_date(t);
+        let mut left = n;
+        for _ in 0..HORIZON_DAYS {
+            if left == 0 {
+                break;
+            }
+            day -= Duration::days(1);
+            if !self.ranges_on(day).is_empty() {
+                left -= 1;
+            }
+        }
+        self.instant(day, 0)
+    }
+
     /// Business time between two instants (negative when `b` is before `a`).
     pub fn business_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> Duration {
         if b < a {
@@ -332,6 +349,15 @@ mod tests {
         // An exceptional opening on a Saturday counts.
         c.openings.insert(date("2026-05-16"), vec![Range::hours(9, 12)]);
         assert_eq!(c.business_between(a, b), Duration::hours(24));
+    }
+
+    #[test]
+    fn open_days_are_counted_back_over_weekends_and_holidays() {
+        let c = Calendar::default();
+        // Tuesday 2026-04-07 15:00 Paris; Monday 6 is Easter Monday: two open
+        // days back is Thursday 2026-04-02, midnight Paris (summer time).
+        assert_eq!(c.open_days_before(utc("2026-04-07T13:00:00Z"), 2), utc("2026-04-01T22:00:00Z"));
+        assert_eq!(c.open_days_before(utc("2026-04-07T13:00:00Z"), 0), utc("2026-04-06T22:00:00Z"));
     }
 
     #[test]

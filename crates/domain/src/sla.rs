@@ -38,6 +38,17 @@ pub struct Policy {
     pub at_risk_ratio: f64,
     /// Whether time at the technical tier (level 2) also pauses the clock.
     pub pause_at_technical_tier: bool,
+    /// Resolved tickets close after this many open days without a reopening.
+    #[serde(default = "default_close_after")]
+    pub close_resolved_after_days: u32,
+    /// Tickets waiting on the requester this many open days are resolved as
+    /// "no answer"; `None` (the default) leaves them waiting.
+    #[serde(default)]
+    pub resolve_unanswered_after_days: Option<u32>,
+}
+
+fn default_close_after() -> u32 {
+    5
 }
 
 const HOUR: i64 = 60;
@@ -61,7 +72,13 @@ impl Default for Policy {
         for p in [Priority::Critical, Priority::High, Priority::Normal, Priority::Low] {
             targets.push((TicketType::Evolution, p, t(2 * DAY, None)));
         }
-        Self { targets, at_risk_ratio: 0.8, pause_at_technical_tier: false }
+        Self {
+            targets,
+            at_risk_ratio: 0.8,
+            pause_at_technical_tier: false,
+            close_resolved_after_days: default_close_after(),
+            resolve_unanswered_after_days: None,
+        }
     }
 }
 

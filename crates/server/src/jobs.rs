@@ -24,6 +24,11 @@ pub fn start(app: App) -> (watch::Sender<bool>, JoinHandle<()>) {
             if let Err(e) = app.reload_desk_config().await {
                 tracing::warn!(error = %e, "cannot reload the desk's settings");
             }
+            match app.run_automations().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tickets = n, "closed or resolved automatically"),
+                Err(e) => tracing::warn!(error = %e, "automatic closure failed; retrying at the next tick"),
+            }
             // Check every open ticket once per tick, in batches.
             let tick = app.now();
             loop {

@@ -621,3 +621,30 @@ backend_test!(the_calendar_and_service_levels_are_configured_by_admins_and_used_
     assert_eq!(again.calendar().closures.len(), 1);
     assert_eq!(again.sla_policy().targets[0].2.first_response_minutes, Some(300));
 });
+
+backend_test!(resolved_tickets_close_by_themselves_and_unanswered_ones_can_be_resolved, |app| async move {
+    let f = app.fixture().await;
+    let path = format!("/api/v1/tickets/{}", f.ticket_a);
+    app.patch(&path, &f.agent, json!({"status": "resolved", "resolution": "answered"})).await;
+    let waiting = format!("/api/v1/tickets/{}", f.ticket_b);
+    app.patch(&waiting, &f.agent, json!({"status": "waiting_on_requester"})).await;
+    // Monday 14:00 Paris; four open days later (Friday) nothing moves yet.
+    app.clock.advance(chrono::Duration::days(4));
+    assert_eq!(app.app.run_automations().await.unwrap(), 0);
+    // The next Tuesday, five open days have passed: the resolved ticket closes.
+    app.clock.advance(chrono::Duration::days(4));
+    assert_eq!(app.app.run_automations().await.unwrap(), 1);
+    let t = app.get(&path, &f.agent).await.json();
+    assert_eq!(t["status"], "closed");
+    let history = app.get(&format!("{path}/history"), &f.requester_a).await.json();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["field"].as_str(), last["actor"].is_null()), (Some("status"), true));
+    assert_eq!(app.get(&waiting, &f.agent).await.json()["status"], "waiting_on_requester", "off by default");
+    // With the rule on, the unanswered ticket is resolved as such.
+    let mut policy = app.get("/api/v1/sla-policy", &f.agent).await.json();
+    policy["resolve_unanswered_after_days"] = json!(3);
+    app.request(axum::http::Method::PUT, "/api/v1/sla-policy", Some(&f.admin), Some(policy)).await;
+    assert_eq!(app.app.run_automations().await.unwrap(), 1);
+    let t = app.get(&waiting, &f.agent).await.json();
+    assert_eq!((t["status"].as_str(), t["resolution"].as_str()), (Some("resolved"), Some("no_answer")));
+});
