@@ -1,6 +1,7 @@
 //! The `guichet` binary: command line, configuration, wiring and the server's
 //! life (start, graceful shutdown). Business rules live in the other crates.
 
+mod bench;
 mod commands;
 mod config;
 mod jobs;
@@ -66,6 +67,11 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Measure the speed of the desk's queries on the configured database.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -117,6 +123,16 @@ enum TokenCommand {
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// p50/p99 of every saved filter (first page of 50) and of the dashboard.
+    Filters {
+        /// Runs per filter.
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
     },
 }
 
@@ -176,6 +192,9 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         }
         Command::Demo { establishments, tickets, seed } => {
             commands::demo(&config, guichet_app::demo::DemoOptions { establishments, tickets, seed }).await
+        }
+        Command::Bench { command: BenchCommand::Filters { iterations } } => {
+            bench::filters(&config, iterations.max(1)).await
         }
         Command::Config { command: ConfigCommand::Check } => {
             print!("{}", config.to_masked_toml());

@@ -256,3 +256,20 @@ fn the_binary_works_on_postgresql_too() {
     assert!(!dir.path().join("guichet-data").exists(), "no SQLite file next to a PostgreSQL setup");
     drop(admin);
 }
+
+#[test]
+fn the_filter_benchmark_runs_on_a_small_data_set() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["demo", "--establishments", "5", "--tickets", "200"], None).status.success());
+    let out = run(dir.path(), &["bench", "filters", "--iterations", "3"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("SQLite, 200 tickets"), "{stdout}");
+    for name in ["En retard", "Non attribuées", "dashboard (all tiles)"] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(empty.path(), &["bench", "filters"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no agent in the database"));
+}

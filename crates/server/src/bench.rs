@@ -1,0 +1,86 @@
+//! `guichet bench filters`: how fast the desk's saved filters answer on the
+//! configured database (first page of 50, as the queue shows them). Prints
+//! medians and 99th percentiles; run it on `guichet demo --tickets 1000000`.
+
+use crate::commands::open_app;
+use crate::config::Config;
+use anyhow::Context;
+use guichet_app::tickets::ListParams;
+use guichet_domain::user::Role;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+pub async fn filters(config: &Config, iterations: usize) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let op = app.operator();
+    let filter = guichet_store::users::UserFilter { role: Some(Role::Agent), ..Default::default() };
+    let agents = app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+    let agent = agents.into_iter().next().context("no agent in the database: load `guichet demo` first")?;
+    let principal = guichet_app::auth::Principal::from_user(agent);
+    let saved = app.saved_filters(&principal, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let backend = match app.db.backend() {
+        guichet_store::Backend::Sqlite => "SQLite",
+        guichet_store::Backend::Postgres => "PostgreSQL",
+    };
+    let mut conn = app.db.conn().await?;
+    let total = guichet_store::tickets::list_tickets(
+        &mut conn,
+        &guichet_store::tickets::TicketFilter { scope: guichet_domain::actor::TicketScope::All, ..Default::default() },
+        &[],
+        1,
+        0,
+        true,
+    )
+    .await?
+    .1
+    .unwrap_or(0);
+    drop(conn);
+    println!("{backend}, {total} tickets, {iterations} runs per filter (first page of 50, with the total count)");
+    println!("{:<32} {:>8} {:>10} {:>10}", "filter", "found", "p50 ms", "p99 ms");
+    let mut dashboard = Vec::with_capacity(iterations);
+    for r in &saved {
+        let params = ListParams { q: Some(r.filter.query.clone()), per_page: Some(50), ..ListParams::default() };
+        let mut times = Vec::with_capacity(iterations);
+        let mut found = 0;
+        for _ in 0..iterations {
+            let start = Instant::now();
+            let page = app.list_tickets(&principal, &params).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            times.push(start.elapsed());
+            found = page.total;
+        }
+        times.sort();
+        println!(
+            "{:<32} {:>8} {:>10} {:>10}",
+            r.filter.name,
+            found,
+            ms(percentile(&times, 50.0)),
+            ms(percentile(&times, 99.0))
+        );
+    }
+    for _ in 0..iterations.min(20) {
+        let start = Instant::now();
+        app.dashboard(&principal).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        dashboard.push(start.elapsed());
+    }
+    dashboard.sort();
+    println!(
+        "{:<32} {:>8} {:>10} {:>10}",
+        "dashboard (all tiles)",
+        "",
+        ms(percentile(&dashboard, 50.0)),
+        ms(percentile(&dashboard, 99.0))
+    );
+    Ok(ExitCode::SUCCESS)
+}
