@@ -548,8 +548,8 @@ impl App {
             let mut events = Vec::with_capacity(size * 4);
             for _ in 0..size {
                 ticket_id += 1;
-                let ticket = demo_ticket(rng, ticket_id, now, directory, &categories);
-                demo_conversation(rng, &ticket, now_micros, directory, &mut comment_id, &mut comments, &mut events);
+                let mut ticket = demo_ticket(rng, ticket_id, now, directory, &categories);
+                demo_conversation(rng, &mut ticket, now_micros, directory, &mut comment_id, &mut comments, &mut events);
                 tickets.push(ticket);
             }
             let mut tx = self.db.begin().await?;
@@ -654,6 +654,7 @@ fn demo_ticket(
         first_response_due: sla.first_response.due.map(|d| d.timestamp_micros()),
         resolution_due: sla.resolution.due.map(|d| d.timestamp_micros()),
         sla_state: Some(sla.state.as_str()),
+        awaiting_desk: true,
     }
 }
 
@@ -684,7 +685,7 @@ fn demo_sla(
 
 fn demo_conversation(
     rng: &mut ChaCha8Rng,
-    t: &BulkTicket,
+    t: &mut BulkTicket,
     now: i64,
     directory: &DemoDirectory,
     comment_id: &mut i64,
@@ -722,6 +723,9 @@ fn demo_conversation(
             channel: if author == t.requester_id { t.channel } else { "portal" },
             created_at: at,
         });
+        if !internal {
+            t.awaiting_desk = author == t.requester_id;
+        }
         events.push(BulkEvent {
             ticket_id: t.id,
             actor_id: Some(author),

@@ -39,6 +39,15 @@ pub async fn insert_comment(conn: &mut Conn, new: &NewComment<'_>, now: DateTime
         .bind(to_micros(now))
         .fetch_one(&mut *c)
         .await)?;
+    if !new.internal {
+        let sql = "UPDATE tickets SET awaiting_desk = (requester_id = $1) WHERE id = $2";
+        on_conn!(conn, |c| sqlx::query(sql)
+            .bind(new.author.0)
+            .bind(new.ticket.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
     Ok(CommentId(id))
 }
 

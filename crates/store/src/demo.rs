@@ -30,6 +30,8 @@ pub struct BulkTicket {
     pub first_response_due: Option<i64>,
     pub resolution_due: Option<i64>,
     pub sla_state: Option<&'static str>,
+    /// The last public message is the requester's, or there is none.
+    pub awaiting_desk: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +66,7 @@ pub async fn max_ids(conn: &mut Conn) -> Result<(i64, i64)> {
 }
 
 /// Rows per statement: below SQLite's 32,766 parameters for the widest table.
-const CHUNK: usize = 800;
+const CHUNK: usize = 700;
 
 fn push_tickets<'a, DB>(qb: &mut QueryBuilder<'a, DB>, rows: &'a [BulkTicket])
 where
@@ -73,11 +75,12 @@ where
     Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     qb.push(
         "INSERT INTO tickets (id, title, description, ticket_type, status, priority, category_id, channel, tier, \
          requester_id, establishment_id, assignee_id, repro_service, repro_outcome, resolution, created_at, updated_at, \
-         first_response_at, resolved_at, closed_at, first_response_due, resolution_due, sla_state, sla_checked_at) ",
+         first_response_at, resolved_at, closed_at, first_response_due, resolution_due, sla_state, sla_checked_at, awaiting_desk) ",
     );
     qb.push_values(rows, |mut b, t| {
         b.push_bind(t.id)
@@ -103,7 +106,8 @@ where
             .push_bind(t.first_response_due)
             .push_bind(t.resolution_due)
             .push_bind(t.sla_state)
-            .push_bind(t.updated_at);
+            .push_bind(t.updated_at)
+            .push_bind(t.awaiting_desk);
     });
 }
 

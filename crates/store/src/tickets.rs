@@ -399,9 +399,9 @@ where
     }
 }
 
-/// The last public message is the requester's, or there is none yet.
-const AWAITING_DESK: &str = "COALESCE((SELECT c.author_id FROM comments c WHERE c.ticket_id = t.id AND NOT c.internal \
-     ORDER BY c.created_at DESC, c.id DESC LIMIT 1), t.requester_id) = t.requester_id";
+/// The last public message is the requester's, or there is none yet
+/// (kept on the ticket by `insert_comment`).
+const AWAITING_DESK: &str = "t.awaiting_desk";
 
 /// Compiles a condition of the query language into SQL with bound values:
 /// nothing the user typed is ever spliced into the statement.
