@@ -401,7 +401,8 @@ where
 
 /// The last public message is the requester's, or there is none yet
 /// (kept on the ticket by `insert_comment`).
-const AWAITING_DESK: &str = "t.awaiting_desk";
+/// Written as a comparison: SQLite uses an index for `= TRUE`, not for a bare column.
+const AWAITING_DESK: &str = "t.awaiting_desk = TRUE";
 
 /// Compiles a condition of the query language into SQL with bound values:
 /// nothing the user typed is ever spliced into the statement.
@@ -527,7 +528,7 @@ where
             qb.push(")");
         }
         Condition::AwaitingDesk { negated } => {
-            qb.push(format_args!("{}{AWAITING_DESK}", not(*negated)));
+            qb.push(if *negated { "t.awaiting_desk = FALSE" } else { AWAITING_DESK });
         }
         Condition::KeyCompare { op, id } => {
             qb.push(format_args!("t.id {} ", op.sql())).push_bind(*id);
