@@ -33,16 +33,19 @@ impl App {
         codes
     }
 
-    /// Monday 00:00 of the current week. UTC for now; the desk's calendar
-    /// (Europe/Paris) replaces it with the business calendar.
+    /// Monday 00:00 of the current week, in the desk's time zone.
     pub fn start_of_week(&self) -> chrono::DateTime<Utc> {
-        let now = self.now();
-        let monday = now.date_naive() - Duration::days(i64::from(now.weekday().num_days_from_monday()));
-        Utc.from_utc_datetime(&monday.and_hms_opt(0, 0, 0).unwrap_or_default())
+        let calendar = self.calendar();
+        let today = self.now().with_timezone(&calendar.tz).date_naive();
+        let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+        let midnight = monday.and_hms_opt(0, 0, 0).unwrap_or_default();
+        calendar
+            .tz
+            .from_local_datetime(&midnight)
+            .earliest()
+            .map_or_else(|| Utc.from_utc_datetime(&midnight), |t| t.with_timezone(&Utc))
     }
 
-    /// The desk's dashboard: every saved filter the user sees (the shared
-    /// built-ins first), with its count and first tickets.
     pub async fn dashboard(&self, p: &Principal) -> Result<Vec<Tile>, AppError> {
         if !p.actor.role.is_staff() {
             return Err(AppError::Forbidden("the dashboard is the desk's".into()));

@@ -169,7 +169,7 @@ impl App {
             .collect();
         let ctx = guichet_domain::query::Context {
             now: self.now(),
-            tz: chrono_tz::Europe::Paris,
+            tz: self.calendar().tz,
             key_prefix: self.settings.key_prefix.clone(),
             statuses,
             categories,
