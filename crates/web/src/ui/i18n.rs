@@ -126,7 +126,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("save_filter", "Enregistrer cette requête", "Save this query"),
     ("share_with_desk", "Partager avec le support", "Share with the desk"),
     ("delete", "Supprimer", "Delete"),
-    ("query_help", "Champs : type, statut, priorité, catégorie, canal, niveau, établissement, demandeur, attribution, créé, mis à jour, résolu, texte, clé. Opérateurs : = != < > ~ IN, NOT IN, IS EMPTY, AND, OR, NOT, ORDER BY. Fonctions : now(), startOfDay(-7d), startOfWeek(), startOfMonth(-1), currentUser().", "Fields: type, status, priority, category, channel, tier, establishment, requester, assignee, created, updated, resolved, text, key. Operators: = != < > ~ IN, NOT IN, IS EMPTY, AND, OR, NOT, ORDER BY. Functions: now(), startOfDay(-7d), startOfWeek(), startOfMonth(-1), currentUser()."),
+    ("query_help", "Champs : type, statut, priorité, catégorie, canal, niveau, établissement, demandeur, attribution, créé, mis à jour, résolu, échéance (due), sla, attente (awaiting), texte, clé. Opérateurs : = != < > ~ IN, NOT IN, IS EMPTY, AND, OR, NOT, ORDER BY. Fonctions : now(), startOfDay(-7d), startOfWeek(), startOfMonth(-1), currentUser().", "Fields: type, status, priority, category, channel, tier, establishment, requester, assignee, created, updated, resolved, due, sla, awaiting, text, key. Operators: = != < > ~ IN, NOT IN, IS EMPTY, AND, OR, NOT, ORDER BY. Functions: now(), startOfDay(-7d), startOfWeek(), startOfMonth(-1), currentUser()."),
     ("queue", "Demandes", "Requests"),
     ("reopen", "Rouvrir", "Reopen"),
     ("reply", "Réponse", "Reply"),
