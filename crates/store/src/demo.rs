@@ -196,8 +196,14 @@ pub async fn reset_sequences(conn: &mut Conn) -> Result<()> {
     Ok(())
 }
 
-/// Refreshes the planner's statistics after a bulk load.
+/// Refreshes the planner's statistics after a bulk load. On PostgreSQL a
+/// VACUUM also fills the visibility map, without which index-only scans go
+/// back to the table for every row. Not inside a transaction.
 pub async fn analyze(conn: &mut Conn) -> Result<()> {
-    on_conn!(conn, |c| sqlx::query("ANALYZE").execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    let sql = match conn.backend() {
+        Backend::Sqlite => "ANALYZE",
+        Backend::Postgres => "VACUUM ANALYZE",
+    };
+    on_conn!(conn, |c| sqlx::query(sql).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
