@@ -52,7 +52,16 @@ pub struct Upload<'a> {
 
 impl App {
     pub async fn add_attachment(&self, p: &Principal, key: &str, upload: Upload<'_>) -> Result<Attachment, AppError> {
-        let limit = self.settings.attachment_max_bytes;
+        Self::check_upload(p, &upload, self.settings.attachment_max_bytes)?;
+        let mut tx = self.db.begin().await?;
+        let ticket = self.visible_ticket(&mut tx, p, key).await?.ticket;
+        let attachment = self.attach_in(&mut tx, p, ticket.id, upload).await?;
+        tx.commit().await?;
+        Ok(attachment)
+    }
+
+    /// Size, emptiness and internal-flag checks, before anything is written.
+    pub(crate) fn check_upload(p: &Principal, upload: &Upload<'_>, limit: usize) -> Result<(), AppError> {
         if upload.content.len() > limit {
             return Err(AppError::TooLarge { limit });
         }
@@ -62,12 +71,21 @@ impl App {
         if upload.internal && !p.actor.can_see_internal() {
             return Err(AppError::field("internal", "only the desk adds internal attachments"));
         }
+        Ok(())
+    }
+
+    /// Stores a checked upload on a ticket the actor may see, inside the caller's transaction.
+    pub(crate) async fn attach_in(
+        &self,
+        tx: &mut guichet_store::Conn,
+        p: &Principal,
+        ticket: guichet_domain::ids::TicketId,
+        upload: Upload<'_>,
+    ) -> Result<Attachment, AppError> {
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let ticket = self.visible_ticket(&mut tx, p, key).await?.ticket;
         let mut internal = upload.internal;
         if let Some(comment) = upload.comment {
-            let visibility = guichet_store::comments::find_comment_visibility(&mut tx, ticket.id, comment).await?;
+            let visibility = guichet_store::comments::find_comment_visibility(tx, ticket, comment).await?;
             match visibility {
                 // A file on an internal note is as internal as the note.
                 Some(comment_internal) if comment_internal && !p.actor.can_see_internal() => {
@@ -80,9 +98,9 @@ impl App {
         let sha256 = hex::encode(Sha256::digest(upload.content));
         let mime = sniff_mime(upload.content);
         let filename = clean_filename(upload.filename);
-        guichet_store::attachments::insert_blob(&mut tx, &sha256, upload.content).await?;
+        guichet_store::attachments::insert_blob(tx, &sha256, upload.content).await?;
         let new = NewAttachment {
-            ticket: ticket.id,
+            ticket,
             comment: upload.comment,
             sha256: &sha256,
             filename: &filename,
@@ -91,11 +109,10 @@ impl App {
             internal,
             uploaded_by: p.user.id,
         };
-        let attachment = guichet_store::attachments::insert_attachment(&mut tx, &new, now).await?;
+        let attachment = guichet_store::attachments::insert_attachment(tx, &new, now).await?;
         let change = FieldChange { field: "attachment", old: None, new: Some(filename), internal };
-        guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &[change], now).await?;
-        guichet_store::tickets::touch_ticket(&mut tx, ticket.id, now, false).await?;
-        tx.commit().await?;
+        guichet_store::events::insert_events(tx, ticket, Some(p.user.id), &[change], now).await?;
+        guichet_store::tickets::touch_ticket(tx, ticket, now, false).await?;
         Ok(attachment)
     }
 

@@ -201,6 +201,21 @@ impl App {
     }
 
     pub async fn create_ticket(&self, p: &Principal, req: CreateTicket) -> Result<TicketDetails, AppError> {
+        self.create_ticket_with_files(p, req, &[]).await
+    }
+
+    /// Files a ticket with its files (a portal request and its screenshots)
+    /// in one transaction: a file refused leaves no ticket behind.
+    pub async fn create_ticket_with_files(
+        &self,
+        p: &Principal,
+        req: CreateTicket,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<TicketDetails, AppError> {
+        for (filename, content) in files {
+            let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
+            Self::check_upload(p, &upload, self.settings.attachment_max_bytes)?;
+        }
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let uai = Uai::parse(&req.establishment).map_err(|_| {
@@ -234,6 +249,10 @@ impl App {
         let id = guichet_store::tickets::insert_ticket(&mut tx, &new, now).await?;
         let created = FieldChange::public("created", None, Some(new.channel.to_string()));
         guichet_store::events::insert_events(&mut tx, id, Some(p.user.id), &[created], now).await?;
+        for (filename, content) in files {
+            let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
+            self.attach_in(&mut tx, p, id, upload).await?;
+        }
         self.auto_assign(&mut tx, id).await?;
         self.refresh_sla(&mut tx, id).await?;
         let record = guichet_store::tickets::find_ticket(&mut tx, id, &p.actor.scope()).await?;

@@ -648,3 +648,24 @@ backend_test!(resolved_tickets_close_by_themselves_and_unanswered_ones_can_be_re
     let t = app.get(&waiting, &f.agent).await.json();
     assert_eq!((t["status"].as_str(), t["resolution"].as_str()), (Some("resolved"), Some("no_answer")));
 });
+
+backend_test!(a_request_and_its_screenshots_are_filed_together_or_not_at_all, |app| async move {
+    let f = app.fixture().await;
+    let p = app.app.authenticate_token(&f.requester_a).await.unwrap();
+    let request = || guichet_app::tickets::CreateTicket {
+        title: "Capture de l'erreur".into(),
+        establishment: f.uai_a.clone(),
+        ..Default::default()
+    };
+    let before = app.get("/api/v1/tickets", &f.agent).await.json()["total"].clone();
+    let too_big = vec![7u8; 64 * 1024 + 1];
+    let files = vec![("capture.png".to_owned(), PNG.to_vec()), ("enorme.bin".to_owned(), too_big)];
+    let err = app.app.create_ticket_with_files(&p, request(), &files).await.unwrap_err();
+    assert!(matches!(err, guichet_app::AppError::TooLarge { .. }), "{err:?}");
+    assert_eq!(app.get("/api/v1/tickets", &f.agent).await.json()["total"], before, "no ticket left behind");
+    let files = vec![("capture.png".to_owned(), PNG.to_vec()), ("journal.txt".to_owned(), b"erreur 500".to_vec())];
+    let details = app.app.create_ticket_with_files(&p, request(), &files).await.unwrap();
+    let key = app.app.key(details.record.ticket.id);
+    let listed = app.get(&format!("/api/v1/tickets/{key}/attachments"), &f.requester_a).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+});

@@ -800,13 +800,8 @@ pub async fn create(
             reproduction: reproduction.transpose()?,
             ..CreateTicket::default()
         };
-        let details = state.app.create_ticket(viewer.principal(), create).await?;
-        let key = state.app.key(details.record.ticket.id);
-        for (filename, content) in &files {
-            let upload = Upload { filename, content, internal: false, comment: None };
-            state.app.add_attachment(viewer.principal(), &key, upload).await?;
-        }
-        Ok(key)
+        let details = state.app.create_ticket_with_files(viewer.principal(), create, &files).await?;
+        Ok(state.app.key(details.record.ticket.id))
     }
     .await;
     match result {
