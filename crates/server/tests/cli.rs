@@ -165,6 +165,11 @@ fn serve_demo(dir: &Path, extra: &[&str]) -> (std::process::Child, String, Vec<(
     (child, base, logins)
 }
 
+/// GETs a JSON document from the running server with a bearer token.
+fn get_json(url: &str, token: &str) -> serde_json::Value {
+    ureq::get(url).set("Authorization", &format!("Bearer {token}")).call().unwrap().into_json().unwrap()
+}
+
 fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     child.wait().unwrap()
@@ -176,20 +181,14 @@ fn serve_with_demo_data_answers_over_http_and_stops_gracefully() {
     let (child, base, logins) = serve_demo(dir.path(), &[]);
     let token = |role: &str| logins.iter().find(|(r, _)| r == role).map(|(_, t)| t.clone()).unwrap();
     assert_eq!(ureq::get(&format!("{base}/healthz")).call().unwrap().into_string().unwrap(), "ok");
-    let agent = format!("Bearer {}", token("agent"));
-    let list: serde_json::Value = ureq::get(&format!("{base}/api/v1/tickets?per_page=5"))
-        .set("Authorization", &agent)
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
+    let agent = token("agent");
+    let list: serde_json::Value = get_json(&format!("{base}/api/v1/tickets?per_page=5"), &agent);
     assert_eq!(list["total"], 600);
-    let requester = format!("Bearer {}", token("requester"));
-    let me: serde_json::Value =
-        ureq::get(&format!("{base}/api/v1/me")).set("Authorization", &requester).call().unwrap().into_json().unwrap();
+    let requester = token("requester");
+    let me: serde_json::Value = get_json(&format!("{base}/api/v1/me"), &requester);
     let uai = me["establishments"][0].as_str().unwrap();
     let created: serde_json::Value = ureq::post(&format!("{base}/api/v1/tickets"))
-        .set("Authorization", &requester)
+        .set("Authorization", &format!("Bearer {requester}"))
         .send_json(serde_json::json!({"title": "Cahier de textes vide", "establishment": uai}))
         .unwrap()
         .into_json()
@@ -200,12 +199,7 @@ fn serve_with_demo_data_answers_over_http_and_stops_gracefully() {
     // A second start keeps the data and prints the same logins.
     let (child, base, again) = serve_demo(dir.path(), &[]);
     assert_eq!(again, logins);
-    let one: serde_json::Value = ureq::get(&format!("{base}/api/v1/tickets/SUP-601"))
-        .set("Authorization", &agent)
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
+    let one: serde_json::Value = get_json(&format!("{base}/api/v1/tickets/SUP-601"), &agent);
     assert_eq!(one["title"], "Cahier de textes vide");
     assert!(stop(child).success());
 }
@@ -244,13 +238,8 @@ fn the_binary_works_on_postgresql_too() {
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/postgres")).unwrap().count();
     assert_eq!(text(&out.stdout).trim(), format!("schema version {migrations}"));
     let (child, base, logins) = serve_demo(dir.path(), &["--database-url", &url]);
-    let agent = format!("Bearer {}", logins.iter().find(|(r, _)| r == "agent").unwrap().1);
-    let list: serde_json::Value = ureq::get(&format!("{base}/api/v1/tickets?per_page=1"))
-        .set("Authorization", &agent)
-        .call()
-        .unwrap()
-        .into_json()
-        .unwrap();
+    let agent = logins.iter().find(|(r, _)| r == "agent").unwrap().1.clone();
+    let list: serde_json::Value = get_json(&format!("{base}/api/v1/tickets?per_page=1"), &agent);
     assert_eq!(list["total"], 600);
     assert!(stop(child).success());
     assert!(!dir.path().join("guichet-data").exists(), "no SQLite file next to a PostgreSQL setup");

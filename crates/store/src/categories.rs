@@ -43,14 +43,11 @@ pub async fn insert_category(conn: &mut Conn, code: &str, label_fr: &str, label_
 }
 
 pub async fn update_category_active(conn: &mut Conn, code: &str, active: bool) -> Result<()> {
-    let done = on_conn!(conn, |c| sqlx::query("UPDATE categories SET active = $1 WHERE code = $2")
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query("UPDATE categories SET active = $1 WHERE code = $2")
         .bind(active)
         .bind(code)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?;
-    if done == 0 {
-        return Err(crate::StoreError::NotFound);
-    }
+        .map(|r| r.rows_affected()))?)?;
     Ok(())
 }

@@ -208,6 +208,15 @@ impl Conn {
     }
 }
 
+/// An UPDATE or DELETE aimed at one row: none affected means the row does not exist.
+pub fn one_row(affected: u64) -> Result<()> {
+    if affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 pub fn to_micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }

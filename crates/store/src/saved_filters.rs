@@ -1,6 +1,6 @@
 //! Saved filters: named queries, personal or shared with the desk.
 
-use crate::db::{Conn, Result, StoreError};
+use crate::db::{Conn, Result};
 use guichet_domain::ids::UserId;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -41,7 +41,7 @@ pub async fn insert_saved_filter(conn: &mut Conn, owner: UserId, name: &str, que
 
 pub async fn update_saved_filter(conn: &mut Conn, f: &SavedFilter) -> Result<()> {
     let sql = "UPDATE saved_filters SET name = $1, query = $2, shared = $3, position = $4 WHERE id = $5";
-    let done = on_conn!(conn, |c| sqlx::query(sql)
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
         .bind(&f.name)
         .bind(&f.query)
         .bind(f.shared)
@@ -49,10 +49,7 @@ pub async fn update_saved_filter(conn: &mut Conn, f: &SavedFilter) -> Result<()>
         .bind(f.id)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?;
-    if done == 0 {
-        return Err(StoreError::NotFound);
-    }
+        .map(|r| r.rows_affected()))?)?;
     Ok(())
 }
 

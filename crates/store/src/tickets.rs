@@ -168,7 +168,7 @@ pub async fn update_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
         repro_url = $12, repro_steps = $13, repro_outcome = $14, resolution = $15, updated_at = $16, \
         first_response_at = $17, resolved_at = $18, closed_at = $19 WHERE id = $20";
     let r = &t.reproduction;
-    let done = on_conn!(conn, |c| sqlx::query(sql)
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
         .bind(&t.title)
         .bind(&t.description)
         .bind(t.ticket_type.as_str())
@@ -191,10 +191,7 @@ pub async fn update_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
         .bind(t.id.0)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?;
-    if done == 0 {
-        return Err(StoreError::NotFound);
-    }
+        .map(|r| r.rows_affected()))?)?;
     Ok(())
 }
 
@@ -324,6 +321,18 @@ impl Default for TicketFilter {
     }
 }
 
+/// Pushes bound values separated by commas (the inside of an `IN (…)`).
+fn push_binds<'a, DB, T>(qb: &mut QueryBuilder<'a, DB>, values: impl IntoIterator<Item = T>)
+where
+    DB: Database,
+    T: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut separated = qb.separated(", ");
+    for v in values {
+        separated.push_bind(v);
+    }
+}
+
 /// Pushes ` AND column IN (…)` with bound values, nothing for an empty list.
 fn push_in<'a, DB, T>(qb: &mut QueryBuilder<'a, DB>, column: &str, values: impl IntoIterator<Item = T>)
 where
@@ -335,10 +344,7 @@ where
         return;
     }
     qb.push(format_args!(" AND {column} IN ("));
-    let mut separated = qb.separated(", ");
-    for v in values {
-        separated.push_bind(v);
-    }
+    push_binds(qb, values);
     qb.push(")");
 }
 
@@ -447,10 +453,7 @@ where
                 CodeColumn::Sla => "t.sla_state IN (",
             };
             qb.push(format_args!("{}{sql}", not(*negated)));
-            let mut separated = qb.separated(", ");
-            for v in values {
-                separated.push_bind(v.as_str());
-            }
+            push_binds(qb, values.iter().map(String::as_str));
             qb.push(if *column == CodeColumn::Category { "))" } else { ")" });
             if *negated && *column == CodeColumn::Category {
                 qb.push(" AND t.category_id IS NOT NULL");
@@ -521,10 +524,7 @@ where
         }
         Condition::Keys { ids, negated } => {
             qb.push(format_args!("{}t.id IN (", not(*negated)));
-            let mut separated = qb.separated(", ");
-            for id in ids {
-                separated.push_bind(*id);
-            }
+            push_binds(qb, ids.iter().copied());
             qb.push(")");
         }
         Condition::AwaitingDesk { negated } => {

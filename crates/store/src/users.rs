@@ -120,15 +120,12 @@ pub async fn find_password_hash(conn: &mut Conn, email: &EmailAddress) -> Result
 }
 
 pub async fn update_password_hash(conn: &mut Conn, id: UserId, hash: &str) -> Result<()> {
-    let done = on_conn!(conn, |c| sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(id.0)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?;
-    if done == 0 {
-        return Err(crate::StoreError::NotFound);
-    }
+        .map(|r| r.rows_affected()))?)?;
     Ok(())
 }
 
@@ -186,15 +183,12 @@ pub async fn update_user_language(conn: &mut Conn, id: UserId, language: Languag
 
 /// Enables or disables a user; a disabled user's sessions and tokens stop working.
 pub async fn update_user_disabled(conn: &mut Conn, id: UserId, disabled: bool) -> Result<()> {
-    let done = on_conn!(conn, |c| sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
         .bind(disabled)
         .bind(id.0)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?;
-    if done == 0 {
-        return Err(crate::StoreError::NotFound);
-    }
+        .map(|r| r.rows_affected()))?)?;
     Ok(())
 }
 
@@ -205,15 +199,12 @@ pub async fn update_user_role(
     role: Role,
     establishments: &[EstablishmentId],
 ) -> Result<()> {
-    let done = on_conn!(conn, |c| sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
         .bind(role.as_str())
         .bind(id.0)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?;
-    if done == 0 {
-        return Err(crate::StoreError::NotFound);
-    }
+        .map(|r| r.rows_affected()))?)?;
     on_conn!(conn, |c| sqlx::query("DELETE FROM user_establishments WHERE user_id = $1")
         .bind(id.0)
         .execute(&mut *c)
