@@ -1,12 +1,16 @@
 //! Conversation: public replies and internal notes on a ticket.
 
 use crate::auth::Principal;
+use crate::notify::{Notice, Recipient};
 use crate::{App, AppError};
 use guichet_domain::comment::{validate_body, Comment};
 use guichet_domain::history::FieldChange;
+use guichet_domain::ids::CommentId;
 use guichet_domain::ticket::Channel;
+use guichet_domain::ticket::Ticket;
 use guichet_domain::workflow::StatusCategory;
 use guichet_store::comments::NewComment;
+use guichet_store::Conn;
 
 impl App {
     /// Adds a reply or an internal note. The desk's first public reply stamps
@@ -24,37 +28,67 @@ impl App {
         if internal && !p.actor.can_see_internal() {
             return Err(AppError::field("internal", "only the desk writes internal notes"));
         }
-        let now = self.now();
         let mut tx = self.db.begin().await?;
         let record = self.visible_ticket(&mut tx, p, key).await?;
-        let ticket = record.ticket;
-        let new = NewComment { ticket: ticket.id, author: p.user.id, body: &body, internal, channel };
-        let id = guichet_store::comments::insert_comment(&mut tx, &new, now).await?;
-        let staff_reply = !internal && p.actor.role.is_staff();
-        guichet_store::tickets::touch_ticket(&mut tx, ticket.id, now, staff_reply).await?;
-        let waiting = ticket.status_category(self.workflows()) == Some(StatusCategory::Waiting);
-        if waiting && !p.actor.role.is_staff() {
-            let resumed =
-                self.workflows().get(ticket.ticket_type)?.allowed_from(&ticket.status, false).into_iter().find(|to| {
-                    self.workflows().get(ticket.ticket_type).ok().and_then(|w| w.status(to)).map(|s| s.category)
-                        == Some(StatusCategory::Open)
-                });
-            if let Some(to) = resumed {
-                let mut resumed_ticket = ticket.clone();
-                resumed_ticket.status = to.clone();
-                resumed_ticket.updated_at = now;
-                guichet_store::tickets::update_ticket(&mut tx, &resumed_ticket).await?;
+        let id = self.comment_in(&mut tx, p, &record.ticket, &body, internal, channel).await?;
+        let comments = guichet_store::comments::list_comments(&mut tx, record.ticket.id, true).await?;
+        tx.commit().await?;
+        comments.into_iter().find(|c| c.id == id).ok_or(AppError::NotFound("comment"))
+    }
+
+    /// Adds a checked comment inside the caller's transaction, moves the
+    /// ticket on and queues the notifications it causes.
+    pub(crate) async fn comment_in(
+        &self,
+        tx: &mut Conn,
+        p: &Principal,
+        ticket: &Ticket,
+        body: &str,
+        internal: bool,
+        channel: Channel,
+    ) -> Result<CommentId, AppError> {
+        let now = self.now();
+        let new = NewComment { ticket: ticket.id, author: p.user.id, body, internal, channel };
+        let id = guichet_store::comments::insert_comment(tx, &new, now).await?;
+        let staff = p.actor.role.is_staff();
+        guichet_store::tickets::touch_ticket(tx, ticket.id, now, !internal && staff).await?;
+        let category = ticket.status_category(self.workflows());
+        // A requester's answer takes a waiting ticket back to work; by mail,
+        // answering the "resolved" notification reopens the request, as that mail says.
+        let resume = category == Some(StatusCategory::Waiting)
+            || (category == Some(StatusCategory::Resolved) && channel == Channel::Email);
+        if resume && !staff && !internal {
+            let workflow = self.workflows().get(ticket.ticket_type)?;
+            let to = workflow
+                .allowed_from(&ticket.status, false)
+                .into_iter()
+                .find(|to| workflow.status(to).map(|s| s.category) == Some(StatusCategory::Open));
+            if let Some(to) = to {
+                let mut resumed = ticket.clone();
+                resumed.status = to.clone();
+                resumed.updated_at = now;
+                if category == Some(StatusCategory::Resolved) {
+                    resumed.resolved_at = None;
+                    resumed.resolution = None;
+                }
+                guichet_store::tickets::update_ticket(tx, &resumed).await?;
                 let change = FieldChange::public("status", Some(ticket.status.clone()), Some(to));
-                guichet_store::events::insert_events(&mut tx, ticket.id, None, &[change], now).await?;
+                guichet_store::events::insert_events(tx, ticket.id, None, &[change], now).await?;
             }
         }
         let kind = if internal { "internal_note" } else { "reply" };
         let change = FieldChange { field: "comment", old: None, new: Some(kind.into()), internal };
-        guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &[change], now).await?;
-        self.refresh_sla(&mut tx, ticket.id).await?;
-        let comments = guichet_store::comments::list_comments(&mut tx, ticket.id, true).await?;
-        tx.commit().await?;
-        comments.into_iter().find(|c| c.id == id).ok_or(AppError::NotFound("comment"))
+        guichet_store::events::insert_events(tx, ticket.id, Some(p.user.id), &[change], now).await?;
+        self.refresh_sla(tx, ticket.id).await?;
+        if !internal {
+            if staff {
+                self.notify(tx, ticket.id, Recipient::Requester, Notice::Reply { body }).await?;
+            } else {
+                let assignee = ticket.assignee.as_ref().map(|a| a.id);
+                self.notify_agents(tx, ticket.id, assignee, Some(p.user.id), Notice::RequesterReplied { body }).await?;
+            }
+        }
+        Ok(id)
     }
 
     pub async fn list_comments(&self, p: &Principal, key: &str) -> Result<Vec<Comment>, AppError> {

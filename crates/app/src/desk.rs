@@ -35,11 +35,18 @@ impl App {
 
     /// Monday 00:00 of the current week, in the desk's time zone.
     pub fn start_of_week(&self) -> chrono::DateTime<Utc> {
-        let calendar = self.calendar();
-        let today = self.now().with_timezone(&calendar.tz).date_naive();
-        let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-        let midnight = monday.and_hms_opt(0, 0, 0).unwrap_or_default();
-        calendar
+        let today = self.now().with_timezone(&self.calendar().tz).date_naive();
+        self.local_midnight(today - Duration::days(i64::from(today.weekday().num_days_from_monday())))
+    }
+
+    /// 00:00 today, in the desk's time zone.
+    pub fn start_of_today(&self) -> chrono::DateTime<Utc> {
+        self.local_midnight(self.now().with_timezone(&self.calendar().tz).date_naive())
+    }
+
+    fn local_midnight(&self, day: chrono::NaiveDate) -> chrono::DateTime<Utc> {
+        let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+        self.calendar()
             .tz
             .from_local_datetime(&midnight)
             .earliest()

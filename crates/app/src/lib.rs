@@ -10,6 +10,8 @@ pub mod desk;
 pub mod directory;
 pub mod error;
 pub mod filters;
+pub mod mail;
+pub mod notify;
 pub mod render;
 pub mod rota;
 pub mod sla;
@@ -35,6 +37,7 @@ pub struct Settings {
     pub sla_policy: guichet_domain::sla::Policy,
     /// How new level-1 tickets are assigned.
     pub assignment: rota::AssignmentRule,
+    pub mail: notify::MailSettings,
 }
 
 impl Default for Settings {
@@ -45,6 +48,7 @@ impl Default for Settings {
             calendar: guichet_domain::calendar::Calendar::default(),
             sla_policy: guichet_domain::sla::Policy::default(),
             assignment: rota::AssignmentRule::None,
+            mail: notify::MailSettings::default(),
         }
     }
 }

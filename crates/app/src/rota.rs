@@ -51,10 +51,14 @@ impl App {
 
     /// Who is on duty now.
     pub async fn on_duty_now(&self) -> Result<Vec<UserRef>, AppError> {
+        let mut conn = self.db.conn().await?;
+        self.on_duty_now_in(&mut conn).await
+    }
+
+    pub(crate) async fn on_duty_now_in(&self, conn: &mut Conn) -> Result<Vec<UserRef>, AppError> {
         let (today, part) = self.local_now();
         let day = today.to_string();
-        let mut conn = self.db.conn().await?;
-        let slots = guichet_store::rota::list_duty(&mut conn, &day, &day).await?;
+        let slots = guichet_store::rota::list_duty(conn, &day, &day).await?;
         let mut people: Vec<UserRef> =
             slots.into_iter().filter(|s| s.part == "day" || s.part == part).map(|s| s.user).collect();
         people.sort_by(|a, b| a.name.cmp(&b.name));

@@ -1,15 +1,18 @@
 //! Ticket use cases: file, list, read, change and trace a ticket.
 
 use crate::auth::Principal;
+use crate::notify::{Notice, Recipient};
 use crate::{App, AppError};
+use guichet_domain::actor::TicketScope;
 use guichet_domain::establishment::Uai;
 use guichet_domain::history::{FieldChange, HistoryEntry};
 use guichet_domain::ids::{EstablishmentId, TicketId, UserId};
 use guichet_domain::ticket::{
-    parse_key, CategoryRef, Channel, NewTicket, Priority, Reproduction, Resolution, TicketDraft, TicketPatch,
+    parse_key, CategoryRef, Channel, NewTicket, Priority, Reproduction, Resolution, Ticket, TicketDraft, TicketPatch,
     TicketType, Tier, UserRef,
 };
 use guichet_domain::user::{EmailAddress, Role};
+use guichet_domain::workflow::StatusCategory;
 use guichet_domain::FieldError;
 use guichet_store::tickets::{Sort, SortField, TicketFilter, TicketRecord};
 use guichet_store::{Conn, StoreError};
@@ -80,6 +83,21 @@ pub struct ListParams {
 }
 
 pub const PER_PAGE_MAX: i64 = 100;
+
+/// A ticket about to be filed, its establishment and requester resolved.
+pub(crate) struct Filing<'a> {
+    pub draft: TicketDraft,
+    pub establishment: EstablishmentId,
+    pub requester: UserId,
+    pub files: &'a [(String, Vec<u8>)],
+    /// The channel, when the system knows it better than the actor could say (mail).
+    pub channel: Option<Channel>,
+    /// Acknowledge receipt to the requester by mail.
+    pub acknowledge: bool,
+    /// The Message-ID of the mail that asks for it, already recorded: the
+    /// ticket's notifications answer it.
+    pub thread_root: Option<&'a str>,
+}
 
 /// One page of tickets and the total matching.
 #[derive(Debug, Clone)]
@@ -216,7 +234,6 @@ impl App {
             let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
             Self::check_upload(p, &upload, self.settings.attachment_max_bytes)?;
         }
-        let now = self.now();
         let mut tx = self.db.begin().await?;
         let uai = Uai::parse(&req.establishment).map_err(|_| {
             AppError::field("establishment", format!("`{}` is not a valid UAI code", req.establishment.trim()))
@@ -245,21 +262,56 @@ impl App {
             channel: req.channel,
             reproduction: req.reproduction,
         };
-        let new = NewTicket::from_draft(draft, &p.actor, requester, establishment.id, self.workflows())?;
-        let id = guichet_store::tickets::insert_ticket(&mut tx, &new, now).await?;
-        let created = FieldChange::public("created", None, Some(new.channel.to_string()));
-        guichet_store::events::insert_events(&mut tx, id, Some(p.user.id), &[created], now).await?;
-        for (filename, content) in files {
-            let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
-            self.attach_in(&mut tx, p, id, upload).await?;
-        }
-        self.auto_assign(&mut tx, id).await?;
-        self.refresh_sla(&mut tx, id).await?;
+        let filing = Filing {
+            draft,
+            establishment: establishment.id,
+            requester,
+            files,
+            channel: None,
+            acknowledge: true,
+            thread_root: None,
+        };
+        let id = self.file_ticket(&mut tx, p, filing).await?;
         let record = guichet_store::tickets::find_ticket(&mut tx, id, &p.actor.scope()).await?;
         let details = self.details(&mut tx, record).await?;
         tx.commit().await?;
-        tracing::info!(ticket = %self.key(id), channel = %new.channel, "ticket created");
+        tracing::info!(ticket = %self.key(id), channel = %details.record.ticket.channel, "ticket created");
         Ok(details)
+    }
+
+    /// Stores a new ticket inside the caller's transaction: its history, its
+    /// files, its assignment, its service-level clocks and its notifications.
+    pub(crate) async fn file_ticket(
+        &self,
+        tx: &mut Conn,
+        p: &Principal,
+        filing: Filing<'_>,
+    ) -> Result<TicketId, AppError> {
+        let now = self.now();
+        let mut new =
+            NewTicket::from_draft(filing.draft, &p.actor, filing.requester, filing.establishment, self.workflows())?;
+        if let Some(channel) = filing.channel {
+            new.channel = channel;
+        }
+        let id = guichet_store::tickets::insert_ticket(tx, &new, now).await?;
+        if let Some(message_id) = filing.thread_root {
+            guichet_store::mail::set_message_ticket(tx, message_id, id, None).await?;
+        }
+        let created = FieldChange::public("created", None, Some(new.channel.to_string()));
+        guichet_store::events::insert_events(tx, id, Some(p.user.id), &[created], now).await?;
+        for (filename, content) in filing.files {
+            let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
+            self.attach_in(tx, p, id, upload).await?;
+        }
+        self.auto_assign(tx, id).await?;
+        self.refresh_sla(tx, id).await?;
+        if filing.acknowledge {
+            self.notify(tx, id, Recipient::Requester, Notice::Acknowledgment).await?;
+        }
+        let assignee =
+            guichet_store::tickets::find_ticket(tx, id, &TicketScope::All).await?.ticket.assignee.map(|a| a.id);
+        self.notify_agents(tx, id, assignee, Some(p.user.id), Notice::NewTicket).await?;
+        Ok(id)
     }
 
     async fn requester_of(
@@ -434,11 +486,32 @@ impl App {
             guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
             guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &changes, now).await?;
             self.refresh_sla(&mut tx, ticket.id).await?;
+            if p.actor.role.is_staff() {
+                self.notify_status_change(&mut tx, &record.ticket, &ticket).await?;
+            }
         }
         let record = guichet_store::tickets::find_ticket(&mut tx, ticket.id, &p.actor.scope()).await?;
         let details = self.details(&mut tx, record).await?;
         tx.commit().await?;
         Ok(details)
+    }
+
+    /// Tells the requester their request now waits on them, or is resolved.
+    pub(crate) async fn notify_status_change(
+        &self,
+        tx: &mut Conn,
+        before: &Ticket,
+        after: &Ticket,
+    ) -> Result<(), AppError> {
+        let (old, new) = (before.status_category(self.workflows()), after.status_category(self.workflows()));
+        if old == new {
+            return Ok(());
+        }
+        match new {
+            Some(StatusCategory::Waiting) => self.notify(tx, after.id, Recipient::Requester, Notice::Waiting).await,
+            Some(StatusCategory::Resolved) => self.notify(tx, after.id, Recipient::Requester, Notice::Resolved).await,
+            _ => Ok(()),
+        }
     }
 
     /// Only active staff can be assigned a ticket.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod establishment;
 pub mod history;
 pub mod ids;
+pub mod mail;
 pub mod query;
 pub mod sla;
 pub mod ticket;

@@ -84,3 +84,51 @@ pub async fn filters(config: &Config, iterations: usize) -> anyhow::Result<ExitC
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `guichet bench mail`: fills the mailbox with `count` generated messages
+/// from the demo's requesters (new requests, with a reply now and then), then
+/// times one import pass over IMAP and prints messages per second.
+pub async fn mail(config: &Config, count: usize, mailbox: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mailbox = crate::mail::chosen_mailbox(config, mailbox)?;
+    let app = open_app(config).await?;
+    let op = app.operator();
+    let filter = guichet_store::users::UserFilter { role: Some(Role::Requester), ..Default::default() };
+    let requesters = app.list_users(&op, &filter, 200, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+    anyhow::ensure!(!requesters.is_empty(), "no requester in the database: load `guichet demo` first");
+    let mut session = guichet_mail::imap::connect(mailbox).await?;
+    let run = app.now().timestamp_micros();
+    let fill = Instant::now();
+    for i in 0..count {
+        let from = &requesters[i % requesters.len()];
+        let raw = format!(
+            "From: {name} <{email}>\r\nTo: support@guichet.test\r\nSubject: Accès ENT impossible pour une classe ({i})\r\n\
+             Message-ID: <bench-{run}-{i}@guichet.test>\r\nDate: Mon, 2 Mar 2026 14:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+             Bonjour,\r\n\r\nLes élèves de 5e B n'arrivent plus à se connecter depuis ce matin ({i}).\r\n\
+             Le message affiché est « identifiant inconnu ».\r\n\r\nCordialement,\r\n{name}\r\n",
+            name = from.name,
+            email = from.email.as_str()
+        );
+        session.append(&mailbox.folder, None, None, raw.as_bytes()).await?;
+    }
+    let filled = fill.elapsed();
+    let _ = session.logout().await;
+    let start = Instant::now();
+    let report = guichet_mail::imap::poll_once(&app, mailbox).await?;
+    let elapsed = start.elapsed();
+    let backend = match app.db.backend() {
+        guichet_store::Backend::Sqlite => "SQLite",
+        guichet_store::Backend::Postgres => "PostgreSQL",
+    };
+    println!("mail import over IMAP ({backend}), mailbox `{}`", mailbox.name);
+    println!("  appended {count} messages in {:.1} s", filled.as_secs_f64());
+    println!(
+        "  imported {} (quarantined {}, already known {}) in {:.1} s: {:.0} messages/s",
+        report.imported,
+        report.quarantined,
+        report.duplicates,
+        elapsed.as_secs_f64(),
+        report.imported as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}

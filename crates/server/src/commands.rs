@@ -3,6 +3,8 @@
 use crate::config::Config;
 use anyhow::{bail, Context};
 use guichet_app::directory::ImportRow;
+use guichet_app::notify::{MailSettings, UnknownSender};
+use guichet_app::rota::AssignmentRule;
 use guichet_app::{App, AppError, Settings, SystemClock};
 use guichet_domain::user::{NewUser, Role};
 use guichet_store::Db;
@@ -16,12 +18,40 @@ pub async fn open_app(config: &Config) -> anyhow::Result<App> {
     let (url, create) = config.database()?;
     let db = Db::connect(&url, create).await.context("cannot open the database")?;
     db.migrate().await.context("cannot migrate the database")?;
-    let settings = Settings {
+    App::new(db, settings(config)?, Arc::new(SystemClock)).await.map_err(app_error)
+}
+
+/// The application's settings from the configuration.
+pub fn settings(config: &Config) -> anyhow::Result<Settings> {
+    let from = config.smtp.as_ref().map_or_else(|| MailSettings::default().from, |s| s.from.clone());
+    let from_address =
+        from.rsplit_once('<').map_or(from.as_str(), |(_, a)| a.trim_end_matches('>')).trim().to_lowercase();
+    let domain = from_address.rsplit_once('@').map_or("guichet.localhost", |(_, d)| d).to_owned();
+    let mut own_addresses = vec![from_address.clone()];
+    for m in &config.mailboxes {
+        let address = m.address.clone().or_else(|| m.credentials.user.clone().filter(|u| u.contains('@')));
+        own_addresses.extend(address.map(|a| a.to_lowercase()));
+    }
+    let mail = MailSettings {
+        notifications: config.smtp.is_some(),
+        from,
+        domain,
+        portal_url: config.public_url(),
+        unknown_sender: UnknownSender::parse(&config.mail.unknown_sender).map_err(app_error)?,
+        notify_agents: config.mail.notify_agents,
+        own_addresses,
+        max_message_bytes: config.mail.max_message_bytes,
+        automatic_per_hour: config.mail.automatic_per_hour,
+        reopen_days: guichet_domain::sla::Policy::default().close_resolved_after_days,
+        mailboxes: config.mailboxes.iter().map(|m| m.name.clone()).collect(),
+    };
+    Ok(Settings {
         key_prefix: config.key_prefix.clone(),
         attachment_max_bytes: config.attachment_max_bytes,
+        assignment: AssignmentRule::parse(&config.auto_assign).map_err(app_error)?,
+        mail,
         ..Settings::default()
-    };
-    App::new(db, settings, Arc::new(SystemClock)).await.map_err(app_error)
+    })
 }
 
 /// Validation errors read as one line; internal ones keep their cause.

@@ -30,6 +30,41 @@ pub struct Config {
     pub secure_cookies: bool,
     /// How new level-1 tickets are assigned: `none`, `on_duty` or `round_robin`.
     pub auto_assign: String,
+    /// The address people reach Guichet at, for links in mail (default: `http://` + bind).
+    pub public_url: Option<String>,
+    /// How mail is handled (`[mail]`).
+    pub mail: MailOptions,
+    /// The SMTP server notifications leave by (`[smtp]`); no notification is sent without it.
+    pub smtp: Option<guichet_mail::smtp::SmtpConfig>,
+    /// The mailboxes mail comes in from (`[[mailboxes]]`).
+    pub mailboxes: Vec<guichet_mail::imap::MailboxConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailOptions {
+    /// `triage` (file the request for the desk to sort out) or `refuse` (answer, file nothing).
+    pub unknown_sender: String,
+    /// Tell agents of new tickets and of the replies on theirs.
+    pub notify_agents: bool,
+    /// Largest message imported, in bytes; a larger one is quarantined.
+    pub max_message_bytes: usize,
+    /// Most automatic mails (acknowledgments, refusals) to one address per hour.
+    pub automatic_per_hour: i64,
+    /// Seconds between two rounds of the outbox sender.
+    pub send_interval_seconds: u64,
+}
+
+impl Default for MailOptions {
+    fn default() -> Self {
+        Self {
+            unknown_sender: "triage".into(),
+            notify_agents: true,
+            max_message_bytes: 25 * 1024 * 1024,
+            automatic_per_hour: 5,
+            send_interval_seconds: 5,
+        }
+    }
 }
 
 fn skip_secret<S: serde::Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -48,6 +83,10 @@ impl Default for Config {
             log: "info,sqlx=warn".into(),
             secure_cookies: false,
             auto_assign: "none".into(),
+            public_url: None,
+            mail: MailOptions::default(),
+            smtp: None,
+            mailboxes: Vec::new(),
         }
     }
 }
@@ -86,6 +125,7 @@ impl Config {
             "log",
             "secure_cookies",
             "auto_assign",
+            "public_url",
         ]);
         figment = figment.merge(env).merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
@@ -109,6 +149,15 @@ impl Config {
         }
         if self.attachment_max_bytes == 0 || self.attachment_max_bytes > 1024 * 1024 * 1024 {
             bail!("attachment_max_bytes must be between 1 and 1073741824");
+        }
+        if !matches!(self.mail.unknown_sender.as_str(), "triage" | "refuse") {
+            bail!("mail.unknown_sender must be triage or refuse, not `{}`", self.mail.unknown_sender);
+        }
+        let mut names = std::collections::HashSet::new();
+        for mailbox in &self.mailboxes {
+            if mailbox.name.trim().is_empty() || !names.insert(mailbox.name.as_str()) {
+                bail!("every mailbox needs a name of its own (`{}`)", mailbox.name);
+            }
         }
         if let Some(url) = &self.database_url {
             let url = url.expose_secret();
@@ -144,7 +193,31 @@ impl Config {
         out.push_str(&format!("log = {:?}\n", self.log));
         out.push_str(&format!("secure_cookies = {}\n", self.secure_cookies));
         out.push_str(&format!("auto_assign = {:?}\n", self.auto_assign));
+        out.push_str(&format!("public_url = {:?}\n", self.public_url()));
+        out.push_str(&format!(
+            "[mail]\nunknown_sender = {:?}\nnotify_agents = {}\nmax_message_bytes = {}\nautomatic_per_hour = {}\n",
+            self.mail.unknown_sender,
+            self.mail.notify_agents,
+            self.mail.max_message_bytes,
+            self.mail.automatic_per_hour
+        ));
+        if let Some(smtp) = &self.smtp {
+            out.push_str(&format!(
+                "[smtp]\nhost = {:?}\nport = {:?}\ntls = {:?}\nfrom = {:?}\npassword = \"***\"\n",
+                smtp.host, smtp.port, smtp.tls, smtp.from
+            ));
+        }
+        for m in &self.mailboxes {
+            out.push_str(&format!(
+                "[[mailboxes]]\nname = {:?}\nhost = {:?}\nport = {:?}\ntls = {:?}\nfolder = {:?}\nafter_import = {:?}\npassword = \"***\"\n",
+                m.name, m.host, m.port, m.tls, m.folder, m.after_import
+            ));
+        }
         out
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind))
     }
 }
 

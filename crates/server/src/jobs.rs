@@ -1,6 +1,8 @@
 //! Background work of a running server: the service-level clocks that move
-//! by themselves (a ticket becomes late without anyone touching it).
+//! by themselves (a ticket becomes late without anyone touching it), the
+//! mailboxes' pollers and the outbox sender.
 
+use crate::config::Config;
 use guichet_app::App;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -11,9 +13,22 @@ const PERIOD: Duration = Duration::from_secs(60);
 const BATCH: i64 = 500;
 
 /// Starts the jobs; send `true` on the returned channel to stop them.
-pub fn start(app: App) -> (watch::Sender<bool>, JoinHandle<()>) {
-    let (stop, mut stopped) = watch::channel(false);
-    let handle = tokio::spawn(async move {
+pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, Vec<JoinHandle<()>>)> {
+    let (stop, stopped) = watch::channel(false);
+    let mut handles = vec![tokio::spawn(clocks(app.clone(), stopped.clone()))];
+    if let Some(smtp) = &config.smtp {
+        let sender = guichet_mail::smtp::Sender::new(smtp)?;
+        let period = Duration::from_secs(config.mail.send_interval_seconds.max(1));
+        handles.push(tokio::spawn(guichet_mail::smtp::run(app.clone(), sender, period, stopped.clone())));
+    }
+    for mailbox in &config.mailboxes {
+        handles.push(tokio::spawn(guichet_mail::imap::run(app.clone(), mailbox.clone(), stopped.clone())));
+    }
+    Ok((stop, handles))
+}
+
+async fn clocks(app: App, mut stopped: watch::Receiver<bool>) {
+    {
         let mut ticker = tokio::time::interval(PERIOD);
         loop {
             tokio::select! {
@@ -42,6 +57,5 @@ pub fn start(app: App) -> (watch::Sender<bool>, JoinHandle<()>) {
                 }
             }
         }
-    });
-    (stop, handle)
+    }
 }

@@ -5,6 +5,7 @@ mod bench;
 mod commands;
 mod config;
 mod jobs;
+mod mail;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -72,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// The e-mail channel: import a message, fetch the mailboxes, send the outbox.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -134,6 +140,35 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         iterations: usize,
     },
+    /// Messages per second imported from IMAP: puts `count` generated
+    /// messages in the configured mailbox, then imports them.
+    Mail {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// The configured mailbox to fill and import (default: the first).
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Import one RFC 5322 message read on standard input, as a mail server's
+    /// pipe delivers it. Exit 0: accepted (filed, answered or quarantined);
+    /// 75: temporary failure, deliver again later.
+    Ingest {
+        /// The mailbox to record it under.
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// Import what waits in the configured mailboxes, once.
+    Fetch {
+        /// Only this mailbox.
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// Send the notifications due now, once.
+    Send,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +231,14 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Bench { command: BenchCommand::Filters { iterations } } => {
             bench::filters(&config, iterations.max(1)).await
         }
+        Command::Bench { command: BenchCommand::Mail { count, mailbox } } => {
+            bench::mail(&config, count, mailbox.as_deref()).await
+        }
+        Command::Mail { command: MailCommand::Ingest { mailbox } } => {
+            Ok(mail::ingest(&config, mailbox.as_deref()).await)
+        }
+        Command::Mail { command: MailCommand::Fetch { mailbox } } => mail::fetch(&config, mailbox.as_deref()).await,
+        Command::Mail { command: MailCommand::Send } => mail::send(&config).await,
         Command::Config { command: ConfigCommand::Check } => {
             print!("{}", config.to_masked_toml());
             Ok(ExitCode::SUCCESS)

@@ -18,13 +18,15 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(%address, "Guichet is listening");
     println!("Guichet is listening on http://{address}/");
     let db = app.db.clone();
-    let (stop_jobs, jobs) = crate::jobs::start(app.clone());
+    let (stop_jobs, jobs) = crate::jobs::start(app.clone(), &config)?;
     axum::serve(listener, guichet_web::router(app, guichet_web::WebConfig { secure_cookies: config.secure_cookies }))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the HTTP server failed")?;
     let _ = stop_jobs.send(true);
-    let _ = jobs.await;
+    for job in jobs {
+        let _ = job.await;
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -26,6 +26,7 @@ pub mod db;
 pub mod demo;
 pub mod establishments;
 pub mod events;
+pub mod mail;
 pub mod rota;
 pub mod saved_filters;
 pub mod sessions;

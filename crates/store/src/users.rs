@@ -220,3 +220,9 @@ pub async fn update_user_role(
     }
     Ok(())
 }
+
+/// Addresses of the active administrators, for alerts.
+pub async fn list_admin_emails(conn: &mut Conn) -> Result<Vec<String>> {
+    let sql = "SELECT email FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id";
+    Ok(on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_all(&mut *c).await)?)
+}

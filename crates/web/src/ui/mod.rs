@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod desk;
 pub mod i18n;
+pub mod mail;
 pub mod phone;
 pub mod session;
 pub mod tickets;
@@ -54,6 +55,7 @@ impl Layout {
                 ("/admin/establishments", "establishments"),
                 ("/admin/users", "users"),
                 ("/admin/categories", "categories"),
+                ("/admin/mail", "mail"),
             ]);
         }
         let path = viewer.path.split('?').next().unwrap_or("/").to_owned();
@@ -298,5 +300,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/calendar", get(admin::calendar).post(admin::save_calendar))
         .route("/admin/sla", post(admin::save_sla))
         .route("/admin/categories/{code}/active", post(admin::set_category_active))
+        .route("/admin/mail", get(mail::page))
+        .route("/admin/mail/quarantine/{id}/raw", get(mail::raw))
+        .route("/admin/mail/quarantine/{id}/reprocess", post(mail::reprocess))
+        .route("/admin/mail/quarantine/{id}/dismiss", post(mail::dismiss))
+        .route("/admin/mail/outbox/{id}/retry", post(mail::retry))
         .route("/static/{name}", get(static_file))
 }

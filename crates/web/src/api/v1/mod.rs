@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod desk;
 pub mod establishments;
 pub mod filters;
+pub mod mail;
 pub mod me;
 pub mod rota;
 pub mod tickets;
@@ -57,6 +58,13 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(filters::update_filter, filters::delete_filter))
         .routes(routes!(rota::list_rota, rota::add_duty))
         .routes(routes!(rota::remove_duty))
+        .routes(routes!(mail::list_mailboxes))
+        .routes(routes!(mail::list_quarantine))
+        .routes(routes!(mail::get_quarantined_raw))
+        .routes(routes!(mail::reprocess_quarantined))
+        .routes(routes!(mail::dismiss_quarantined))
+        .routes(routes!(mail::list_outbox))
+        .routes(routes!(mail::retry_outgoing))
         .split_for_parts();
     // Paths are served under /api/v1.
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);

@@ -1,0 +1,523 @@
+//! Mail intake: one RFC 5322 message becomes a ticket, a reply on a ticket,
+//! or an answered refusal, exactly once. A message that cannot be imported is
+//! quarantined with its bytes, never dropped. The IMAP poller and the
+//! `mail ingest` command both come through [`App::ingest_mail`].
+
+use crate::auth::Principal;
+use crate::notify::{PlainMail, UnknownSender};
+use crate::tickets::Filing;
+use crate::{App, AppError};
+use guichet_domain::establishment::{NewEstablishment, Uai};
+use guichet_domain::history::FieldChange;
+use guichet_domain::ids::{CommentId, EstablishmentId, TicketId};
+use guichet_domain::mail::{clean_subject, is_automatic, key_in_subject, strip_quoted, SenderSignals};
+use guichet_domain::ticket::{Channel, Ticket, TicketDraft, DESCRIPTION_MAX, TITLE_MAX};
+use guichet_domain::user::{EmailAddress, Language, NewUser, Role, User};
+use guichet_store::mail::{MailboxStatus, NewMailMessage, NewQuarantined, Quarantined};
+use guichet_store::Conn;
+use mail_parser::{MessageParser, MimeHeaders};
+use sha2::{Digest, Sha256};
+
+/// Where requests from unknown senders (or to a ticket the sender may not
+/// see) wait for the desk to find their establishment. Its UAI is valid but
+/// reserved: no school has it.
+pub const TRIAGE_UAI: &str = "0000000A";
+
+/// What importing a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// A new ticket, possibly in triage.
+    Ticket {
+        key: String,
+        triage: bool,
+    },
+    /// A public reply on an existing ticket.
+    Reply {
+        key: String,
+    },
+    /// An automatic reply (out of office…) on a ticket, kept in its history only.
+    Automatic {
+        key: String,
+    },
+    /// An unknown sender, answered that their address is not known.
+    Refused,
+    /// Already imported: nothing to do.
+    Duplicate,
+    Quarantined {
+        reason: String,
+    },
+}
+
+/// A parsed message, reduced to what the intake uses.
+struct Incoming {
+    message_id: String,
+    sender: EmailAddress,
+    sender_name: Option<String>,
+    subject: String,
+    text: String,
+    thread: Vec<String>,
+    automatic: bool,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// Why a message was not imported: kept aside, or to be retried.
+enum Refusal {
+    Quarantine(String),
+    Temporary(AppError),
+}
+
+impl From<AppError> for Refusal {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Internal(_) => Refusal::Temporary(e),
+            other => Refusal::Quarantine(other.to_string()),
+        }
+    }
+}
+
+impl From<guichet_store::StoreError> for Refusal {
+    fn from(e: guichet_store::StoreError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+fn extension(part: &mail_parser::MessagePart<'_>) -> String {
+    part.content_type()
+        .and_then(|c| c.subtype())
+        .map(|s| s.to_lowercase().chars().filter(char::is_ascii_alphanumeric).take(8).collect::<String>())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "bin".into())
+}
+
+impl App {
+    fn parse_mail(&self, raw: &[u8]) -> Result<Incoming, Refusal> {
+        let message = MessageParser::default()
+            .parse(raw)
+            .ok_or_else(|| Refusal::Quarantine("not an e-mail message (no header could be read)".into()))?;
+        let from = message
+            .from()
+            .and_then(|f| f.first())
+            .ok_or_else(|| Refusal::Quarantine("the message has no From address".into()))?;
+        let address = from.address().unwrap_or_default();
+        let sender = EmailAddress::parse(address)
+            .map_err(|_| Refusal::Quarantine(format!("the sender `{address}` is not an e-mail address")))?;
+        let message_id = match message.message_id() {
+            Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
+            // Without a Message-ID the content identifies the message, so that a re-fetch is still recognised.
+            _ => format!("{}@sha256.guichet", hex::encode(Sha256::digest(raw))),
+        };
+        let mut thread: Vec<String> = Vec::new();
+        for header in [message.in_reply_to(), message.references()] {
+            if let Some(list) = header.as_text_list() {
+                thread.extend(list.iter().map(|s| s.trim().to_owned()));
+            } else if let Some(one) = header.as_text() {
+                thread.extend(one.split_whitespace().map(|s| s.trim_matches(['<', '>']).to_owned()));
+            }
+        }
+        thread.retain(|s| !s.is_empty());
+        let signals = SenderSignals {
+            from: sender.as_str(),
+            auto_submitted: message.header_raw("Auto-Submitted"),
+            precedence: message.header_raw("Precedence"),
+            list_id: message.header_raw("List-Id").is_some(),
+            auto_response_suppress: message
+                .header_raw("X-Auto-Response-Suppress")
+                .is_some_and(|v| v.to_lowercase().contains("all") || v.to_lowercase().contains("oof")),
+        };
+        let automatic = is_automatic(&signals);
+        let text = message.body_text(0).map(|t| t.replace("\r\n", "\n")).unwrap_or_default();
+        let mut files = Vec::new();
+        for (i, part) in message.attachments().enumerate() {
+            let content = match part.message() {
+                Some(inner) => inner.raw_message().to_vec(),
+                None => part.contents().to_vec(),
+            };
+            let name = match (part.attachment_name(), part.message()) {
+                (Some(name), _) if !name.trim().is_empty() => name.to_owned(),
+                (_, Some(_)) => format!("message-{}.eml", i + 1),
+                _ => format!("piece-jointe-{}.{}", i + 1, extension(part)),
+            };
+            files.push((name, content));
+        }
+        Ok(Incoming {
+            message_id,
+            sender,
+            sender_name: from.name().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
+            subject: message.subject().unwrap_or_default().trim().to_owned(),
+            text,
+            thread,
+            automatic,
+            files,
+        })
+    }
+
+    /// Imports one message; `Err` only for a temporary failure (the
+    /// database), after which the caller leaves the message to retry later.
+    pub async fn ingest_mail(&self, raw: &[u8], mailbox: Option<&str>) -> Result<IngestOutcome, AppError> {
+        match self.import_mail(raw, mailbox).await {
+            Ok(outcome) => Ok(outcome),
+            Err(Refusal::Temporary(e)) => Err(e),
+            Err(Refusal::Quarantine(reason)) => {
+                self.quarantine(raw, mailbox, &reason).await?;
+                tracing::warn!(mailbox = mailbox.unwrap_or("-"), %reason, "mail quarantined");
+                Ok(IngestOutcome::Quarantined { reason })
+            }
+        }
+    }
+
+    async fn quarantine(&self, raw: &[u8], mailbox: Option<&str>, reason: &str) -> Result<(), AppError> {
+        let parsed = MessageParser::default().parse(raw);
+        let sender = parsed.as_ref().and_then(|m| m.from()).and_then(|f| f.first()).and_then(|a| a.address());
+        let subject = parsed.as_ref().and_then(|m| m.subject());
+        let sha256 = hex::encode(Sha256::digest(raw));
+        let q = NewQuarantined { sha256: &sha256, mailbox, sender, subject, raw, error: reason };
+        let mut conn = self.db.conn().await?;
+        guichet_store::mail::insert_quarantine(&mut conn, &q, self.now()).await?;
+        Ok(())
+    }
+
+    async fn import_mail(&self, raw: &[u8], mailbox: Option<&str>) -> Result<IngestOutcome, Refusal> {
+        let max = self.settings.mail.max_message_bytes;
+        if raw.len() > max {
+            return Err(Refusal::Quarantine(format!(
+                "the message is {} bytes, more than the limit of {max} bytes",
+                raw.len()
+            )));
+        }
+        let mail = self.parse_mail(raw)?;
+        let own = &self.settings.mail.own_addresses;
+        if own.iter().any(|a| a.eq_ignore_ascii_case(mail.sender.as_str())) {
+            return Err(Refusal::Quarantine(format!(
+                "sent from the desk's own address {}: refused to avoid a mail loop",
+                mail.sender.as_str()
+            )));
+        }
+        let mut tx = self.db.begin().await?;
+        if guichet_store::mail::message_known(&mut tx, &mail.message_id).await? {
+            return Ok(IngestOutcome::Duplicate);
+        }
+        let user = guichet_store::users::find_user_by_email(&mut tx, &mail.sender).await?.filter(|u| !u.disabled);
+        let thread_ticket = match key_in_subject(&self.settings.key_prefix, &mail.subject) {
+            Some(id) => Some(id),
+            None => guichet_store::mail::find_thread_ticket(&mut tx, &mail.thread).await?,
+        };
+        let ticket = match thread_ticket {
+            Some(id) => guichet_store::tickets::find_ticket(&mut tx, id, &guichet_domain::actor::TicketScope::All)
+                .await
+                .ok()
+                .map(|r| r.ticket),
+            None => None,
+        };
+        let record = |outcome: &'static str, ticket: Option<TicketId>, comment: Option<CommentId>| NewMailMessage {
+            message_id: &mail.message_id,
+            inbound: true,
+            mailbox,
+            outcome,
+            ticket,
+            comment,
+            sender: mail.sender.as_str(),
+            subject: &mail.subject,
+            raw: Some(raw),
+        };
+        let now = self.now();
+        let outcome = match (user, ticket) {
+            (Some(user), Some(ticket)) if may_reply(&user, &ticket) => {
+                let key = self.key(ticket.id);
+                if mail.automatic {
+                    let change = FieldChange::internal("automatic_mail", None, Some(truncate(&mail.subject, 200)));
+                    guichet_store::events::insert_events(&mut tx, ticket.id, Some(user.id), &[change], now).await?;
+                    guichet_store::mail::insert_message(&mut tx, &record("automatic", Some(ticket.id), None), now)
+                        .await?;
+                    IngestOutcome::Automatic { key }
+                } else {
+                    let p = Principal::from_user(user);
+                    // Recorded first, so that the notifications it causes thread after it.
+                    guichet_store::mail::insert_message(&mut tx, &record("reply", Some(ticket.id), None), now).await?;
+                    let comment = self.reply_by_mail(&mut tx, &p, &ticket, &mail).await?;
+                    guichet_store::mail::set_message_ticket(&mut tx, &mail.message_id, ticket.id, Some(comment))
+                        .await?;
+                    IngestOutcome::Reply { key }
+                }
+            }
+            (Some(user), _) => {
+                let home = match (user.role, user.establishments.first()) {
+                    (Role::Requester, Some(e)) if thread_ticket.is_none() => Some(*e),
+                    _ => None,
+                };
+                guichet_store::mail::insert_message(&mut tx, &record("ticket", None, None), now).await?;
+                let id = self.file_by_mail(&mut tx, user, home, &mail).await?;
+                IngestOutcome::Ticket { key: self.key(id), triage: home.is_none() }
+            }
+            (None, _) if self.settings.mail.unknown_sender == UnknownSender::Triage => {
+                let user = self.user_for_unknown_sender(&mut tx, &mail).await?;
+                guichet_store::mail::insert_message(&mut tx, &record("ticket", None, None), now).await?;
+                let id = self.file_by_mail(&mut tx, user, None, &mail).await?;
+                IngestOutcome::Ticket { key: self.key(id), triage: true }
+            }
+            (None, _) => {
+                if !mail.automatic {
+                    let (subject, text) = refusal_text(&mail.subject);
+                    let reply_to = Some(mail.message_id.clone());
+                    let plain = PlainMail {
+                        kind: "refusal".into(),
+                        recipient: mail.sender.as_str().into(),
+                        subject,
+                        text,
+                        reply_to,
+                        automatic: true,
+                    };
+                    self.send_plain(&mut tx, plain).await?;
+                }
+                guichet_store::mail::insert_message(&mut tx, &record("refused", None, None), now).await?;
+                IngestOutcome::Refused
+            }
+        };
+        tx.commit().await.map_err(AppError::from)?;
+        tracing::info!(mailbox = mailbox.unwrap_or("-"), outcome = ?outcome, "mail imported");
+        Ok(outcome)
+    }
+
+    /// The body kept for a mail: what the person wrote, without the quoted
+    /// history, with a word for each file that could not be kept.
+    fn mail_body(&self, mail: &Incoming, reply: bool) -> (String, Vec<(String, Vec<u8>)>) {
+        let mut body = if reply { strip_quoted(&mail.text) } else { mail.text.trim().to_owned() };
+        let limit = self.settings.attachment_max_bytes;
+        let mut files = Vec::new();
+        for (name, content) in &mail.files {
+            if content.is_empty() {
+                continue;
+            }
+            if content.len() > limit {
+                body.push_str(&format!(
+                    "\n\n[Pièce jointe non reprise car trop volumineuse : {name} ({} Mo) ; elle reste dans le message d'origine.]",
+                    content.len().div_ceil(1024 * 1024)
+                ));
+                continue;
+            }
+            files.push((name.clone(), content.clone()));
+        }
+        if body.trim().is_empty() {
+            body = files.iter().map(|(n, _)| format!("📎 {n}")).collect::<Vec<_>>().join("\n");
+        }
+        if body.trim().is_empty() {
+            body = "(message vide)".into();
+        }
+        (truncate(&body, DESCRIPTION_MAX - 200), files)
+    }
+
+    async fn reply_by_mail(
+        &self,
+        tx: &mut Conn,
+        p: &Principal,
+        ticket: &Ticket,
+        mail: &Incoming,
+    ) -> Result<CommentId, AppError> {
+        let (body, files) = self.mail_body(mail, true);
+        let comment = self.comment_in(tx, p, ticket, &body, false, Channel::Email).await?;
+        for (filename, content) in &files {
+            let upload = crate::attachments::Upload { filename, content, internal: false, comment: Some(comment) };
+            self.attach_in(tx, p, ticket.id, upload).await?;
+        }
+        Ok(comment)
+    }
+
+    async fn file_by_mail(
+        &self,
+        tx: &mut Conn,
+        sender: User,
+        establishment: Option<EstablishmentId>,
+        mail: &Incoming,
+    ) -> Result<TicketId, AppError> {
+        let (description, files) = self.mail_body(mail, false);
+        let subject = clean_subject(&mail.subject);
+        let title = if subject.is_empty() {
+            let first = description.lines().find(|l| !l.trim().is_empty()).unwrap_or("(sans objet)");
+            truncate(first.trim(), 80)
+        } else {
+            truncate(&subject, TITLE_MAX)
+        };
+        let establishment = match establishment {
+            Some(e) => e,
+            None => self.triage_establishment(tx).await?,
+        };
+        let requester = sender.id;
+        // The ticket is filed as the system would, for the sender: a
+        // requester cannot choose the mail channel nor the triage establishment.
+        let p = Principal::from_user(sender);
+        let draft = TicketDraft { title, description, ..Default::default() };
+        let filing = Filing {
+            draft,
+            establishment,
+            requester,
+            files: &files,
+            channel: Some(Channel::Email),
+            acknowledge: !mail.automatic,
+            thread_root: Some(&mail.message_id),
+        };
+        self.file_ticket(tx, &p, filing).await
+    }
+
+    async fn triage_establishment(&self, tx: &mut Conn) -> Result<EstablishmentId, AppError> {
+        let uai = Uai::parse(TRIAGE_UAI).map_err(AppError::from)?;
+        if let Some(e) = guichet_store::establishments::find_establishment_by_uai(tx, &uai).await? {
+            return Ok(e.id);
+        }
+        let new = NewEstablishment::parse(TRIAGE_UAI, "Demandes à trier", "Guichet", None)?;
+        let (e, _) = guichet_store::establishments::upsert_establishment(tx, &new, self.now()).await?;
+        Ok(e.id)
+    }
+
+    /// A requester account, attached to no establishment, that keeps an
+    /// unknown sender's address so that the desk can answer them.
+    async fn user_for_unknown_sender(&self, tx: &mut Conn, mail: &Incoming) -> Result<User, AppError> {
+        let name = mail
+            .sender_name
+            .clone()
+            .unwrap_or_else(|| mail.sender.as_str().split('@').next().unwrap_or("?").to_owned());
+        let new = NewUser {
+            email: mail.sender.clone(),
+            name: truncate(&name, 100),
+            role: Role::Requester,
+            language: Language::Fr,
+            phones: Vec::new(),
+            establishment_uais: Vec::new(),
+        };
+        Ok(guichet_store::users::insert_user(tx, &new, &[], None, self.now()).await?)
+    }
+
+    /// Messages waiting in quarantine (administrators).
+    pub async fn list_quarantine(&self, p: &Principal) -> Result<Vec<Quarantined>, AppError> {
+        require_admin(p)?;
+        let mut conn = self.db.conn().await?;
+        Ok(guichet_store::mail::list_quarantine(&mut conn, 200).await?)
+    }
+
+    /// The raw bytes of a quarantined message, to look at it.
+    pub async fn quarantined_raw(&self, p: &Principal, id: i64) -> Result<Vec<u8>, AppError> {
+        require_admin(p)?;
+        let mut conn = self.db.conn().await?;
+        let (_, raw) = guichet_store::mail::find_quarantine(&mut conn, id)
+            .await
+            .map_err(|_| AppError::NotFound("quarantined message"))?;
+        Ok(raw)
+    }
+
+    /// Runs a quarantined message through the intake again (after a fix, or
+    /// once its sender was added); it leaves the quarantine when imported.
+    pub async fn reprocess_quarantined(&self, p: &Principal, id: i64) -> Result<IngestOutcome, AppError> {
+        require_admin(p)?;
+        let mut conn = self.db.conn().await?;
+        let (q, raw) = guichet_store::mail::find_quarantine(&mut conn, id)
+            .await
+            .map_err(|_| AppError::NotFound("quarantined message"))?;
+        drop(conn);
+        if q.released_at.is_some() {
+            return Err(AppError::Conflict { field: "id".into(), message: "this message was already released".into() });
+        }
+        let outcome = self.ingest_mail(&raw, q.mailbox.as_deref()).await?;
+        let ticket = match &outcome {
+            IngestOutcome::Quarantined { .. } => return Ok(outcome),
+            IngestOutcome::Ticket { key, .. } | IngestOutcome::Reply { key } | IngestOutcome::Automatic { key } => {
+                guichet_domain::ticket::parse_key(&self.settings.key_prefix, key)
+            }
+            IngestOutcome::Refused | IngestOutcome::Duplicate => None,
+        };
+        let mut conn = self.db.conn().await?;
+        guichet_store::mail::release_quarantine(&mut conn, id, ticket, self.now()).await?;
+        Ok(outcome)
+    }
+
+    /// Sets a quarantined message aside for good (spam, a test): it stays stored.
+    pub async fn dismiss_quarantined(&self, p: &Principal, id: i64) -> Result<(), AppError> {
+        require_admin(p)?;
+        let mut conn = self.db.conn().await?;
+        guichet_store::mail::release_quarantine(&mut conn, id, None, self.now())
+            .await
+            .map_err(|_| AppError::NotFound("quarantined message"))
+    }
+
+    /// The configured mailboxes' health (the desk and administrators).
+    pub async fn mailbox_status(&self, p: &Principal) -> Result<Vec<MailboxStatus>, AppError> {
+        if !p.actor.role.is_staff() {
+            return Err(AppError::Forbidden("only the desk sees the mailboxes".into()));
+        }
+        let since = self.start_of_today();
+        let mut conn = self.db.conn().await?;
+        Ok(guichet_store::mail::list_mailbox_status(&mut conn, &self.settings.mail.mailboxes, since).await?)
+    }
+
+    /// Notifications not sent yet, or given up on (administrators).
+    pub async fn unsent_mail(&self, p: &Principal) -> Result<Vec<guichet_store::mail::Outgoing>, AppError> {
+        require_admin(p)?;
+        let mut conn = self.db.conn().await?;
+        Ok(guichet_store::mail::list_unsent_outgoing(&mut conn, 200).await?)
+    }
+
+    /// Records a mailbox's successful fetch.
+    pub async fn mailbox_succeeded(&self, name: &str) -> Result<(), AppError> {
+        let mut conn = self.db.conn().await?;
+        guichet_store::mail::record_mailbox_success(&mut conn, name, self.now()).await?;
+        Ok(())
+    }
+
+    /// Records a mailbox's failure and, once it has lasted `alert_after`,
+    /// tells the administrators by mail (once per outage).
+    pub async fn mailbox_failed(&self, name: &str, error: &str, alert_after: chrono::Duration) -> Result<(), AppError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let since = guichet_store::mail::record_mailbox_error(&mut tx, name, error, now).await?;
+        if now - since >= alert_after && guichet_store::mail::mark_mailbox_alerted(&mut tx, name, now).await? {
+            let admins = guichet_store::users::list_admin_emails(&mut tx).await?;
+            for admin in admins {
+                let subject = format!("Guichet : la boîte « {name} » ne répond plus");
+                let text = format!(
+                    "La boîte de réception « {name} » est en échec depuis le {} (UTC).\nDernière erreur : {error}\n\n\
+                     Les messages restent sur le serveur et seront importés à son retour ; voir {}/admin/mail.",
+                    since.format("%d/%m/%Y %H:%M"),
+                    self.settings.mail.portal_url.trim_end_matches('/')
+                );
+                let plain = PlainMail {
+                    kind: "mailbox_alert".into(),
+                    recipient: admin,
+                    subject,
+                    text,
+                    reply_to: None,
+                    automatic: false,
+                };
+                self.send_plain(&mut tx, plain).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn require_admin(p: &Principal) -> Result<(), AppError> {
+    if p.actor.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only administrators manage the mail channel".into()))
+    }
+}
+
+/// A sender may add to a ticket of their establishments, or to one they filed.
+fn may_reply(user: &User, ticket: &Ticket) -> bool {
+    user.role.is_staff() || user.establishments.contains(&ticket.establishment) || ticket.requester.id == user.id
+}
+
+fn refusal_text(subject: &str) -> (String, String) {
+    let subject = format!("Re: {}", clean_subject(subject));
+    let text = "Bonjour,\n\nVotre adresse n'est pas connue du support : votre message n'a pas été enregistré. \
+        Demandez à l'administrateur de votre établissement de vous ouvrir un accès, ou passez par lui.\n\n\
+        Your address is not known to the support desk: your message was not filed. Ask your school's \
+        administrator for an account.\n\n-- \nLe support"
+        .to_owned();
+    (subject, text)
+}
