@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need when it is
-# missing (PostgreSQL), starts a throw-away PostgreSQL server on loopback, then
-# runs formatting and lint checks and every test on both database backends.
+# missing (PostgreSQL, Dovecot, aiosmtpd, Chromium), starts throw-away
+# PostgreSQL and Dovecot servers on loopback, then runs formatting and lint
+# checks and every test on both database backends.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh -- FILTER  only tests whose name matches FILTER
@@ -26,6 +27,15 @@ if ! command -v node >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
 
+# --- Mail servers: Dovecot (IMAP + LMTP) and aiosmtpd for SMTP -------------------
+if ! command -v dovecot >/dev/null 2>&1 || [ ! -x /usr/lib/dovecot/lmtp ]; then
+  apt_install dovecot-imapd dovecot-lmtpd
+fi
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  log "installing aiosmtpd"
+  python3 -m pip install --quiet aiosmtpd
+fi
+
 # --- PostgreSQL -------------------------------------------------------------
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
@@ -43,16 +53,22 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   pg() { "$@"; }
 fi
-stop_pg() {
+mail_dir=$(mktemp -d /tmp/guichet-mail.XXXXXX)
+stop_servers() {
   pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$pg_dir"
+  scripts/mail-servers.sh stop "$mail_dir" || true
+  rm -rf "$pg_dir" "$mail_dir"
 }
-trap stop_pg EXIT
+trap stop_servers EXIT
 log "starting PostgreSQL on 127.0.0.1:$pg_port"
 pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
 pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w start -o \
   "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >/dev/null
 export GUICHET_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+log "starting Dovecot (IMAP, LMTP) on loopback"
+eval "$(IMAP_PORT=$(free_port) LMTP_PORT=$(free_port) scripts/mail-servers.sh start "$mail_dir")"
 
 # --- checks and tests ---------------------------------------------------------
 log "cargo fmt --check"

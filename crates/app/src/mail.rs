@@ -336,7 +336,9 @@ impl App {
         mail: &Incoming,
     ) -> Result<TicketId, AppError> {
         let (description, files) = self.mail_body(mail, false);
-        let subject = clean_subject(&mail.subject);
+        // A key that did not thread the mail (another school's ticket, a
+        // missing one) is not carried into the new ticket's title.
+        let subject = clean_subject(&strip_keys(&self.settings.key_prefix, &mail.subject));
         let title = if subject.is_empty() {
             let first = description.lines().find(|l| !l.trim().is_empty()).unwrap_or("(sans objet)");
             truncate(first.trim(), 80)
@@ -510,6 +512,19 @@ fn require_admin(p: &Principal) -> Result<(), AppError> {
 /// A sender may add to a ticket of their establishments, or to one they filed.
 fn may_reply(user: &User, ticket: &Ticket) -> bool {
     user.role.is_staff() || user.establishments.contains(&ticket.establishment) || ticket.requester.id == user.id
+}
+
+fn strip_keys(prefix: &str, subject: &str) -> String {
+    let mut out = subject.to_owned();
+    while let Some(id) = key_in_subject(prefix, &out) {
+        let key = guichet_domain::ticket::format_key(prefix, id);
+        let lower = out.to_lowercase();
+        match lower.find(&format!("[{}]", key.to_lowercase())) {
+            Some(at) => out.replace_range(at..at + key.len() + 2, ""),
+            None => break,
+        }
+    }
+    out
 }
 
 fn refusal_text(subject: &str) -> (String, String) {

@@ -19,6 +19,8 @@ use tower::ServiceExt;
 
 pub use serde_json::json;
 
+pub mod mail;
+
 /// The backends every integration test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
