@@ -96,68 +96,78 @@ fn extension(part: &mail_parser::MessagePart<'_>) -> String {
         .unwrap_or_else(|| "bin".into())
 }
 
-impl App {
-    fn parse_mail(&self, raw: &[u8]) -> Result<Incoming, Refusal> {
-        let message = MessageParser::default()
-            .parse(raw)
-            .ok_or_else(|| Refusal::Quarantine("not an e-mail message (no header could be read)".into()))?;
-        let from = message
-            .from()
-            .and_then(|f| f.first())
-            .ok_or_else(|| Refusal::Quarantine("the message has no From address".into()))?;
-        let address = from.address().unwrap_or_default();
-        let sender = EmailAddress::parse(address)
-            .map_err(|_| Refusal::Quarantine(format!("the sender `{address}` is not an e-mail address")))?;
-        let message_id = match message.message_id() {
-            Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
-            // Without a Message-ID the content identifies the message, so that a re-fetch is still recognised.
-            _ => format!("{}@sha256.guichet", hex::encode(Sha256::digest(raw))),
-        };
-        let mut thread: Vec<String> = Vec::new();
-        for header in [message.in_reply_to(), message.references()] {
-            if let Some(list) = header.as_text_list() {
-                thread.extend(list.iter().map(|s| s.trim().to_owned()));
-            } else if let Some(one) = header.as_text() {
-                thread.extend(one.split_whitespace().map(|s| s.trim_matches(['<', '>']).to_owned()));
-            }
-        }
-        thread.retain(|s| !s.is_empty());
-        let signals = SenderSignals {
-            from: sender.as_str(),
-            auto_submitted: message.header_raw("Auto-Submitted"),
-            precedence: message.header_raw("Precedence"),
-            list_id: message.header_raw("List-Id").is_some(),
-            auto_response_suppress: message
-                .header_raw("X-Auto-Response-Suppress")
-                .is_some_and(|v| v.to_lowercase().contains("all") || v.to_lowercase().contains("oof")),
-        };
-        let automatic = is_automatic(&signals);
-        let text = message.body_text(0).map(|t| t.replace("\r\n", "\n")).unwrap_or_default();
-        let mut files = Vec::new();
-        for (i, part) in message.attachments().enumerate() {
-            let content = match part.message() {
-                Some(inner) => inner.raw_message().to_vec(),
-                None => part.contents().to_vec(),
-            };
-            let name = match (part.attachment_name(), part.message()) {
-                (Some(name), _) if !name.trim().is_empty() => name.to_owned(),
-                (_, Some(_)) => format!("message-{}.eml", i + 1),
-                _ => format!("piece-jointe-{}.{}", i + 1, extension(part)),
-            };
-            files.push((name, content));
-        }
-        Ok(Incoming {
-            message_id,
-            sender,
-            sender_name: from.name().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
-            subject: message.subject().unwrap_or_default().trim().to_owned(),
-            text,
-            thread,
-            automatic,
-            files,
-        })
+/// What the intake reads in a message, without storing anything: the fuzz
+/// target and the never-panics property test drive the parsing through it.
+pub fn inspect(raw: &[u8]) -> Result<(String, String, String, usize), String> {
+    match parse_mail(raw) {
+        Ok(m) => Ok((m.sender.as_str().to_owned(), clean_subject(&m.subject), strip_quoted(&m.text), m.files.len())),
+        Err(Refusal::Quarantine(reason)) => Err(reason),
+        Err(Refusal::Temporary(e)) => Err(e.to_string()),
     }
+}
 
+fn parse_mail(raw: &[u8]) -> Result<Incoming, Refusal> {
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or_else(|| Refusal::Quarantine("not an e-mail message (no header could be read)".into()))?;
+    let from = message
+        .from()
+        .and_then(|f| f.first())
+        .ok_or_else(|| Refusal::Quarantine("the message has no From address".into()))?;
+    let address = from.address().unwrap_or_default();
+    let sender = EmailAddress::parse(address)
+        .map_err(|_| Refusal::Quarantine(format!("the sender `{address}` is not an e-mail address")))?;
+    let message_id = match message.message_id() {
+        Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
+        // Without a Message-ID the content identifies the message, so that a re-fetch is still recognised.
+        _ => format!("{}@sha256.guichet", hex::encode(Sha256::digest(raw))),
+    };
+    let mut thread: Vec<String> = Vec::new();
+    for header in [message.in_reply_to(), message.references()] {
+        if let Some(list) = header.as_text_list() {
+            thread.extend(list.iter().map(|s| s.trim().to_owned()));
+        } else if let Some(one) = header.as_text() {
+            thread.extend(one.split_whitespace().map(|s| s.trim_matches(['<', '>']).to_owned()));
+        }
+    }
+    thread.retain(|s| !s.is_empty());
+    let signals = SenderSignals {
+        from: sender.as_str(),
+        auto_submitted: message.header_raw("Auto-Submitted"),
+        precedence: message.header_raw("Precedence"),
+        list_id: message.header_raw("List-Id").is_some(),
+        auto_response_suppress: message
+            .header_raw("X-Auto-Response-Suppress")
+            .is_some_and(|v| v.to_lowercase().contains("all") || v.to_lowercase().contains("oof")),
+    };
+    let automatic = is_automatic(&signals);
+    let text = message.body_text(0).map(|t| t.replace("\r\n", "\n")).unwrap_or_default();
+    let mut files = Vec::new();
+    for (i, part) in message.attachments().enumerate() {
+        let content = match part.message() {
+            Some(inner) => inner.raw_message().to_vec(),
+            None => part.contents().to_vec(),
+        };
+        let name = match (part.attachment_name(), part.message()) {
+            (Some(name), _) if !name.trim().is_empty() => name.to_owned(),
+            (_, Some(_)) => format!("message-{}.eml", i + 1),
+            _ => format!("piece-jointe-{}.{}", i + 1, extension(part)),
+        };
+        files.push((name, content));
+    }
+    Ok(Incoming {
+        message_id,
+        sender,
+        sender_name: from.name().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
+        subject: message.subject().unwrap_or_default().trim().to_owned(),
+        text,
+        thread,
+        automatic,
+        files,
+    })
+}
+
+impl App {
     /// Imports one message; `Err` only for a temporary failure (the
     /// database), after which the caller leaves the message to retry later.
     pub async fn ingest_mail(&self, raw: &[u8], mailbox: Option<&str>) -> Result<IngestOutcome, AppError> {
@@ -191,7 +201,7 @@ impl App {
                 raw.len()
             )));
         }
-        let mail = self.parse_mail(raw)?;
+        let mail = parse_mail(raw)?;
         let own = &self.settings.mail.own_addresses;
         if own.iter().any(|a| a.eq_ignore_ascii_case(mail.sender.as_str())) {
             return Err(Refusal::Quarantine(format!(
@@ -535,4 +545,47 @@ fn refusal_text(subject: &str) -> (String, String) {
         administrator for an account.\n\n-- \nLe support"
         .to_owned();
     (subject, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SAMPLE: &str = "From: =?utf-8?Q?Ana=C3=AFs?= <anais@lycee.test>\r\nSubject: =?iso-8859-1?Q?R=E9seau?=\r\n\
+        Message-ID: <a@b>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\n\
+        Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCoup=C3=A9\r\n\
+        --x\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--x--\r\n";
+
+    #[test]
+    fn a_well_formed_message_is_read_with_its_encodings() {
+        let (sender, subject, text, files) = inspect(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(sender, "anais@lycee.test");
+        assert_eq!(subject, "Réseau");
+        assert_eq!(text.trim(), "Coupé");
+        assert_eq!(files, 1);
+    }
+
+    #[test]
+    fn a_message_without_sender_is_refused_with_a_reason() {
+        assert_eq!(inspect(b"Subject: x\r\n\r\nbody").unwrap_err(), "the message has no From address");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = inspect(&bytes);
+        }
+
+        #[test]
+        fn a_damaged_message_never_panics(cut in 0..SAMPLE.len(), flips in proptest::collection::vec((0..SAMPLE.len(), any::<u8>()), 0..16)) {
+            let mut bytes = SAMPLE.as_bytes()[..cut].to_vec();
+            for (at, b) in flips {
+                if at < bytes.len() {
+                    bytes[at] = b;
+                }
+            }
+            let _ = inspect(&bytes);
+        }
+    }
 }

@@ -39,7 +39,7 @@ fn help_lists_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["--help"], None);
     assert!(out.status.success());
-    for command in ["serve", "migrate", "establishment", "user", "token", "demo", "config"] {
+    for command in ["serve", "migrate", "establishment", "user", "token", "demo", "mail", "bench", "config"] {
         assert!(text(&out.stdout).contains(command), "{command}");
     }
 }
@@ -261,4 +261,130 @@ fn the_filter_benchmark_runs_on_a_small_data_set() {
     let out = run(empty.path(), &["bench", "filters"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no agent in the database"));
+}
+
+const MESSAGE: &str = "From: Nathalie Durand <admin.local@lycee.test>\r\nTo: support@guichet.test\r\n\
+Subject: Imprimante du CDI\r\nMessage-ID: <cli-1@lycee.test>\r\n\r\nL'imprimante du CDI n'imprime plus.\r\n";
+
+#[test]
+fn mail_ingest_files_a_piped_message_once_and_asks_for_a_retry_when_the_database_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.csv"), "0750655E;Lycée Henri Wallon;Paris\n").unwrap();
+    assert!(run(dir.path(), &["establishment", "import", "e.csv"], None).status.success());
+    let add = ["user", "add", "--role", "requester", "--email", "admin.local@lycee.test", "--name", "N. Durand"];
+    assert!(run(dir.path(), &[&add[..], &["--establishment", "0750655E"]].concat(), None).status.success());
+
+    let out = run(dir.path(), &["mail", "ingest", "--mailbox", "support"], Some(MESSAGE));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "filed as SUP-1");
+    let again = run(dir.path(), &["mail", "ingest"], Some(MESSAGE));
+    assert_eq!((again.status.code(), text(&again.stdout).trim()), (Some(0), "already imported: nothing to do"));
+    // Kept aside, not lost: the mail server must not bounce it.
+    let broken = run(dir.path(), &["mail", "ingest"], Some("Subject: no sender\r\n\r\nx\r\n"));
+    assert_eq!(broken.status.code(), Some(0));
+    assert_eq!(text(&broken.stdout).trim(), "quarantined: the message has no From address");
+    let empty = run(dir.path(), &["mail", "ingest"], Some(""));
+    assert_eq!(empty.status.code(), Some(1));
+    assert_eq!(text(&empty.stderr).trim(), "error: no message on standard input");
+    // The database is unreachable: EX_TEMPFAIL, one line, so that the mail server delivers again later.
+    let down =
+        run(dir.path(), &["--database-url", "postgres://guichet@127.0.0.1:1/guichet", "mail", "ingest"], Some(MESSAGE));
+    assert_eq!(down.status.code(), Some(75), "{}", text(&down.stderr));
+    assert_eq!(text(&down.stderr).lines().count(), 1, "{}", text(&down.stderr));
+    let no_mailbox = run(dir.path(), &["mail", "fetch"], None);
+    assert_eq!(no_mailbox.status.code(), Some(1));
+    assert!(text(&no_mailbox.stderr).contains("no mailbox is configured"));
+}
+
+fn mail_config(dir: &Path, desk: &str, smtp_port: u16) {
+    let (host, port) = guichet_testkit::mail::imap_server();
+    let config = format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\nfrom = \"Support ENT <{desk}@guichet.test>\"\n\n\
+         [[mailboxes]]\nname = \"{desk}\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\nuser = \"{desk}\"\n\
+         password_file = \"imap-password\"\npoll_seconds = 2\n"
+    );
+    std::fs::write(dir.join("guichet.toml"), config).unwrap();
+    std::fs::write(dir.join("imap-password"), format!("{}\n", guichet_testkit::mail::PASSWORD)).unwrap();
+}
+
+/// Sends a message with Python's standard SMTP client, as any mail program would.
+fn send_smtp(port: u16, to: &str, message: &str) {
+    let script = "import smtplib,sys; s=smtplib.SMTP('127.0.0.1', int(sys.argv[1])); \
+                  s.sendmail(sys.argv[2], [sys.argv[3]], sys.stdin.buffer.read()); s.quit()";
+    let mut child = Command::new("python3")
+        .args(["-c", script, &port.to_string(), "sender@client.test", to])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..100 {
+        if let Some(found) = probe() {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{what} did not happen within 10 s");
+}
+
+#[test]
+fn a_mail_sent_over_smtp_becomes_a_ticket_whose_acknowledgment_can_be_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = guichet_testkit::mail::unique("support");
+    let smtp_port = guichet_testkit::mail::free_port();
+    let _smtp = guichet_testkit::mail::SmtpRelay::start(smtp_port);
+    mail_config(dir.path(), &desk, smtp_port);
+    let (child, base, logins) = serve_demo(dir.path(), &[]);
+    let token = |role: &str| logins.iter().find(|(r, _)| r == role).map(|(_, t)| t.clone()).unwrap();
+    let requester = token("requester");
+    let me = get_json(&format!("{base}/api/v1/me"), &requester);
+    let email = me["email"].as_str().unwrap().to_owned();
+    let marker = guichet_testkit::mail::unique("cantine");
+    let message = format!(
+        "From: Demandeur <{email}>\r\nTo: {desk}@guichet.test\r\nSubject: Menu de la cantine {marker}\r\n\
+         Message-ID: <{marker}@client.test>\r\n\r\nLe menu de la cantine ne s'affiche plus.\r\n"
+    );
+    send_smtp(smtp_port, &format!("{desk}@guichet.test"), &message);
+    let search = format!("{base}/api/v1/tickets?q=text%20~%20%22{marker}%22");
+    let key = wait_for("the import", || {
+        let list = get_json(&search, &requester);
+        list["items"][0]["key"].as_str().map(str::to_owned)
+    });
+    let local = email.split('@').next().unwrap().to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ack = wait_for("the acknowledgment", || {
+        let inbox = runtime.block_on(guichet_testkit::mail::messages(&local));
+        inbox.into_iter().map(|m| text(&m)).find(|m| m.contains(&marker) && m.contains(&format!("[{key}]")))
+    });
+    let ack_id = ack.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap().trim().to_owned();
+    let reply = format!(
+        "From: Demandeur <{email}>\r\nTo: {desk}@guichet.test\r\nSubject: Re: menu\r\nIn-Reply-To: {ack_id}\r\n\
+         Message-ID: <re-{marker}@client.test>\r\n\r\nC'est revenu, merci.\r\n\r\nOn Mon, 2 Mar 2026, Support wrote:\r\n> Bonjour\r\n"
+    );
+    send_smtp(smtp_port, &format!("{desk}@guichet.test"), &reply);
+    let agent = token("agent");
+    let comments = wait_for("the reply", || {
+        let list = get_json(&format!("{base}/api/v1/tickets/{key}/comments"), &agent);
+        list.as_array().filter(|c| !c.is_empty()).cloned()
+    });
+    assert_eq!(comments[0]["body"], "C'est revenu, merci.");
+    let mailboxes = get_json(&format!("{base}/api/v1/mailboxes"), &agent);
+    assert_eq!(mailboxes[0]["imported_today"], 2);
+    assert!(stop(child).success());
+}
+
+#[test]
+fn the_mail_benchmark_imports_from_imap_and_prints_a_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = guichet_testkit::mail::unique("bench");
+    mail_config(dir.path(), &desk, guichet_testkit::mail::free_port());
+    assert!(run(dir.path(), &["demo", "--establishments", "5", "--tickets", "20"], None).status.success());
+    let out = run(dir.path(), &["bench", "mail", "--count", "40"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("imported 40 (quarantined 0, already known 0)"), "{stdout}");
+    assert!(stdout.contains("messages/s"), "{stdout}");
 }

@@ -46,7 +46,9 @@ backend_test!(requester_pages_never_cross_into_another_school, |app| async move 
     for path in ["/desk", "/phone"] {
         assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::SEE_OTHER, "{path}");
     }
-    for path in ["/admin/establishments", "/admin/users", "/admin/categories", "/admin/rota", "/admin/calendar"] {
+    for path in
+        ["/admin/establishments", "/admin/users", "/admin/categories", "/admin/rota", "/admin/calendar", "/admin/mail"]
+    {
         assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
     let r = app.form(&s, "/admin/users", &[("email", "x@y.fr"), ("name", "X"), ("role", "admin")], None).await;
@@ -208,4 +210,27 @@ backend_test!(admins_set_hours_and_service_levels_from_the_calendar_page, |app| 
         (Some(90), true)
     );
     assert_eq!(policy["at_risk_ratio"], 0.75);
+});
+
+backend_test!(admins_see_the_mail_channel_and_release_quarantined_messages_from_its_page, |app| async move {
+    let _f = app.fixture().await;
+    let raw = b"Subject: sans expediteur\r\n\r\ncorps du message\r\n";
+    let outcome = app.app.ingest_mail(raw, Some("support")).await.unwrap();
+    assert!(matches!(outcome, guichet_app::mail::IngestOutcome::Quarantined { .. }));
+    let agent = app.sign_in("claire@desk.test", PASSWORD).await;
+    assert_eq!(app.page(&agent.cookie, "/admin/mail").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.form(&agent, "/admin/mail/quarantine/1/dismiss", &[], None).await.status, StatusCode::FORBIDDEN);
+    let s = app.sign_in("boss@desk.test", PASSWORD).await;
+    let page = String::from_utf8_lossy(&app.page(&s.cookie, "/admin/mail").await.bytes).into_owned();
+    assert!(page.contains("Quarantaine") && page.contains("sans expediteur"), "{page}");
+    assert!(page.contains("the message has no From address"));
+    let id = page.split("/admin/mail/quarantine/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let raw_page = app.page(&s.cookie, &format!("/admin/mail/quarantine/{id}/raw")).await;
+    assert_eq!(raw_page.bytes.as_slice(), raw);
+    let r = app.form(&s, &format!("/admin/mail/quarantine/{id}/reprocess"), &[], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("error="), "still broken: said so");
+    let r = app.form(&s, &format!("/admin/mail/quarantine/{id}/dismiss"), &[], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    let page = String::from_utf8_lossy(&app.page(&s.cookie, "/admin/mail").await.bytes).into_owned();
+    assert!(page.contains("Aucun message en quarantaine."));
 });
