@@ -290,7 +290,7 @@ impl App {
             }
         };
         tx.commit().await.map_err(AppError::from)?;
-        tracing::info!(mailbox = mailbox.unwrap_or("-"), outcome = ?outcome, "mail imported");
+        tracing::debug!(mailbox = mailbox.unwrap_or("-"), outcome = ?outcome, "mail imported");
         Ok(outcome)
     }
 

@@ -4,6 +4,8 @@
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use guichet_mail::imap::AfterImport;
+use guichet_mail::TlsMode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -202,15 +204,31 @@ impl Config {
             self.mail.automatic_per_hour
         ));
         if let Some(smtp) = &self.smtp {
+            out.push_str(&format!("[smtp]\nhost = {:?}\n{}tls = \"{}\"\n", smtp.host, port(smtp.port), tls(smtp.tls)));
             out.push_str(&format!(
-                "[smtp]\nhost = {:?}\nport = {:?}\ntls = {:?}\nfrom = {:?}\npassword = \"***\"\n",
-                smtp.host, smtp.port, smtp.tls, smtp.from
+                "user = {:?}\npassword = \"***\"\nfrom = {:?}\n",
+                user(&smtp.credentials),
+                smtp.from
             ));
         }
         for m in &self.mailboxes {
+            let after = match &m.after_import {
+                AfterImport::Flag => "{ action = \"flag\" }".to_owned(),
+                AfterImport::Move(folder) => format!("{{ action = \"move\", folder = {folder:?} }}"),
+                AfterImport::Delete => "{ action = \"delete\" }".to_owned(),
+            };
             out.push_str(&format!(
-                "[[mailboxes]]\nname = {:?}\nhost = {:?}\nport = {:?}\ntls = {:?}\nfolder = {:?}\nafter_import = {:?}\npassword = \"***\"\n",
-                m.name, m.host, m.port, m.tls, m.folder, m.after_import
+                "[[mailboxes]]\nname = {:?}\nhost = {:?}\n{}tls = \"{}\"\n",
+                m.name,
+                m.host,
+                port(m.port),
+                tls(m.tls)
+            ));
+            out.push_str(&format!(
+                "user = {:?}\npassword = \"***\"\nfolder = {:?}\nafter_import = {after}\npoll_seconds = {}\n",
+                user(&m.credentials),
+                m.folder,
+                m.poll_seconds
             ));
         }
         out
@@ -219,6 +237,22 @@ impl Config {
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind))
     }
+}
+
+fn port(port: Option<u16>) -> String {
+    port.map(|p| format!("port = {p}\n")).unwrap_or_default()
+}
+
+fn tls(mode: TlsMode) -> &'static str {
+    match mode {
+        TlsMode::Tls => "tls",
+        TlsMode::Starttls => "starttls",
+        TlsMode::None => "none",
+    }
+}
+
+fn user(credentials: &guichet_mail::Credentials) -> String {
+    credentials.user.clone().unwrap_or_default()
 }
 
 /// Hides the password of a URL such as `postgres://user:secret@host/db`.

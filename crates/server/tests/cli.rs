@@ -388,3 +388,25 @@ fn the_mail_benchmark_imports_from_imap_and_prints_a_rate() {
     assert!(stdout.contains("imported 40 (quarantined 0, already known 0)"), "{stdout}");
     assert!(stdout.contains("messages/s"), "{stdout}");
 }
+
+#[test]
+fn config_check_shows_the_mail_settings_without_their_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[smtp]\nhost = \"smtp.example.fr\"\ntls = \"starttls\"\nuser = \"guichet\"\npassword = \"s3cret-smtp\"\n\
+                  from = \"Support <support@example.fr>\"\n\n[[mailboxes]]\nname = \"support\"\nhost = \"imap.example.fr\"\n\
+                  password = \"s3cret-imap\"\nafter_import = { action = \"move\", folder = \"Traités\" }\n";
+    std::fs::write(dir.path().join("guichet.toml"), config).unwrap();
+    let out = run(dir.path(), &["config", "check"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+    assert!(stdout.contains("after_import = { action = \"move\", folder = \"Traités\" }"), "{stdout}");
+    std::fs::write(
+        dir.path().join("guichet.toml"),
+        "[[mailboxes]]\nname = \"a\"\nhost = \"x\"\nafter_import = \"later\"\n",
+    )
+    .unwrap();
+    let bad = run(dir.path(), &["config", "check"], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(text(&bad.stderr).lines().count(), 1, "{}", text(&bad.stderr));
+}
