@@ -1,6 +1,7 @@
 //! Keeping each ticket's service-level clocks up to date: on every change
 //! that moves them, and periodically for the clocks that run by themselves.
 
+use crate::notify::{Notice, Recipient};
 use crate::{App, AppError};
 use guichet_domain::history::FieldChange;
 use guichet_domain::ids::TicketId;
@@ -77,6 +78,16 @@ impl App {
             let change = FieldChange::internal("sla", before.map(|s| s.to_string()), Some(status.state.to_string()));
             guichet_store::events::insert_events(conn, id, None, &[change], now).await?;
         }
+        // The agent holding the ticket (else the agents on duty) hears of it
+        // once when it becomes at risk and once when it is late.
+        let worsened = !matches!(
+            (before, status.state),
+            (Some(SlaState::Breached), _) | (_, SlaState::Ok) | (Some(SlaState::AtRisk), SlaState::AtRisk)
+        );
+        if worsened && t.resolved_at.is_none() {
+            let assignee = t.assignee.as_ref().map(|a| a.id);
+            self.notify_agents(conn, id, assignee, None, Notice::Sla { state: status.state }).await?;
+        }
         Ok(status.state)
     }
 
@@ -128,17 +139,20 @@ impl App {
         let mut plans: Vec<(TicketId, TicketPatch)> = Vec::new();
         let mut conn = self.db.conn().await?;
         let before = calendar.open_days_before(now, policy.close_resolved_after_days);
-        for id in guichet_store::tickets::list_stale_in_status(&mut conn, &codes(StatusCategory::Resolved), before, 500)
-            .await?
-        {
+        let resolved = codes(StatusCategory::Resolved);
+        for id in guichet_store::tickets::list_stale_in_status(&mut conn, &resolved, before, None, 500).await? {
             plans.push((id, TicketPatch { status: Some("closed".into()), ..TicketPatch::default() }));
         }
+        let mut reminders = Vec::new();
         if let Some(days) = policy.resolve_unanswered_after_days {
+            let waiting = codes(StatusCategory::Waiting);
+            // One reminder halfway, then the resolution.
+            let remind_before = calendar.open_days_before(now, days.div_ceil(2).max(1));
+            reminders =
+                guichet_store::tickets::list_stale_in_status(&mut conn, &waiting, remind_before, Some("reminder"), 500)
+                    .await?;
             let before = calendar.open_days_before(now, days);
-            for id in
-                guichet_store::tickets::list_stale_in_status(&mut conn, &codes(StatusCategory::Waiting), before, 500)
-                    .await?
-            {
+            for id in guichet_store::tickets::list_stale_in_status(&mut conn, &waiting, before, None, 500).await? {
                 let patch = TicketPatch {
                     status: Some("resolved".into()),
                     resolution: Some(Some(Resolution::NoAnswer)),
@@ -148,15 +162,27 @@ impl App {
             }
         }
         drop(conn);
+        // A ticket resolved now needs no reminder first.
+        reminders.retain(|id| !plans.iter().any(|(p, _)| p == id));
         let mut moved = 0;
+        for id in reminders {
+            let mut tx = self.db.begin().await?;
+            let change = FieldChange::public("reminder", None, Some("sent".into()));
+            guichet_store::events::insert_events(&mut tx, id, None, &[change], now).await?;
+            self.notify(&mut tx, id, Recipient::Requester, Notice::Reminder).await?;
+            tx.commit().await?;
+            moved += 1;
+        }
         for (id, patch) in plans {
             let mut tx = self.db.begin().await?;
             let mut ticket = guichet_store::tickets::find_ticket(&mut tx, id, &TicketScope::All).await?.ticket;
             // A workflow without that transition (an evolution's "declined") is left alone.
+            let before = ticket.clone();
             let Ok(changes) = ticket.apply(patch, &system, self.workflows(), now) else { continue };
             guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
             guichet_store::events::insert_events(&mut tx, id, None, &changes, now).await?;
             self.refresh_sla(&mut tx, id).await?;
+            self.notify_status_change(&mut tx, &before, &ticket).await?;
             tx.commit().await?;
             moved += 1;
         }

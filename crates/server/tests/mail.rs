@@ -564,3 +564,64 @@ mod corpus {
         check(Backend::Postgres).await;
     }
 }
+
+mail_test!(a_ticket_at_risk_then_late_alerts_its_assignee_once_each, |d| async move {
+    let created =
+        d.t.post("/api/v1/tickets", &d.requester_a.token, json!({"title": "Panne totale", "establishment": d.uai_a}))
+            .await;
+    let key = created.json()["key"].as_str().unwrap().to_owned();
+    let me = d.t.get("/api/v1/me", &d.agent.token).await.json();
+    let change = json!({"type": "anomaly", "priority": "critical", "assignee": me["id"]});
+    assert_eq!(d.t.patch(&format!("/api/v1/tickets/{key}"), &d.agent.token, change).await.status, StatusCode::OK);
+    let alerts = || async {
+        d.outbox(&key).await.into_iter().filter(|o| o.mail.kind == "sla").map(|o| o.mail).collect::<Vec<_>>()
+    };
+    // Monday 14:00 in Paris; a critical anomaly is answered within 2 business hours.
+    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
+    assert!(alerts().await.is_empty());
+    d.t.clock.advance(chrono::Duration::minutes(100));
+    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
+    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
+    let sent = alerts().await;
+    assert_eq!(sent.len(), 1, "at risk, said once");
+    assert_eq!(sent[0].recipient, d.agent.email);
+    assert!(sent[0].subject.contains("bientôt en retard"), "{}", sent[0].subject);
+    d.t.clock.advance(chrono::Duration::minutes(30));
+    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
+    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
+    let sent = alerts().await;
+    assert_eq!(sent.len(), 2, "late, said once");
+    assert!(sent[1].subject.contains("en retard") && !sent[1].subject.contains("bientôt"));
+});
+
+mail_test!(a_ticket_left_waiting_gets_one_reminder_then_is_resolved_as_unanswered, |d| async move {
+    let mut policy = d.t.get("/api/v1/sla-policy", &d.agent.token).await.json();
+    policy["resolve_unanswered_after_days"] = json!(4);
+    let put = d.t.request(axum::http::Method::PUT, "/api/v1/sla-policy", Some(&d.admin.token), Some(policy)).await;
+    assert_eq!(put.status, StatusCode::OK);
+    let created =
+        d.t.post("/api/v1/tickets", &d.requester_a.token, json!({"title": "Compte élève", "establishment": d.uai_a}))
+            .await;
+    let key = created.json()["key"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/tickets/{key}");
+    d.t.patch(&path, &d.agent.token, json!({"status": "in_progress"})).await;
+    d.t.patch(&path, &d.agent.token, json!({"status": "waiting_on_requester"})).await;
+    let kinds = || async { d.outbox(&key).await.into_iter().map(|o| o.mail.kind).collect::<Vec<_>>() };
+    // Waiting since Monday: after two full open days (Thursday) the requester is reminded, once.
+    d.t.clock.advance(chrono::Duration::days(2));
+    d.t.app.run_automations().await.unwrap();
+    assert_eq!(kinds().await, ["acknowledgment", "waiting"]);
+    d.t.clock.advance(chrono::Duration::days(1));
+    d.t.app.run_automations().await.unwrap();
+    d.t.clock.advance(chrono::Duration::days(1));
+    d.t.app.run_automations().await.unwrap();
+    assert_eq!(kinds().await, ["acknowledgment", "waiting", "reminder"]);
+    let history = d.t.get(&format!("{path}/history"), &d.requester_a.token).await.json();
+    assert!(history.as_array().unwrap().iter().any(|e| e["field"] == "reminder"), "the requester sees the reminder");
+    // Once four full open days have passed (Tuesday to Friday): resolved as unanswered, and told so.
+    d.t.clock.advance(chrono::Duration::days(1));
+    d.t.app.run_automations().await.unwrap();
+    let ticket = d.t.get(&path, &d.agent.token).await.json();
+    assert_eq!((ticket["status"].as_str(), ticket["resolution"].as_str()), (Some("resolved"), Some("no_answer")));
+    assert_eq!(kinds().await, ["acknowledgment", "waiting", "reminder", "resolved"]);
+});

@@ -635,23 +635,31 @@ pub async fn list_sla_due_for_check(
     Ok(ids.into_iter().map(TicketId).collect())
 }
 
-/// Tickets in one of `statuses` whose last change of status is older than `before`.
+/// Tickets in one of `statuses` whose last change of status is older than
+/// `before`; with `unless_event`, only those without such an event since then.
 pub async fn list_stale_in_status(
     conn: &mut Conn,
     statuses: &[String],
     before: DateTime<Utc>,
+    unless_event: Option<&str>,
     limit: i64,
 ) -> Result<Vec<TicketId>> {
     if statuses.is_empty() {
         return Ok(Vec::new());
     }
+    const LAST_STATUS_CHANGE: &str = "COALESCE((SELECT MAX(e.at) FROM ticket_events e \
+        WHERE e.ticket_id = t.id AND e.field = 'status'), t.created_at)";
     let ids: Vec<i64> = on_conn!(conn, |c| {
-        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
-            "SELECT t.id FROM tickets t WHERE COALESCE((SELECT MAX(e.at) FROM ticket_events e \
-             WHERE e.ticket_id = t.id AND e.field = 'status'), t.created_at) < ",
-        );
-        qb.push_bind(to_micros(before));
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("SELECT t.id FROM tickets t WHERE ");
+        qb.push(LAST_STATUS_CHANGE).push(" < ").push_bind(to_micros(before));
         push_in(&mut qb, "t.status", statuses.iter().map(String::as_str));
+        if let Some(field) = unless_event {
+            qb.push(" AND NOT EXISTS (SELECT 1 FROM ticket_events r WHERE r.ticket_id = t.id AND r.field = ")
+                .push_bind(field)
+                .push(" AND r.at >= ")
+                .push(LAST_STATUS_CHANGE)
+                .push(")");
+        }
         qb.push(" ORDER BY t.id LIMIT ").push_bind(limit);
         qb.build_query_scalar().fetch_all(&mut *c).await
     })?;

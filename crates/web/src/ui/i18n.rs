@@ -193,6 +193,9 @@ const MESSAGES: &[(&str, &str, &str)] = &[
 
 /// Labels of vocabulary codes shown in the interface.
 const CODES: &[(&str, &str, &str)] = &[
+    ("automatic_mail", "Réponse automatique reçue", "Automatic reply received"),
+    ("reminder", "Relance du demandeur", "Reminder to the requester"),
+    ("sent", "envoyée", "sent"),
     ("unclassified", "Non classée", "Unclassified"),
     ("assistance", "Assistance", "Assistance"),
     ("anomaly", "Anomalie", "Anomaly"),
