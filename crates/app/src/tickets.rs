@@ -55,6 +55,8 @@ pub struct UpdateTicket {
     pub reproduction: Option<Reproduction>,
     pub resolution: Option<Option<Resolution>>,
     pub watchers: Option<Vec<UserId>>,
+    /// UAI of the establishment: the desk moves a request filed in the wrong place (or in triage).
+    pub establishment: Option<String>,
 }
 
 /// Listing parameters as they come from a URL: comma-separated codes.
@@ -480,6 +482,22 @@ impl App {
                 guichet_store::tickets::replace_watchers(&mut tx, ticket.id, &watchers).await?;
                 changes.push(FieldChange::internal("watchers", Some(old.join(", ")), Some(names.join(", "))));
                 ticket.updated_at = now;
+            }
+        }
+        if let Some(uai) = req.establishment {
+            if !p.actor.role.is_staff() {
+                return Err(AppError::field("establishment", "only the desk moves a request to another establishment"));
+            }
+            let uai = Uai::parse(&uai)
+                .map_err(|_| AppError::field("establishment", format!("`{}` is not a valid UAI code", uai.trim())))?;
+            let target = guichet_store::establishments::find_establishment_by_uai(&mut tx, &uai)
+                .await?
+                .ok_or_else(|| AppError::field("establishment", format!("no establishment has the UAI {uai}")))?;
+            if target.id != ticket.establishment {
+                ticket.establishment = target.id;
+                ticket.updated_at = now;
+                let old = Some(record.establishment_uai.clone());
+                changes.push(FieldChange::public("establishment", old, Some(uai.to_string())));
             }
         }
         if !changes.is_empty() {

@@ -231,6 +231,27 @@ mail_test!(an_unknown_sender_is_filed_in_triage_with_the_address_kept, |d| async
         let r = d.t.get(&format!("/api/v1/tickets/{key}"), token).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
     }
+    // The desk finds the school and moves the request there; a requester cannot move one.
+    let path = format!("/api/v1/tickets/{key}");
+    let own =
+        d.t.post("/api/v1/tickets", &d.requester_b.token, json!({"title": "B", "establishment": "0930124E"})).await;
+    let own_path = format!("/api/v1/tickets/{}", own.json()["key"].as_str().unwrap());
+    let refused = d.t.patch(&own_path, &d.requester_b.token, json!({"establishment": d.uai_a})).await;
+    assert_eq!(
+        (refused.status, refused.json()["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("establishment"))
+    );
+    let unknown = d.t.patch(&path, &d.agent.token, json!({"establishment": "0000001B"})).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let moved = d.t.patch(&path, &d.agent.token, json!({"establishment": d.uai_a})).await;
+    assert_eq!(moved.status, StatusCode::OK);
+    assert_eq!(d.t.get(&path, &d.requester_a.token).await.status, StatusCode::OK);
+    assert_eq!(d.t.get(&path, &d.requester_b.token).await.status, StatusCode::NOT_FOUND);
+    let history = d.t.get(&format!("{path}/history"), &d.agent.token).await.json();
+    assert!(history.as_array().unwrap().iter().any(|e| e["field"] == "establishment" && e["new"] == d.uai_a.as_str()));
+    // The sender can still answer on their request by mail.
+    let answer = mail(&stranger, &format!("Re: [{key}] Aide"), "", "Merci !");
+    assert_eq!(d.t.app.ingest_mail(answer.as_bytes(), None).await.unwrap(), IngestOutcome::Reply { key: key.clone() });
 });
 
 mod an_unknown_sender_is_refused_once_when_so_configured {
@@ -624,4 +645,93 @@ mail_test!(a_ticket_left_waiting_gets_one_reminder_then_is_resolved_as_unanswere
     let ticket = d.t.get(&path, &d.agent.token).await.json();
     assert_eq!((ticket["status"].as_str(), ticket["resolution"].as_str()), (Some("resolved"), Some("no_answer")));
     assert_eq!(kinds().await, ["acknowledgment", "waiting", "reminder", "resolved"]);
+});
+
+mail_test!(acknowledgments_to_one_address_are_limited_per_hour, |d| async move {
+    let mut keys = Vec::new();
+    for i in 0..7 {
+        let raw = mail(&d.requester_a.email, &format!("Demande {i}"), "", "Bonjour");
+        let IngestOutcome::Ticket { key, .. } = d.t.app.ingest_mail(raw.as_bytes(), None).await.unwrap() else {
+            panic!()
+        };
+        keys.push(key);
+    }
+    let mut acks = 0;
+    for key in &keys {
+        acks += d.outbox(key).await.iter().filter(|o| o.mail.kind == "acknowledgment").count();
+    }
+    assert_eq!(acks, 5, "every request filed, five acknowledged");
+    d.t.clock.advance(chrono::Duration::minutes(61));
+    let raw = mail(&d.requester_a.email, "Une heure plus tard", "", "Bonjour");
+    let IngestOutcome::Ticket { key, .. } = d.t.app.ingest_mail(raw.as_bytes(), None).await.unwrap() else { panic!() };
+    assert_eq!(d.outbox(&key).await.iter().filter(|o| o.mail.kind == "acknowledgment").count(), 1);
+});
+
+/// A TCP relay to Dovecot that the test can cut and restore, standing for
+/// the network or the server going away.
+struct Link {
+    port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Link {
+    fn new() -> Link {
+        Link { port: servers::free_port(), task: None }
+    }
+
+    async fn up(&mut self) {
+        let (host, imap_port) = servers::imap_server();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        self.task = Some(tokio::spawn(async move {
+            let mut connections = Vec::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = format!("{host}:{imap_port}");
+                connections.push(tokio::spawn(async move {
+                    let mut outbound = tokio::net::TcpStream::connect(target).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }));
+            }
+        }));
+    }
+
+    fn down(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+mail_test!(the_poller_reconnects_by_itself_when_the_server_comes_back, |d| async move {
+    let mut link = Link::new();
+    let mut config = servers::mailbox(&d.desk);
+    config.port = Some(link.port);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let poller = tokio::spawn(guichet_mail::imap::run(d.t.app.clone(), config, stopped));
+    let status = || async { d.t.get("/api/v1/mailboxes", &d.agent.token).await.json()[0].clone() };
+    // The server is unreachable: the failure shows.
+    let mut failing = serde_json::Value::Null;
+    for _ in 0..50 {
+        failing = status().await;
+        if failing["failing_since"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(failing["failing_since"].is_string(), "{failing}");
+    // It comes back: a message delivered meanwhile is imported without any restart.
+    d.deliver(&mail(&d.requester_a.email, "Pendant la panne", "", "Bonjour")).await;
+    link.up().await;
+    let mut imported = false;
+    for _ in 0..100 {
+        if d.tickets(&d.agent.token).await.len() == 1 {
+            imported = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(imported, "the poller did not come back");
+    assert!(status().await["failing_since"].is_null());
+    stop.send(true).unwrap();
+    poller.await.unwrap();
+    link.down();
 });

@@ -166,7 +166,7 @@ pub async fn update_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
     let sql = "UPDATE tickets SET title = $1, description = $2, ticket_type = $3, status = $4, priority = $5, \
         category_id = $6, tier = $7, assignee_id = $8, repro_service = $9, repro_profile = $10, repro_browser = $11, \
         repro_url = $12, repro_steps = $13, repro_outcome = $14, resolution = $15, updated_at = $16, \
-        first_response_at = $17, resolved_at = $18, closed_at = $19 WHERE id = $20";
+        first_response_at = $17, resolved_at = $18, closed_at = $19, establishment_id = $20 WHERE id = $21";
     let r = &t.reproduction;
     crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
         .bind(&t.title)
@@ -188,6 +188,7 @@ pub async fn update_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
         .bind(t.first_response_at.map(to_micros))
         .bind(t.resolved_at.map(to_micros))
         .bind(t.closed_at.map(to_micros))
+        .bind(t.establishment.0)
         .bind(t.id.0)
         .execute(&mut *c)
         .await

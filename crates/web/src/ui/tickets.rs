@@ -342,6 +342,7 @@ struct TicketPage {
     requester: String,
     requester_email: String,
     establishment: String,
+    establishment_uai: String,
     assignee: String,
     created: String,
     updated: String,
@@ -485,6 +486,7 @@ pub async fn page(
         requester: tk.requester.name.clone(),
         requester_email: record.requester_email,
         establishment: format!("{} ({})", record.establishment_name, record.establishment_uai),
+        establishment_uai: record.establishment_uai.clone(),
         assignee: tk.assignee.as_ref().map_or_else(|| "—".to_owned(), |a| a.name.clone()),
         created: when(tk.created_at, lang),
         updated: when(tk.updated_at, lang),
@@ -526,6 +528,8 @@ pub struct UpdateForm {
     assignee: Option<String>,
     tier: Option<String>,
     resolution: Option<String>,
+    /// UAI.
+    establishment: Option<String>,
     service: Option<String>,
     profile: Option<String>,
     browser: Option<String>,
@@ -584,6 +588,7 @@ async fn update_from_form(app: &App, viewer: &Viewer, key: &str, f: &UpdateForm)
             if resolution != current.resolution {
                 u.resolution = Some(resolution);
             }
+            u.establishment = nonempty(&f.establishment);
         }
         _ => return Err(AppError::field("action", "unknown action")),
     }

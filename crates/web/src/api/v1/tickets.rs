@@ -58,6 +58,8 @@ pub struct UpdateTicketRequest {
     pub resolution: Option<Option<Resolution>>,
     /// User ids of the watchers (replaces the list).
     pub watchers: Option<Vec<i64>>,
+    /// UAI of the establishment: the desk moves a request filed in the wrong place (or in triage).
+    pub establishment: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -195,6 +197,7 @@ pub async fn update_ticket(
         reproduction: req.reproduction,
         resolution: req.resolution,
         watchers: req.watchers.map(|w| w.into_iter().map(UserId).collect()),
+        establishment: req.establishment,
     };
     Ok(axum::Json(TicketView::from_details(&state.app, state.app.update_ticket(&p, &key, update).await?)))
 }
