@@ -168,6 +168,7 @@ test("every main page passes an accessibility audit and renders quickly", async 
     ["admin", "/admin/categories", null],
     ["admin", "/admin/rota", null],
     ["admin", "/admin/calendar", "admin-calendar"],
+    ["admin", "/admin/mail", "admin-mail"],
   ];
   const report = [];
   const contexts = {};
