@@ -52,6 +52,15 @@ impl App {
     }
 
     /// The filters the user sees, with counts and optionally the first tickets of each.
+    /// The saved filters a user may use, without running them.
+    pub async fn saved_filter_list(
+        &self,
+        p: &Principal,
+    ) -> Result<Vec<guichet_store::saved_filters::SavedFilter>, AppError> {
+        let mut conn = self.db.conn().await?;
+        Ok(guichet_store::saved_filters::list_saved_filters(&mut conn, p.user.id, p.actor.role.is_staff()).await?)
+    }
+
     pub async fn saved_filters(&self, p: &Principal, items: i64) -> Result<Vec<FilterResult>, AppError> {
         let mut conn = self.db.conn().await?;
         let filters =

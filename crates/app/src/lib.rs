@@ -13,6 +13,7 @@ pub mod filters;
 pub mod mail;
 pub mod notify;
 pub mod render;
+pub mod reports;
 pub mod rota;
 pub mod sla;
 pub mod tickets;

@@ -345,15 +345,22 @@ impl App {
         self.details(&mut conn, record).await
     }
 
-    pub async fn list_tickets(&self, p: &Principal, params: &ListParams) -> Result<TicketPage, AppError> {
-        let mut errors = Vec::new();
+    /// The filter a listing's parameters describe, within the actor's scope;
+    /// also the sort a query's ORDER BY asks for. Bad parameters are added to `errors`.
+    pub(crate) async fn ticket_filter(
+        &self,
+        conn: &mut Conn,
+        p: &Principal,
+        params: &ListParams,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<(TicketFilter, Vec<Sort>), AppError> {
         let mut filter = TicketFilter {
             scope: p.actor.scope(),
-            types: parse_all(&mut errors, &params.ticket_type, TicketType::parse),
+            types: parse_all(errors, &params.ticket_type, TicketType::parse),
             statuses: split(&params.status).map(str::to_owned).collect(),
-            priorities: parse_all(&mut errors, &params.priority, Priority::parse),
-            channels: parse_all(&mut errors, &params.channel, Channel::parse),
-            tiers: parse_all(&mut errors, &params.tier, Tier::parse),
+            priorities: parse_all(errors, &params.priority, Priority::parse),
+            channels: parse_all(errors, &params.channel, Channel::parse),
+            tiers: parse_all(errors, &params.tier, Tier::parse),
             text: params.text.clone(),
             needs_reply: params.needs_reply,
             resolved_since: params.resolved_week.then(|| self.start_of_week()),
@@ -362,29 +369,23 @@ impl App {
         if params.needs_reply && filter.statuses.is_empty() {
             filter.statuses = self.open_statuses(false);
         }
-        let page = params.page.unwrap_or(1);
-        let per_page = params.per_page.unwrap_or(25);
-        if page < 1 {
-            errors.push(FieldError::new("page", "`page` starts at 1"));
-        }
-        if !(1..=PER_PAGE_MAX).contains(&per_page) {
-            errors.push(FieldError::new("per_page", format!("`per_page` must be between 1 and {PER_PAGE_MAX}")));
-        }
-        let mut conn = self.db.conn().await?;
         for code in split(&params.category) {
-            match guichet_store::categories::find_category_by_code(&mut conn, code).await? {
+            match guichet_store::categories::find_category_by_code(conn, code).await? {
                 Some(c) => filter.categories.push(c.id()),
                 None => errors.push(FieldError::new("category", format!("unknown category `{code}`"))),
             }
         }
         for uai in split(&params.establishment) {
             let found = match Uai::parse(uai) {
-                Ok(uai) => guichet_store::establishments::find_establishment_by_uai(&mut conn, &uai).await?,
+                Ok(uai) => guichet_store::establishments::find_establishment_by_uai(conn, &uai).await?,
                 Err(_) => None,
             };
             match found {
-                // An establishment outside the scope simply yields nothing.
-                Some(e) => filter.establishments.push(e.id),
+                // A parent (département, académie) stands for its schools. An
+                // establishment outside the scope simply yields nothing.
+                Some(e) => {
+                    filter.establishments.extend(guichet_store::establishments::list_descendants(conn, e.id).await?)
+                }
                 None => errors.push(FieldError::new("establishment", format!("unknown establishment `{uai}`"))),
             }
         }
@@ -400,7 +401,38 @@ impl App {
                 }
             },
         };
-        let mut sort = match parse_sort(params.sort.as_deref()) {
+        let mut sort = Vec::new();
+        if let Some(text) = params.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            match self.resolve_query(conn, text).await? {
+                Ok(resolved) => {
+                    filter.query = resolved.condition;
+                    filter.current_user = Some(p.user.id);
+                    sort = resolved
+                        .order
+                        .into_iter()
+                        .map(|(key, descending)| Sort { field: key.into(), descending })
+                        .collect();
+                }
+                Err(e) => errors.push(FieldError::new("q", e.to_string())),
+            }
+        }
+        Ok((filter, sort))
+    }
+
+    pub async fn list_tickets(&self, p: &Principal, params: &ListParams) -> Result<TicketPage, AppError> {
+        let mut errors = Vec::new();
+        let page = params.page.unwrap_or(1);
+        let per_page = params.per_page.unwrap_or(25);
+        if page < 1 {
+            errors.push(FieldError::new("page", "`page` starts at 1"));
+        }
+        if !(1..=PER_PAGE_MAX).contains(&per_page) {
+            errors.push(FieldError::new("per_page", format!("`per_page` must be between 1 and {PER_PAGE_MAX}")));
+        }
+        let mut conn = self.db.conn().await?;
+        let (filter, query_sort) = self.ticket_filter(&mut conn, p, params, &mut errors).await?;
+        let sort = match parse_sort(params.sort.as_deref()) {
+            Ok(_) if !query_sort.is_empty() => query_sort,
             Ok(sort) => sort,
             Err(AppError::Validation(e)) => {
                 errors.extend(e);
@@ -408,22 +440,6 @@ impl App {
             }
             Err(other) => return Err(other),
         };
-        if let Some(text) = params.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            match self.resolve_query(&mut conn, text).await? {
-                Ok(resolved) => {
-                    filter.query = resolved.condition;
-                    filter.current_user = Some(p.user.id);
-                    if !resolved.order.is_empty() {
-                        sort = resolved
-                            .order
-                            .into_iter()
-                            .map(|(key, descending)| Sort { field: key.into(), descending })
-                            .collect();
-                    }
-                }
-                Err(e) => errors.push(FieldError::new("q", e.to_string())),
-            }
-        }
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }

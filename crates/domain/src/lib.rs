@@ -11,6 +11,7 @@ pub mod history;
 pub mod ids;
 pub mod mail;
 pub mod query;
+pub mod report;
 pub mod sla;
 pub mod ticket;
 pub mod user;

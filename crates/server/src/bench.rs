@@ -132,3 +132,64 @@ pub async fn mail(config: &Config, count: usize, mailbox: Option<&str>) -> anyho
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `guichet bench reports`: each report over the last month and the last
+/// year, as the desk reads them; p50/p99 in milliseconds.
+pub async fn reports(config: &Config, iterations: usize) -> anyhow::Result<ExitCode> {
+    use guichet_app::reports::ReportParams;
+    use guichet_store::reports::Dimension;
+    let app = open_app(config).await?;
+    let op = app.operator();
+    let filter = guichet_store::users::UserFilter { role: Some(Role::Agent), ..Default::default() };
+    let agents = app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+    let agent = agents.into_iter().next().context("no agent in the database: load `guichet demo` first")?;
+    let p = guichet_app::auth::Principal::from_user(agent);
+    let today = app.now().date_naive();
+    let backend = match app.db.backend() {
+        guichet_store::Backend::Sqlite => "SQLite",
+        guichet_store::Backend::Postgres => "PostgreSQL",
+    };
+    println!("{backend}, reports as an agent, {iterations} runs each (ms)");
+    println!("{:<44} {:>9} {:>9}", "report", "p50", "p99");
+    let app_err = |e: guichet_app::AppError| anyhow::anyhow!(e.to_string());
+    for (period, days, granularity) in [("month", 30, "day"), ("year", 365, "month")] {
+        let params = ReportParams {
+            from: Some((today - chrono::Duration::days(days)).to_string()),
+            to: Some(today.to_string()),
+            granularity: Some(granularity.into()),
+            ..ReportParams::default()
+        };
+        let scope = app.report_scope(&p, &params).await.map_err(app_err)?;
+        let names = [
+            "created vs resolved",
+            "by establishment (top 10)",
+            "response/resolution times",
+            "service levels",
+            "agent activity",
+            "escalations",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            let mut times = Vec::with_capacity(iterations);
+            for _ in 0..iterations {
+                let start = Instant::now();
+                match i {
+                    0 => drop(app.report_volume(&scope).await.map_err(app_err)?),
+                    1 => drop(app.report_breakdown(&scope, Dimension::Establishment, 10).await.map_err(app_err)?),
+                    2 => drop(app.report_times(&scope).await.map_err(app_err)?),
+                    3 => drop(app.report_sla(&scope).await.map_err(app_err)?),
+                    4 => drop(app.report_agents(&p, &scope).await.map_err(app_err)?),
+                    _ => drop(app.report_escalations(&scope).await.map_err(app_err)?),
+                }
+                times.push(start.elapsed());
+            }
+            times.sort();
+            println!(
+                "{:<44} {:>9} {:>9}",
+                format!("{name}, last {period}"),
+                ms(percentile(&times, 50.0)),
+                ms(percentile(&times, 99.0))
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

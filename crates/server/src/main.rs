@@ -140,6 +140,11 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         iterations: usize,
     },
+    /// p50/p99 of the reports over the last month and the last year (as an agent).
+    Reports {
+        #[arg(long, default_value_t = 10)]
+        iterations: usize,
+    },
     /// Messages per second imported from IMAP: puts `count` generated
     /// messages in the configured mailbox, then imports them.
     Mail {
@@ -230,6 +235,9 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         }
         Command::Bench { command: BenchCommand::Filters { iterations } } => {
             bench::filters(&config, iterations.max(1)).await
+        }
+        Command::Bench { command: BenchCommand::Reports { iterations } } => {
+            bench::reports(&config, iterations.max(1)).await
         }
         Command::Bench { command: BenchCommand::Mail { count, mailbox } } => {
             bench::mail(&config, count, mailbox.as_deref()).await

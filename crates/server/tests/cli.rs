@@ -410,3 +410,15 @@ fn config_check_shows_the_mail_settings_without_their_passwords() {
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(text(&bad.stderr).lines().count(), 1, "{}", text(&bad.stderr));
 }
+
+#[test]
+fn the_report_benchmark_runs_on_a_small_data_set() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["demo", "--establishments", "5", "--tickets", "200"], None).status.success());
+    let out = run(dir.path(), &["bench", "reports", "--iterations", "2"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in ["created vs resolved, last month", "created vs resolved, last year", "escalations, last year"] {
+        assert!(stdout.contains(line), "{stdout}");
+    }
+}

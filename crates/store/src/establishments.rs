@@ -141,3 +141,11 @@ pub async fn find_establishments(conn: &mut Conn, ids: &[EstablishmentId]) -> Re
 pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
+
+/// An establishment and all those under it (a département's schools, an académie's départements…).
+pub async fn list_descendants(conn: &mut Conn, id: EstablishmentId) -> Result<Vec<EstablishmentId>> {
+    let sql = "WITH RECURSIVE tree(id) AS (SELECT CAST($1 AS BIGINT) UNION SELECT e.id FROM establishments e \
+        JOIN tree ON e.parent_id = tree.id) SELECT id FROM tree";
+    let ids: Vec<i64> = on_conn!(conn, |c| sqlx::query_scalar(sql).bind(id.0).fetch_all(&mut *c).await)?;
+    Ok(ids.into_iter().map(EstablishmentId).collect())
+}

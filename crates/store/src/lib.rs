@@ -27,6 +27,7 @@ pub mod demo;
 pub mod establishments;
 pub mod events;
 pub mod mail;
+pub mod reports;
 pub mod rota;
 pub mod saved_filters;
 pub mod sessions;

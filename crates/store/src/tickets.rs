@@ -335,7 +335,7 @@ where
 }
 
 /// Pushes ` AND column IN (…)` with bound values, nothing for an empty list.
-fn push_in<'a, DB, T>(qb: &mut QueryBuilder<'a, DB>, column: &str, values: impl IntoIterator<Item = T>)
+pub(crate) fn push_in<'a, DB, T>(qb: &mut QueryBuilder<'a, DB>, column: &str, values: impl IntoIterator<Item = T>)
 where
     DB: Database,
     T: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -350,7 +350,7 @@ where
 }
 
 /// Appends the filter's conditions; written once, compiled for each backend.
-fn push_conditions<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter)
+pub(crate) fn push_conditions<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter)
 where
     DB: Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod reports;
 pub mod ui;
 pub mod views;
 

@@ -58,3 +58,9 @@
     update();
   }
 })();
+
+// Reports: a print button where printing is possible (the page prints without it too).
+document.querySelectorAll(".print-button").forEach((button) => {
+  button.hidden = false;
+  button.addEventListener("click", () => window.print());
+});

@@ -4,10 +4,12 @@
 
 pub mod admin;
 pub mod auth;
+pub mod charts;
 pub mod desk;
 pub mod i18n;
 pub mod mail;
 pub mod phone;
+pub mod reports;
 pub mod session;
 pub mod tickets;
 
@@ -46,9 +48,14 @@ impl Layout {
         let role = viewer.principal().actor.role;
         let mut items: Vec<(&'static str, &'static str)> = Vec::new();
         if role.is_staff() {
-            items.extend([("/desk", "dashboard"), ("/tickets", "queue"), ("/phone", "phone_intake")]);
+            items.extend([
+                ("/desk", "dashboard"),
+                ("/tickets", "queue"),
+                ("/phone", "phone_intake"),
+                ("/reports", "reports"),
+            ]);
         } else {
-            items.extend([("/tickets", "my_tickets"), ("/tickets/new", "new_request")]);
+            items.extend([("/tickets", "my_tickets"), ("/tickets/new", "new_request"), ("/reports", "reports")]);
         }
         if role == guichet_domain::user::Role::Admin {
             items.extend([
@@ -300,6 +307,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/calendar", get(admin::calendar).post(admin::save_calendar))
         .route("/admin/sla", post(admin::save_sla))
         .route("/admin/categories/{code}/active", post(admin::set_category_active))
+        .route("/reports", get(reports::page))
+        .route("/reports/{name}", get(reports::csv))
         .route("/admin/mail", get(mail::page))
         .route("/admin/mail/quarantine/{id}/raw", get(mail::raw))
         .route("/admin/mail/quarantine/{id}/reprocess", post(mail::reprocess))

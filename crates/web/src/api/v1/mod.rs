@@ -7,6 +7,7 @@ pub mod establishments;
 pub mod filters;
 pub mod mail;
 pub mod me;
+pub mod reports;
 pub mod rota;
 pub mod tickets;
 pub mod users;
@@ -65,6 +66,12 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(mail::dismiss_quarantined))
         .routes(routes!(mail::list_outbox))
         .routes(routes!(mail::retry_outgoing))
+        .routes(routes!(reports::volume))
+        .routes(routes!(reports::breakdown))
+        .routes(routes!(reports::times))
+        .routes(routes!(reports::sla))
+        .routes(routes!(reports::agents))
+        .routes(routes!(reports::escalations))
         .split_for_parts();
     // Paths are served under /api/v1.
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);

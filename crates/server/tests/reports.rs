@@ -1,0 +1,213 @@
+//! Reports on a hand-built data set whose figures are known, on both
+//! backends: a ticket created in one month and resolved in the next, one
+//! reopened and resolved again, tickets on each side of a DST change.
+#![allow(clippy::unwrap_used)]
+
+use axum::http::StatusCode;
+use guichet_testkit::{backend_test, json, Fixture, TestApp};
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Data {
+    f: Fixture,
+}
+
+async fn at(app: &TestApp, instant: &str) {
+    let target: chrono::DateTime<chrono::Utc> = instant.parse().unwrap();
+    let now = app.app.now();
+    assert!(target >= now, "the clock only moves forward");
+    app.clock.advance(target - now);
+}
+
+async fn file(app: &TestApp, token: &str, uai: &str, title: &str) -> String {
+    let r = app.post("/api/v1/tickets", token, json!({"title": title, "establishment": uai})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    r.json()["key"].as_str().unwrap().to_owned()
+}
+
+async fn resolve(app: &TestApp, agent: &str, key: &str) {
+    let path = format!("/api/v1/tickets/{key}");
+    app.patch(&path, agent, json!({"status": "in_progress"})).await;
+    let r = app.patch(&path, agent, json!({"status": "resolved", "resolution": "fixed"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+}
+
+/// Monday 2 March 2026, 14:00 in Paris: the fixture files one ticket per
+/// school and escalates both. Then:
+/// - A (school A) is filed on 2 March and resolved on 1 April;
+/// - B (school A) is filed on 2 March, resolved on 3 March, reopened on
+///   10 March and resolved again on 2 April;
+/// - D (school B) is filed on 29 March at 22:30 UTC, 30 March 00:30 in Paris;
+/// - C (school A) is filed on 31 March at 22:30 UTC, already 1 April in Paris
+///   (summer time since 29 March).
+async fn data(app: &TestApp) -> Data {
+    let f = app.fixture().await;
+    let a = file(app, &f.requester_a, &f.uai_a, "A").await;
+    let b = file(app, &f.requester_a, &f.uai_a, "B").await;
+    at(app, "2026-03-03T13:00:00Z").await;
+    resolve(app, &f.agent, &b).await;
+    at(app, "2026-03-10T13:00:00Z").await;
+    let reopen = app.patch(&format!("/api/v1/tickets/{b}"), &f.requester_a, json!({"status": "in_progress"})).await;
+    assert_eq!(reopen.status, StatusCode::OK);
+    at(app, "2026-03-29T22:30:00Z").await;
+    file(app, &f.requester_b, &f.uai_b, "D").await;
+    at(app, "2026-03-31T22:30:00Z").await;
+    file(app, &f.requester_a, &f.uai_a, "C").await;
+    at(app, "2026-04-01T10:00:00Z").await;
+    resolve(app, &f.agent, &a).await;
+    at(app, "2026-04-02T10:00:00Z").await;
+    resolve(app, &f.agent, &b).await;
+    Data { f }
+}
+
+fn rows(v: &serde_json::Value) -> Vec<(String, i64, i64, i64)> {
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["period"].as_str().unwrap().to_owned(),
+                r["created"].as_i64().unwrap(),
+                r["resolved"].as_i64().unwrap(),
+                r["backlog"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+backend_test!(created_resolved_and_backlog_per_month_follow_local_time_and_the_last_resolution, |app| async move {
+    let d = data(&app).await;
+    let r = app.get("/api/v1/reports/volume?from=2026-03-01&to=2026-04-30&granularity=month", &d.f.agent).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    let v = r.json();
+    assert_eq!(v["backlog_before"], 0);
+    // March: the fixture's two, A, B and D; B's first resolution was undone.
+    // April: C (1 April in Paris), A and B resolved.
+    assert_eq!(rows(&v), [("2026-03".into(), 5, 0, 5), ("2026-04".into(), 1, 2, 4)]);
+    assert_eq!((v["created"].as_i64(), v["resolved"].as_i64()), (Some(6), Some(2)));
+    // By day across the change to summer time: D falls on 30 March in Paris.
+    let days = app.get("/api/v1/reports/volume?from=2026-03-29&to=2026-03-30&granularity=day", &d.f.agent).await.json();
+    assert_eq!(rows(&days), [("2026-03-29".into(), 0, 0, 4), ("2026-03-30".into(), 1, 0, 5)]);
+    // Resolutions may exceed arrivals: April by week shows it as it is.
+    let weeks =
+        app.get("/api/v1/reports/volume?from=2026-04-01&to=2026-04-05&granularity=week", &d.f.agent).await.json();
+    assert_eq!(rows(&weeks), [("2026-W14".into(), 1, 2, 4)]);
+});
+
+backend_test!(a_requester_reads_reports_of_their_own_establishments_only, |app| async move {
+    let d = data(&app).await;
+    let path = "/api/v1/reports/volume?from=2026-03-01&to=2026-04-30&granularity=month";
+    let own = app.get(path, &d.f.requester_a).await.json();
+    assert_eq!(rows(&own), [("2026-03".into(), 3, 0, 3), ("2026-04".into(), 1, 2, 2)]);
+    // Asking for the other school gives nothing of it.
+    let other = app.get(&format!("{path}&establishment={}", d.f.uai_b), &d.f.requester_a).await.json();
+    assert_eq!(other["created"], 0);
+    let by_school = app
+        .get("/api/v1/reports/breakdown?from=2026-03-01&to=2026-04-30&dimension=establishment", &d.f.requester_a)
+        .await
+        .json();
+    assert_eq!(by_school.as_array().unwrap().len(), 1);
+    assert_eq!(by_school[0]["key"], d.f.uai_a.as_str());
+    assert_eq!(by_school[0]["count"], 4);
+    let agents = app.get("/api/v1/reports/agents?from=2026-03-01&to=2026-04-30", &d.f.requester_a).await;
+    assert_eq!(agents.status, StatusCode::FORBIDDEN);
+    for report in ["volume", "breakdown", "times", "sla", "agents", "escalations"] {
+        let r = app.request(axum::http::Method::GET, &format!("/api/v1/reports/{report}"), None, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{report}");
+    }
+    // Pages: the requester's report has no desk activity; its CSV is closed to them.
+    let s = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let page = String::from_utf8_lossy(&app.page(&s.cookie, "/reports?from=2026-03-01&to=2026-04-30").await.bytes)
+        .into_owned();
+    assert!(page.contains("Demandes reçues et résolues") && !page.contains("Activité du support"));
+    assert!(!page.contains("Lycée Paul Éluard"), "nothing of the other school");
+    let csv = app.page(&s.cookie, "/reports/agents.csv?from=2026-03-01&to=2026-04-30").await;
+    assert_eq!(csv.status, StatusCode::FORBIDDEN);
+});
+
+backend_test!(breakdowns_times_service_levels_activity_and_escalations_are_counted, |app| async move {
+    let d = data(&app).await;
+    let q = "from=2026-03-01&to=2026-04-30";
+    let by_school = app.get(&format!("/api/v1/reports/breakdown?{q}&dimension=establishment"), &d.f.agent).await.json();
+    let counts: Vec<(String, i64)> = by_school
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["key"].as_str().unwrap().to_owned(), s["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(counts, [(d.f.uai_a.clone(), 4), (d.f.uai_b.clone(), 2)]);
+    let top1 =
+        app.get(&format!("/api/v1/reports/breakdown?{q}&dimension=establishment&top=1"), &d.f.agent).await.json();
+    assert_eq!(top1[1]["key"], "others");
+    assert_eq!(top1[1]["count"], 2);
+    let by_tier = app.get(&format!("/api/v1/reports/breakdown?{q}&dimension=tier"), &d.f.agent).await.json();
+    assert_eq!((by_tier[0]["key"].as_str(), by_tier[0]["count"].as_i64()), (Some("support"), Some(4)));
+
+    let times = app.get("/api/v1/reports/times?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
+    assert_eq!(times["resolution"]["count"], 2);
+    let classes: i64 =
+        times["resolution"]["distribution"].as_array().unwrap().iter().map(|c| c[1].as_i64().unwrap()).sum();
+    assert_eq!(classes, 2);
+
+    let sla = app.get("/api/v1/reports/sla?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
+    let resolved: i64 = sla["rows"].as_array().unwrap().iter().map(|r| r["resolved"].as_i64().unwrap()).sum();
+    assert_eq!(resolved, 2);
+
+    let agents = app.get(&format!("/api/v1/reports/agents?{q}"), &d.f.agent).await.json();
+    let claire = agents.as_array().unwrap().iter().find(|a| a["agent"] == "Claire Oreja").unwrap();
+    // B resolved twice, A once; the fixture's reply and note on each school's ticket.
+    assert_eq!(
+        (claire["resolutions"].as_i64(), claire["replies"].as_i64(), claire["internal_notes"].as_i64()),
+        (Some(3), Some(2), Some(2))
+    );
+    let april = app.get("/api/v1/reports/agents?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
+    assert_eq!(april[0]["resolutions"], 2);
+
+    let esc = app.get("/api/v1/reports/escalations?from=2026-03-01&to=2026-03-31", &d.f.agent).await.json();
+    assert_eq!((esc["created"].as_i64(), esc["escalated"].as_i64()), (Some(5), Some(2)));
+    assert_eq!(esc["time_at_technical"]["count"], 2);
+    assert!(esc["time_at_technical"]["median_hours"].as_f64().unwrap() > 100.0, "still there a month later: {esc}");
+});
+
+backend_test!(reports_export_csv_for_french_spreadsheets_and_refuse_bad_parameters, |app| async move {
+    let d = data(&app).await;
+    let r = app
+        .get("/api/v1/reports/volume?from=2026-03-01&to=2026-04-30&granularity=month&format=csv&bom=true", &d.f.agent)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(r.headers["content-disposition"].to_str().unwrap().contains("guichet-volume-2026-03-01-2026-04-30.csv"));
+    let text = String::from_utf8(r.bytes.to_vec()).unwrap();
+    assert_eq!(text, "\u{feff}period;from;to;created;resolved;backlog\n2026-03;2026-03-01;2026-03-31;5;0;5\n2026-04;2026-04-01;2026-04-30;1;2;4\n");
+    for (query, field) in [
+        ("from=2026-02-30", "from"),
+        ("from=2026-04-01&to=2026-03-01", "to"),
+        ("from=2020-01-01&to=2026-01-01&granularity=day", "granularity"),
+        ("granularity=hour", "granularity"),
+        ("format=xlsx", "format"),
+        ("type=bug", "type"),
+        ("q=stauts%20%3D%20new", "q"),
+        ("filter=999999", "filter"),
+        ("colour=red", "colour"),
+    ] {
+        let r = app.get(&format!("/api/v1/reports/volume?{query}"), &d.f.agent).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", String::from_utf8_lossy(&r.bytes));
+        assert_eq!(r.json()["error"]["field"], field, "{query}");
+    }
+    // The page, its charts with their text alternative, and a CSV link that works.
+    let s = app.sign_in("claire@desk.test", PASSWORD).await;
+    let page = String::from_utf8_lossy(
+        &app.page(&s.cookie, "/reports?from=2026-03-01&to=2026-04-30&granularity=month").await.bytes,
+    )
+    .into_owned();
+    assert!(page.contains("<svg class=\"chart\"") && page.contains("role=\"img\""));
+    assert!(page.contains("Du 01/03/2026 au 30/04/2026 : 6 demandes reçues, 2 résolues"), "{page}");
+    assert!(page.contains("Activité du support"));
+    let csv =
+        app.page(&s.cookie, "/reports/breakdown.csv?from=2026-03-01&to=2026-04-30&dimension=establishment&bom=1").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&csv.bytes).contains(&format!("{};Lycée Henri Wallon;4", d.f.uai_a)));
+    let bad = String::from_utf8_lossy(&app.page(&s.cookie, "/reports?from=2026-99-01").await.bytes).into_owned();
+    assert!(bad.contains("role=\"alert\""), "a readable message for a bad date");
+});

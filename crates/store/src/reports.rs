@@ -1,0 +1,306 @@
+//! Report queries: counts grouped in the database, and streams of the few
+//! columns a duration needs. No query loads whole tickets.
+
+use crate::db::{from_micros, to_micros, Conn, Result};
+use crate::tickets::{push_conditions, push_in, TicketFilter};
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use sqlx::QueryBuilder;
+
+/// Which instant of a ticket is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    Created,
+    Resolved,
+}
+
+impl Moment {
+    fn column(self) -> &'static str {
+        match self {
+            Moment::Created => "t.created_at",
+            Moment::Resolved => "t.resolved_at",
+        }
+    }
+}
+
+/// Tickets whose `moment` falls in each `[start, end)` span, in order.
+pub async fn count_per_span(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    moment: Moment,
+    spans: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> Result<Vec<i64>> {
+    if spans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = moment.column();
+    // A VALUES list of the spans joined to the tickets: one index range per
+    // span, counted in the database on both backends.
+    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("SELECT b.column1, COUNT(t.id) FROM (VALUES ");
+        let mut list = qb.separated(", ");
+        for (i, (start, end)) in spans.iter().enumerate() {
+            list.push("(")
+                .push_bind_unseparated(i as i64)
+                .push_unseparated(", ")
+                .push_bind_unseparated(to_micros(*start))
+                .push_unseparated(", ")
+                .push_bind_unseparated(to_micros(*end))
+                .push_unseparated(")");
+        }
+        qb.push(format_args!(") AS b JOIN tickets t ON {column} >= b.column2 AND {column} < b.column3"));
+        push_conditions(&mut qb, filter);
+        qb.push(" GROUP BY b.column1");
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?;
+    let mut counts = vec![0; spans.len()];
+    for (i, n) in rows {
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
+            *slot = n;
+        }
+    }
+    Ok(counts)
+}
+
+/// Tickets whose `moment` is before `at`.
+pub async fn count_before(conn: &mut Conn, filter: &TicketFilter, moment: Moment, at: DateTime<Utc>) -> Result<i64> {
+    let column = moment.column();
+    Ok(on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
+        push_conditions(&mut qb, filter);
+        qb.push(format_args!(" AND {column} < ")).push_bind(to_micros(at));
+        qb.build_query_scalar().fetch_one(&mut *c).await
+    })?)
+}
+
+/// What tickets created in a span are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Type,
+    Priority,
+    Channel,
+    Tier,
+    Category,
+    Establishment,
+}
+
+impl Dimension {
+    fn column(self) -> &'static str {
+        match self {
+            Dimension::Type => "t.ticket_type",
+            Dimension::Priority => "t.priority",
+            Dimension::Channel => "t.channel",
+            Dimension::Tier => "t.tier",
+            Dimension::Category => "COALESCE(CAST(t.category_id AS TEXT), '')",
+            Dimension::Establishment => "CAST(t.establishment_id AS TEXT)",
+        }
+    }
+}
+
+/// Counts of tickets created in `[start, end)` per value of `dimension`
+/// (category and establishment by id), largest first.
+pub async fn count_by(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    dimension: Dimension,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>> {
+    let column = dimension.column();
+    Ok(on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(format!("SELECT {column}, COUNT(*) FROM tickets t"));
+        push_conditions(&mut qb, filter);
+        qb.push(" AND t.created_at >= ").push_bind(to_micros(start));
+        qb.push(" AND t.created_at < ").push_bind(to_micros(end));
+        qb.push(format_args!(" GROUP BY {column} ORDER BY COUNT(*) DESC, {column}"));
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?)
+}
+
+/// The clocks of a ticket resolved in a span.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ResolvedClocks {
+    pub ticket_type: String,
+    pub priority: String,
+    pub created_at: i64,
+    pub first_response_at: Option<i64>,
+    pub resolved_at: i64,
+    pub sla_state: Option<String>,
+}
+
+/// Calls `each` for every ticket resolved in `[start, end)`, streamed.
+pub async fn for_each_resolved(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    mut each: impl FnMut(ResolvedClocks),
+) -> Result<()> {
+    on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+            "SELECT t.ticket_type, t.priority, t.created_at, t.first_response_at, t.resolved_at, t.sla_state \
+             FROM tickets t",
+        );
+        push_conditions(&mut qb, filter);
+        qb.push(" AND t.resolved_at >= ").push_bind(to_micros(start));
+        qb.push(" AND t.resolved_at < ").push_bind(to_micros(end));
+        let mut rows = qb.build_query_as::<ResolvedClocks>().fetch(&mut *c);
+        while let Some(row) = rows.try_next().await? {
+            each(row);
+        }
+        Ok::<(), sqlx::Error>(())
+    })?;
+    Ok(())
+}
+
+/// A late ticket, for the list of breaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breach {
+    pub id: i64,
+    pub title: String,
+    pub ticket_type: String,
+    pub priority: String,
+    pub establishment: String,
+    pub created_at: DateTime<Utc>,
+    pub resolution_due: Option<DateTime<Utc>>,
+}
+
+/// Tickets created in `[start, end)` whose service level was breached, newest first.
+pub async fn list_breaches(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Breach>> {
+    type Row = (i64, String, String, String, String, i64, Option<i64>);
+    let rows: Vec<Row> = on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+            "SELECT t.id, t.title, t.ticket_type, t.priority, e.name, t.created_at, t.resolution_due \
+             FROM tickets t JOIN establishments e ON e.id = t.establishment_id",
+        );
+        push_conditions(&mut qb, filter);
+        qb.push(" AND t.sla_state = 'breached' AND t.created_at >= ").push_bind(to_micros(start));
+        qb.push(" AND t.created_at < ").push_bind(to_micros(end));
+        qb.push(" ORDER BY t.created_at DESC, t.id DESC LIMIT ").push_bind(limit);
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, title, ticket_type, priority, establishment, created, due)| Breach {
+            id,
+            title,
+            ticket_type,
+            priority,
+            establishment,
+            created_at: from_micros(created),
+            resolution_due: due.map(from_micros),
+        })
+        .collect())
+}
+
+/// One member of the desk's work over a span.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    pub user_id: i64,
+    pub name: String,
+    pub replies: i64,
+    pub notes: i64,
+    pub resolutions: i64,
+    pub tickets: i64,
+}
+
+/// Replies, internal notes, resolutions and tickets touched per staff member.
+pub async fn agent_activity(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    resolved_statuses: &[String],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<Activity>> {
+    let comments: Vec<(i64, String, i64, i64, i64)> = on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+            "SELECT u.id, u.name, SUM(CASE WHEN c.internal THEN 0 ELSE 1 END), SUM(CASE WHEN c.internal THEN 1 ELSE 0 END), \
+             COUNT(DISTINCT c.ticket_id) FROM comments c JOIN tickets t ON t.id = c.ticket_id JOIN users u ON u.id = c.author_id",
+        );
+        push_conditions(&mut qb, filter);
+        qb.push(" AND u.role <> 'requester' AND c.created_at >= ").push_bind(to_micros(start));
+        qb.push(" AND c.created_at < ").push_bind(to_micros(end));
+        qb.push(" GROUP BY u.id, u.name");
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?;
+    let resolutions: Vec<(i64, String, i64)> = on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+            "SELECT u.id, u.name, COUNT(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+             JOIN users u ON u.id = e.actor_id",
+        );
+        push_conditions(&mut qb, filter);
+        qb.push(" AND e.field = 'status' AND e.at >= ").push_bind(to_micros(start));
+        qb.push(" AND e.at < ").push_bind(to_micros(end));
+        if resolved_statuses.is_empty() {
+            qb.push(" AND 1 = 0");
+        }
+        push_in(&mut qb, "e.new_value", resolved_statuses.iter().map(String::as_str));
+        qb.push(" AND u.role <> 'requester' GROUP BY u.id, u.name");
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?;
+    let mut out: Vec<Activity> = comments
+        .into_iter()
+        .map(|(user_id, name, replies, notes, tickets)| Activity {
+            user_id,
+            name,
+            replies,
+            notes,
+            tickets,
+            resolutions: 0,
+        })
+        .collect();
+    for (user_id, name, n) in resolutions {
+        match out.iter_mut().find(|a| a.user_id == user_id) {
+            Some(a) => a.resolutions = n,
+            None => out.push(Activity { user_id, name, resolutions: n, ..Activity::default() }),
+        }
+    }
+    out.sort_by(|a, b| (b.replies + b.resolutions).cmp(&(a.replies + a.resolutions)).then(a.name.cmp(&b.name)));
+    Ok(out)
+}
+
+/// A change of tier of a ticket escalated in the span, with the ticket's resolution.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TierChange {
+    pub ticket_id: i64,
+    pub at: i64,
+    pub tier: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+/// Every change of tier of the tickets escalated to the technical tier in
+/// `[start, end)`, by ticket then time, streamed to `each`.
+pub async fn for_each_tier_change(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    mut each: impl FnMut(TierChange),
+) -> Result<()> {
+    on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+            "SELECT e.ticket_id, e.at, e.new_value AS tier, t.resolved_at FROM ticket_events e \
+             JOIN tickets t ON t.id = e.ticket_id",
+        );
+        push_conditions(&mut qb, filter);
+        qb.push(
+            " AND e.field = 'tier' AND e.ticket_id IN (SELECT x.ticket_id FROM ticket_events x \
+             WHERE x.field = 'tier' AND x.new_value = 'technical' AND x.at >= ",
+        )
+        .push_bind(to_micros(start));
+        qb.push(" AND x.at < ").push_bind(to_micros(end));
+        qb.push(") ORDER BY e.ticket_id, e.at, e.id");
+        let mut rows = qb.build_query_as::<TierChange>().fetch(&mut *c);
+        while let Some(row) = rows.try_next().await? {
+            each(row);
+        }
+        Ok::<(), sqlx::Error>(())
+    })?;
+    Ok(())
+}
