@@ -169,6 +169,8 @@ test("every main page passes an accessibility audit and renders quickly", async 
     ["admin", "/admin/rota", null],
     ["admin", "/admin/calendar", "admin-calendar"],
     ["admin", "/admin/mail", "admin-mail"],
+    ["agent", "/reports", "reports"],
+    ["requester", "/reports", null],
   ];
   const report = [];
   const contexts = {};
@@ -214,5 +216,23 @@ test("the interface speaks English on request and French by default", async () =
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   await page.getByRole("link", { name: "Français" }).click();
   await page.getByRole("button", { name: "Connexion" }).waitFor();
+  await context.close();
+});
+
+test("the monthly report prints without the navigation, its charts and tables whole", async () => {
+  const { page, context } = await signIn(browser, server.url, server.logins.agent.email);
+  await page.goto(`${server.url}/reports`);
+  await page.getByRole("link", { name: "Rapport du mois dernier" }).click();
+  await page.waitForURL((u) => u.search.includes("granularity=day"));
+  const charts = await page.locator("svg.chart").count();
+  assert.ok(charts >= 8, `${charts} charts`);
+  // Every chart is named and described for assistive technology.
+  const unnamed = await page.locator("svg.chart:not([aria-labelledby])").count();
+  assert.equal(unnamed, 0);
+  await page.emulateMedia({ media: "print" });
+  assert.equal(await page.locator("header.top").isVisible(), false);
+  assert.equal(await page.locator("form.report-form").isVisible(), false);
+  assert.ok(await page.locator("#volume table").isVisible());
+  await screenshot(page, "monthly-report-print");
   await context.close();
 });
