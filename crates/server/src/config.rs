@@ -82,7 +82,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             key_prefix: "SUP".into(),
             attachment_max_bytes: 10 * 1024 * 1024,
-            log: "info,sqlx=warn".into(),
+            log: "info,sqlx=error".into(),
             secure_cookies: false,
             auto_assign: "none".into(),
             public_url: None,

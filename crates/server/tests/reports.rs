@@ -211,3 +211,24 @@ backend_test!(reports_export_csv_for_french_spreadsheets_and_refuse_bad_paramete
     let bad = String::from_utf8_lossy(&app.page(&s.cookie, "/reports?from=2026-99-01").await.bytes).into_owned();
     assert!(bad.contains("role=\"alert\""), "a readable message for a bad date");
 });
+
+backend_test!(a_saved_filter_narrows_a_report, |app| async move {
+    let d = data(&app).await;
+    let mine = app
+        .post(
+            "/api/v1/filters",
+            &d.f.agent,
+            json!({"name": "École A", "query": format!("uai = {} ORDER BY created", d.f.uai_a)}),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&mine.bytes));
+    let id = mine.json()["id"].as_i64().unwrap();
+    let v = app
+        .get(&format!("/api/v1/reports/volume?from=2026-03-01&to=2026-04-30&granularity=month&filter={id}"), &d.f.agent)
+        .await;
+    assert_eq!(v.status, StatusCode::OK, "{}", String::from_utf8_lossy(&v.bytes));
+    assert_eq!(rows(&v.json()), [("2026-03".into(), 3, 0, 3), ("2026-04".into(), 1, 2, 2)]);
+    // Someone else's personal filter is not theirs to use.
+    let other = app.get(&format!("/api/v1/reports/volume?filter={id}"), &d.f.technician).await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+});
