@@ -15,6 +15,7 @@ pub mod notify;
 pub mod render;
 pub mod reports;
 pub mod rota;
+pub mod search;
 pub mod sla;
 pub mod tickets;
 

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod mail;
 pub mod query;
 pub mod report;
+pub mod search;
 pub mod sla;
 pub mod ticket;
 pub mod user;

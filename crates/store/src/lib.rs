@@ -30,6 +30,7 @@ pub mod mail;
 pub mod reports;
 pub mod rota;
 pub mod saved_filters;
+pub mod search;
 pub mod sessions;
 pub mod settings;
 pub mod tickets;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use guichet_domain::actor::TicketScope;
 use guichet_domain::ids::{CategoryId, EstablishmentId, TicketId, UserId};
 use guichet_domain::query::{CodeColumn, Condition, EmptyColumn, PersonColumn, PersonValue, SortKey, TimeColumn};
+use guichet_domain::search::SearchQuery;
 use guichet_domain::sla::SlaState;
 use guichet_domain::ticket::{
     CategoryRef, Channel, NewTicket, Outcome, Priority, Profile, Reproduction, Resolution, Ticket, TicketType, Tier,
@@ -397,12 +398,34 @@ where
     }
     if let Some(condition) = &f.query {
         qb.push(" AND ");
-        push_condition(qb, condition, f.current_user);
+        push_condition(qb, condition, f.current_user, with_internal(f));
     }
-    if let Some(text) = f.text.as_ref().filter(|t| !t.trim().is_empty()) {
-        let pattern = format!("%{}%", crate::establishments::escape_like(&text.trim().to_lowercase()));
-        qb.push(" AND (LOWER(t.title) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
-        qb.push(" OR LOWER(t.description) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+    if let Some(query) = f.text.as_deref().and_then(|t| SearchQuery::parse(t).ok()) {
+        qb.push(" AND ");
+        push_full_text(qb, query, with_internal(f), false);
+    }
+}
+
+/// Internal notes count in full-text matches for the desk only.
+fn with_internal(f: &TicketFilter) -> bool {
+    f.scope == TicketScope::All
+}
+
+/// `t.id` among the tickets whose documents match `query`, on the backend's engine.
+fn push_full_text<'a, DB>(qb: &mut QueryBuilder<'a, DB>, query: SearchQuery, internal: bool, negated: bool)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let not = if negated { "NOT " } else { "" };
+    if DB::NAME == "SQLite" {
+        qb.push(format_args!("t.id {not}IN (SELECT ticket_id FROM search_index WHERE search_index MATCH "))
+            .push_bind(query.to_fts5());
+        qb.push(if internal { ")" } else { " AND internal = 0)" });
+    } else {
+        qb.push(format_args!("t.id {not}IN (SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('french', "))
+            .push_bind(query.to_tsquery());
+        qb.push(if internal { "))" } else { ") AND NOT internal)" });
     }
 }
 
@@ -413,7 +436,7 @@ const AWAITING_DESK: &str = "t.awaiting_desk = TRUE";
 
 /// Compiles a condition of the query language into SQL with bound values:
 /// nothing the user typed is ever spliced into the statement.
-fn push_condition<'a, DB>(qb: &mut QueryBuilder<'a, DB>, condition: &'a Condition, me: Option<UserId>)
+fn push_condition<'a, DB>(qb: &mut QueryBuilder<'a, DB>, condition: &'a Condition, me: Option<UserId>, internal: bool)
 where
     DB: Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -430,7 +453,7 @@ where
             if i > 0 {
                 qb.push(joiner);
             }
-            push_condition(qb, item, me);
+            push_condition(qb, item, me, internal);
         }
         qb.push(")");
     };
@@ -440,7 +463,7 @@ where
         Condition::Any(items) => list(qb, items, " OR ", "1 = 0"),
         Condition::Not(inner) => {
             qb.push("NOT (");
-            push_condition(qb, inner, me);
+            push_condition(qb, inner, me, internal);
             qb.push(")");
         }
         Condition::Codes { column, values, negated } => {
@@ -534,12 +557,15 @@ where
         Condition::KeyCompare { op, id } => {
             qb.push(format_args!("t.id {} ", op.sql())).push_bind(*id);
         }
-        Condition::Text { needle, negated } => {
+        Condition::Text { needle, negated } => match SearchQuery::parse(needle) {
+            Ok(query) => push_full_text(qb, query, internal, *negated),
+            Err(_) => {
+                qb.push(if *negated { "1 = 1" } else { "1 = 0" });
+            }
+        },
+        Condition::TitleContains { needle, negated } => {
             let pattern = format!("%{}%", crate::establishments::escape_like(&needle.to_lowercase()));
-            qb.push(format_args!("{}(LOWER(t.title) LIKE ", not(*negated)))
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\'");
-            qb.push(" OR LOWER(t.description) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
+            qb.push(format_args!("{}(LOWER(t.title) LIKE ", not(*negated))).push_bind(pattern).push(" ESCAPE '\\')");
         }
     }
 }

@@ -64,3 +64,15 @@ document.querySelectorAll(".print-button").forEach((button) => {
   button.hidden = false;
   button.addEventListener("click", () => window.print());
 });
+
+// "/" goes to the global search box, unless one is typing already.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+  const box = document.getElementById("global-q");
+  if (box) {
+    event.preventDefault();
+    box.focus();
+  }
+});

@@ -121,7 +121,13 @@ pub enum Condition {
         op: TimeOp,
         id: i64,
     },
+    /// Full text: the words (phrases, prefixes) in anything written on the ticket.
     Text {
+        needle: String,
+        negated: bool,
+    },
+    /// A substring of the title.
+    TitleContains {
         needle: String,
         negated: bool,
     },
@@ -536,7 +542,14 @@ fn clause(ctx: &Context, c: &Clause) -> Result<Condition, QueryError> {
                 if needle.trim().is_empty() {
                     return Err(QueryError::new("the text to look for is empty", column));
                 }
-                Ok(Condition::Text { needle: needle.trim().to_owned(), negated })
+                let needle = needle.trim().to_owned();
+                if field == Field::Title {
+                    return Ok(Condition::TitleContains { needle, negated });
+                }
+                if crate::search::SearchQuery::parse(&needle).is_err() {
+                    return Err(QueryError::new("the text to look for has no word in it", column));
+                }
+                Ok(Condition::Text { needle, negated })
             }
             _ => Err(op_error(c.op, name, c.column, "~ (contains) and !~ (does not contain)")
                 .hint(Some(format!("write {name} ~ \"mot de passe\"")))),

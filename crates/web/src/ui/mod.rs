@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod mail;
 pub mod phone;
 pub mod reports;
+pub mod search;
 pub mod session;
 pub mod tickets;
 
@@ -307,6 +308,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/calendar", get(admin::calendar).post(admin::save_calendar))
         .route("/admin/sla", post(admin::save_sla))
         .route("/admin/categories/{code}/active", post(admin::set_category_active))
+        .route("/search", get(search::page))
         .route("/reports", get(reports::page))
         .route("/reports/{name}", get(reports::csv))
         .route("/admin/mail", get(mail::page))

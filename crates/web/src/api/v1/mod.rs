@@ -9,6 +9,7 @@ pub mod mail;
 pub mod me;
 pub mod reports;
 pub mod rota;
+pub mod search;
 pub mod tickets;
 pub mod users;
 
@@ -66,6 +67,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(mail::dismiss_quarantined))
         .routes(routes!(mail::list_outbox))
         .routes(routes!(mail::retry_outgoing))
+        .routes(routes!(search::search))
         .routes(routes!(reports::volume))
         .routes(routes!(reports::breakdown))
         .routes(routes!(reports::times))

@@ -1,0 +1,99 @@
+//! Full-text search on both backends: accents and case folded, phrases and
+//! prefixes, replies, notes and file names indexed in the same transaction,
+//! and nothing outside the reader's scope, not even a count.
+#![allow(clippy::unwrap_used)]
+
+use axum::http::StatusCode;
+use guichet_testkit::{backend_test, json, TestApp};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn keys(app: &TestApp, token: &str, q: &str) -> Vec<String> {
+    let path = format!("/api/v1/search?q={}", urlencode(q));
+    let r = app.get(&path, token).await;
+    assert_eq!(r.status, StatusCode::OK, "{q}: {}", String::from_utf8_lossy(&r.bytes));
+    r.json().as_array().unwrap().iter().map(|h| h["key"].as_str().unwrap().to_owned()).collect()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+backend_test!(words_are_found_whatever_their_accents_case_or_ending, |app| async move {
+    let f = app.fixture().await;
+    let body = json!({
+        "title": "Événement du conseil de classe invisible",
+        "description": "Depuis hier, l'événement n'apparaît plus dans l'agenda des élèves de 4e.",
+        "establishment": f.uai_a,
+    });
+    let key = app.post("/api/v1/tickets", &f.requester_a, body).await.json()["key"].as_str().unwrap().to_owned();
+    for q in ["evenement", "ÉVÉNEMENT", "Evenement agenda", "appar*", "\"conseil de classe\"", "eleves"] {
+        assert_eq!(keys(&app, &f.agent, q).await, std::slice::from_ref(&key), "{q}");
+    }
+    assert!(keys(&app, &f.agent, "\"classe de conseil\"").await.is_empty(), "a phrase keeps its order");
+    assert!(keys(&app, &f.agent, "evenement introuvable").await.is_empty(), "every word must match");
+    let hit = &app.get("/api/v1/search?q=evenement", &f.agent).await.json()[0];
+    assert!(hit["snippet_html"].as_str().unwrap().contains("<mark>"), "{hit}");
+    // The same search in the query language and the queue's text box.
+    let q = app.get("/api/v1/tickets?q=text%20~%20%22evenement%22", &f.agent).await.json();
+    assert_eq!(q["total"], 1);
+    let text = app.get("/api/v1/tickets?text=%C3%A9v%C3%A9nement", &f.agent).await.json();
+    assert_eq!(text["total"], 1);
+});
+
+backend_test!(replies_notes_and_file_names_are_indexed_as_they_are_written, |app| async move {
+    let f = app.fixture().await;
+    // The fixture's public reply, internal note and file names.
+    assert_eq!(keys(&app, &f.agent, "regardons").await.len(), 2);
+    assert_eq!(keys(&app, &f.agent, "hunter2").await.len(), 2);
+    assert_eq!(keys(&app, &f.agent, "capture.png").await.len(), 2);
+    let path = format!("/api/v1/tickets/{}", f.ticket_a);
+    app.post(&format!("{path}/comments"), &f.agent, json!({"body": "Vidage du cache DNS effectué"})).await;
+    assert_eq!(keys(&app, &f.agent, "dns").await, std::slice::from_ref(&f.ticket_a));
+    // A new title replaces the old one in the index.
+    app.patch(&path, &f.agent, json!({"title": "Webmail inaccessible"})).await;
+    assert_eq!(keys(&app, &f.agent, "webmail").await, std::slice::from_ref(&f.ticket_a));
+    assert_eq!(keys(&app, &f.agent, "messagerie").await, std::slice::from_ref(&f.ticket_b));
+});
+
+backend_test!(a_requester_never_finds_another_schools_ticket_nor_an_internal_note, |app| async move {
+    let f = app.fixture().await;
+    assert_eq!(keys(&app, &f.requester_a, "messagerie").await, std::slice::from_ref(&f.ticket_a));
+    assert!(keys(&app, &f.requester_a, &f.uai_b).await.is_empty());
+    assert!(keys(&app, &f.requester_a, "hunter2").await.is_empty(), "internal note");
+    assert!(keys(&app, &f.requester_a, "logs.txt").await.is_empty(), "internal file");
+    let q = app.get("/api/v1/tickets?q=text%20~%20%22hunter2%22", &f.requester_a).await.json();
+    assert_eq!(q["total"], 0, "not even as a count");
+    let agent = app.get("/api/v1/search?q=hunter2", &f.agent).await.json();
+    assert_eq!(agent[0]["internal"], true);
+    // Pages: the search box's results, within the same bounds.
+    let s = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let page = String::from_utf8_lossy(&app.page(&s.cookie, "/search?q=messagerie").await.bytes).into_owned();
+    assert!(page.contains(f.ticket_a.as_str()) && !page.contains(f.ticket_b.as_str()));
+    assert!(page.contains("<mark>Messagerie</mark>"), "{page}");
+    let hidden = String::from_utf8_lossy(&app.page(&s.cookie, "/search?q=hunter2").await.bytes).into_owned();
+    assert!(hidden.contains("0 résultat(s)") && !hidden.contains("hunter2</mark>"));
+});
+
+backend_test!(bad_searches_get_a_clear_error, |app| async move {
+    let f = app.fixture().await;
+    for (path, field) in [
+        ("/api/v1/search?q=%20%22%22%20", "q"),
+        ("/api/v1/search?q=panne&limit=0", "limit"),
+        ("/api/v1/tickets?q=text%20~%20%22%2A%2A%22", "q"),
+    ] {
+        let r = app.get(path, &f.agent).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert_eq!(r.json()["error"]["field"], field, "{path}");
+    }
+    assert_eq!(app.get("/api/v1/search", &f.agent).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app.request(axum::http::Method::GET, "/api/v1/search?q=panne", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Engine syntax typed in the box is only text.
+    assert!(keys(&app, &f.agent, "NEAR(panne) OR 1=1 --").await.is_empty());
+});
