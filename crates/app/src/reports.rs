@@ -11,6 +11,7 @@ use crate::auth::Principal;
 use crate::tickets::ListParams;
 use crate::{App, AppError};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use guichet_domain::calendar::BusinessClock;
 use guichet_domain::report::{buckets, distribution, percentile, Bucket, Granularity, DISTRIBUTION};
 use guichet_domain::workflow::StatusCategory;
 use guichet_domain::FieldError;
@@ -264,15 +265,17 @@ impl App {
     /// the tickets resolved in the period.
     pub async fn report_times(&self, scope: &Scope) -> Result<Times, AppError> {
         let calendar = self.calendar();
+        // Most requests are solved within the year before their resolution; older ones are measured the slow way.
+        let clock = BusinessClock::new(&calendar, scope.start - Duration::days(366), scope.end);
         let (mut first, mut resolution) = (Vec::new(), Vec::new());
         let mut conn = self.db.conn().await?;
         guichet_store::reports::for_each_resolved(&mut conn, &scope.filter, scope.start, scope.end, |row| {
             let created = guichet_store::db::from_micros(row.created_at);
             if let Some(answered) = row.first_response_at {
-                first.push(calendar.business_between(created, guichet_store::db::from_micros(answered)).num_seconds());
+                first.push(clock.between(created, guichet_store::db::from_micros(answered)).num_seconds());
             }
             let resolved = guichet_store::db::from_micros(row.resolved_at);
-            resolution.push(calendar.business_between(created, resolved).num_seconds());
+            resolution.push(clock.between(created, resolved).num_seconds());
         })
         .await?;
         Ok(Times { first_response: TimeStats::of(first), resolution: TimeStats::of(resolution) })
@@ -281,19 +284,12 @@ impl App {
     /// Service levels met among the tickets resolved in the period, per type
     /// and priority, and the tickets created in the period that were late.
     pub async fn report_sla(&self, scope: &Scope) -> Result<SlaReport, AppError> {
-        let mut rows: Vec<SlaRow> = Vec::new();
         let mut conn = self.db.conn().await?;
-        guichet_store::reports::for_each_resolved(&mut conn, &scope.filter, scope.start, scope.end, |row| {
-            let met = i64::from(row.sla_state.as_deref() != Some("breached"));
-            match rows.iter_mut().find(|r| r.ticket_type == row.ticket_type && r.priority == row.priority) {
-                Some(r) => {
-                    r.resolved += 1;
-                    r.met += met;
-                }
-                None => rows.push(SlaRow { ticket_type: row.ticket_type, priority: row.priority, resolved: 1, met }),
-            }
-        })
-        .await?;
+        let mut rows: Vec<SlaRow> = guichet_store::reports::sla_met(&mut conn, &scope.filter, scope.start, scope.end)
+            .await?
+            .into_iter()
+            .map(|(ticket_type, priority, resolved, met)| SlaRow { ticket_type, priority, resolved, met })
+            .collect();
         let order = |p: &str| ["critical", "high", "normal", "low"].iter().position(|x| *x == p).unwrap_or(9);
         rows.sort_by(|a, b| a.ticket_type.cmp(&b.ticket_type).then(order(&a.priority).cmp(&order(&b.priority))));
         let breaches =
@@ -319,6 +315,7 @@ impl App {
     pub async fn report_escalations(&self, scope: &Scope) -> Result<Escalations, AppError> {
         let calendar = self.calendar();
         let now = self.now();
+        let clock = BusinessClock::new(&calendar, scope.start, now.max(scope.end));
         let mut conn = self.db.conn().await?;
         let spans = [(scope.start, scope.end)];
         let created = guichet_store::reports::count_per_span(&mut conn, &scope.filter, Moment::Created, &spans)
@@ -334,7 +331,7 @@ impl App {
         let close = |entry: Option<(i64, Option<DateTime<Utc>>, Option<i64>)>, stays: &mut Vec<i64>| {
             if let Some((_, Some(since), resolved)) = entry {
                 let until = resolved.map_or(now, guichet_store::db::from_micros);
-                stays.push(calendar.business_between(since, until.max(since)).num_seconds());
+                stays.push(clock.between(since, until.max(since)).num_seconds());
             }
         };
         guichet_store::reports::for_each_tier_change(&mut conn, &scope.filter, scope.start, scope.end, |change| {
@@ -342,7 +339,7 @@ impl App {
             match current {
                 Some((id, since, resolved)) if id == change.ticket_id => {
                     if let Some(since) = since {
-                        stays.push(calendar.business_between(since, at.max(since)).num_seconds());
+                        stays.push(clock.between(since, at.max(since)).num_seconds());
                     }
                     let technical = change.tier.as_deref() == Some("technical");
                     current = Some((id, technical.then_some(at), resolved));

@@ -153,6 +153,26 @@ pub async fn for_each_resolved(
     Ok(())
 }
 
+/// Per type and priority, tickets resolved in `[start, end)` and how many met their service levels.
+pub async fn sla_met(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<(String, String, i64, i64)>> {
+    Ok(on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+            "SELECT t.ticket_type, t.priority, COUNT(*), \
+             SUM(CASE WHEN t.sla_state = 'breached' THEN 0 ELSE 1 END) FROM tickets t",
+        );
+        push_conditions(&mut qb, filter);
+        qb.push(" AND t.resolved_at >= ").push_bind(to_micros(start));
+        qb.push(" AND t.resolved_at < ").push_bind(to_micros(end));
+        qb.push(" GROUP BY t.ticket_type, t.priority");
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?)
+}
+
 /// A late ticket, for the list of breaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Breach {
@@ -218,23 +238,33 @@ pub async fn agent_activity(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<Activity>> {
+    // Without a condition on the tickets, the comments and events are counted alone.
+    let everything = filter.is_everything();
     let comments: Vec<(i64, String, i64, i64, i64)> = on_conn!(conn, |c| {
         let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
             "SELECT u.id, u.name, SUM(CASE WHEN c.internal THEN 0 ELSE 1 END), SUM(CASE WHEN c.internal THEN 1 ELSE 0 END), \
-             COUNT(DISTINCT c.ticket_id) FROM comments c JOIN tickets t ON t.id = c.ticket_id JOIN users u ON u.id = c.author_id",
+             COUNT(DISTINCT c.ticket_id) FROM comments c JOIN users u ON u.id = c.author_id",
         );
-        push_conditions(&mut qb, filter);
+        if everything {
+            qb.push(" WHERE 1 = 1");
+        } else {
+            qb.push(" JOIN tickets t ON t.id = c.ticket_id");
+            push_conditions(&mut qb, filter);
+        }
         qb.push(" AND u.role <> 'requester' AND c.created_at >= ").push_bind(to_micros(start));
         qb.push(" AND c.created_at < ").push_bind(to_micros(end));
         qb.push(" GROUP BY u.id, u.name");
         qb.build_query_as().fetch_all(&mut *c).await
     })?;
     let resolutions: Vec<(i64, String, i64)> = on_conn!(conn, |c| {
-        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
-            "SELECT u.id, u.name, COUNT(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
-             JOIN users u ON u.id = e.actor_id",
-        );
-        push_conditions(&mut qb, filter);
+        let mut qb: QueryBuilder<'_, _> =
+            QueryBuilder::new("SELECT u.id, u.name, COUNT(*) FROM ticket_events e JOIN users u ON u.id = e.actor_id");
+        if everything {
+            qb.push(" WHERE 1 = 1");
+        } else {
+            qb.push(" JOIN tickets t ON t.id = e.ticket_id");
+            push_conditions(&mut qb, filter);
+        }
         qb.push(" AND e.field = 'status' AND e.at >= ").push_bind(to_micros(start));
         qb.push(" AND e.at < ").push_bind(to_micros(end));
         if resolved_statuses.is_empty() {

@@ -300,6 +300,27 @@ pub struct TicketFilter {
     pub current_user: Option<UserId>,
 }
 
+impl TicketFilter {
+    /// True when the filter lets every ticket through.
+    pub fn is_everything(&self) -> bool {
+        self.scope == TicketScope::All
+            && self.ids.is_none()
+            && self.types.is_empty()
+            && self.statuses.is_empty()
+            && self.priorities.is_empty()
+            && self.channels.is_empty()
+            && self.tiers.is_empty()
+            && self.categories.is_empty()
+            && self.establishments.is_empty()
+            && self.requester.is_none()
+            && self.assignee.is_none()
+            && self.text.is_none()
+            && !self.needs_reply
+            && self.resolved_since.is_none()
+            && self.query.is_none()
+    }
+}
+
 impl Default for TicketFilter {
     fn default() -> Self {
         Self {
