@@ -602,8 +602,9 @@ pub async fn list_tickets(
 ) -> Result<(Vec<TicketRecord>, Option<i64>)> {
     let mut order: Vec<String> =
         sort.iter().map(|s| format!("{} {}", s.field.sql(), if s.descending { "DESC" } else { "ASC" })).collect();
-    // A total order makes paging stable.
-    order.push("t.id DESC".into());
+    // A total order makes paging stable; the id follows the last key's
+    // direction so that an index on that key also gives the order of ties.
+    order.push(if sort.last().is_some_and(|s| !s.descending) { "t.id ASC" } else { "t.id DESC" }.into());
     let rows: Vec<TicketRow> = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(SELECT);
         push_conditions(&mut qb, filter);
