@@ -236,3 +236,19 @@ test("the monthly report prints without the navigation, its charts and tables wh
   await screenshot(page, "monthly-report-print");
   await context.close();
 });
+
+test("the global search box is one keystroke away and highlights what it found", async () => {
+  const { page, context } = await signIn(browser, server.url, server.logins.agent.email);
+  await page.goto(`${server.url}/desk`);
+  await page.keyboard.press("/");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "global-q");
+  await page.keyboard.type("messagerie");
+  await page.keyboard.press("Enter");
+  await page.waitForURL((u) => u.pathname === "/search");
+  const hits = await page.locator("ol.hits > li").count();
+  assert.ok(hits > 0, "the demo data has requests about the messaging service");
+  assert.ok((await page.locator("ol.hits mark").count()) > 0);
+  assert.deepEqual(await audit(page), []);
+  await screenshot(page, "search");
+  await context.close();
+});

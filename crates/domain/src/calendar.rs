@@ -328,7 +328,9 @@ impl<'a> BusinessClock<'a> {
         }
         let far = DateTime::<Utc>::MAX_UTC;
         let near = DateTime::<Utc>::MIN_UTC;
-        Self::overlap(&self.days[da], a, far) + (self.before[db] - self.before[da + 1]) + Self::overlap(&self.days[db], near, b)
+        Self::overlap(&self.days[da], a, far)
+            + (self.before[db] - self.before[da + 1])
+            + Self::overlap(&self.days[db], near, b)
     }
 }
 

@@ -193,3 +193,50 @@ pub async fn reports(config: &Config, iterations: usize) -> anyhow::Result<ExitC
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `guichet bench search`: the search box's answer time (first 20 hits,
+/// ranked, with snippets) for a rare word, a common word, a phrase and a
+/// prefix, as an agent (internal notes included) and as a requester.
+pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let op = app.operator();
+    let first = |role: Role| {
+        let app = app.clone();
+        let op = op.clone();
+        async move {
+            let filter = guichet_store::users::UserFilter { role: Some(role), ..Default::default() };
+            let users = app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+            users.into_iter().next().context("no such user in the database: load `guichet demo` first")
+        }
+    };
+    let agent = guichet_app::auth::Principal::from_user(first(Role::Agent).await?);
+    let requester = guichet_app::auth::Principal::from_user(first(Role::Requester).await?);
+    let backend = match app.db.backend() {
+        guichet_store::Backend::Sqlite => "SQLite",
+        guichet_store::Backend::Postgres => "PostgreSQL",
+    };
+    println!("{backend}, full-text search, first 20 hits, {iterations} runs each (ms)");
+    println!("{:<48} {:>6} {:>9} {:>9}", "search", "hits", "p50", "p99");
+    let cases = [
+        ("rare word", "winmail"),
+        ("common word", "messagerie"),
+        ("phrase", "\"page blanche\""),
+        ("prefix", "navigat*"),
+        ("accents folded", "evenement"),
+    ];
+    for (who, p) in [("agent", &agent), ("requester", &requester)] {
+        for (name, q) in cases {
+            let mut times = Vec::with_capacity(iterations);
+            let mut hits = 0;
+            for _ in 0..iterations {
+                let start = Instant::now();
+                hits = app.search(p, q, 20).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.len();
+                times.push(start.elapsed());
+            }
+            times.sort();
+            let label = format!("{name} {q} ({who})");
+            println!("{label:<48} {hits:>6} {:>9} {:>9}", ms(percentile(&times, 50.0)), ms(percentile(&times, 99.0)));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -140,6 +140,11 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         iterations: usize,
     },
+    /// p50/p99 of full-text searches (rare word, common word, phrase, prefix) as an agent and as a requester.
+    Search {
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
+    },
     /// p50/p99 of the reports over the last month and the last year (as an agent).
     Reports {
         #[arg(long, default_value_t = 10)]
@@ -235,6 +240,9 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         }
         Command::Bench { command: BenchCommand::Filters { iterations } } => {
             bench::filters(&config, iterations.max(1)).await
+        }
+        Command::Bench { command: BenchCommand::Search { iterations } } => {
+            bench::search(&config, iterations.max(1)).await
         }
         Command::Bench { command: BenchCommand::Reports { iterations } } => {
             bench::reports(&config, iterations.max(1)).await

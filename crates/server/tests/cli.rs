@@ -422,3 +422,13 @@ fn the_report_benchmark_runs_on_a_small_data_set() {
         assert!(stdout.contains(line), "{stdout}");
     }
 }
+
+#[test]
+fn the_search_benchmark_runs_on_a_small_data_set() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["demo", "--establishments", "5", "--tickets", "200"], None).status.success());
+    let out = run(dir.path(), &["bench", "search", "--iterations", "2"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("common word messagerie (agent)") && stdout.contains("(requester)"), "{stdout}");
+}
