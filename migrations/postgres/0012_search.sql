@@ -1,9 +1,10 @@
 -- Full-text search over what people wrote: ticket titles and descriptions,
 -- replies and internal notes, attachment file names. The text is folded
--- (lower case, accents removed: "evenement" finds "événement") before the
--- French configuration stems it; queries are folded the same way. Documents
--- are numbered after their source so that triggers, in the transaction of
--- each write, keep the index exact: ticket id × 4, comment id × 4 + 1,
+-- (lower case, accents removed: "evenement" finds "événement") and split
+-- into words without stemming, as SQLite's FTS5 does, so that both backends
+-- find the same tickets and a prefix (navigat*) matches whole words; queries
+-- are folded the same way. Documents are numbered after their source so
+-- that triggers, in the transaction of each write, keep the index exact: ticket id × 4, comment id × 4 + 1,
 -- attachment id × 4 + 2.
 CREATE TABLE search_docs (
     id BIGINT PRIMARY KEY,
@@ -11,7 +12,7 @@ CREATE TABLE search_docs (
     internal BOOLEAN NOT NULL,
     body TEXT NOT NULL,
     -- Words split on anything but letters and digits, as queries are ("capture.png" is two words).
-    tsv tsvector GENERATED ALWAYS AS (to_tsvector('french', regexp_replace(translate(replace(replace(lower(body), 'œ', 'oe'), 'æ', 'ae'),
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', regexp_replace(translate(replace(replace(lower(body), 'œ', 'oe'), 'æ', 'ae'),
         'àâäáãåçéèêëíìîïñóòôöõúùûüýÿ', 'aaaaaaceeeeiiiinooooouuuuyy'), '[^a-z0-9]+', ' ', 'g'))) STORED
 );
 CREATE INDEX search_docs_tsv_idx ON search_docs USING GIN (tsv);

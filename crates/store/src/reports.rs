@@ -34,10 +34,13 @@ pub async fn count_per_span(
         return Ok(Vec::new());
     }
     let column = moment.column();
-    // A VALUES list of the spans joined to the tickets: one index range per
-    // span, counted in the database on both backends.
+    // A VALUES list of the spans, each counted by a correlated subquery: one
+    // index range per span on both backends (as a join, PostgreSQL would
+    // compare every ticket with every span).
     let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
-        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("SELECT b.column1, COUNT(t.id) FROM (VALUES ");
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("SELECT b.column1, (SELECT COUNT(*) FROM tickets t");
+        push_conditions(&mut qb, filter);
+        qb.push(format_args!(" AND {column} >= b.column2 AND {column} < b.column3) FROM (VALUES "));
         let mut list = qb.separated(", ");
         for (i, (start, end)) in spans.iter().enumerate() {
             list.push("(")
@@ -48,9 +51,7 @@ pub async fn count_per_span(
                 .push_bind_unseparated(to_micros(*end))
                 .push_unseparated(")");
         }
-        qb.push(format_args!(") AS b JOIN tickets t ON {column} >= b.column2 AND {column} < b.column3"));
-        push_conditions(&mut qb, filter);
-        qb.push(" GROUP BY b.column1");
+        qb.push(") AS b");
         qb.build_query_as().fetch_all(&mut *c).await
     })?;
     let mut counts = vec![0; spans.len()];

@@ -36,11 +36,11 @@ pub async fn search(conn: &mut Conn, query: &SearchQuery, filter: &TicketFilter,
             }
             qb.push(" ORDER BY bm25(search_index), s.rowid DESC LIMIT ").push_bind(fetch);
         } else {
-            qb.push(" AND s.tsv @@ to_tsquery('french', ").push_bind(query.to_tsquery()).push(")");
+            qb.push(" AND s.tsv @@ to_tsquery('simple', ").push_bind(query.to_tsquery()).push(")");
             if !internal {
                 qb.push(" AND NOT s.internal");
             }
-            qb.push(" ORDER BY ts_rank(s.tsv, to_tsquery('french', ").push_bind(query.to_tsquery());
+            qb.push(" ORDER BY ts_rank(s.tsv, to_tsquery('simple', ").push_bind(query.to_tsquery());
             qb.push(")) DESC, s.id DESC LIMIT ").push_bind(fetch);
         }
         qb.build_query_as().fetch_all(&mut *c).await

@@ -444,7 +444,7 @@ where
             .push_bind(query.to_fts5());
         qb.push(if internal { ")" } else { " AND internal = 0)" });
     } else {
-        qb.push(format_args!("t.id {not}IN (SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('french', "))
+        qb.push(format_args!("t.id {not}IN (SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('simple', "))
             .push_bind(query.to_tsquery());
         qb.push(if internal { "))" } else { ") AND NOT internal)" });
     }
