@@ -240,3 +240,95 @@ pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCo
     }
     Ok(ExitCode::SUCCESS)
 }
+
+fn rss_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `guichet bench http`: the load generator. Starts `guichet serve` on the
+/// configured database (as a child, so that its memory is its own), then
+/// files `requests` tickets over the REST API with 1 client and with 16
+/// concurrent clients, and prints tickets per second, start-up time and the
+/// server's resident memory idle and at its peak.
+pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> {
+    use std::io::BufRead;
+    let app = open_app(config).await?;
+    let op = app.operator();
+    let filter = guichet_store::users::UserFilter { role: Some(Role::Requester), ..Default::default() };
+    let requester = app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+    let requester = requester.into_iter().next().context("no requester in the database: load `guichet demo` first")?;
+    let uai = match requester.establishments.first() {
+        Some(id) => {
+            guichet_store::establishments::find_establishment(&mut app.db.conn().await?, *id).await?.uai.to_string()
+        }
+        None => anyhow::bail!("the first requester has no establishment"),
+    };
+    let token =
+        app.create_token(requester.email.as_str(), "bench http").await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let (url, _) = config.database()?;
+    app.db.close().await;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
+        .env("GUICHET_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start the server")?;
+    let stdout = child.stdout.take().context("no server output")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let base = loop {
+        let Some(line) = lines.next() else { anyhow::bail!("the server stopped before listening") };
+        if let Some(url) = line?.strip_prefix("Guichet is listening on ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    let startup = started.elapsed();
+    std::thread::spawn(move || lines.for_each(drop));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = child.id();
+    let idle = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    let mut rates = Vec::new();
+    for clients in [1usize, 16] {
+        let per_client = requests / clients;
+        let start = Instant::now();
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let (base, token, uai) = (base.clone(), token.clone(), uai.clone());
+                std::thread::spawn(move || -> Result<usize, String> {
+                    let agent = ureq::AgentBuilder::new().build();
+                    for i in 0..per_client {
+                        let body = serde_json::json!({
+                            "title": format!("Charge {clients}×{c}×{i} : connexion impossible"),
+                            "description": "Les élèves n'arrivent plus à se connecter depuis ce matin.",
+                            "establishment": uai,
+                        });
+                        agent
+                            .post(&format!("{base}/api/v1/tickets"))
+                            .set("Authorization", &format!("Bearer {token}"))
+                            .send_json(body)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Ok(per_client)
+                })
+            })
+            .collect();
+        let mut done = 0;
+        for h in handles {
+            done +=
+                h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.map_err(|e| anyhow::anyhow!(e))?;
+        }
+        rates.push((clients, done, done as f64 / start.elapsed().as_secs_f64()));
+    }
+    let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
+    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = child.wait();
+    println!("HTTP load on {}", if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
+    println!("  start-up to listening: {:.2} s", startup.as_secs_f64());
+    for (clients, done, rate) in rates {
+        println!("  ticket creation, {clients:>2} client(s): {done} tickets, {rate:.0} tickets/s");
+    }
+    println!("  server memory: {} MB idle, {} MB peak", idle / 1024, peak / 1024);
+    Ok(ExitCode::SUCCESS)
+}

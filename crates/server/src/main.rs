@@ -140,6 +140,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         iterations: usize,
     },
+    /// Ticket creation over HTTP with 1 and 16 clients, and the server's
+    /// start-up time and memory: starts `guichet serve` on the configured database.
+    Http {
+        /// Tickets created per round.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
     /// p50/p99 of full-text searches (rare word, common word, phrase, prefix) as an agent and as a requester.
     Search {
         #[arg(long, default_value_t = 50)]
@@ -241,6 +248,7 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Bench { command: BenchCommand::Filters { iterations } } => {
             bench::filters(&config, iterations.max(1)).await
         }
+        Command::Bench { command: BenchCommand::Http { requests } } => bench::http(&config, requests.max(16)).await,
         Command::Bench { command: BenchCommand::Search { iterations } } => {
             bench::search(&config, iterations.max(1)).await
         }

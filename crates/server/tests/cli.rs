@@ -432,3 +432,15 @@ fn the_search_benchmark_runs_on_a_small_data_set() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("common word messagerie (agent)") && stdout.contains("(requester)"), "{stdout}");
 }
+
+#[test]
+fn the_http_load_generator_runs_on_a_small_data_set() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["demo", "--establishments", "5", "--tickets", "50"], None).status.success());
+    let out = run(dir.path(), &["bench", "http", "--requests", "32"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("ticket creation,  1 client(s): 32 tickets"), "{stdout}");
+    assert!(stdout.contains("ticket creation, 16 client(s): 32 tickets"), "{stdout}");
+    assert!(stdout.contains("server memory:"), "{stdout}");
+}
