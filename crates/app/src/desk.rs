@@ -20,17 +20,11 @@ pub struct Tile {
 impl App {
     /// Statuses that are still being worked (open or waiting), in every workflow.
     pub fn open_statuses(&self, waiting: bool) -> Vec<String> {
-        let mut codes: Vec<String> = self
-            .workflows()
-            .0
-            .iter()
-            .flat_map(|w| w.statuses.iter())
-            .filter(|s| s.category == StatusCategory::Open || (waiting && s.category == StatusCategory::Waiting))
-            .map(|s| s.code.clone())
-            .collect();
-        codes.sort();
-        codes.dedup();
-        codes
+        if waiting {
+            self.workflows().codes_in(&[StatusCategory::Open, StatusCategory::Waiting])
+        } else {
+            self.workflows().codes_in(&[StatusCategory::Open])
+        }
     }
 
     /// Monday 00:00 of the current week, in the desk's time zone.

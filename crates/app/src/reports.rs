@@ -306,7 +306,7 @@ impl App {
         if !p.actor.role.is_staff() {
             return Err(AppError::Forbidden("agent activity is for the desk".into()));
         }
-        let resolved = self.statuses_of(StatusCategory::Resolved);
+        let resolved = self.workflows().codes_in(&[StatusCategory::Resolved]);
         let mut conn = self.db.conn().await?;
         Ok(guichet_store::reports::agent_activity(&mut conn, &scope.filter, &resolved, scope.start, scope.end).await?)
     }
@@ -355,20 +355,6 @@ impl App {
         .await?;
         close(current, &mut stays);
         Ok(Escalations { created, escalated, time_at_technical: TimeStats::of(stays) })
-    }
-
-    fn statuses_of(&self, category: StatusCategory) -> Vec<String> {
-        let mut codes: Vec<String> = self
-            .workflows()
-            .0
-            .iter()
-            .flat_map(|w| w.statuses.iter())
-            .filter(|s| s.category == category)
-            .map(|s| s.code.clone())
-            .collect();
-        codes.sort();
-        codes.dedup();
-        codes
     }
 
     /// The previous calendar month, for the monthly report.

@@ -17,14 +17,7 @@ impl App {
         conn: &mut Conn,
         id: TicketId,
     ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)>, AppError> {
-        let waiting: Vec<String> = self
-            .workflows()
-            .0
-            .iter()
-            .flat_map(|w| w.statuses.iter())
-            .filter(|s| s.category == StatusCategory::Waiting)
-            .map(|s| s.code.clone())
-            .collect();
+        let waiting = self.workflows().codes_in(&[StatusCategory::Waiting]);
         let technical_pauses = self.sla_policy().pause_at_technical_tier;
         let events = guichet_store::events::list_events(conn, id, true).await?;
         let mut pauses = Vec::new();
@@ -117,19 +110,7 @@ impl App {
         let policy = self.sla_policy();
         let calendar = self.calendar();
         let now = self.now();
-        let codes = |category: StatusCategory| -> Vec<String> {
-            let mut c: Vec<String> = self
-                .workflows()
-                .0
-                .iter()
-                .flat_map(|w| w.statuses.iter())
-                .filter(|s| s.category == category)
-                .map(|s| s.code.clone())
-                .collect();
-            c.sort();
-            c.dedup();
-            c
-        };
+        let codes = |category: StatusCategory| self.workflows().codes_in(&[category]);
         // The system acts with the desk's rights; its history entries have no author.
         let system = Actor {
             user: guichet_domain::ids::UserId(0),

@@ -82,6 +82,20 @@ impl Workflow {
 pub struct Workflows(pub Vec<Workflow>);
 
 impl Workflows {
+    /// The status codes, across all types, in any of `categories` (sorted, once each).
+    pub fn codes_in(&self, categories: &[StatusCategory]) -> Vec<String> {
+        let mut codes: Vec<String> = self
+            .0
+            .iter()
+            .flat_map(|w| w.statuses.iter())
+            .filter(|s| categories.contains(&s.category))
+            .map(|s| s.code.clone())
+            .collect();
+        codes.sort();
+        codes.dedup();
+        codes
+    }
+
     pub fn get(&self, ticket_type: TicketType) -> Result<&Workflow, DomainError> {
         self.0
             .iter()
@@ -100,6 +114,18 @@ pub(crate) mod tests {
 
     fn transition(from: &str, to: &str, requester_allowed: bool) -> Transition {
         Transition { from: from.into(), to: to.into(), requester_allowed }
+    }
+
+    #[test]
+    fn status_codes_of_categories_are_listed_once_across_types() {
+        let w = sample();
+        assert_eq!(w.codes_in(&[StatusCategory::Waiting]), ["waiting_on_requester"]);
+        let open = w.codes_in(&[StatusCategory::Open, StatusCategory::Waiting]);
+        assert!(open.contains(&"new".to_owned()) && open.contains(&"waiting_on_requester".to_owned()));
+        assert!(!open.contains(&"resolved".to_owned()));
+        let mut sorted = open.clone();
+        sorted.dedup();
+        assert_eq!(sorted, open);
     }
 
     /// The same workflows as the seeding migration, for pure tests.
