@@ -50,7 +50,8 @@ impl App {
         let now = self.now();
         let new = NewComment { ticket: ticket.id, author: p.user.id, body, internal, channel };
         let id = guichet_store::comments::insert_comment(tx, &new, now).await?;
-        let staff = p.actor.role.is_staff();
+        // At the school's tier, its administrators are the ones answering.
+        let staff = p.actor.role.is_staff() || ticket.tier == guichet_domain::ticket::Tier::Establishment;
         guichet_store::tickets::touch_ticket(tx, ticket.id, now, !internal && staff).await?;
         let category = ticket.status_category(self.workflows());
         // A requester's answer takes a waiting ticket back to work; by mail,

@@ -18,6 +18,8 @@ pub enum AppError {
     InvalidTransition { from: String, to: String, allowed: Vec<String> },
     #[error("{message}")]
     Conflict { field: String, message: String },
+    #[error("{0}")]
+    RateLimited(String),
     #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
     #[error("internal error")]

@@ -75,8 +75,11 @@ impl App {
                     continue;
                 }
             };
+            // Built-in filters show each level its own queue.
+            let tiers = if filter.builtin { Self::desk_tiers(p) } else { Vec::new() };
             let ticket_filter = TicketFilter {
                 scope: p.actor.scope(),
+                tiers,
                 query: resolved.condition,
                 current_user: Some(p.user.id),
                 ..TicketFilter::default()

@@ -10,6 +10,9 @@ pub mod desk;
 pub mod directory;
 pub mod error;
 pub mod filters;
+pub mod handover;
+pub mod help;
+pub mod incidents;
 pub mod mail;
 pub mod notify;
 pub mod render;
@@ -40,6 +43,10 @@ pub struct Settings {
     /// How new level-1 tickets are assigned.
     pub assignment: rota::AssignmentRule,
     pub mail: notify::MailSettings,
+    /// When Guichet proposes a major incident.
+    pub incident_rule: guichet_domain::incident::ProposalRule,
+    /// How many HELP messages are accepted per hour.
+    pub help_limits: help::HelpLimits,
 }
 
 impl Default for Settings {
@@ -51,6 +58,8 @@ impl Default for Settings {
             sla_policy: guichet_domain::sla::Policy::default(),
             assignment: rota::AssignmentRule::None,
             mail: notify::MailSettings::default(),
+            incident_rule: guichet_domain::incident::ProposalRule::default(),
+            help_limits: help::HelpLimits::default(),
         }
     }
 }
@@ -77,6 +86,8 @@ pub struct App {
     /// the settings' defaults. Reloaded by the periodic job so that every
     /// node follows an administrator's change.
     desk: Arc<std::sync::RwLock<desk::DeskConfig>>,
+    /// HELP messages per client address this hour.
+    help_clients: Arc<help::ClientWindow>,
 }
 
 impl App {
@@ -92,6 +103,7 @@ impl App {
             clock,
             workflows: Arc::new(workflows),
             desk: Arc::new(std::sync::RwLock::new(defaults)),
+            help_clients: Arc::new(help::ClientWindow::default()),
         };
         app.reload_desk_config().await?;
         Ok(app)

@@ -370,6 +370,7 @@ impl App {
             requester,
             files: &files,
             channel: Some(Channel::Email),
+            tier: None,
             acknowledge: !mail.automatic,
             thread_root: Some(&mail.message_id),
         };

@@ -93,6 +93,12 @@ pub enum Notice<'a> {
     RequesterReplied { body: &'a str },
     /// To the assignee or on-duty agent: a service level is at risk or breached.
     Sla { state: SlaState },
+    /// To the requester: their request duplicates another, where it goes on.
+    Duplicate { original: &'a str },
+    /// To the requester: another request was merged into theirs.
+    Merged { duplicate: &'a str },
+    /// To a school's administrators: an end user asked for help.
+    HelpRequest { body: &'a str },
 }
 
 impl Notice<'_> {
@@ -106,6 +112,9 @@ impl Notice<'_> {
             Notice::NewTicket => "new_ticket",
             Notice::RequesterReplied { .. } => "requester_replied",
             Notice::Sla { .. } => "sla",
+            Notice::Duplicate { .. } => "duplicate",
+            Notice::Merged { .. } => "merged",
+            Notice::HelpRequest { .. } => "help_request",
         }
     }
 
@@ -213,6 +222,33 @@ pub fn compose(notice: &Notice<'_>, language: Language, f: &TicketFacts<'_>) -> 
             if fr { "Le demandeur a répondu :".into() } else { "The requester answered:".into() },
             Some(*body),
         ),
+        Notice::Duplicate { original } => (
+            format!("Re: [{key}] {title}"),
+            if fr {
+                format!("Votre demande porte sur le même sujet que la demande {original}, qui est suivie par le support : elle est close et la conversation continue sur {original}.")
+            } else {
+                format!("Your request is about the same matter as request {original}, which the support desk follows: it is closed and the conversation goes on in {original}.")
+            },
+            None,
+        ),
+        Notice::Merged { duplicate } => (
+            format!("Re: [{key}] {title}"),
+            if fr {
+                format!("La demande {duplicate}, sur le même sujet, a été rattachée à celle-ci : ses messages et pièces jointes y figurent désormais.")
+            } else {
+                format!("Request {duplicate}, about the same matter, was merged into this one: its messages and attachments are now here.")
+            },
+            None,
+        ),
+        Notice::HelpRequest { body } => (
+            format!("[{key}] {title}"),
+            if fr {
+                format!("Un utilisateur de l'ENT de {} demande de l'aide. Répondez-lui depuis Guichet, ou transmettez la demande au support.", f.establishment)
+            } else {
+                format!("A user of {}'s ENT asks for help. Answer them from Guichet, or forward the request to the support desk.", f.establishment)
+            },
+            Some(*body),
+        ),
         Notice::Sla { state } => {
             let late = *state == SlaState::Breached;
             let what = match (fr, late) {
@@ -305,12 +341,23 @@ impl App {
         if user.disabled {
             return Ok(());
         }
+        // A HELP request not yet taken over is answered to the end user who
+        // wrote it, when they left an address.
+        let (name, email, language) = if user.email.as_str() == crate::help::HELP_FORM_ADDRESS {
+            let contact = guichet_store::incidents::find_contact(tx, ticket).await?;
+            match contact.and_then(|c| Some((c.name, c.email?, c.language))) {
+                Some((name, email, language)) => (name, email, Language::parse(&language).unwrap_or_default()),
+                None => return Ok(()),
+            }
+        } else {
+            (user.name.clone(), user.email.as_str().to_owned(), user.language)
+        };
         let now = self.now();
         if notice.automatic() {
             let since = now - chrono::Duration::hours(1);
-            let recent = guichet_store::mail::count_automatic_since(tx, user.email.as_str(), since).await?;
+            let recent = guichet_store::mail::count_automatic_since(tx, &email, since).await?;
             if recent >= self.settings.mail.automatic_per_hour {
-                tracing::warn!(to = user.email.as_str(), "automatic mail withheld: hourly limit reached");
+                tracing::warn!(to = email, "automatic mail withheld: hourly limit reached");
                 return Ok(());
             }
         }
@@ -321,15 +368,15 @@ impl App {
             title: &record.ticket.title,
             establishment: &record.establishment_name,
             url: &url,
-            recipient_name: &user.name,
+            recipient_name: &name,
             reopen_days: self.settings.mail.reopen_days,
         };
-        let composed = compose(&notice, user.language, &facts);
+        let composed = compose(&notice, language, &facts);
         let references = guichet_store::mail::thread_message_ids(tx, ticket).await?;
         let mail = NewOutgoing {
             ticket: Some(ticket),
             kind: notice.kind().into(),
-            recipient: user.email.as_str().into(),
+            recipient: email,
             subject: composed.subject,
             body_text: composed.text,
             body_html: composed.html,

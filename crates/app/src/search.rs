@@ -31,13 +31,25 @@ impl App {
         }
         let filter = TicketFilter { scope: p.actor.scope(), ..TicketFilter::default() };
         let mut conn = self.db.conn().await?;
-        let hits = guichet_store::search::search(&mut conn, &query, &filter, limit).await?;
+        self.search_with(&mut conn, &query, filter, limit).await
+    }
+
+    /// Runs a search within a filter (which carries the actor's scope) and
+    /// reads back the tickets hit, best first.
+    pub(crate) async fn search_with(
+        &self,
+        conn: &mut guichet_store::Conn,
+        query: &SearchQuery,
+        filter: TicketFilter,
+        limit: i64,
+    ) -> Result<Vec<SearchResult>, AppError> {
+        let hits = guichet_store::search::search(conn, query, &filter, limit).await?;
         if hits.is_empty() {
             return Ok(Vec::new());
         }
         let ids = TicketFilter { ids: Some(hits.iter().map(|h| h.ticket).collect()), ..filter };
         let sort = [Sort { field: SortField::Updated, descending: true }];
-        let (records, _) = guichet_store::tickets::list_tickets(&mut conn, &ids, &sort, limit, 0, false).await?;
+        let (records, _) = guichet_store::tickets::list_tickets(conn, &ids, &sort, limit, 0, false).await?;
         let mut results = Vec::with_capacity(hits.len());
         for hit in hits {
             if let Some(record) = records.iter().find(|r| r.ticket.id == hit.ticket) {

@@ -50,6 +50,10 @@ impl App {
     pub async fn refresh_sla(&self, conn: &mut Conn, id: TicketId) -> Result<SlaState, AppError> {
         let record = guichet_store::tickets::find_ticket(conn, id, &guichet_domain::actor::TicketScope::All).await?;
         let t = &record.ticket;
+        // Service levels are level 1's and 2's promises, not a school's.
+        if t.tier == guichet_domain::ticket::Tier::Establishment {
+            return Ok(SlaState::Ok);
+        }
         let facts = Facts {
             ticket_type: t.ticket_type,
             priority: t.priority,

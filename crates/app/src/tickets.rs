@@ -6,6 +6,7 @@ use crate::{App, AppError};
 use guichet_domain::actor::TicketScope;
 use guichet_domain::establishment::Uai;
 use guichet_domain::history::{FieldChange, HistoryEntry};
+use guichet_domain::incident::LinkKind;
 use guichet_domain::ids::{EstablishmentId, TicketId, UserId};
 use guichet_domain::ticket::{
     parse_key, CategoryRef, Channel, NewTicket, Priority, Reproduction, Resolution, Ticket, TicketDraft, TicketPatch,
@@ -94,6 +95,8 @@ pub(crate) struct Filing<'a> {
     pub files: &'a [(String, Vec<u8>)],
     /// The channel, when the system knows it better than the actor could say (mail).
     pub channel: Option<Channel>,
+    /// The tier, when not level 1 (a HELP request starts with the school).
+    pub tier: Option<Tier>,
     /// Acknowledge receipt to the requester by mail.
     pub acknowledge: bool,
     /// The Message-ID of the mail that asks for it, already recorded: the
@@ -215,7 +218,7 @@ impl App {
         })
     }
 
-    async fn details(&self, conn: &mut Conn, record: TicketRecord) -> Result<TicketDetails, AppError> {
+    pub(crate) async fn details(&self, conn: &mut Conn, record: TicketRecord) -> Result<TicketDetails, AppError> {
         let watchers = guichet_store::tickets::list_watchers(conn, record.ticket.id).await?;
         Ok(TicketDetails { record, watchers })
     }
@@ -270,6 +273,7 @@ impl App {
             requester,
             files,
             channel: None,
+            tier: None,
             acknowledge: true,
             thread_root: None,
         };
@@ -295,6 +299,9 @@ impl App {
         if let Some(channel) = filing.channel {
             new.channel = channel;
         }
+        if let Some(tier) = filing.tier {
+            new.tier = tier;
+        }
         let id = guichet_store::tickets::insert_ticket(tx, &new, now).await?;
         if let Some(message_id) = filing.thread_root {
             guichet_store::mail::set_message_ticket(tx, message_id, id, None).await?;
@@ -310,9 +317,12 @@ impl App {
         if filing.acknowledge {
             self.notify(tx, id, Recipient::Requester, Notice::Acknowledgment).await?;
         }
-        let assignee =
-            guichet_store::tickets::find_ticket(tx, id, &TicketScope::All).await?.ticket.assignee.map(|a| a.id);
-        self.notify_agents(tx, id, assignee, Some(p.user.id), Notice::NewTicket).await?;
+        // A school's own HELP requests are not level 1's until forwarded.
+        if new.tier != Tier::Establishment {
+            let assignee =
+                guichet_store::tickets::find_ticket(tx, id, &TicketScope::All).await?.ticket.assignee.map(|a| a.id);
+            self.notify_agents(tx, id, assignee, Some(p.user.id), Notice::NewTicket).await?;
+        }
         Ok(id)
     }
 
@@ -520,7 +530,7 @@ impl App {
             guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
             guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &changes, now).await?;
             self.refresh_sla(&mut tx, ticket.id).await?;
-            if p.actor.role.is_staff() {
+            if p.actor.role.is_staff() || record.ticket.tier == Tier::Establishment {
                 self.notify_status_change(&mut tx, &record.ticket, &ticket).await?;
             }
         }
@@ -543,7 +553,20 @@ impl App {
         }
         match new {
             Some(StatusCategory::Waiting) => self.notify(tx, after.id, Recipient::Requester, Notice::Waiting).await,
-            Some(StatusCategory::Resolved) => self.notify(tx, after.id, Recipient::Requester, Notice::Resolved).await,
+            Some(StatusCategory::Resolved) => {
+                // A duplicate's requester learns where the conversation goes on.
+                let original = if after.resolution == Some(Resolution::Duplicate) {
+                    let links = guichet_store::incidents::list_links(tx, after.id).await?;
+                    links.into_iter().find(|l| l.outgoing && l.kind == LinkKind::DuplicateOf).map(|l| self.key(l.other))
+                } else {
+                    None
+                };
+                let notice = match &original {
+                    Some(original) => Notice::Duplicate { original },
+                    None => Notice::Resolved,
+                };
+                self.notify(tx, after.id, Recipient::Requester, notice).await
+            }
             _ => Ok(()),
         }
     }

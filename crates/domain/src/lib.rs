@@ -8,6 +8,7 @@ pub mod comment;
 pub mod error;
 pub mod establishment;
 pub mod history;
+pub mod incident;
 pub mod ids;
 pub mod mail;
 pub mod query;

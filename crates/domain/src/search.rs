@@ -48,10 +48,11 @@ pub enum Term {
     Phrase(Vec<String>),
 }
 
-/// A search: every term must match.
+/// A search: every term must match, or any of them (`any`), best first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
     pub terms: Vec<Term>,
+    pub any: bool,
 }
 
 impl SearchQuery {
@@ -80,7 +81,25 @@ impl SearchQuery {
         if terms.len() > 16 {
             return Err(DomainError::field("q", "at most 16 words or phrases"));
         }
-        Ok(Self { terms })
+        Ok(Self { terms, any: false })
+    }
+
+    /// A search for what resembles a text being typed: any of its distinctive
+    /// words, the last one as a prefix (it may be unfinished). `None` when the
+    /// text has no distinctive word yet.
+    pub fn similar_to(text: &str) -> Option<Self> {
+        let unfinished = !text.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
+        let last = words(text).pop();
+        let mut terms: Vec<Term> = crate::incident::signature(text)
+            .into_iter()
+            .take(16)
+            .map(|w| match &last {
+                Some(l) if unfinished && l.starts_with(w.as_str()) => Term::Prefix(l.clone()),
+                _ => Term::Word(w),
+            })
+            .collect();
+        terms.dedup();
+        (!terms.is_empty()).then_some(Self { terms, any: true })
     }
 
     fn push_words(terms: &mut Vec<Term>, text: &str) {
@@ -103,7 +122,7 @@ impl SearchQuery {
                 Term::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
             })
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(if self.any { " OR " } else { " " })
     }
 
     /// A PostgreSQL `to_tsquery` expression: `&`, `:*` for prefixes, `<->` in phrases.
@@ -116,7 +135,7 @@ impl SearchQuery {
                 Term::Phrase(ws) => format!("({})", ws.join(" <-> ")),
             })
             .collect::<Vec<_>>()
-            .join(" & ")
+            .join(if self.any { " | " } else { " & " })
     }
 
     /// The folded words a snippet highlights (prefixes match any word they start).
@@ -168,6 +187,15 @@ fn stem_like(word: &str, term: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_being_typed_searches_any_distinctive_word_and_its_last_word_as_a_prefix() {
+        let q = SearchQuery::similar_to("La messagerie ne fonctionne pl").unwrap();
+        assert_eq!(q.to_fts5(), "\"fonctionne\" OR \"messagerie\"");
+        let q = SearchQuery::similar_to("Plus de messag").unwrap();
+        assert_eq!(q.to_tsquery(), "messag:*");
+        assert!(SearchQuery::similar_to("le la les").is_none());
+    }
 
     #[test]
     fn folding_removes_case_and_accents() {

@@ -310,7 +310,13 @@ impl Ticket {
         workflows: &Workflows,
         now: DateTime<Utc>,
     ) -> Result<Vec<FieldChange>, DomainError> {
-        let by_requester = !actor.role.is_staff();
+        // A school's administrators work their own HELP requests as the desk
+        // works the rest, but only the desk moves tickets between tiers.
+        let by_requester = !actor.role.is_staff() && self.tier != Tier::Establishment;
+        if !actor.role.is_staff() && (patch.tier.is_some() || patch.assignee.is_some()) {
+            let field = if patch.tier.is_some() { "tier" } else { "assignee" };
+            return Err(DomainError::Validation(vec![FieldError::new(field, format!("only the desk may change `{field}`"))]));
+        }
         if by_requester {
             let forbidden = patch.staff_only_fields();
             if !forbidden.is_empty() {

@@ -50,6 +50,12 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         attachment_max_bytes: config.attachment_max_bytes,
         assignment: AssignmentRule::parse(&config.auto_assign).map_err(app_error)?,
         mail,
+        incident_rule: guichet_domain::incident::ProposalRule {
+            tickets: config.incidents.propose_tickets.max(2),
+            establishments: config.incidents.propose_establishments.max(1),
+            window: chrono::Duration::minutes(config.incidents.propose_minutes.clamp(1, 24 * 60)),
+            ..guichet_domain::incident::ProposalRule::default()
+        },
         ..Settings::default()
     })
 }

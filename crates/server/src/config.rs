@@ -40,6 +40,47 @@ pub struct Config {
     pub smtp: Option<guichet_mail::smtp::SmtpConfig>,
     /// The mailboxes mail comes in from (`[[mailboxes]]`).
     pub mailboxes: Vec<guichet_mail::imap::MailboxConfig>,
+    /// When the dashboard proposes a major incident (`[incidents]`).
+    pub incidents: IncidentOptions,
+    /// The public HELP pages (`[help]`).
+    pub help: HelpOptions,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentOptions {
+    /// Propose an incident when at least this many alike requests…
+    pub propose_tickets: usize,
+    /// …from at least this many establishments…
+    pub propose_establishments: usize,
+    /// …arrive within this many minutes.
+    pub propose_minutes: i64,
+}
+
+impl Default for IncidentOptions {
+    fn default() -> Self {
+        let rule = guichet_domain::incident::ProposalRule::default();
+        Self {
+            propose_tickets: rule.tickets,
+            propose_establishments: rule.establishments,
+            propose_minutes: rule.window.num_minutes(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HelpOptions {
+    /// Most HELP messages accepted from one IP address per hour.
+    pub per_ip_per_hour: u32,
+    /// Most HELP messages accepted for one establishment per hour.
+    pub per_establishment_per_hour: u32,
+}
+
+impl Default for HelpOptions {
+    fn default() -> Self {
+        Self { per_ip_per_hour: 10, per_establishment_per_hour: 60 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -89,6 +130,8 @@ impl Default for Config {
             mail: MailOptions::default(),
             smtp: None,
             mailboxes: Vec::new(),
+            incidents: IncidentOptions::default(),
+            help: HelpOptions::default(),
         }
     }
 }

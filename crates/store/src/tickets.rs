@@ -22,6 +22,8 @@ pub struct TicketRecord {
     pub establishment_uai: String,
     pub establishment_name: String,
     pub sla: SlaRecord,
+    /// The major incident the ticket is part of.
+    pub incident: Option<i64>,
 }
 
 /// The service-level clocks stored with a ticket.
@@ -67,6 +69,7 @@ struct TicketRow {
     first_response_due: Option<i64>,
     resolution_due: Option<i64>,
     sla_state: Option<String>,
+    incident_id: Option<i64>,
 }
 
 impl TicketRow {
@@ -115,6 +118,7 @@ impl TicketRow {
                 resolution_due: opt_from_micros(self.resolution_due),
                 state: self.sla_state.as_deref().map(|s| decode(s, SlaState::parse)).transpose()?,
             },
+            incident: self.incident_id,
         })
     }
 }
@@ -126,7 +130,7 @@ const SELECT: &str = "SELECT t.id, t.title, t.description, t.ticket_type, t.stat
     t.assignee_id, a.name AS assignee_name, \
     t.repro_service, t.repro_profile, t.repro_browser, t.repro_url, t.repro_steps, t.repro_outcome, \
     t.resolution, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at, \
-    t.first_response_due, t.resolution_due, t.sla_state \
+    t.first_response_due, t.resolution_due, t.sla_state, t.incident_id \
     FROM tickets t \
     JOIN users r ON r.id = t.requester_id \
     JOIN establishments e ON e.id = t.establishment_id \
@@ -631,6 +635,28 @@ pub async fn list_watchers(conn: &mut Conn, ticket: TicketId) -> Result<Vec<User
     Ok(rows.into_iter().map(|(id, name)| UserRef { id: UserId(id), name }).collect())
 }
 
+pub async fn add_watcher(conn: &mut Conn, ticket: TicketId, user: UserId) -> Result<()> {
+    let sql = "INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(ticket.0)
+        .bind(user.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Gives a ticket another requester (a school's administrator taking over an end user's HELP request).
+pub async fn set_requester(conn: &mut Conn, ticket: TicketId, requester: UserId) -> Result<()> {
+    let sql = "UPDATE tickets SET requester_id = $1 WHERE id = $2";
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
+        .bind(requester.0)
+        .bind(ticket.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
 pub async fn replace_watchers(conn: &mut Conn, ticket: TicketId, users: &[UserId]) -> Result<()> {
     on_conn!(conn, |c| sqlx::query("DELETE FROM ticket_watchers WHERE ticket_id = $1")
         .bind(ticket.0)
@@ -638,14 +664,7 @@ pub async fn replace_watchers(conn: &mut Conn, ticket: TicketId, users: &[UserId
         .await
         .map(|r| r.rows_affected()))?;
     for user in users {
-        on_conn!(conn, |c| sqlx::query(
-            "INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-        )
-        .bind(ticket.0)
-        .bind(user.0)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        add_watcher(conn, ticket, *user).await?;
     }
     Ok(())
 }

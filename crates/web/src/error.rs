@@ -86,6 +86,7 @@ impl From<AppError> for ApiError {
                 e
             }
             AppError::Conflict { field, message } => Self::new(StatusCode::CONFLICT, "conflict", message, Some(field)),
+            AppError::RateLimited(message) => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message, None),
             error @ AppError::TooLarge { .. } => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.to_string(), Some("file".into()))
             }

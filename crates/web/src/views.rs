@@ -55,6 +55,8 @@ pub struct TicketView {
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub sla: SlaView,
+    /// The major incident it is part of: `INC-3`.
+    pub incident: Option<String>,
 }
 
 /// Where the ticket stands against its service levels (business time).
@@ -75,6 +77,7 @@ impl TicketView {
         };
         let t = record.ticket;
         Self {
+            incident: record.incident.map(App::incident_key),
             key: app.key(t.id),
             description_html: markdown_to_safe_html(&t.description),
             title: t.title,

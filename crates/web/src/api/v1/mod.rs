@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod desk;
 pub mod establishments;
 pub mod filters;
+pub mod incidents;
 pub mod mail;
 pub mod me;
 pub mod reports;
@@ -48,6 +49,19 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(tickets::get_ticket, tickets::update_ticket))
         .routes(routes!(tickets::list_comments, tickets::create_comment))
         .routes(routes!(tickets::get_history))
+        .routes(routes!(incidents::escalate))
+        .routes(routes!(incidents::hand_back))
+        .routes(routes!(incidents::forward))
+        .routes(routes!(incidents::list_links, incidents::create_link))
+        .routes(routes!(incidents::delete_link))
+        .routes(routes!(incidents::merge))
+        .routes(routes!(incidents::list_incidents, incidents::declare_incident))
+        .routes(routes!(incidents::proposals))
+        .routes(routes!(incidents::get_incident))
+        .routes(routes!(incidents::add_tickets))
+        .routes(routes!(incidents::join_incident))
+        .routes(routes!(incidents::resolve_incident))
+        .routes(routes!(incidents::similar))
         .routes(routes!(attachments::list_attachments))
         .merge(attachments::upload_router(state))
         .routes(routes!(attachments::get_attachment))

@@ -1,0 +1,203 @@
+//! Moving a ticket along the chain (school → level 1 → level 2 and back),
+//! linking tickets, and merging a duplicate into its original.
+
+use crate::auth::Principal;
+use crate::notify::{Notice, Recipient};
+use crate::tickets::TicketDetails;
+use crate::{App, AppError};
+use guichet_domain::actor::TicketScope;
+use guichet_domain::history::FieldChange;
+use guichet_domain::incident::{Handover, LinkKind};
+use guichet_domain::ticket::{Channel, Resolution, Tier, UserRef};
+use guichet_domain::user::Role;
+use guichet_store::incidents::Link;
+
+/// A link as an actor reads it, with the other ticket's key.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub link: Link,
+    pub other_key: String,
+}
+
+impl App {
+    /// Escalates, hands back or forwards a ticket. Escalating and handing back
+    /// are the desk's and need a summary, kept as an internal note and in the
+    /// history; a school's administrator forwards a HELP request to level 1
+    /// and becomes its requester.
+    pub async fn hand_over(
+        &self,
+        p: &Principal,
+        key: &str,
+        handover: Handover,
+        summary: &str,
+    ) -> Result<TicketDetails, AppError> {
+        let staff = p.actor.role.is_staff();
+        if handover != Handover::Forward && !staff {
+            return Err(AppError::Forbidden("only the desk escalates or hands back a request".into()));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let record = self.visible_ticket(&mut tx, p, key).await?;
+        let summary = handover.check(record.ticket.tier, summary)?;
+        let (from, to) = handover.from_to();
+        let mut ticket = record.ticket.clone();
+        ticket.tier = to;
+        ticket.updated_at = now;
+        let mut changes = vec![FieldChange::internal("tier", Some(from.to_string()), Some(to.to_string()))];
+        if handover == Handover::Escalate {
+            // Level 2 picks it from its own queue.
+            if let Some(old) = ticket.assignee.take() {
+                changes.push(FieldChange::public("assignee", Some(old.name), None));
+            }
+        }
+        let mut new_requester = None;
+        if handover == Handover::Forward && p.actor.role == Role::Requester && ticket.requester.id != p.user.id {
+            changes.push(FieldChange::public("requester", Some(ticket.requester.name.clone()), Some(p.user.name.clone())));
+            ticket.requester = UserRef { id: p.user.id, name: p.user.name.clone() };
+            new_requester = Some(p.user.id);
+        }
+        if !summary.is_empty() {
+            changes.push(FieldChange::internal("handover", None, Some(summary.clone())));
+        }
+        guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
+        if let Some(requester) = new_requester {
+            guichet_store::tickets::set_requester(&mut tx, ticket.id, requester).await?;
+        }
+        guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &changes, now).await?;
+        if !summary.is_empty() {
+            let note = match handover {
+                Handover::Escalate => format!("**Transmise au niveau 2.**\n\n{summary}"),
+                Handover::HandBack => format!("**Rendue au niveau 1.**\n\n{summary}"),
+                Handover::Forward => format!("**Transmise au support.**\n\n{summary}"),
+            };
+            // A forward's words are the school's, meant for level 1 to read.
+            let internal = handover != Handover::Forward || staff;
+            let author = p.clone();
+            let new = guichet_store::comments::NewComment {
+                ticket: ticket.id,
+                author: author.user.id,
+                body: &note,
+                internal,
+                channel: Channel::Portal,
+            };
+            guichet_store::comments::insert_comment(&mut tx, &new, now).await?;
+        }
+        self.refresh_sla(&mut tx, ticket.id).await?;
+        if handover == Handover::Forward {
+            self.notify_agents(&mut tx, ticket.id, None, Some(p.user.id), Notice::NewTicket).await?;
+        }
+        let record = guichet_store::tickets::find_ticket(&mut tx, ticket.id, &p.actor.scope()).await?;
+        let details = self.details(&mut tx, record).await?;
+        tx.commit().await?;
+        tracing::info!(ticket = key, from = %from, to = %to, "hand-over");
+        Ok(details)
+    }
+
+    /// The links of a ticket the actor may see (a requester only sees the
+    /// tickets of their establishments at the other end).
+    pub async fn links(&self, p: &Principal, key: &str) -> Result<Vec<LinkView>, AppError> {
+        let mut conn = self.db.conn().await?;
+        let record = self.visible_ticket(&mut conn, p, key).await?;
+        let links = guichet_store::incidents::list_links(&mut conn, record.ticket.id).await?;
+        Ok(links
+            .into_iter()
+            .filter(|l| p.actor.can_see_establishment(l.other_establishment))
+            .map(|link| LinkView { other_key: self.key(link.other), link })
+            .collect())
+    }
+
+    /// Links two tickets (the desk). A ticket is not linked to itself.
+    pub async fn link_tickets(&self, p: &Principal, key: &str, kind: LinkKind, other: &str) -> Result<(), AppError> {
+        if !p.actor.role.is_staff() {
+            return Err(AppError::Forbidden("only the desk links requests".into()));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let from = self.visible_ticket(&mut tx, p, key).await?.ticket;
+        let to = self
+            .visible_ticket(&mut tx, p, other)
+            .await
+            .map_err(|_| AppError::field("other", format!("no request {}", other.trim())))?
+            .ticket;
+        if from.id == to.id {
+            return Err(AppError::field("other", "a request cannot be linked to itself"));
+        }
+        if guichet_store::incidents::insert_link(&mut tx, from.id, kind, to.id, p.user.id, now).await? {
+            let change = FieldChange::public("link", None, Some(format!("{kind} {}", self.key(to.id))));
+            guichet_store::events::insert_events(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn unlink_tickets(&self, p: &Principal, key: &str, kind: LinkKind, other: &str) -> Result<(), AppError> {
+        if !p.actor.role.is_staff() {
+            return Err(AppError::Forbidden("only the desk links requests".into()));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let from = self.visible_ticket(&mut tx, p, key).await?.ticket;
+        let to = self.visible_ticket(&mut tx, p, other).await?.ticket;
+        if !guichet_store::incidents::delete_link(&mut tx, from.id, kind, to.id).await? {
+            return Err(AppError::NotFound("link"));
+        }
+        let change = FieldChange::public("link", Some(format!("{kind} {}", self.key(to.id))), None);
+        guichet_store::events::insert_events(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Merges a duplicate into its original: replies and files move over, the
+    /// duplicate is resolved as such and linked to it, and both requesters
+    /// are told where the conversation goes on.
+    pub async fn merge_tickets(&self, p: &Principal, key: &str, into: &str) -> Result<TicketDetails, AppError> {
+        if !p.actor.role.is_staff() {
+            return Err(AppError::Forbidden("only the desk merges requests".into()));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let source = self.visible_ticket(&mut tx, p, key).await?.ticket;
+        let target = self
+            .visible_ticket(&mut tx, p, into)
+            .await
+            .map_err(|_| AppError::field("into", format!("no request {}", into.trim())))?
+            .ticket;
+        if source.id == target.id {
+            return Err(AppError::field("into", "a request cannot be merged into itself"));
+        }
+        if !target.is_open(self.workflows()) {
+            return Err(AppError::field("into", format!("{} is no longer open", self.key(target.id))));
+        }
+        let (source_key, target_key) = (self.key(source.id), self.key(target.id));
+        guichet_store::incidents::move_conversation(&mut tx, source.id, target.id).await?;
+        guichet_store::incidents::insert_link(&mut tx, source.id, LinkKind::DuplicateOf, target.id, p.user.id, now)
+            .await?;
+        let merged = FieldChange::public("merged_into", None, Some(target_key.clone()));
+        guichet_store::events::insert_events(&mut tx, source.id, Some(p.user.id), &[merged], now).await?;
+        let received = FieldChange::public("merged_from", None, Some(source_key.clone()));
+        guichet_store::events::insert_events(&mut tx, target.id, Some(p.user.id), &[received], now).await?;
+        if source.is_open(self.workflows()) {
+            self.resolve_quietly(&mut tx, p, source.id, Resolution::Duplicate).await?;
+        }
+        if source.requester.id != target.requester.id {
+            guichet_store::tickets::add_watcher(&mut tx, target.id, source.requester.id).await?;
+        }
+        self.notify(&mut tx, source.id, Recipient::Requester, Notice::Duplicate { original: &target_key }).await?;
+        self.notify(&mut tx, target.id, Recipient::Requester, Notice::Merged { duplicate: &source_key }).await?;
+        let record = guichet_store::tickets::find_ticket(&mut tx, target.id, &TicketScope::All).await?;
+        let details = self.details(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// The default tiers of a person's queues and dashboard: level 2 sees
+    /// what was escalated to it, level 1 everything but the schools' own HELP
+    /// requests, a requester all of their establishments' requests.
+    pub fn desk_tiers(p: &Principal) -> Vec<Tier> {
+        match p.actor.role {
+            Role::Technician => vec![Tier::Technical],
+            Role::Agent | Role::Admin => vec![Tier::Support, Tier::Technical],
+            Role::Requester => Vec::new(),
+        }
+    }
+}
