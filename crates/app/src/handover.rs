@@ -52,7 +52,11 @@ impl App {
         }
         let mut new_requester = None;
         if handover == Handover::Forward && p.actor.role == Role::Requester && ticket.requester.id != p.user.id {
-            changes.push(FieldChange::public("requester", Some(ticket.requester.name.clone()), Some(p.user.name.clone())));
+            changes.push(FieldChange::public(
+                "requester",
+                Some(ticket.requester.name.clone()),
+                Some(p.user.name.clone()),
+            ));
             ticket.requester = UserRef { id: p.user.id, name: p.user.name.clone() };
             new_requester = Some(p.user.id);
         }

@@ -6,12 +6,12 @@ use crate::notify::{Notice, Recipient};
 use crate::tickets::Filing;
 use crate::{App, AppError};
 use chrono::{DateTime, Duration, Utc};
+use guichet_domain::establishment::Establishment;
 use guichet_domain::establishment::Uai;
 use guichet_domain::ids::{EstablishmentId, TicketId};
 use guichet_domain::ticket::{Channel, Profile, TicketDraft, Tier};
 use guichet_domain::user::{EmailAddress, Language, NewUser, Role, User};
 use guichet_domain::FieldError;
-use guichet_domain::establishment::Establishment;
 use guichet_store::incidents::Contact;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -64,19 +64,24 @@ impl Default for HelpLimits {
 /// establishment, which must hold across restarts, is read from the database.
 #[derive(Debug, Default)]
 pub struct ClientWindow {
-    counts: Mutex<(Option<DateTime<Utc>>, HashMap<String, u32>)>,
+    hour: Mutex<HourCounts>,
+}
+
+#[derive(Debug, Default)]
+struct HourCounts {
+    start: Option<DateTime<Utc>>,
+    counts: HashMap<String, u32>,
 }
 
 impl ClientWindow {
     /// Counts one message from `client`; false when it is over the limit.
     fn admit(&self, client: &str, limit: u32, now: DateTime<Utc>) -> bool {
-        let Ok(mut guard) = self.counts.lock() else { return true };
-        let (start, counts) = &mut *guard;
-        if start.is_none_or(|s| now - s >= Duration::hours(1)) {
-            *start = Some(now);
-            counts.clear();
+        let Ok(mut hour) = self.hour.lock() else { return true };
+        if hour.start.is_none_or(|s| now - s >= Duration::hours(1)) {
+            hour.start = Some(now);
+            hour.counts.clear();
         }
-        let n = counts.entry(client.to_owned()).or_default();
+        let n = hour.counts.entry(client.to_owned()).or_default();
         if *n >= limit {
             return false;
         }
@@ -125,7 +130,8 @@ impl App {
         if message.chars().count() < 5 {
             errors.push(FieldError::new("message", "describe the problem in a few words"));
         } else if message.chars().count() > HELP_MESSAGE_MAX {
-            errors.push(FieldError::new("message", format!("the message is longer than {HELP_MESSAGE_MAX} characters")));
+            errors
+                .push(FieldError::new("message", format!("the message is longer than {HELP_MESSAGE_MAX} characters")));
         }
         if looks_like_html(message) || looks_like_html(name) {
             errors.push(FieldError::new("message", "write plain text: HTML is not accepted"));
@@ -148,9 +154,12 @@ impl App {
             return Err(AppError::RateLimited("too many messages from this address; try again in an hour".into()));
         }
         let mut tx = self.db.begin().await?;
-        let recent = guichet_store::incidents::count_help_since(&mut tx, establishment.id, now - Duration::hours(1)).await?;
+        let recent =
+            guichet_store::incidents::count_help_since(&mut tx, establishment.id, now - Duration::hours(1)).await?;
         if recent >= i64::from(limits.per_establishment_per_hour) {
-            return Err(AppError::RateLimited("this school's HELP page received too many messages; try again later".into()));
+            return Err(AppError::RateLimited(
+                "this school's HELP page received too many messages; try again later".into(),
+            ));
         }
         let form = self.help_form_user(&mut tx).await?;
         let principal = Principal::from_user(form.clone());
@@ -201,7 +210,11 @@ impl App {
         Ok(guichet_store::users::insert_user(conn, &new, &[], None, self.now()).await?)
     }
 
-    async fn local_admins(&self, conn: &mut guichet_store::Conn, establishment: EstablishmentId) -> Result<Vec<User>, AppError> {
+    async fn local_admins(
+        &self,
+        conn: &mut guichet_store::Conn,
+        establishment: EstablishmentId,
+    ) -> Result<Vec<User>, AppError> {
         let filter = guichet_store::users::UserFilter {
             role: Some(Role::Requester),
             establishment: Some(establishment),

@@ -131,9 +131,11 @@ impl App {
             tickets.iter().map(|t| (t.establishment_uai.clone(), t.establishment_name.clone())).collect();
         establishments.sort();
         establishments.dedup();
-        let mut timeline = vec![(incident.started_at, "started".to_owned()), (incident.created_at, "declared".to_owned())];
+        let mut timeline =
+            vec![(incident.started_at, "started".to_owned()), (incident.created_at, "declared".to_owned())];
         for t in &tickets {
-            timeline.push((t.ticket.created_at, format!("reported:{}:{}", self.key(t.ticket.id), t.establishment_name)));
+            timeline
+                .push((t.ticket.created_at, format!("reported:{}:{}", self.key(t.ticket.id), t.establishment_name)));
         }
         if let Some(at) = incident.resolved_at {
             timeline.push((at, "resolved".to_owned()));
@@ -254,7 +256,8 @@ impl App {
         resolution: Resolution,
     ) -> Result<(), AppError> {
         let now = self.now();
-        let mut ticket = guichet_store::tickets::find_ticket(tx, id, &guichet_domain::actor::TicketScope::All).await?.ticket;
+        let mut ticket =
+            guichet_store::tickets::find_ticket(tx, id, &guichet_domain::actor::TicketScope::All).await?.ticket;
         let workflow = self.workflows().get(ticket.ticket_type)?;
         let target = workflow
             .allowed_from(&ticket.status, false)
@@ -280,11 +283,19 @@ impl App {
             guichet_store::incidents::recent_candidates(&mut conn, self.now() - rule.window, &statuses).await?;
         let mut out = Vec::new();
         for proposal in propose(&candidates, &rule) {
-            let filter = TicketFilter { ids: Some(proposal.tickets.clone()), ..TicketFilter::default() };
-            let sort = [guichet_store::tickets::Sort { field: guichet_store::tickets::SortField::Created, descending: false }];
-            let (tickets, _) =
-                guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, proposal.tickets.len() as i64, 0, false)
-                    .await?;
+            let filter =
+                TicketFilter { scope: p.actor.scope(), ids: Some(proposal.tickets.clone()), ..TicketFilter::default() };
+            let sort =
+                [guichet_store::tickets::Sort { field: guichet_store::tickets::SortField::Created, descending: false }];
+            let (tickets, _) = guichet_store::tickets::list_tickets(
+                &mut conn,
+                &filter,
+                &sort,
+                proposal.tickets.len() as i64,
+                0,
+                false,
+            )
+            .await?;
             let suggested_title = tickets.first().map(|t| t.ticket.title.clone()).unwrap_or_default();
             out.push(ProposalView { tickets, establishments: proposal.establishments, suggested_title });
         }

@@ -6,8 +6,8 @@ use crate::{App, AppError};
 use guichet_domain::actor::TicketScope;
 use guichet_domain::establishment::Uai;
 use guichet_domain::history::{FieldChange, HistoryEntry};
-use guichet_domain::incident::LinkKind;
 use guichet_domain::ids::{EstablishmentId, TicketId, UserId};
+use guichet_domain::incident::LinkKind;
 use guichet_domain::ticket::{
     parse_key, CategoryRef, Channel, NewTicket, Priority, Reproduction, Resolution, Ticket, TicketDraft, TicketPatch,
     TicketType, Tier, UserRef,

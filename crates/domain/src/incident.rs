@@ -81,7 +81,10 @@ impl Handover {
     pub fn check(self, current: Tier, summary: &str) -> Result<String, DomainError> {
         let (from, to) = self.from_to();
         if current != from {
-            return Err(DomainError::field("tier", format!("the request is at tier `{current}`, not `{from}`: it cannot go to `{to}`")));
+            return Err(DomainError::field(
+                "tier",
+                format!("the request is at tier `{current}`, not `{from}`: it cannot go to `{to}`"),
+            ));
         }
         let summary = summary.trim();
         let needed = if self == Handover::Forward { 0 } else { HANDOVER_SUMMARY_MIN };
@@ -89,11 +92,16 @@ impl Handover {
         if length < needed {
             return Err(DomainError::field(
                 "summary",
-                format!("a hand-over needs a summary of at least {needed} characters: what was tried, how to reproduce"),
+                format!(
+                    "a hand-over needs a summary of at least {needed} characters: what was tried, how to reproduce"
+                ),
             ));
         }
         if length > HANDOVER_SUMMARY_MAX {
-            return Err(DomainError::field("summary", format!("the summary is longer than {HANDOVER_SUMMARY_MAX} characters")));
+            return Err(DomainError::field(
+                "summary",
+                format!("the summary is longer than {HANDOVER_SUMMARY_MAX} characters"),
+            ));
         }
         Ok(summary.to_owned())
     }
@@ -101,12 +109,104 @@ impl Handover {
 
 /// Words too common in requests to say two of them are about the same thing.
 const STOP_WORDS: &[&str] = &[
-    "a", "au", "aux", "avec", "ce", "ces", "cette", "dans", "de", "des", "du", "elle", "en", "est", "et", "il", "ils",
-    "je", "la", "le", "les", "leur", "lui", "ma", "mais", "me", "mes", "mon", "ne", "nos", "notre", "nous", "on", "ou",
-    "par", "pas", "plus", "pour", "qu", "que", "qui", "sa", "se", "ses", "son", "sont", "sur", "ta", "te", "tes", "ton",
-    "tu", "un", "une", "vos", "votre", "vous", "y", "depuis", "bonjour", "merci", "cordialement", "probleme", "nos",
-    "the", "is", "are", "and", "or", "of", "to", "in", "on", "it", "not", "for", "with", "hello", "thanks", "ne", "n",
-    "l", "d", "j", "c", "s", "m", "t", "plus", "tres", "fait", "faire", "etre", "avoir", "ai", "as", "ont", "sommes",
+    "a",
+    "au",
+    "aux",
+    "avec",
+    "ce",
+    "ces",
+    "cette",
+    "dans",
+    "de",
+    "des",
+    "du",
+    "elle",
+    "en",
+    "est",
+    "et",
+    "il",
+    "ils",
+    "je",
+    "la",
+    "le",
+    "les",
+    "leur",
+    "lui",
+    "ma",
+    "mais",
+    "me",
+    "mes",
+    "mon",
+    "ne",
+    "nos",
+    "notre",
+    "nous",
+    "on",
+    "ou",
+    "par",
+    "pas",
+    "plus",
+    "pour",
+    "qu",
+    "que",
+    "qui",
+    "sa",
+    "se",
+    "ses",
+    "son",
+    "sont",
+    "sur",
+    "ta",
+    "te",
+    "tes",
+    "ton",
+    "tu",
+    "un",
+    "une",
+    "vos",
+    "votre",
+    "vous",
+    "y",
+    "depuis",
+    "bonjour",
+    "merci",
+    "cordialement",
+    "probleme",
+    "nos",
+    "the",
+    "is",
+    "are",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "on",
+    "it",
+    "not",
+    "for",
+    "with",
+    "hello",
+    "thanks",
+    "ne",
+    "n",
+    "l",
+    "d",
+    "j",
+    "c",
+    "s",
+    "m",
+    "t",
+    "plus",
+    "tres",
+    "fait",
+    "faire",
+    "etre",
+    "avoir",
+    "ai",
+    "as",
+    "ont",
+    "sommes",
 ];
 
 /// The distinctive words of a text: folded, without stop words, with a
@@ -223,7 +323,12 @@ mod tests {
     }
 
     fn candidate(id: i64, school: i64, minute: i64, text: &str) -> Candidate {
-        Candidate { id: TicketId(id), establishment: EstablishmentId(school), created_at: at(minute), text: text.into() }
+        Candidate {
+            id: TicketId(id),
+            establishment: EstablishmentId(school),
+            created_at: at(minute),
+            text: text.into(),
+        }
     }
 
     #[test]
@@ -261,17 +366,17 @@ mod tests {
     #[test]
     fn signatures_ignore_accents_case_plurals_and_common_words() {
         let s = signature("Les Élèves ne reçoivent plus les messages de la Messagerie");
-        assert_eq!(
-            s.into_iter().collect::<Vec<_>>(),
-            vec!["eleve", "message", "messagerie", "recoivent"]
-        );
+        assert_eq!(s.into_iter().collect::<Vec<_>>(), vec!["eleve", "message", "messagerie", "recoivent"]);
     }
 
     #[test]
     fn escalating_needs_a_summary_and_the_support_tier() {
         assert!(Handover::Escalate.check(Tier::Support, "  ").is_err());
         assert!(Handover::Escalate.check(Tier::Technical, "Tried on two browsers, fails").is_err());
-        assert_eq!(Handover::Escalate.check(Tier::Support, " Tried on two browsers ").unwrap(), "Tried on two browsers");
+        assert_eq!(
+            Handover::Escalate.check(Tier::Support, " Tried on two browsers ").unwrap(),
+            "Tried on two browsers"
+        );
         assert!(Handover::HandBack.check(Tier::Technical, "Fixed in release 4.2, please confirm").is_ok());
         assert!(Handover::Forward.check(Tier::Establishment, "").is_ok());
         assert!(Handover::Forward.check(Tier::Support, "").is_err());

@@ -313,12 +313,11 @@ impl Ticket {
         // A school's administrators work their own HELP requests as the desk
         // works the rest, but only the desk moves tickets between tiers.
         let by_requester = !actor.role.is_staff() && self.tier != Tier::Establishment;
-        if !actor.role.is_staff() && (patch.tier.is_some() || patch.assignee.is_some()) {
-            let field = if patch.tier.is_some() { "tier" } else { "assignee" };
-            return Err(DomainError::Validation(vec![FieldError::new(field, format!("only the desk may change `{field}`"))]));
-        }
-        if by_requester {
-            let forbidden = patch.staff_only_fields();
+        if !actor.role.is_staff() {
+            let mut forbidden = patch.staff_only_fields();
+            if !by_requester {
+                forbidden.retain(|f| matches!(*f, "tier" | "assignee"));
+            }
             if !forbidden.is_empty() {
                 return Err(DomainError::Validation(
                     forbidden
@@ -560,6 +559,21 @@ mod tests {
         let patch = TicketPatch { priority: Some(Priority::High), status: Some("closed".into()), ..Default::default() };
         assert!(t.apply(patch, &actor(Role::Agent), &sample(), now()).is_err());
         assert_eq!(t, before);
+    }
+
+    #[test]
+    fn a_school_administrator_works_a_help_request_but_cannot_move_it_between_tiers() {
+        let workflows = sample();
+        let mut t = ticket();
+        t.tier = Tier::Establishment;
+        let resolve = TicketPatch {
+            status: Some("resolved".into()),
+            resolution: Some(Some(Resolution::Answered)),
+            ..Default::default()
+        };
+        assert!(t.clone().apply(resolve, &actor(Role::Requester), &workflows, t.created_at).is_ok());
+        let escalate = TicketPatch { tier: Some(Tier::Support), ..Default::default() };
+        assert!(t.apply(escalate, &actor(Role::Requester), &workflows, t.created_at).is_err());
     }
 
     #[test]

@@ -18,6 +18,19 @@ fn ticket_routes(key: &str) -> Vec<Route> {
         (Method::POST, format!("/api/v1/tickets/{key}/comments"), Some(json!({"body": "Bonjour"}))),
         (Method::GET, format!("/api/v1/tickets/{key}/history"), None),
         (Method::GET, format!("/api/v1/tickets/{key}/attachments"), None),
+        (Method::GET, format!("/api/v1/tickets/{key}/links"), None),
+    ]
+}
+
+/// The desk's actions on a ticket: a school may never perform them.
+fn desk_routes(key: &str, other: &str) -> Vec<Route> {
+    let summary = json!({"summary": "Essayé sur deux navigateurs"});
+    vec![
+        (Method::POST, format!("/api/v1/tickets/{key}/escalate"), Some(summary.clone())),
+        (Method::POST, format!("/api/v1/tickets/{key}/hand-back"), Some(summary)),
+        (Method::POST, format!("/api/v1/tickets/{key}/links"), Some(json!({"kind": "relates_to", "other": other}))),
+        (Method::DELETE, format!("/api/v1/tickets/{key}/links/relates_to/{other}"), None),
+        (Method::POST, format!("/api/v1/tickets/{key}/merge"), Some(json!({"into": other}))),
     ]
 }
 
@@ -236,4 +249,26 @@ backend_test!(a_disabled_users_token_stops_working, |app| async move {
         }
     }
     assert_eq!(app.get("/api/v1/me", &f.requester_b).await.status, StatusCode::UNAUTHORIZED);
+});
+
+backend_test!(a_school_can_neither_hand_over_nor_link_nor_merge_any_ticket, |app| async move {
+    let f = app.fixture().await;
+    let before = app.get(&format!("/api/v1/tickets/{}", f.ticket_b), &f.agent).await.json();
+    for (key, other) in [(&f.ticket_b, &f.ticket_a), (&f.ticket_a, &f.ticket_b), (&f.ticket_a, &f.ticket_a)] {
+        for (method, path, body) in desk_routes(key, other) {
+            let r = app.request(method.clone(), &path, Some(&f.requester_a), body).await;
+            assert!(matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{method} {path}: {}", r.status);
+            assert!(!String::from_utf8_lossy(&r.bytes).contains("Saint-Denis"), "{method} {path} leaks nothing");
+        }
+    }
+    let forward = app.post(&format!("/api/v1/tickets/{}/forward", f.ticket_b), &f.requester_a, json!({})).await;
+    assert_eq!(forward.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/v1/tickets/{}", f.ticket_b), &f.agent).await.json(), before);
+    for (method, path, _) in desk_routes(&f.ticket_a, &f.ticket_b) {
+        assert_eq!(
+            app.request(method.clone(), &path, None, None).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+    }
 });

@@ -98,7 +98,10 @@ pub async fn incident_tickets(conn: &mut Conn, incident: i64, scope: &TicketScop
     if let TicketScope::Establishments(ids) = scope {
         let ids: Vec<String> = ids.iter().map(|e| e.0.to_string()).collect();
         // Ids are integers from the session, never user text.
-        sql.push_str(&format!(" AND establishment_id IN ({})", if ids.is_empty() { "NULL".into() } else { ids.join(",") }));
+        sql.push_str(&format!(
+            " AND establishment_id IN ({})",
+            if ids.is_empty() { "NULL".into() } else { ids.join(",") }
+        ));
     }
     sql.push_str(" ORDER BY created_at, id");
     let ids: Vec<i64> = on_conn!(conn, |c| sqlx::query_scalar(&sql).bind(incident).fetch_all(&mut *c).await)?;
@@ -145,7 +148,8 @@ pub async fn insert_link(
     by: UserId,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let sql = "INSERT INTO ticket_links (ticket_id, kind, other_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
+    let sql =
+        "INSERT INTO ticket_links (ticket_id, kind, other_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
                ON CONFLICT DO NOTHING";
     let done = on_conn!(conn, |c| sqlx::query(sql)
         .bind(from.0)

@@ -637,12 +637,7 @@ pub async fn list_watchers(conn: &mut Conn, ticket: TicketId) -> Result<Vec<User
 
 pub async fn add_watcher(conn: &mut Conn, ticket: TicketId, user: UserId) -> Result<()> {
     let sql = "INSERT INTO ticket_watchers (ticket_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
-    on_conn!(conn, |c| sqlx::query(sql)
-        .bind(ticket.0)
-        .bind(user.0)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    on_conn!(conn, |c| sqlx::query(sql).bind(ticket.0).bind(user.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

@@ -240,17 +240,35 @@ pub const PNG: &[u8] = &[
 ];
 
 impl TestApp {
-    async fn user(
+    pub async fn user(
         &self,
         email: &str,
         name: &str,
         role: guichet_domain::user::Role,
         uai: Option<&str>,
     ) -> (String, i64) {
+        self.user_speaking(email, name, role, uai, None).await
+    }
+
+    /// A user reading Guichet and its mail in `language`; returns their API token and id.
+    pub async fn user_speaking(
+        &self,
+        email: &str,
+        name: &str,
+        role: guichet_domain::user::Role,
+        uai: Option<&str>,
+        language: Option<guichet_domain::user::Language>,
+    ) -> (String, i64) {
         let establishments: Vec<String> = uai.into_iter().map(str::to_owned).collect();
-        let new =
-            guichet_domain::user::NewUser::parse(email, name, role, None, &["01 44 32 12 00".into()], &establishments)
-                .unwrap();
+        let new = guichet_domain::user::NewUser::parse(
+            email,
+            name,
+            role,
+            language.map(|l| l.as_str()),
+            &["01 44 32 12 00".into()],
+            &establishments,
+        )
+        .unwrap();
         let user = self.app.insert_user(new, Some("correct horse battery")).await.unwrap();
         (self.app.create_token(email, "test").await.unwrap(), user.id.0)
     }
@@ -397,6 +415,43 @@ impl TestApp {
             .uri(path)
             .header(header::COOKIE, &session.cookie)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Posts a multipart form without signing in (the public HELP page), with
+    /// an optional file in the field `file_field`.
+    pub async fn public_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &[u8])>,
+        client: &str,
+    ) -> Reply {
+        let boundary = "guichet-public-boundary";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        if let Some((field, filename, content)) = file {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let peer: std::net::SocketAddr = format!("{client}:40000").parse().unwrap();
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .extension(axum::extract::ConnectInfo(peer))
             .body(Body::from(body))
             .unwrap();
         self.send(request).await

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod charts;
 pub mod desk;
+pub mod help;
 pub mod i18n;
 pub mod mail;
 pub mod phone;
@@ -317,4 +318,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/mail/quarantine/{id}/dismiss", post(mail::dismiss))
         .route("/admin/mail/outbox/{id}/retry", post(mail::retry))
         .route("/static/{name}", get(static_file))
+        .route("/aide/{uai}", get(help::page).post(help::submit))
+        .route("/aide/{uai}/widget.js", get(help::widget))
 }

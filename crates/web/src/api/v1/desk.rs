@@ -53,3 +53,38 @@ pub async fn put_sla_policy(
     state.app.set_sla_policy(&p, policy).await?;
     Ok(axum::Json(state.app.sla_policy()))
 }
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TileView {
+    pub id: i64,
+    pub title: String,
+    /// Tickets matching, for this person's level.
+    pub count: i64,
+    pub query: String,
+    /// The first tickets (at most 5).
+    pub tickets: Vec<crate::views::TicketView>,
+}
+
+/// The caller's dashboard: the built-in and saved filters of their level
+/// (level 2 sees what was escalated to it; level 1 everything else but the
+/// schools' own HELP requests), with their first tickets.
+#[utoipa::path(get, path = "/dashboard", tag = "desk", responses((status = 200, body = Vec<TileView>), (status = 403, body = ErrorBody)))]
+pub async fn get_dashboard(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<axum::Json<Vec<TileView>>> {
+    let tiles = state.app.dashboard(&p).await?;
+    Ok(axum::Json(
+        tiles
+            .into_iter()
+            .map(|t| TileView {
+                id: t.id,
+                title: t.title,
+                count: t.count,
+                query: t.query,
+                tickets: t
+                    .items
+                    .into_iter()
+                    .map(|r| crate::views::TicketView::new(&state.app, r, Vec::new()))
+                    .collect(),
+            })
+            .collect(),
+    ))
+}

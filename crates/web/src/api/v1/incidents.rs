@@ -24,7 +24,13 @@ pub struct HandoverRequest {
     pub summary: String,
 }
 
-async fn hand_over(state: &AppState, p: &guichet_app::auth::Principal, key: &str, h: Handover, summary: &str) -> ApiResult<axum::Json<TicketView>> {
+async fn hand_over(
+    state: &AppState,
+    p: &guichet_app::auth::Principal,
+    key: &str,
+    h: Handover,
+    summary: &str,
+) -> ApiResult<axum::Json<TicketView>> {
     Ok(axum::Json(TicketView::from_details(&state.app, state.app.hand_over(p, key, h, summary).await?)))
 }
 
