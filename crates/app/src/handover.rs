@@ -205,3 +205,16 @@ impl App {
         }
     }
 }
+
+impl App {
+    /// The end user behind a HELP request, for those who may see the ticket.
+    pub async fn contact(
+        &self,
+        p: &Principal,
+        key: &str,
+    ) -> Result<Option<guichet_store::incidents::Contact>, AppError> {
+        let mut conn = self.db.conn().await?;
+        let record = self.visible_ticket(&mut conn, p, key).await?;
+        Ok(guichet_store::incidents::find_contact(&mut conn, record.ticket.id).await?)
+    }
+}

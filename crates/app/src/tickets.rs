@@ -464,6 +464,12 @@ impl App {
         let mut tx = self.db.begin().await?;
         let record = self.visible_ticket(&mut tx, p, key).await?;
         let mut ticket = record.ticket.clone();
+        if req.tier.is_some_and(|t| t != ticket.tier) {
+            return Err(AppError::field(
+                "tier",
+                "a request changes level by a hand-over with its summary: POST /tickets/{key}/escalate, /hand-back or /forward",
+            ));
+        }
         let category = match req.category {
             Some(Some(code)) => {
                 let c = self.category(&mut tx, &code).await?;

@@ -98,9 +98,9 @@ backend_test!(requester_never_sees_internal_notes_files_or_history, |app| async 
         .upload(&format!("/api/v1/tickets/{key}/attachments"), &f.requester_a, "x.png", PNG, &[("comment", &note)])
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    // The desk sees all of it.
+    // The desk sees all of it: the reply, the note and the escalation summary.
     let comments = app.get(&format!("/api/v1/tickets/{key}/comments"), &f.technician).await.json();
-    assert_eq!(comments.as_array().unwrap().len(), 2);
+    assert_eq!(comments.as_array().unwrap().len(), 3);
     let r = app.get(&format!("/api/v1/attachments/{}", f.internal_attachment_a), &f.technician).await;
     assert_eq!(r.status, StatusCode::OK);
 });

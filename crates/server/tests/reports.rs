@@ -156,10 +156,10 @@ backend_test!(breakdowns_times_service_levels_activity_and_escalations_are_count
 
     let agents = app.get(&format!("/api/v1/reports/agents?{q}"), &d.f.agent).await.json();
     let claire = agents.as_array().unwrap().iter().find(|a| a["agent"] == "Claire Oreja").unwrap();
-    // B resolved twice, A once; the fixture's reply and note on each school's ticket.
+    // B resolved twice, A once; the fixture's reply, note and escalation summary on each school's ticket.
     assert_eq!(
         (claire["resolutions"].as_i64(), claire["replies"].as_i64(), claire["internal_notes"].as_i64()),
-        (Some(3), Some(2), Some(2))
+        (Some(3), Some(2), Some(4))
     );
     let april = app.get("/api/v1/reports/agents?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
     assert_eq!(april[0]["resolutions"], 2);

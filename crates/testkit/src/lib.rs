@@ -305,7 +305,8 @@ impl TestApp {
                 .upload(&format!("{path}/attachments"), &agent, "logs.txt", b"internal logs", &[("internal", "true")])
                 .await;
             assert_eq!(internal.status, StatusCode::CREATED);
-            let escalate = self.patch(&path, &agent, json!({"tier": "technical"})).await;
+            let summary = json!({"summary": "Page blanche reproduite sur deux navigateurs"});
+            let escalate = self.post(&format!("{path}/escalate"), &agent, summary).await;
             assert_eq!(escalate.status, StatusCode::OK);
             attachments.push((public.json()["id"].as_i64().unwrap(), internal.json()["id"].as_i64().unwrap()));
             keys.push(key);

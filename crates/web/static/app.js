@@ -76,3 +76,37 @@ document.addEventListener("keydown", (event) => {
     box.focus();
   }
 });
+
+// While a request is typed, show open requests of the school and known
+// incidents that look like it, so that the requester can follow one instead.
+document.querySelectorAll("[data-similar]").forEach((box) => {
+  const form = box.closest("form");
+  if (!form) return;
+  const fields = ["title", "description"].map((name) => form.elements.namedItem(name)).filter(Boolean);
+  const school = form.elements.namedItem("establishment");
+  let timer = null;
+  let last = "";
+  const refresh = () => {
+    const text = fields.map((f) => f.value).join(" ").trim();
+    if (text === last) return;
+    last = text;
+    if (text.length < 4) {
+      box.innerHTML = "";
+      return;
+    }
+    const params = new URLSearchParams({ text });
+    if (school && school.value) params.set("establishment", school.value);
+    fetch(`${box.dataset.similar}?${params}`, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : ""))
+      .then((html) => {
+        box.innerHTML = html;
+      })
+      .catch(() => {});
+  };
+  fields.forEach((f) =>
+    f.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 300);
+    }),
+  );
+});

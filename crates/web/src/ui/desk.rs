@@ -23,6 +23,17 @@ struct DeskPage {
     layout: Layout,
     tiles: Vec<TileView>,
     on_duty: Vec<String>,
+    proposals: Vec<ProposalRow>,
+    open_incidents: Vec<super::incidents::IncidentRow>,
+}
+
+/// Alike tickets Guichet proposes to declare as one incident.
+pub struct ProposalRow {
+    pub rows: Vec<Row>,
+    pub establishments: usize,
+    pub title: String,
+    /// The tickets' keys, for the form that accepts the proposal.
+    pub keys: String,
 }
 
 #[derive(Template)]
@@ -36,18 +47,32 @@ struct DeskTiles {
 async fn tiles(state: &AppState, viewer: &Viewer) -> Result<(Vec<TileView>, Vec<String>), PageError> {
     let lang = viewer.lang;
     let tiles = state.app.dashboard(viewer.principal()).await.map_err(|e| PageError::app(e, lang))?;
+    let tiers = guichet_app::App::desk_tiers(viewer.principal());
     let tiles = tiles
         .into_iter()
         .map(|t| TileView {
             title: builtin_name(&t.title, lang),
             count: t.count,
             rows: t.items.into_iter().map(|r| Row::new(&state.app, r, lang)).collect(),
-            href: format!("/tickets?q={}", urlencode(&t.query)),
+            href: format!("/tickets?q={}", urlencode(&for_tiers(&t.query, &tiers))),
         })
         .collect();
     let on_duty =
         state.app.on_duty_now().await.map_err(|e| PageError::app(e, lang))?.into_iter().map(|u| u.name).collect();
     Ok((tiles, on_duty))
+}
+
+/// A tile's query as its queue page must run it: limited to the reader's level.
+fn for_tiers(query: &str, tiers: &[guichet_domain::ticket::Tier]) -> String {
+    if tiers.is_empty() {
+        return query.to_owned();
+    }
+    let (condition, order) = match query.find(" ORDER BY ") {
+        Some(at) => query.split_at(at),
+        None => (query, ""),
+    };
+    let codes: Vec<&str> = tiers.iter().map(|t| t.as_str()).collect();
+    format!("tier IN ({}) AND ({condition}){order}", codes.join(", "))
 }
 
 /// The desk's shared filters are seeded with French names; English readers get them translated.
@@ -72,8 +97,31 @@ pub async fn dashboard(State(state): State<AppState>, viewer: Viewer) -> Result<
     if !viewer.is_staff() {
         return Ok(Redirect::to("/tickets").into_response());
     }
+    let lang = viewer.lang;
     let (tiles, on_duty) = tiles(&state, &viewer).await?;
-    let page = DeskPage { layout: Layout::new(&viewer, super::i18n::t(viewer.lang, "dashboard")), tiles, on_duty };
+    let proposals = state
+        .app
+        .incident_proposals(viewer.principal())
+        .await
+        .map_err(|e| PageError::app(e, lang))?
+        .into_iter()
+        .map(|p| {
+            let rows: Vec<Row> = p.tickets.into_iter().map(|r| Row::new(&state.app, r, lang)).collect();
+            ProposalRow {
+                keys: rows.iter().map(|r| r.key.clone()).collect::<Vec<_>>().join(" "),
+                rows,
+                establishments: p.establishments,
+                title: p.suggested_title,
+            }
+        })
+        .collect();
+    let page = DeskPage {
+        layout: Layout::new(&viewer, super::i18n::t(lang, "dashboard")),
+        tiles,
+        on_duty,
+        proposals,
+        open_incidents: super::incidents::open_incidents(&state, lang).await,
+    };
     render(&page, viewer.lang)
 }
 
@@ -85,4 +133,19 @@ pub async fn dashboard_tiles(State(state): State<AppState>, viewer: Viewer) -> R
     let (tiles, on_duty) = tiles(&state, &viewer).await?;
     let fragment = DeskTiles { layout: Layout::new(&viewer, ""), tiles, on_duty };
     render(&fragment, viewer.lang)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use guichet_domain::ticket::Tier;
+
+    #[test]
+    fn a_tile_links_to_its_levels_queue_keeping_the_order() {
+        assert_eq!(
+            for_tiers("sla = breached ORDER BY due", &[Tier::Technical]),
+            "tier IN (technical) AND (sla = breached) ORDER BY due"
+        );
+        assert_eq!(for_tiers("assignee IS EMPTY", &[]), "assignee IS EMPTY");
+    }
 }

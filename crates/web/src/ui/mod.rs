@@ -8,6 +8,7 @@ pub mod charts;
 pub mod desk;
 pub mod help;
 pub mod i18n;
+pub mod incidents;
 pub mod mail;
 pub mod phone;
 pub mod reports;
@@ -54,10 +55,16 @@ impl Layout {
                 ("/desk", "dashboard"),
                 ("/tickets", "queue"),
                 ("/phone", "phone_intake"),
+                ("/incidents", "incidents"),
                 ("/reports", "reports"),
             ]);
         } else {
-            items.extend([("/tickets", "my_tickets"), ("/tickets/new", "new_request"), ("/reports", "reports")]);
+            items.extend([
+                ("/tickets", "my_tickets"),
+                ("/tickets/new", "new_request"),
+                ("/incidents", "incidents"),
+                ("/reports", "reports"),
+            ]);
         }
         if role == guichet_domain::user::Role::Admin {
             items.extend([
@@ -319,5 +326,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/mail/outbox/{id}/retry", post(mail::retry))
         .route("/static/{name}", get(static_file))
         .route("/aide/{uai}", get(help::page).post(help::submit))
+        .route("/incidents", get(incidents::list).post(incidents::declare))
+        .route("/incidents/{id}", get(incidents::page))
+        .route("/incidents/{id}/resolve", post(incidents::resolve))
+        .route("/incidents/{id}/join", post(incidents::join))
+        .route("/incidents/{id}/tickets", post(incidents::add_tickets))
+        .route("/tickets/{key}/handover", post(incidents::handover))
+        .route("/tickets/{key}/links", post(incidents::link))
+        .route("/tickets/{key}/links/delete", post(incidents::unlink))
+        .route("/tickets/{key}/merge", post(incidents::merge))
+        .route("/similar", get(incidents::similar))
         .route("/aide/{uai}/widget.js", get(help::widget))
 }

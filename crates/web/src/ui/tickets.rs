@@ -13,6 +13,7 @@ use guichet_app::attachments::Upload;
 use guichet_app::tickets::{CreateTicket, ListParams, UpdateTicket};
 use guichet_app::{App, AppError};
 use guichet_domain::ids::{AttachmentId, UserId};
+use guichet_domain::incident::LinkKind;
 use guichet_domain::ticket::{Channel, Outcome, Priority, Profile, Reproduction, Resolution, TicketType, Tier};
 use guichet_domain::user::Language;
 use guichet_store::tickets::TicketRecord;
@@ -194,6 +195,7 @@ struct QueuePage {
     establishment: String,
     text: String,
     problem: Option<String>,
+    open_incidents: Vec<super::incidents::IncidentRow>,
 }
 
 pub async fn queue(
@@ -273,7 +275,10 @@ pub async fn queue(
         ("key", "key"),
         ("status", "status"),
     ];
+    let open_incidents =
+        if viewer.is_staff() { Vec::new() } else { super::incidents::open_incidents(&state, lang).await };
     let page_view = QueuePage {
+        open_incidents,
         layout: Layout::new(&viewer, t(lang, if viewer.is_staff() { "queue" } else { "my_tickets" })),
         query: nonempty(&q.q).unwrap_or_else(|| filters_as_query(&q)),
         saved,
@@ -357,7 +362,6 @@ struct TicketPage {
     priorities: Vec<Choice>,
     categories: Vec<Choice>,
     assignees: Vec<Choice>,
-    tiers: Vec<Choice>,
     resolutions: Vec<Choice>,
     profiles: Vec<Choice>,
     outcomes: Vec<Choice>,
@@ -367,6 +371,25 @@ struct TicketPage {
     r_steps: String,
     entries: Vec<Entry>,
     files: Vec<FileView>,
+    /// The hand-over this viewer may make: `escalate`, `hand-back` or `forward`.
+    handover: Option<String>,
+    /// At the school's tier, its administrators work the request.
+    school_tier: bool,
+    links: Vec<LinkRow>,
+    link_kinds: Vec<Choice>,
+    /// The incident the ticket is part of: id and title.
+    incident: Option<(i64, String)>,
+    /// Who wrote through the HELP page: name, profile and address.
+    contact: Option<String>,
+}
+
+pub struct LinkRow {
+    pub label: String,
+    pub kind: String,
+    pub outgoing: bool,
+    pub key: String,
+    pub title: String,
+    pub status: String,
 }
 
 pub async fn page(
@@ -387,6 +410,18 @@ pub async fn page(
     let tk = record.ticket;
     let workflow = app.workflows().get(tk.ticket_type).map_err(|e| err(e.into()))?;
     let staff = viewer.is_staff();
+    let links = app.links(p, &key).await.map_err(err)?;
+    let contact = app.contact(p, &key).await.map_err(err)?;
+    let incident = match record.incident {
+        Some(id) => app.incident(p, id).await.ok().map(|v| (id, v.incident.title)),
+        None => None,
+    };
+    let handover = match (staff, tk.tier) {
+        (true, Tier::Support) => Some("escalate"),
+        (true, Tier::Technical) => Some("hand-back"),
+        (_, Tier::Establishment) => Some("forward"),
+        (false, _) => None,
+    };
 
     let mut entries: Vec<(DateTime<Utc>, Entry)> = comments
         .into_iter()
@@ -501,7 +536,6 @@ pub async fn page(
         priorities: vocabulary(Priority::ALL, Priority::as_str, lang, tk.priority.as_str()),
         categories: choices(category_choices, &category_code),
         assignees: choices(assignees, &current_assignee),
-        tiers: vocabulary(Tier::ALL, Tier::as_str, lang, tk.tier.as_str()),
         resolutions: choices(resolutions, tk.resolution.map_or("", |r| r.as_str())),
         profiles: choices(profiles, tk.reproduction.profile.map_or("", |r| r.as_str())),
         outcomes: choices(outcomes, tk.reproduction.outcome.map_or("", |r| r.as_str())),
@@ -509,6 +543,33 @@ pub async fn page(
         r_browser: tk.reproduction.browser.clone().unwrap_or_default(),
         r_url: tk.reproduction.url.clone().unwrap_or_default(),
         r_steps: tk.reproduction.steps.clone().unwrap_or_default(),
+        handover: handover.map(str::to_owned),
+        school_tier: tk.tier == Tier::Establishment,
+        links: links
+            .into_iter()
+            .map(|l| {
+                let kind = l.link.kind.as_str();
+                let code = if l.link.outgoing { kind.to_owned() } else { format!("{kind}_from") };
+                LinkRow {
+                    label: label(lang, &code),
+                    kind: kind.to_owned(),
+                    outgoing: l.link.outgoing,
+                    title: l.link.other_title,
+                    status: status_label(app, tk.ticket_type, &l.link.other_status, lang),
+                    key: l.other_key,
+                }
+            })
+            .collect(),
+        link_kinds: LinkKind::ALL
+            .iter()
+            .map(|k| Choice { value: k.to_string(), label: label(lang, k.as_str()), selected: false })
+            .collect(),
+        incident,
+        contact: contact.map(|c| {
+            let mut parts = vec![c.name, label(lang, &c.profile)];
+            parts.extend(c.email);
+            parts.join(" · ")
+        }),
         title: tk.title,
         entries: entries.into_iter().map(|(_, e)| e).collect(),
         files,
@@ -518,7 +579,7 @@ pub async fn page(
 
 #[derive(Debug, Default, Deserialize)]
 pub struct UpdateForm {
-    /// `fields`, `reproduction`, or a quick action: `assign_me`, `escalate`, `reopen`, `close`.
+    /// `fields`, `reproduction`, or a quick action: `assign_me`, `reopen`, `close`, `resolve_help`.
     action: String,
     #[serde(rename = "type")]
     ticket_type: Option<String>,
@@ -526,7 +587,6 @@ pub struct UpdateForm {
     priority: Option<String>,
     category: Option<String>,
     assignee: Option<String>,
-    tier: Option<String>,
     resolution: Option<String>,
     /// UAI.
     establishment: Option<String>,
@@ -555,7 +615,11 @@ async fn update_from_form(app: &App, viewer: &Viewer, key: &str, f: &UpdateForm)
     let mut u = UpdateTicket::default();
     match f.action.as_str() {
         "assign_me" => u.assignee = Some(Some(p.user.id)),
-        "escalate" => u.tier = Some(Tier::Technical),
+        // A school's administrator answered a HELP request themselves.
+        "resolve_help" => {
+            u.status = Some("resolved".into());
+            u.resolution = Some(Some(Resolution::Answered));
+        }
         "reopen" => u.status = Some("in_progress".into()),
         "close" => u.status = Some("closed".into()),
         "reproduction" => {
@@ -572,7 +636,6 @@ async fn update_from_form(app: &App, viewer: &Viewer, key: &str, f: &UpdateForm)
             u.ticket_type = parse_opt(&f.ticket_type, TicketType::parse)?.filter(|t| *t != current.ticket_type);
             u.status = nonempty(&f.status).filter(|s| *s != current.status);
             u.priority = parse_opt(&f.priority, Priority::parse)?.filter(|v| *v != current.priority);
-            u.tier = parse_opt(&f.tier, Tier::parse)?.filter(|v| *v != current.tier);
             let category = nonempty(&f.category);
             if category != current.category.as_ref().map(|c| c.code.clone()) {
                 u.category = Some(category);
@@ -739,6 +802,7 @@ struct NewTicketPage {
     establishments: Vec<Choice>,
     categories: Vec<Choice>,
     profiles: Vec<Choice>,
+    open_incidents: Vec<super::incidents::IncidentRow>,
 }
 
 pub async fn new_page(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
@@ -752,6 +816,7 @@ pub async fn new_page(State(state): State<AppState>, viewer: Viewer) -> Result<R
     let mut profiles = vec![(String::new(), "—".to_owned())];
     profiles.extend(Profile::ALL.iter().map(|r| (r.as_str().to_owned(), label(lang, r.as_str()))));
     let page = NewTicketPage {
+        open_incidents: super::incidents::open_incidents(&state, lang).await,
         layout: Layout::new(&viewer, t(lang, "new_request")),
         establishments: choices(
             establishments.into_iter().map(|e| (e.uai.to_string(), format!("{} ({})", e.name, e.uai))),

@@ -50,6 +50,7 @@ pub struct UpdateTicketRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub assignee: Option<Option<i64>>,
+    /// Read-only here: a ticket changes level by `escalate`, `hand-back` or `forward`.
     pub tier: Option<Tier>,
     pub reproduction: Option<Reproduction>,
     /// Needed to resolve; `null` to clear.
