@@ -1,7 +1,7 @@
 // Shared set-up for the end-to-end tests: a real `guichet serve --demo` on a
 // fresh database and a free port, and headless Chromium driven by Playwright.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
@@ -12,10 +12,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, "..", "..");
 export const PASSWORD = "guichet-demo";
 
-/** Starts the server with demo data; resolves with its URL and the demo logins. */
-export async function startServer() {
+/** Starts the server with demo data (and `config` as its guichet.toml when
+ * given); resolves with its URL and the demo logins. */
+export async function startServer({ config } = {}) {
   const bin = process.env.GUICHET_BIN || join(root, "target", "debug", "guichet");
   const dir = mkdtempSync(join(tmpdir(), "guichet-e2e-"));
+  if (config) writeFileSync(join(dir, "guichet.toml"), config);
   const child = spawn(bin, ["serve", "--demo", "--bind", "127.0.0.1:0"], {
     cwd: dir,
     env: { ...process.env, GUICHET_LOG: "warn" },
