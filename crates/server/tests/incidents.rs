@@ -156,6 +156,31 @@ backend_test!(links_show_on_both_tickets_and_never_across_schools, |app| async m
         .await;
     assert_eq!(bad_kind.status, StatusCode::UNPROCESSABLE_ENTITY);
 
+    // Queryable: from the desk, and from the school without the cross-school link.
+    let linked = |token: String, q: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/api/v1/tickets?q={q}"), &token).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+            let mut keys: Vec<String> =
+                r.json()["items"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_owned()).collect();
+            keys.sort();
+            keys
+        }
+    };
+    let mut both = vec![f.ticket_a.clone(), f.ticket_b.clone(), original.clone()];
+    both.sort();
+    assert_eq!(linked(f.agent.clone(), "linked%20IS%20NOT%20EMPTY").await, both);
+    let mut school = vec![f.ticket_a.clone(), original.clone()];
+    school.sort();
+    assert_eq!(linked(f.requester_a.clone(), "linked%20IS%20NOT%20EMPTY").await, school);
+    assert_eq!(
+        linked(f.requester_a.clone(), "linked%20%3D%20SUP-2").await,
+        Vec::<String>::new(),
+        "no cross-school link"
+    );
+    assert!(linked(f.agent.clone(), "linked%20%3D%20SUP-2").await.contains(&f.ticket_a));
+
     let path = format!("/api/v1/tickets/{}/links/relates_to/{original}", f.ticket_a);
     assert_eq!(
         app.request(axum::http::Method::DELETE, &path, Some(&f.agent), None).await.status,
@@ -287,6 +312,11 @@ mail_test!(five_schools_reporting_one_outage_become_an_incident_that_answers_all
     assert_eq!(joined.json()["incident"], format!("INC-{id}"));
     let elsewhere = app.post(&format!("/api/v1/incidents/{id}/join"), token6, json!({"establishment": f.uai_a})).await;
     assert_eq!(elsewhere.status, StatusCode::UNPROCESSABLE_ENTITY, "not for another school");
+
+    let q = app.get(&format!("/api/v1/tickets?q=incident%20%3D%20INC-{id}&per_page=50"), &f.agent).await.json();
+    assert_eq!(q["total"], 8, "the query language finds an incident's tickets");
+    let q = app.get(&format!("/api/v1/tickets?q=incident%20%3D%20INC-{id}"), token6).await.json();
+    assert_eq!(q["total"], 1, "a school finds only its own");
 
     // A school sees the incident, but only its own ticket and establishment in it.
     let seen = app.get(&format!("/api/v1/incidents/{id}"), token6).await.json();

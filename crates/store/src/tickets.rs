@@ -579,6 +579,25 @@ where
         Condition::AwaitingDesk { negated } => {
             qb.push(if *negated { "t.awaiting_desk = FALSE" } else { AWAITING_DESK });
         }
+        Condition::Linked { ids, negated } => {
+            // A school does not learn of links to other schools' tickets.
+            let same_school = if internal { "" } else { " AND o.establishment_id = t.establishment_id" };
+            qb.push(format_args!("{}EXISTS (SELECT 1 FROM ticket_links l JOIN tickets o ON o.id = CASE WHEN l.ticket_id = t.id THEN l.other_id ELSE l.ticket_id END WHERE (l.ticket_id = t.id OR l.other_id = t.id){same_school}", not(*negated)));
+            if let Some(ids) = ids {
+                qb.push(" AND o.id IN (");
+                push_binds(qb, ids.iter().copied());
+                qb.push(")");
+            }
+            qb.push(")");
+        }
+        Condition::Incident { ids: None, negated } => {
+            qb.push(if *negated { "t.incident_id IS NULL" } else { "t.incident_id IS NOT NULL" });
+        }
+        Condition::Incident { ids: Some(ids), negated } => {
+            qb.push(format_args!("COALESCE(t.incident_id, 0) {}IN (", not(*negated)));
+            push_binds(qb, ids.iter().copied());
+            qb.push(")");
+        }
         Condition::KeyCompare { op, id } => {
             qb.push(format_args!("t.id {} ", op.sql())).push_bind(*id);
         }

@@ -131,6 +131,16 @@ pub enum Condition {
         needle: String,
         negated: bool,
     },
+    /// Linked (either way) to one of these tickets, or to any when `None`.
+    Linked {
+        ids: Option<Vec<i64>>,
+        negated: bool,
+    },
+    /// Part of one of these incidents, or of any when `None`.
+    Incident {
+        ids: Option<Vec<i64>>,
+        negated: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +190,8 @@ enum Field {
     Due,
     Sla,
     Awaiting,
+    Linked,
+    Incident,
 }
 
 /// (canonical name, field, French and other aliases)
@@ -202,6 +214,8 @@ const FIELDS: &[(&str, Field, &[&str])] = &[
     ("due", Field::Due, &["echeance", "duedate", "delai"]),
     ("sla", Field::Sla, &["engagement", "niveau de service"]),
     ("awaiting", Field::Awaiting, &["attente", "tour", "waiting"]),
+    ("linked", Field::Linked, &["lie", "liee", "lien", "liens", "links", "link"]),
+    ("incident", Field::Incident, &["incident majeur", "major incident"]),
 ];
 
 fn field_of(name: &str, column: usize) -> Result<(Field, &'static str), QueryError> {
@@ -445,6 +459,18 @@ fn key_value(ctx: &Context, value: &Value) -> Result<i64, QueryError> {
     })
 }
 
+/// `INC-3` or `3`.
+fn incident_value(value: &Value) -> Result<i64, QueryError> {
+    let (text, column) = text_of(value)?;
+    let digits = text.trim().to_ascii_uppercase();
+    let digits = digits.strip_prefix("INC-").unwrap_or(&digits);
+    digits
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| QueryError::new(format!("`{text}` is not an incident"), column).hint(Some("write INC-3".into())))
+}
+
 fn clause(ctx: &Context, c: &Clause) -> Result<Condition, QueryError> {
     let (field, name) = field_of(&c.field, c.column)?;
     let negated = matches!(c.op, Operator::Ne | Operator::NotIn | Operator::NotContains | Operator::IsNotEmpty);
@@ -536,6 +562,27 @@ fn clause(ctx: &Context, c: &Clause) -> Result<Condition, QueryError> {
             }
             _ => Err(op_error(c.op, name, c.column, "=, !=, IN, NOT IN, <, <=, > and >=")),
         },
+        Field::Linked | Field::Incident => {
+            let incident = field == Field::Incident;
+            let ids = if empty_op {
+                // `IS EMPTY` means "no link": the negation of "any link".
+                return Ok(if incident {
+                    Condition::Incident { ids: None, negated: !negated }
+                } else {
+                    Condition::Linked { ids: None, negated: !negated }
+                });
+            } else if set_op {
+                let ids = if incident {
+                    c.values.iter().map(incident_value).collect::<Result<_, _>>()?
+                } else {
+                    c.values.iter().map(|v| key_value(ctx, v)).collect::<Result<_, _>>()?
+                };
+                Some(ids)
+            } else {
+                return Err(op_error(c.op, name, c.column, "=, !=, IN, NOT IN and IS EMPTY"));
+            };
+            Ok(if incident { Condition::Incident { ids, negated } } else { Condition::Linked { ids, negated } })
+        }
         Field::Text | Field::Title => match c.op {
             Operator::Contains | Operator::NotContains => {
                 let (needle, column) = text_of(&c.values[0])?;
@@ -621,6 +668,26 @@ mod tests {
 
     fn run(text: &str) -> Result<Resolved, QueryError> {
         resolve(&parse(text)?, &ctx())
+    }
+
+    #[test]
+    fn links_and_incidents_are_queryable_by_key_or_emptiness() {
+        assert_eq!(
+            run("lié = SUP-12").unwrap().condition,
+            Some(Condition::Linked { ids: Some(vec![12]), negated: false })
+        );
+        assert_eq!(run("linked IS EMPTY").unwrap().condition, Some(Condition::Linked { ids: None, negated: true }));
+        assert_eq!(
+            run("incident IN (INC-3, 4)").unwrap().condition,
+            Some(Condition::Incident { ids: Some(vec![3, 4]), negated: false })
+        );
+        assert_eq!(
+            run("incident IS NOT EMPTY").unwrap().condition,
+            Some(Condition::Incident { ids: None, negated: false })
+        );
+        let err = run("incident = panne").unwrap_err();
+        assert!(err.to_string().contains("not an incident"), "{err}");
+        assert!(run("linked ~ SUP-1").is_err());
     }
 
     #[test]
