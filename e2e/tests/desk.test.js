@@ -171,6 +171,9 @@ test("every main page passes an accessibility audit and renders quickly", async 
     ["admin", "/admin/mail", "admin-mail"],
     ["agent", "/reports", "reports"],
     ["requester", "/reports", null],
+    ["agent", "/incidents", "incidents"],
+    ["agent", "/incidents/1", null],
+    ["requester", "/incidents/1", null],
   ];
   const report = [];
   const contexts = {};
@@ -198,6 +201,9 @@ test("every main page passes an accessibility audit and renders quickly", async 
   await login.goto(`${server.url}/login`);
   assert.deepEqual(await audit(login), []);
   await screenshot(login, "login");
+  // The public HELP page of the requester's school.
+  await login.goto(`${server.url}/aide/${own}`);
+  assert.deepEqual(await audit(login), []);
   // The requester portal on a phone.
   const phone = await signIn(browser, server.url, server.logins.requester.email, { viewport: { width: 390, height: 844 }, isMobile: true });
   await phone.page.goto(`${server.url}/tickets/new`);
@@ -251,4 +257,60 @@ test("the global search box is one keystroke away and highlights what it found",
   assert.deepEqual(await audit(page), []);
   await screenshot(page, "search");
   await context.close();
+});
+
+test("a pupil asks for help on the school's HELP page; its administrator answers, then forwards it to the desk", async () => {
+  const { own } = await schools();
+  const visitor = await browser.newContext({ viewport: { width: 800, height: 900 }, locale: "fr-FR" });
+  const help = await visitor.newPage();
+  await help.goto(`${server.url}/aide/${own}`);
+  await help.getByLabel("Élève").check();
+  await help.getByLabel("Votre nom").fill("Léa Martin");
+  await help.getByLabel("Votre message").fill("Je ne vois plus mes devoirs dans le cahier de textes depuis lundi.");
+  await help.getByLabel("Capture d'écran (facultatif)").setInputFiles({
+    name: "devoirs.png", mimeType: "image/png", buffer: Buffer.from(PNG_BASE64, "base64"),
+  });
+  await screenshot(help, "help-page");
+  await help.getByRole("button", { name: "Envoyer" }).click();
+  await help.getByText("Merci, votre message a été transmis.").waitFor();
+  // HTML is refused with a readable message, and what was typed is kept.
+  await help.getByRole("link", { name: "Envoyer un autre message" }).click();
+  await help.getByLabel("Parent").check();
+  await help.getByLabel("Votre nom").fill("Marc");
+  await help.getByLabel("Votre message").fill("<b>urgent</b>");
+  await help.getByRole("button", { name: "Envoyer" }).click();
+  await help.locator("#help-error").getByText("sans HTML").waitFor();
+  assert.equal(await help.getByLabel("Votre nom").inputValue(), "Marc");
+  await visitor.close();
+
+  // The school's administrator finds it in their requests, answers, then forwards it.
+  const requester = await signIn(browser, server.url, server.logins.requester.email);
+  const page = requester.page;
+  const mine = await api(server.url, server.logins.requester.token, "GET", "/tickets?channel=help_form&tier=establishment&sort=-created");
+  const key = mine.json.items.find((t) => t.title.startsWith("Je ne vois plus mes devoirs")).key;
+  await page.goto(`${server.url}/tickets/${key}`);
+  await page.getByText("Léa Martin · Élève").waitFor();
+  assert.equal(await page.locator(".files img").count(), 1, "the screenshot is attached");
+  await page.getByLabel("Votre message").fill("Bonjour Léa, ton compte est rattaché à la bonne classe maintenant.");
+  await page.getByRole("button", { name: "Envoyer", exact: true }).click();
+  await page.getByText("Envoyé.").waitFor();
+  await page.getByLabel("Note pour le support (facultatif)").fill("Le rattachement n'a pas suffi, les devoirs restent invisibles.");
+  await page.getByRole("button", { name: "Transmettre au support" }).click();
+  await page.getByText("Transmise.").waitFor();
+
+  // Level 1 now has it, with the conversation, and can escalate it with a summary.
+  const agent = await signIn(browser, server.url, server.logins.agent.email);
+  await agent.page.goto(`${server.url}/tickets/${key}`);
+  await agent.page.getByText("ton compte est rattaché").waitFor();
+  await agent.page.getByLabel(/^Résumé pour le niveau suivant/).fill("Devoirs invisibles pour une élève de 4e B après rattachement ; reproduit avec son compte.");
+  await agent.page.getByRole("button", { name: "Transmettre au niveau 2" }).click();
+  await agent.page.getByText("Transmise.").waitFor();
+  await screenshot(agent.page, "ticket-escalated");
+  const tech = await signIn(browser, server.url, server.logins.technician.email);
+  await tech.page.goto(`${server.url}/desk`);
+  const dashboard = await api(server.url, server.logins.technician.token, "GET", "/dashboard");
+  assert.ok(dashboard.json.every((tile) => tile.tickets.every((t) => t.tier === "technical")), "level 2 sees its own queue");
+  await requester.context.close();
+  await agent.context.close();
+  await tech.context.close();
 });

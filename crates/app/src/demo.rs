@@ -369,7 +369,99 @@ impl App {
         let mut report = DemoReport::default();
         let directory = self.demo_directory(&mut rng, options, &mut report).await?;
         self.demo_tickets(&mut rng, options, &directory, &mut report).await?;
+        if options.tickets > 0 {
+            self.demo_chain(&directory, &report).await?;
+        }
         Ok(report)
+    }
+
+    /// The chain of support at work, through the use cases themselves: a
+    /// major incident six schools reported and the desk resolved, two HELP
+    /// messages for the demo school's administrators, and linked requests.
+    async fn demo_chain(&self, directory: &DemoDirectory, report: &DemoReport) -> Result<(), AppError> {
+        use crate::auth::Principal;
+        use crate::incidents::DeclareIncident;
+        use crate::tickets::CreateTicket;
+        let Some(agent) = directory.agents.first() else { return Ok(()) };
+        let mut conn = self.db.conn().await?;
+        let agent = Principal::from_user(
+            guichet_store::users::find_user(&mut conn, guichet_domain::ids::UserId(*agent)).await?,
+        );
+        let mut keys = Vec::new();
+        let reports = [
+            "Connexion à l'ENT impossible ce matin",
+            "Impossible de se connecter à l'ENT",
+            "ENT : la connexion échoue pour tous les élèves",
+            "Page de connexion ENT inaccessible",
+            "Connexion impossible, erreur 502",
+            "Plus de connexion à l'ENT depuis 8h",
+        ];
+        for ((establishment, requesters), title) in directory.establishments.iter().zip(reports) {
+            let Some(requester) = requesters.first() else { continue };
+            let user = guichet_store::users::find_user(&mut conn, guichet_domain::ids::UserId(*requester)).await?;
+            let uai = guichet_store::establishments::find_establishments(&mut conn, &[*establishment]).await?;
+            let Some(uai) = uai.first().map(|e| e.uai.to_string()) else { continue };
+            let create = CreateTicket {
+                title: title.into(),
+                description: "Les élèves et les enseignants obtiennent une erreur à la page de connexion.".into(),
+                establishment: uai,
+                ..CreateTicket::default()
+            };
+            let created = self.create_ticket(&Principal::from_user(user), create).await?;
+            keys.push(self.key(created.record.ticket.id));
+        }
+        drop(conn);
+        let declare = DeclareIncident {
+            title: "Connexion à l'ENT impossible".into(),
+            service: "Authentification (CAS)".into(),
+            public_message:
+                "La connexion à l'ENT est impossible pour tous les établissements. Nos équipes rétablissent le service."
+                    .into(),
+            started_at: None,
+            tickets: keys.clone(),
+        };
+        let incident = self.declare_incident(&agent, declare).await?;
+        self.resolve_incident(
+            &agent,
+            incident.incident.id,
+            "Le service d'authentification est rétabli : la connexion à l'ENT fonctionne de nouveau. Merci de votre patience.",
+            Some("The sign-in service is back: you can sign in to the ENT again. Thank you for your patience."),
+        )
+        .await?;
+        if let [first, second, ..] = keys.as_slice() {
+            self.link_tickets(&agent, second, guichet_domain::incident::LinkKind::RelatesTo, first).await?;
+        }
+        // Two HELP messages for the school of the demo's requester login.
+        let requester = report.logins.iter().find(|l| l.role == Role::Requester);
+        if let Some(login) = requester {
+            let mut conn = self.db.conn().await?;
+            let email = guichet_domain::user::EmailAddress::parse(&login.email)?;
+            let user = guichet_store::users::find_user_by_email(&mut conn, &email).await?;
+            let school = match user.map(|u| u.establishments) {
+                Some(ids) if !ids.is_empty() => {
+                    guichet_store::establishments::find_establishments(&mut conn, &ids[..1]).await?
+                }
+                _ => Vec::new(),
+            };
+            drop(conn);
+            if let Some(school) = school.first() {
+                for (profile, name, message) in [
+                    ("student", "Inès Moreau", "Je n'arrive plus à ouvrir le cahier de textes depuis hier soir."),
+                    ("parent", "Marc Lefèvre", "Je n'ai pas reçu mes identifiants parent pour mon fils en 5e B."),
+                ] {
+                    let help = crate::help::HelpRequest {
+                        uai: school.uai.to_string(),
+                        profile: profile.into(),
+                        name: name.into(),
+                        message: message.into(),
+                        client: "demo".into(),
+                        ..crate::help::HelpRequest::default()
+                    };
+                    self.submit_help(help).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn demo_directory(
