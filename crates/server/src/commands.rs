@@ -56,6 +56,10 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             window: chrono::Duration::minutes(config.incidents.propose_minutes.clamp(1, 24 * 60)),
             ..guichet_domain::incident::ProposalRule::default()
         },
+        help_limits: guichet_app::help::HelpLimits {
+            per_client_per_hour: config.help.per_ip_per_hour,
+            per_establishment_per_hour: config.help.per_establishment_per_hour,
+        },
         ..Settings::default()
     })
 }

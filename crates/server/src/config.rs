@@ -246,6 +246,14 @@ impl Config {
             self.mail.max_message_bytes,
             self.mail.automatic_per_hour
         ));
+        out.push_str(&format!(
+            "[incidents]\npropose_tickets = {}\npropose_establishments = {}\npropose_minutes = {}\n",
+            self.incidents.propose_tickets, self.incidents.propose_establishments, self.incidents.propose_minutes
+        ));
+        out.push_str(&format!(
+            "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\n",
+            self.help.per_ip_per_hour, self.help.per_establishment_per_hour
+        ));
         if let Some(smtp) = &self.smtp {
             out.push_str(&format!("[smtp]\nhost = {:?}\n{}tls = \"{}\"\n", smtp.host, port(smtp.port), tls(smtp.tls)));
             out.push_str(&format!(

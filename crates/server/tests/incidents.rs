@@ -551,3 +551,28 @@ backend_test!(a_school_administrator_resolves_a_help_request_without_the_desk, |
         app.patch(&format!("/api/v1/tickets/{}", f.ticket_a), &f.requester_a, json!({"resolution": "answered"})).await;
     assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY);
 });
+
+mail_test!(the_help_limits_follow_the_configuration, |backend| async move {
+    let limits = guichet_app::help::HelpLimits { per_client_per_hour: 2, per_establishment_per_hour: 3 };
+    let app =
+        TestApp::with_settings(backend, guichet_app::Settings { help_limits: limits, ..Default::default() }).await;
+    let f = app.fixture().await;
+    let path = format!("/aide/{}", f.uai_a);
+    for _ in 0..2 {
+        assert_eq!(
+            app.public_form(&path, &help_fields("Mot de passe oublié", ""), None, "10.1.0.1").await.status,
+            StatusCode::OK
+        );
+    }
+    let third = app.public_form(&path, &help_fields("Mot de passe oublié", ""), None, "10.1.0.1").await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS, "per address");
+    assert_eq!(
+        app.public_form(&path, &help_fields("Mot de passe oublié", ""), None, "10.1.0.2").await.status,
+        StatusCode::OK
+    );
+    let school = app.public_form(&path, &help_fields("Mot de passe oublié", ""), None, "10.1.0.3").await;
+    assert_eq!(school.status, StatusCode::TOO_MANY_REQUESTS, "per school, whatever the address");
+    let other =
+        app.public_form(&format!("/aide/{}", f.uai_b), &help_fields("Mot de passe oublié", ""), None, "10.1.0.3").await;
+    assert_eq!(other.status, StatusCode::OK, "another school is not limited by the first");
+});
