@@ -234,3 +234,99 @@ backend_test!(admins_see_the_mail_channel_and_release_quarantined_messages_from_
     let page = String::from_utf8_lossy(&app.page(&s.cookie, "/admin/mail").await.bytes).into_owned();
     assert!(page.contains("Aucun message en quarantaine."));
 });
+
+fn html(r: &guichet_testkit::Reply) -> String {
+    String::from_utf8_lossy(&r.bytes).into_owned()
+}
+
+backend_test!(the_chain_of_support_pages_keep_each_school_to_itself, |app| async move {
+    let f = app.fixture().await;
+    let school = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let agent = app.sign_in("claire@desk.test", PASSWORD).await;
+    let tech = app.sign_in("tech@desk.test", PASSWORD).await;
+
+    // Level 2's queue starts with what was escalated to it.
+    let r = app.page(&tech.cookie, "/tickets").await;
+    assert_eq!(r.headers["location"], "/tickets?tier=technical");
+
+    // A hand-over without its summary is refused on the page, with the reason.
+    let mine = app
+        .post(
+            "/api/v1/tickets",
+            &f.requester_a,
+            guichet_testkit::json!({"title": "Cahier de textes vide", "establishment": f.uai_a}),
+        )
+        .await;
+    let key = mine.json()["key"].as_str().unwrap().to_owned();
+    let r =
+        app.form(&agent, &format!("/tickets/{key}/handover"), &[("action", "escalate"), ("summary", "")], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("error="), "{:?}", r.headers);
+    let r = app
+        .form(
+            &school,
+            &format!("/tickets/{key}/handover"),
+            &[("action", "escalate"), ("summary", "Essayé deux fois, sans succès")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.form(&school, &format!("/tickets/{}/handover", f.ticket_b), &[("action", "forward")], None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.form(&school, &format!("/tickets/{}/merge", f.ticket_a), &[("into", key.as_str())], None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .form(
+            &school,
+            &format!("/tickets/{}/links", f.ticket_a),
+            &[("kind", "relates_to"), ("other", key.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // The desk declares an incident from its page, with a start time; the school sees only its share.
+    let fields = [
+        ("title", "Messagerie indisponible"),
+        ("service", "Messagerie"),
+        ("public_message", "Nous rétablissons la messagerie."),
+        ("started_at", "2026-03-02T13:30"),
+    ];
+    let tickets = format!("{} {}", f.ticket_a, f.ticket_b);
+    let mut with_tickets = fields.to_vec();
+    with_tickets.push(("tickets", tickets.as_str()));
+    assert_eq!(app.form(&school, "/incidents", &with_tickets, None).await.status, StatusCode::FORBIDDEN);
+    let r = app.form(&agent, "/incidents", &with_tickets, None).await;
+    let location = r.headers["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/incidents/1"), "{location}");
+    let page = html(&app.page(&agent.cookie, "/incidents/1").await);
+    assert!(page.contains("02/03/2026 13:30") && page.contains("Lycée Paul Éluard"), "{page}");
+    let seen = html(&app.page(&school.cookie, "/incidents/1").await);
+    assert!(seen.contains("Lycée Henri Wallon") && !seen.contains("Lycée Paul Éluard"), "{seen}");
+    assert!(!seen.contains(&f.ticket_b) && seen.contains("id=\"join\""), "{seen}");
+    let bad = [("title", "x"), ("service", "x"), ("public_message", "x"), ("started_at", "demain")];
+    let r = app.form(&agent, "/incidents", &bad, None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("error="));
+
+    // The banner on the school's portal, and the similar requests fragment.
+    let portal = html(&app.page(&school.cookie, "/tickets/new").await);
+    assert!(portal.contains("incident-banner") && portal.contains("Nous rétablissons la messagerie."));
+    let similar = html(&app.page(&school.cookie, "/similar?text=messagerie%20en%20panne").await);
+    assert!(similar.contains("Messagerie indisponible") && !similar.contains(&f.ticket_b), "{similar}");
+    let r = app.page(&school.cookie, &format!("/similar?text=messagerie&establishment={}", f.uai_b)).await;
+    assert_eq!(r.status, StatusCode::OK, "an establishment not theirs shows nothing, not an error page");
+    assert!(!html(&r).contains(&f.ticket_b));
+
+    // The school joins from the incident page; only for its own establishment.
+    let r = app.form(&school, "/incidents/1/join", &[("establishment", f.uai_b.as_str())], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("error="));
+    let r = app.form(&school, "/incidents/1/join", &[("establishment", f.uai_a.as_str())], None).await;
+    assert!(r.headers["location"].to_str().unwrap().starts_with("/tickets/SUP-"), "{:?}", r.headers);
+    // Resolving is the desk's.
+    assert_eq!(
+        app.form(&school, "/incidents/1/resolve", &[("message", "Fini")], None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = app.form(&agent, "/incidents/1/resolve", &[("message", "La messagerie est rétablie.")], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    assert_eq!(app.request(axum::http::Method::GET, "/incidents", None, None).await.status, StatusCode::SEE_OTHER);
+});

@@ -392,7 +392,7 @@ impl TestApp {
         let reply = self.send(request).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "sign-in of {email} failed");
         let cookie = set_cookie(&reply, "guichet_session").unwrap();
-        let home = self.page(&cookie, "/tickets").await;
+        let home = self.page(&cookie, "/search").await;
         let csrf = csrf_of(&String::from_utf8_lossy(&home.bytes)).unwrap();
         PageSession { cookie, csrf }
     }

@@ -103,6 +103,9 @@ pub struct DeclareForm {
     public_message: String,
     #[serde(default)]
     tickets: String,
+    /// Local date and time (`2026-11-30T08:15`), in the desk's time zone; now when empty.
+    #[serde(default)]
+    started_at: String,
 }
 
 pub async fn declare(
@@ -110,11 +113,24 @@ pub async fn declare(
     CsrfForm { viewer, form }: CsrfForm<DeclareForm>,
 ) -> Result<Response, PageError> {
     let lang = viewer.lang;
+    let started_at = match form.started_at.trim() {
+        "" => None,
+        text => match chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M") {
+            Ok(local) => {
+                use chrono::TimeZone;
+                state.app.calendar().tz.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&chrono::Utc))
+            }
+            Err(_) => {
+                let e = AppError::field("started_at", "the start is a date and time such as 2026-11-30T08:15");
+                return done(Err(e), "/incidents", "", lang);
+            }
+        },
+    };
     let declare = DeclareIncident {
         title: form.title,
         service: form.service,
         public_message: form.public_message,
-        started_at: None,
+        started_at,
         tickets: split_keys(&form.tickets),
     };
     let result =

@@ -205,6 +205,11 @@ pub async fn queue(
 ) -> Result<Response, PageError> {
     let lang = viewer.lang;
     let app = &state.app;
+    // Level 2's queue is what was escalated to it, unless the page asks otherwise.
+    let bare = !viewer.path.contains('?');
+    if bare && viewer.principal().actor.role == guichet_domain::user::Role::Technician {
+        return Ok(Redirect::to("/tickets?tier=technical").into_response());
+    }
     let params = ListParams {
         ticket_type: nonempty(&q.ticket_type),
         status: nonempty(&q.status),
