@@ -183,7 +183,8 @@ fn serve_with_demo_data_answers_over_http_and_stops_gracefully() {
     assert_eq!(ureq::get(&format!("{base}/healthz")).call().unwrap().into_string().unwrap(), "ok");
     let agent = token("agent");
     let list: serde_json::Value = get_json(&format!("{base}/api/v1/tickets?per_page=5"), &agent);
-    assert_eq!(list["total"], 600);
+    // 600 generated, then six schools' reports of the demo incident and two HELP messages.
+    assert_eq!(list["total"], 608);
     let requester = token("requester");
     let me: serde_json::Value = get_json(&format!("{base}/api/v1/me"), &requester);
     let uai = me["establishments"][0].as_str().unwrap();
@@ -193,13 +194,13 @@ fn serve_with_demo_data_answers_over_http_and_stops_gracefully() {
         .unwrap()
         .into_json()
         .unwrap();
-    assert_eq!(created["key"], "SUP-601");
+    assert_eq!(created["key"], "SUP-609");
     assert!(stop(child).success());
 
     // A second start keeps the data and prints the same logins.
     let (child, base, again) = serve_demo(dir.path(), &[]);
     assert_eq!(again, logins);
-    let one: serde_json::Value = get_json(&format!("{base}/api/v1/tickets/SUP-601"), &agent);
+    let one: serde_json::Value = get_json(&format!("{base}/api/v1/tickets/SUP-609"), &agent);
     assert_eq!(one["title"], "Cahier de textes vide");
     assert!(stop(child).success());
 }
@@ -240,7 +241,7 @@ fn the_binary_works_on_postgresql_too() {
     let (child, base, logins) = serve_demo(dir.path(), &["--database-url", &url]);
     let agent = logins.iter().find(|(r, _)| r == "agent").unwrap().1.clone();
     let list: serde_json::Value = get_json(&format!("{base}/api/v1/tickets?per_page=1"), &agent);
-    assert_eq!(list["total"], 600);
+    assert_eq!(list["total"], 608);
     assert!(stop(child).success());
     assert!(!dir.path().join("guichet-data").exists(), "no SQLite file next to a PostgreSQL setup");
     drop(admin);
@@ -253,7 +254,8 @@ fn the_filter_benchmark_runs_on_a_small_data_set() {
     let out = run(dir.path(), &["bench", "filters", "--iterations", "3"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.starts_with("SQLite, 200 tickets"), "{stdout}");
+    // 200 generated, and the demo incident's reports (one per school) and two HELP messages.
+    assert!(stdout.starts_with("SQLite, 207 tickets"), "{stdout}");
     for name in ["En retard", "Non attribuées", "dashboard (all tiles)"] {
         assert!(stdout.contains(name), "{stdout}");
     }
