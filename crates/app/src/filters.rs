@@ -76,14 +76,15 @@ impl App {
                 }
             };
             // Built-in filters show each level its own queue.
-            let tiers = if filter.builtin { Self::desk_tiers(p) } else { Vec::new() };
-            let ticket_filter = TicketFilter {
+            let mut ticket_filter = TicketFilter {
                 scope: p.actor.scope(),
-                tiers,
                 query: resolved.condition,
                 current_user: Some(p.user.id),
                 ..TicketFilter::default()
             };
+            if filter.builtin {
+                Self::level_view(p).apply(&mut ticket_filter);
+            }
             let mut sort: Vec<Sort> =
                 resolved.order.into_iter().map(|(key, descending)| Sort { field: key.into(), descending }).collect();
             if sort.is_empty() {

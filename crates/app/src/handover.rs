@@ -12,6 +12,35 @@ use guichet_domain::ticket::{Channel, Resolution, Tier, UserRef};
 use guichet_domain::user::Role;
 use guichet_store::incidents::Link;
 
+/// The tickets of one level's view. Level 1's is an exclusion rather than a
+/// list of its tiers: `tier <> …` leaves the planner to the filter's own index,
+/// where `tier IN (…)` made it count every open ticket through the tier index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelView {
+    Everything,
+    Only(Tier),
+    Except(Tier),
+}
+
+impl LevelView {
+    pub fn apply(self, filter: &mut guichet_store::tickets::TicketFilter) {
+        match self {
+            LevelView::Everything => {}
+            LevelView::Only(tier) => filter.tiers = vec![tier],
+            LevelView::Except(tier) => filter.not_tier = Some(tier),
+        }
+    }
+
+    /// The same, as a condition of the query language.
+    pub fn condition(self) -> Option<String> {
+        match self {
+            LevelView::Everything => None,
+            LevelView::Only(tier) => Some(format!("tier = {tier}")),
+            LevelView::Except(tier) => Some(format!("tier != {tier}")),
+        }
+    }
+}
+
 /// A link as an actor reads it, with the other ticket's key.
 #[derive(Debug, Clone)]
 pub struct LinkView {
@@ -194,14 +223,14 @@ impl App {
         Ok(details)
     }
 
-    /// The default tiers of a person's queues and dashboard: level 2 sees
-    /// what was escalated to it, level 1 everything but the schools' own HELP
+    /// What a person's queues and dashboard show by default: level 2 what
+    /// was escalated to it, level 1 everything but the schools' own HELP
     /// requests, a requester all of their establishments' requests.
-    pub fn desk_tiers(p: &Principal) -> Vec<Tier> {
+    pub fn level_view(p: &Principal) -> LevelView {
         match p.actor.role {
-            Role::Technician => vec![Tier::Technical],
-            Role::Agent | Role::Admin => vec![Tier::Support, Tier::Technical],
-            Role::Requester => Vec::new(),
+            Role::Technician => LevelView::Only(Tier::Technical),
+            Role::Agent | Role::Admin => LevelView::Except(Tier::Establishment),
+            Role::Requester => LevelView::Everything,
         }
     }
 }

@@ -3,7 +3,6 @@
 use crate::auth::Principal;
 use crate::notify::{Notice, Recipient};
 use crate::{App, AppError};
-use guichet_domain::actor::TicketScope;
 use guichet_domain::establishment::Uai;
 use guichet_domain::history::{FieldChange, HistoryEntry};
 use guichet_domain::ids::{EstablishmentId, TicketId, UserId};
@@ -312,15 +311,14 @@ impl App {
             let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
             self.attach_in(tx, p, id, upload).await?;
         }
-        self.auto_assign(tx, id).await?;
+        // A new ticket has no assignee but the one the rule gives it.
+        let assignee = self.auto_assign(tx, id).await?.map(|a| a.id);
         self.refresh_sla(tx, id).await?;
         if filing.acknowledge {
             self.notify(tx, id, Recipient::Requester, Notice::Acknowledgment).await?;
         }
         // A school's own HELP requests are not level 1's until forwarded.
         if new.tier != Tier::Establishment {
-            let assignee =
-                guichet_store::tickets::find_ticket(tx, id, &TicketScope::All).await?.ticket.assignee.map(|a| a.id);
             self.notify_agents(tx, id, assignee, Some(p.user.id), Notice::NewTicket).await?;
         }
         Ok(id)

@@ -393,6 +393,16 @@ mail_test!(a_help_message_reaches_only_its_schools_administrators, |backend| asy
     let english = app.request(axum::http::Method::GET, &format!("/aide/{}?lang=en", f.uai_a), None, None).await;
     assert!(String::from_utf8_lossy(&english.bytes).contains("Ask for help"));
 
+    let unassigned = |token: String| {
+        let app = &app;
+        async move {
+            let tiles = app.get("/api/v1/dashboard", &token).await.json();
+            tiles.as_array().unwrap().iter().find(|t| t["title"] == "Non attribuées").unwrap()["count"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let desk_before = unassigned(f.agent.clone()).await;
     let path = format!("/aide/{}", f.uai_a);
     let sent = app
         .public_form(
@@ -416,6 +426,7 @@ mail_test!(a_help_message_reaches_only_its_schools_administrators, |backend| asy
     assert_eq!(attachments[0]["filename"], "ecran.png");
     let agent_tiles = app.get("/api/v1/dashboard", &f.agent).await.json().to_string();
     assert!(!agent_tiles.contains(&key), "level 1 does not get the schools' own HELP requests");
+    assert_eq!(unassigned(f.agent.clone()).await, desk_before, "nor counts them");
 
     let mails = outbox(&app, &key).await;
     let kinds: Vec<(&str, &str)> = mails.iter().map(|o| (o.mail.kind.as_str(), o.mail.recipient.as_str())).collect();

@@ -62,7 +62,14 @@ pub enum Backend {
 /// A pool on one of the two backends.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// SQLite has one writer at a time: write transactions queue for the one
+    /// connection of `writer` (in order, without the busy-wait sleeps of
+    /// competing connections), whose page cache stays warm because no other
+    /// connection's write invalidates it. Reads use `readers`.
+    Sqlite {
+        readers: SqlitePool,
+        writer: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -99,12 +106,24 @@ impl Db {
                     path.display()
                 )));
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
                 .await?;
-            Ok(Db::Sqlite(pool))
+            // An in-memory database exists once per connection: it cannot be shared.
+            let readers = if path == Path::new(":memory:") {
+                writer.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    // Eight readers with the writer's cache each would hold a
+                    // quarter of a gigabyte; the OS page cache serves them as well.
+                    .connect_with(options.create_if_missing(false).pragma("cache_size", "-8000"))
+                    .await?
+            };
+            Ok(Db::Sqlite { readers, writer })
         } else {
             Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")))
         }
@@ -112,7 +131,7 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -121,7 +140,7 @@ impl Db {
     pub async fn migrate(&self) -> Result<i64> {
         let map = |e: sqlx::migrate::MigrateError| StoreError::Config(format!("migration failed: {e}"));
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await.map_err(map)?,
+            Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await.map_err(map)?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await.map_err(map)?,
         }
         self.schema_version().await
@@ -137,7 +156,7 @@ impl Db {
     /// A pooled connection for reads.
     pub async fn conn(&self) -> Result<Conn> {
         Ok(match self {
-            Db::Sqlite(pool) => Conn::SqlitePooled(pool.acquire().await?),
+            Db::Sqlite { readers, .. } => Conn::SqlitePooled(readers.acquire().await?),
             Db::Postgres(pool) => Conn::PostgresPooled(pool.acquire().await?),
         })
     }
@@ -145,9 +164,10 @@ impl Db {
     /// A transaction: nothing it wrote is visible until [`Conn::commit`].
     pub async fn begin(&self) -> Result<Conn> {
         Ok(match self {
-            // IMMEDIATE takes the write lock up front, so that two writers wait
-            // on busy_timeout instead of failing when one upgrades its read lock.
-            Db::Sqlite(pool) => Conn::SqliteTx(pool.begin_with("BEGIN IMMEDIATE").await?),
+            // IMMEDIATE takes the write lock up front, so that a write outside
+            // a transaction (on a reader) waits on busy_timeout instead of
+            // failing when one upgrades its read lock.
+            Db::Sqlite { writer, .. } => Conn::SqliteTx(writer.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Conn::PostgresTx(pool.begin().await?),
         })
     }
@@ -160,7 +180,10 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite { readers, writer } => {
+                readers.close().await;
+                writer.close().await;
+            }
             Db::Postgres(pool) => pool.close().await,
         }
     }

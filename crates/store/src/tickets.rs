@@ -287,6 +287,8 @@ pub struct TicketFilter {
     pub priorities: Vec<Priority>,
     pub channels: Vec<Channel>,
     pub tiers: Vec<Tier>,
+    /// Every tier but this one.
+    pub not_tier: Option<Tier>,
     pub categories: Vec<CategoryId>,
     pub establishments: Vec<EstablishmentId>,
     pub requester: Option<UserId>,
@@ -314,6 +316,7 @@ impl TicketFilter {
             && self.priorities.is_empty()
             && self.channels.is_empty()
             && self.tiers.is_empty()
+            && self.not_tier.is_none()
             && self.categories.is_empty()
             && self.establishments.is_empty()
             && self.requester.is_none()
@@ -335,6 +338,7 @@ impl Default for TicketFilter {
             priorities: Vec::new(),
             channels: Vec::new(),
             tiers: Vec::new(),
+            not_tier: None,
             categories: Vec::new(),
             establishments: Vec::new(),
             requester: None,
@@ -401,6 +405,9 @@ where
     push_in(qb, "t.priority", f.priorities.iter().map(|p| p.as_str()));
     push_in(qb, "t.channel", f.channels.iter().map(|c| c.as_str()));
     push_in(qb, "t.tier", f.tiers.iter().map(|t| t.as_str()));
+    if let Some(tier) = f.not_tier {
+        qb.push(" AND t.tier <> ").push_bind(tier.as_str());
+    }
     push_in(qb, "t.category_id", f.categories.iter().map(|c| c.0));
     push_in(qb, "t.establishment_id", f.establishments.iter().map(|e| e.0));
     if let Some(requester) = f.requester {
@@ -635,17 +642,26 @@ pub async fn list_tickets(
         qb.push_bind(limit).push(" OFFSET ").push_bind(offset);
         qb.build_query_as().fetch_all(&mut *c).await
     })?;
-    let total = if with_total {
-        let total: i64 = on_conn!(conn, |c| {
-            let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
-            push_conditions(&mut qb, filter);
-            qb.build_query_scalar().fetch_one(&mut *c).await
-        })?;
-        Some(total)
-    } else {
-        None
+    let total = match (with_total, filter.not_tier) {
+        (false, _) => None,
+        // Counting "every tier but one" row by row would read each matching
+        // ticket; everything minus that tier's few counts from the indexes.
+        (true, Some(tier)) if filter.tiers.is_empty() => {
+            let everything = TicketFilter { not_tier: None, ..filter.clone() };
+            let excluded = TicketFilter { not_tier: None, tiers: vec![tier], ..filter.clone() };
+            Some(count(conn, &everything).await? - count(conn, &excluded).await?)
+        }
+        (true, _) => Some(count(conn, filter).await?),
     };
     Ok((rows.into_iter().map(TicketRow::into_record).collect::<Result<_>>()?, total))
+}
+
+async fn count(conn: &mut Conn, filter: &TicketFilter) -> Result<i64> {
+    Ok(on_conn!(conn, |c| {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
+        push_conditions(&mut qb, filter);
+        qb.build_query_scalar().fetch_one(&mut *c).await
+    })?)
 }
 
 pub async fn list_watchers(conn: &mut Conn, ticket: TicketId) -> Result<Vec<UserRef>> {

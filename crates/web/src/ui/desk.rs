@@ -47,14 +47,14 @@ struct DeskTiles {
 async fn tiles(state: &AppState, viewer: &Viewer) -> Result<(Vec<TileView>, Vec<String>), PageError> {
     let lang = viewer.lang;
     let tiles = state.app.dashboard(viewer.principal()).await.map_err(|e| PageError::app(e, lang))?;
-    let tiers = guichet_app::App::desk_tiers(viewer.principal());
+    let level = guichet_app::App::level_view(viewer.principal()).condition();
     let tiles = tiles
         .into_iter()
         .map(|t| TileView {
             title: builtin_name(&t.title, lang),
             count: t.count,
             rows: t.items.into_iter().map(|r| Row::new(&state.app, r, lang)).collect(),
-            href: format!("/tickets?q={}", urlencode(&for_tiers(&t.query, &tiers))),
+            href: format!("/tickets?q={}", urlencode(&for_level(&t.query, level.as_deref()))),
         })
         .collect();
     let on_duty =
@@ -63,16 +63,13 @@ async fn tiles(state: &AppState, viewer: &Viewer) -> Result<(Vec<TileView>, Vec<
 }
 
 /// A tile's query as its queue page must run it: limited to the reader's level.
-fn for_tiers(query: &str, tiers: &[guichet_domain::ticket::Tier]) -> String {
-    if tiers.is_empty() {
-        return query.to_owned();
-    }
+fn for_level(query: &str, level: Option<&str>) -> String {
+    let Some(level) = level else { return query.to_owned() };
     let (condition, order) = match query.find(" ORDER BY ") {
         Some(at) => query.split_at(at),
         None => (query, ""),
     };
-    let codes: Vec<&str> = tiers.iter().map(|t| t.as_str()).collect();
-    format!("tier IN ({}) AND ({condition}){order}", codes.join(", "))
+    format!("{level} AND ({condition}){order}")
 }
 
 /// The desk's shared filters are seeded with French names; English readers get them translated.
@@ -138,14 +135,13 @@ pub async fn dashboard_tiles(State(state): State<AppState>, viewer: Viewer) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use guichet_domain::ticket::Tier;
 
     #[test]
     fn a_tile_links_to_its_levels_queue_keeping_the_order() {
         assert_eq!(
-            for_tiers("sla = breached ORDER BY due", &[Tier::Technical]),
-            "tier IN (technical) AND (sla = breached) ORDER BY due"
+            for_level("sla = breached ORDER BY due", Some("tier = technical")),
+            "tier = technical AND (sla = breached) ORDER BY due"
         );
-        assert_eq!(for_tiers("assignee IS EMPTY", &[]), "assignee IS EMPTY");
+        assert_eq!(for_level("assignee IS EMPTY", None), "assignee IS EMPTY");
     }
 }
