@@ -240,15 +240,12 @@ impl App {
     }
 
     /// Active agents, technicians and admins: who can be assigned a ticket.
-    pub async fn staff_users(&self, p: &Principal) -> Result<Vec<User>, AppError> {
-        use guichet_domain::user::Role;
-        let mut staff = Vec::new();
-        for role in [Role::Agent, Role::Technician, Role::Admin] {
-            let filter = UserFilter { role: Some(role), ..UserFilter::default() };
-            staff.extend(self.list_users(p, &filter, 500, 0).await?.0.into_iter().filter(|u| !u.disabled));
+    pub async fn staff_users(&self, p: &Principal) -> Result<Vec<guichet_store::users::StaffMember>, AppError> {
+        if !p.actor.role.is_staff() {
+            return Err(AppError::Forbidden("only the desk lists its members".into()));
         }
-        staff.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(staff)
+        let mut conn = self.db.conn().await?;
+        Ok(guichet_store::users::list_staff(&mut conn).await?)
     }
 }
 

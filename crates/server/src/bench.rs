@@ -249,8 +249,9 @@ fn rss_kb(pid: u32, field: &str) -> Option<u64> {
 /// `guichet bench http`: the load generator. Starts `guichet serve` on the
 /// configured database (as a child, so that its memory is its own), then
 /// files `requests` tickets over the REST API with 1 client and with 16
-/// concurrent clients, and prints tickets per second, start-up time and the
-/// server's resident memory idle and at its peak.
+/// concurrent clients, reads tickets spread over the base as an agent (API
+/// and HTML page), and prints tickets per second, read latencies, start-up
+/// time and the server's resident memory idle and at its peak.
 pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> {
     use std::io::BufRead;
     let app = open_app(config).await?;
@@ -266,6 +267,27 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     };
     let token =
         app.create_token(requester.email.as_str(), "bench http").await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    // Ticket reads are the desk's: an agent's token for the API, a session for the page.
+    let filter = guichet_store::users::UserFilter { role: Some(Role::Agent), ..Default::default() };
+    let agent = app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+    let agent = agent.into_iter().next().context("no agent in the database: load `guichet demo` first")?;
+    let agent_token =
+        app.create_token(agent.email.as_str(), "bench http").await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let session = app
+        .open_session(&guichet_app::auth::Principal::from_user(agent))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let (_, tickets) = guichet_store::tickets::list_tickets(
+        &mut app.db.conn().await?,
+        &guichet_store::tickets::TicketFilter { scope: guichet_domain::actor::TicketScope::All, ..Default::default() },
+        &[],
+        1,
+        0,
+        true,
+    )
+    .await?;
+    let tickets = tickets.unwrap_or(0).max(1);
+    let prefix = app.settings.key_prefix.clone();
     let (url, _) = config.database()?;
     app.db.close().await;
     let started = Instant::now();
@@ -321,6 +343,37 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
         }
         rates.push((clients, done, done as f64 / start.elapsed().as_secs_f64()));
     }
+    // Reading tickets spread over the whole base, one client, as an agent opens them.
+    let reads = requests.clamp(50, 1000);
+    let read = |path: &'static str, auth: (&'static str, String)| {
+        let (base, prefix) = (base.clone(), prefix.clone());
+        std::thread::spawn(move || -> Result<Vec<Duration>, String> {
+            let agent = ureq::AgentBuilder::new().build();
+            let mut times = Vec::with_capacity(reads);
+            for i in 0..reads {
+                // A multiplicative walk over the ids: spread, repeatable.
+                let id = (i as u64 * 2_654_435_761) % tickets as u64 + 1;
+                let start = Instant::now();
+                let response = agent
+                    .get(&format!("{base}{path}{prefix}-{id}"))
+                    .set(auth.0, &auth.1)
+                    .call()
+                    .map_err(|e| e.to_string())?;
+                response.into_string().map_err(|e| e.to_string())?;
+                times.push(start.elapsed());
+            }
+            times.sort();
+            Ok(times)
+        })
+    };
+    let api = read("/api/v1/tickets/", ("Authorization", format!("Bearer {agent_token}")))
+        .join()
+        .map_err(|_| anyhow::anyhow!("a client thread panicked"))?
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let page = read("/tickets/", ("Cookie", format!("guichet_session={session}")))
+        .join()
+        .map_err(|_| anyhow::anyhow!("a client thread panicked"))?
+        .map_err(|e| anyhow::anyhow!(e))?;
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
     let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
     let _ = child.wait();
@@ -328,6 +381,14 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     println!("  start-up to listening: {:.2} s", startup.as_secs_f64());
     for (clients, done, rate) in rates {
         println!("  ticket creation, {clients:>2} client(s): {done} tickets, {rate:.0} tickets/s");
+    }
+    for (what, times) in [("ticket read (API, JSON)", &api), ("ticket page (HTML)", &page)] {
+        println!(
+            "  {what}: {} reads, p50 {} ms, p99 {} ms",
+            times.len(),
+            ms(percentile(times, 50.0)),
+            ms(percentile(times, 99.0))
+        );
     }
     println!("  server memory: {} MB idle, {} MB peak", idle / 1024, peak / 1024);
     Ok(ExitCode::SUCCESS)

@@ -444,5 +444,7 @@ fn the_http_load_generator_runs_on_a_small_data_set() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("ticket creation,  1 client(s): 32 tickets"), "{stdout}");
     assert!(stdout.contains("ticket creation, 16 client(s): 32 tickets"), "{stdout}");
+    assert!(stdout.contains("ticket read (API, JSON): 50 reads"), "{stdout}");
+    assert!(stdout.contains("ticket page (HTML): 50 reads"), "{stdout}");
     assert!(stdout.contains("server memory:"), "{stdout}");
 }

@@ -138,6 +138,25 @@ pub struct UserFilter {
     pub search: Option<String>,
 }
 
+/// Someone who can be assigned a ticket or put on duty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    pub id: UserId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Active agents, technicians and admins, by name: one indexed query (the
+/// ticket page lists them for every agent who opens a ticket).
+pub async fn list_staff(conn: &mut Conn) -> Result<Vec<StaffMember>> {
+    let sql = "SELECT id, name, role FROM users WHERE role IN ('agent', 'technician', 'admin') AND NOT disabled \
+               ORDER BY name, id";
+    let rows: Vec<(i64, String, String)> = on_conn!(conn, |c| sqlx::query_as(sql).fetch_all(&mut *c).await)?;
+    rows.into_iter()
+        .map(|(id, name, role)| Ok(StaffMember { id: UserId(id), name, role: crate::db::decode(&role, Role::parse)? }))
+        .collect()
+}
+
 pub async fn list_users(conn: &mut Conn, filter: &UserFilter, limit: i64, offset: i64) -> Result<(Vec<User>, i64)> {
     let pattern =
         filter.search.as_ref().map(|s| format!("%{}%", crate::establishments::escape_like(&s.to_lowercase())));
