@@ -324,6 +324,9 @@ impl App {
             .copied()
             .unwrap_or(0);
         let mut escalated = 0;
+        // Hand-overs from a school to level 1 are tier changes too: only a
+        // ticket that reached level 2 counts as escalated, once.
+        let mut counted: Option<i64> = None;
         let mut stays = Vec::new();
         // Per ticket: from each arrival at the technical tier to the next
         // change of tier, its resolution or now.
@@ -336,6 +339,10 @@ impl App {
         };
         guichet_store::reports::for_each_tier_change(&mut conn, &scope.filter, scope.start, scope.end, |change| {
             let at = guichet_store::db::from_micros(change.at);
+            if change.tier.as_deref() == Some("technical") && counted != Some(change.ticket_id) {
+                escalated += 1;
+                counted = Some(change.ticket_id);
+            }
             match current {
                 Some((id, since, resolved)) if id == change.ticket_id => {
                     if let Some(since) = since {
@@ -346,7 +353,6 @@ impl App {
                 }
                 _ => {
                     close(current.take(), &mut stays);
-                    escalated += 1;
                     let technical = change.tier.as_deref() == Some("technical");
                     current = Some((change.ticket_id, technical.then_some(at), change.resolved_at));
                 }

@@ -21,15 +21,19 @@ impl App {
         let technical_pauses = self.sla_policy().pause_at_technical_tier;
         let events = guichet_store::events::list_events(conn, id, true).await?;
         let mut pauses = Vec::new();
-        let (mut waiting_now, mut technical_now) = (false, false);
+        let (mut waiting_now, mut technical_now, mut school_now) = (false, false, false);
         let mut since = None;
         for e in events {
             match e.field.as_str() {
                 "status" => waiting_now = e.new.as_ref().is_some_and(|s| waiting.contains(s)),
-                "tier" if technical_pauses => technical_now = e.new.as_deref() == Some("technical"),
+                "tier" => {
+                    // A HELP request's time with its school is not level 1's.
+                    school_now = e.new.as_deref() == Some("establishment");
+                    technical_now = technical_pauses && e.new.as_deref() == Some("technical");
+                }
                 _ => continue,
             }
-            let paused = waiting_now || technical_now;
+            let paused = waiting_now || technical_now || school_now;
             match (paused, since) {
                 (true, None) => since = Some(e.at),
                 (false, Some(start)) => {

@@ -305,8 +305,12 @@ impl App {
         if let Some(message_id) = filing.thread_root {
             guichet_store::mail::set_message_ticket(tx, message_id, id, None).await?;
         }
-        let created = FieldChange::public("created", None, Some(new.channel.to_string()));
-        guichet_store::events::insert_events(tx, id, Some(p.user.id), &[created], now).await?;
+        let mut created = vec![FieldChange::public("created", None, Some(new.channel.to_string()))];
+        if new.tier != Tier::Support {
+            // The starting level, for the clocks that pause outside level 1.
+            created.push(FieldChange::internal("tier", None, Some(new.tier.to_string())));
+        }
+        guichet_store::events::insert_events(tx, id, Some(p.user.id), &created, now).await?;
         for (filename, content) in filing.files {
             let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
             self.attach_in(tx, p, id, upload).await?;

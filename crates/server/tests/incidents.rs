@@ -587,3 +587,24 @@ mail_test!(the_help_limits_follow_the_configuration, |backend| async move {
         app.public_form(&format!("/aide/{}", f.uai_b), &help_fields("Mot de passe oublié", ""), None, "10.1.0.3").await;
     assert_eq!(other.status, StatusCode::OK, "another school is not limited by the first");
 });
+
+backend_test!(a_help_request_forwarded_days_later_starts_level_ones_clocks_at_the_forward, |app| async move {
+    let f = app.fixture().await;
+    app.public_form(&format!("/aide/{}", f.uai_a), &help_fields("Je ne vois plus mes notes", ""), None, "10.2.0.1")
+        .await;
+    let key = app.get("/api/v1/tickets?channel=help_form", &f.requester_a).await.json()["items"][0]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at_school = app.get(&format!("/api/v1/tickets/{key}"), &f.agent).await.json();
+    assert!(at_school["sla"]["first_response_due"].is_null(), "no level-1 clock at the school: {at_school}");
+    // A week with the school, then forwarded: level 1 has its whole time to answer.
+    app.clock.advance(chrono::Duration::days(7));
+    let forwarded = app.post(&format!("/api/v1/tickets/{key}/forward"), &f.requester_a, json!({})).await.json();
+    assert_eq!(forwarded["sla"]["state"], "ok", "{forwarded}");
+    let due: chrono::DateTime<chrono::Utc> = forwarded["sla"]["first_response_due"].as_str().unwrap().parse().unwrap();
+    assert!(due > app.app.now(), "due {due} after the forward");
+    // Forwarding is not an escalation.
+    let report = app.get("/api/v1/reports/escalations?from=2026-03-01&to=2026-03-31", &f.agent).await.json();
+    assert_eq!(report["escalated"], 2, "the fixture's two escalations only: {report}");
+});
