@@ -278,7 +278,8 @@ impl App {
         };
         let id = self.file_ticket(&mut tx, p, filing).await?;
         let record = guichet_store::tickets::find_ticket(&mut tx, id, &p.actor.scope()).await?;
-        let details = self.details(&mut tx, record).await?;
+        // Nobody watches a ticket yet.
+        let details = TicketDetails { record, watchers: Vec::new() };
         tx.commit().await?;
         tracing::info!(ticket = %self.key(id), channel = %details.record.ticket.channel, "ticket created");
         Ok(details)
@@ -317,7 +318,7 @@ impl App {
         }
         // A new ticket has no assignee but the one the rule gives it.
         let assignee = self.auto_assign(tx, id).await?.map(|a| a.id);
-        self.refresh_sla(tx, id).await?;
+        self.start_sla(tx, id, &new, now, assignee).await?;
         if filing.acknowledge {
             self.notify(tx, id, Recipient::Requester, Notice::Acknowledgment).await?;
         }

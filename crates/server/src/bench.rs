@@ -241,6 +241,25 @@ pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// The benchmarked server: asked to stop (SIGTERM, a graceful shutdown) when
+/// dropped, on success or on the first error, then killed if it lingers.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn rss_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
@@ -291,14 +310,16 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     let (url, _) = config.database()?;
     app.db.close().await;
     let started = Instant::now();
-    let mut child = std::process::Command::new(std::env::current_exe()?)
+    let child = std::process::Command::new(std::env::current_exe()?)
         .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
         .env("GUICHET_LOG", "error")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .context("cannot start the server")?;
-    let stdout = child.stdout.take().context("no server output")?;
+    // Whatever happens to the load, the server does not outlive the bench.
+    let mut child = Server(child);
+    let stdout = child.0.stdout.take().context("no server output")?;
     let mut lines = std::io::BufReader::new(stdout).lines();
     let base = loop {
         let Some(line) = lines.next() else { anyhow::bail!("the server stopped before listening") };
@@ -309,7 +330,7 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     let startup = started.elapsed();
     std::thread::spawn(move || lines.for_each(drop));
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let pid = child.id();
+    let pid = child.0.id();
     let idle = rss_kb(pid, "VmRSS:").unwrap_or(0);
     let mut rates = Vec::new();
     for clients in [1usize, 16] {
@@ -375,8 +396,7 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
         .map_err(|_| anyhow::anyhow!("a client thread panicked"))?
         .map_err(|e| anyhow::anyhow!(e))?;
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
-    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    let _ = child.wait();
+    drop(child);
     println!("HTTP load on {}", if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
     println!("  start-up to listening: {:.2} s", startup.as_secs_f64());
     for (clients, done, rate) in rates {
