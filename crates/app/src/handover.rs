@@ -8,7 +8,7 @@ use crate::{App, AppError};
 use guichet_domain::actor::TicketScope;
 use guichet_domain::history::FieldChange;
 use guichet_domain::incident::{Handover, LinkKind};
-use guichet_domain::ticket::{Channel, Resolution, Tier, UserRef};
+use guichet_domain::ticket::{Channel, Resolution, Ticket, Tier, UserRef};
 use guichet_domain::user::Role;
 use guichet_store::incidents::Link;
 
@@ -139,22 +139,34 @@ impl App {
             .collect())
     }
 
+    /// The ticket acted on and the other one a form names in `field`: both
+    /// visible to the actor, and not the same.
+    async fn ticket_pair(
+        &self,
+        tx: &mut guichet_store::Conn,
+        p: &Principal,
+        key: &str,
+        other: &str,
+        field: &str,
+    ) -> Result<(Ticket, Ticket), AppError> {
+        let first = self.visible_ticket(tx, p, key).await?.ticket;
+        let second = self
+            .visible_ticket(tx, p, other)
+            .await
+            .map_err(|_| AppError::field(field, format!("no request {}", other.trim())))?
+            .ticket;
+        if first.id == second.id {
+            return Err(AppError::field(field, "a request cannot be paired with itself"));
+        }
+        Ok((first, second))
+    }
+
     /// Links two tickets (the desk). A ticket is not linked to itself.
     pub async fn link_tickets(&self, p: &Principal, key: &str, kind: LinkKind, other: &str) -> Result<(), AppError> {
-        if !p.actor.role.is_staff() {
-            return Err(AppError::Forbidden("only the desk links requests".into()));
-        }
+        Self::require_staff(p, "link requests")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let from = self.visible_ticket(&mut tx, p, key).await?.ticket;
-        let to = self
-            .visible_ticket(&mut tx, p, other)
-            .await
-            .map_err(|_| AppError::field("other", format!("no request {}", other.trim())))?
-            .ticket;
-        if from.id == to.id {
-            return Err(AppError::field("other", "a request cannot be linked to itself"));
-        }
+        let (from, to) = self.ticket_pair(&mut tx, p, key, other, "other").await?;
         if guichet_store::incidents::insert_link(&mut tx, from.id, kind, to.id, p.user.id, now).await? {
             let change = FieldChange::public("link", None, Some(format!("{kind} {}", self.key(to.id))));
             guichet_store::events::insert_events(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
@@ -164,13 +176,10 @@ impl App {
     }
 
     pub async fn unlink_tickets(&self, p: &Principal, key: &str, kind: LinkKind, other: &str) -> Result<(), AppError> {
-        if !p.actor.role.is_staff() {
-            return Err(AppError::Forbidden("only the desk links requests".into()));
-        }
+        Self::require_staff(p, "link requests")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let from = self.visible_ticket(&mut tx, p, key).await?.ticket;
-        let to = self.visible_ticket(&mut tx, p, other).await?.ticket;
+        let (from, to) = self.ticket_pair(&mut tx, p, key, other, "other").await?;
         if !guichet_store::incidents::delete_link(&mut tx, from.id, kind, to.id).await? {
             return Err(AppError::NotFound("link"));
         }
@@ -184,20 +193,10 @@ impl App {
     /// duplicate is resolved as such and linked to it, and both requesters
     /// are told where the conversation goes on.
     pub async fn merge_tickets(&self, p: &Principal, key: &str, into: &str) -> Result<TicketDetails, AppError> {
-        if !p.actor.role.is_staff() {
-            return Err(AppError::Forbidden("only the desk merges requests".into()));
-        }
+        Self::require_staff(p, "merge requests")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let source = self.visible_ticket(&mut tx, p, key).await?.ticket;
-        let target = self
-            .visible_ticket(&mut tx, p, into)
-            .await
-            .map_err(|_| AppError::field("into", format!("no request {}", into.trim())))?
-            .ticket;
-        if source.id == target.id {
-            return Err(AppError::field("into", "a request cannot be merged into itself"));
-        }
+        let (source, target) = self.ticket_pair(&mut tx, p, key, into, "into").await?;
         if !target.is_open(self.workflows()) {
             return Err(AppError::field("into", format!("{} is no longer open", self.key(target.id))));
         }

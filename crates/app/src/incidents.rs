@@ -73,7 +73,7 @@ impl App {
         })
     }
 
-    fn require_staff(p: &Principal, what: &str) -> Result<(), AppError> {
+    pub(crate) fn require_staff(p: &Principal, what: &str) -> Result<(), AppError> {
         if p.actor.role.is_staff() {
             Ok(())
         } else {
@@ -148,10 +148,7 @@ impl App {
     pub async fn add_to_incident(&self, p: &Principal, id: i64, keys: &[String]) -> Result<IncidentView, AppError> {
         Self::require_staff(p, "link tickets to an incident")?;
         let mut tx = self.db.begin().await?;
-        let incident = Self::find_incident(&mut tx, id).await?;
-        if incident.resolved_at.is_some() {
-            return Err(Self::incident_closed(id));
-        }
+        Self::open_incident(&mut tx, id).await?;
         for key in keys {
             self.join_in(&mut tx, p, id, key).await?;
         }
@@ -159,8 +156,14 @@ impl App {
         self.incident(p, id).await
     }
 
-    fn incident_closed(id: i64) -> AppError {
-        AppError::Conflict { field: "incident".into(), message: format!("{} is resolved", Self::incident_key(id)) }
+    /// An incident still open: a resolved one takes no more tickets nor a second resolution.
+    async fn open_incident(conn: &mut Conn, id: i64) -> Result<Incident, AppError> {
+        let incident = Self::find_incident(conn, id).await?;
+        if incident.resolved_at.is_some() {
+            let message = format!("{} is resolved", Self::incident_key(id));
+            return Err(AppError::Conflict { field: "incident".into(), message });
+        }
+        Ok(incident)
     }
 
     /// A requester follows an open incident for one of their establishments:
@@ -173,13 +176,7 @@ impl App {
         establishment: &str,
         details: Option<&str>,
     ) -> Result<TicketDetails, AppError> {
-        let incident = {
-            let mut conn = self.db.conn().await?;
-            Self::find_incident(&mut conn, id).await?
-        };
-        if incident.resolved_at.is_some() {
-            return Err(Self::incident_closed(id));
-        }
+        let incident = Self::open_incident(&mut self.db.conn().await?, id).await?;
         let description = match details.map(str::trim).filter(|d| !d.is_empty()) {
             Some(d) => d.to_owned(),
             None => format!("Concerné par l'incident {} : {}", Self::incident_key(id), incident.title),
@@ -220,10 +217,7 @@ impl App {
         };
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let incident = Self::find_incident(&mut tx, id).await?;
-        if incident.resolved_at.is_some() {
-            return Err(Self::incident_closed(id));
-        }
+        Self::open_incident(&mut tx, id).await?;
         guichet_store::incidents::resolve_incident(&mut tx, id, &message, now).await?;
         let all = guichet_domain::actor::TicketScope::All;
         let mut answered = 0;

@@ -58,22 +58,15 @@ fn split_keys(text: &str) -> Vec<String> {
     text.split(|c: char| c == ',' || c.is_whitespace()).filter(|k| !k.is_empty()).map(str::to_owned).collect()
 }
 
-/// After a form: back to `to` with a message, or with the error when the input was refused.
+/// After a form: back to `to` with the message `ok` (a key of the
+/// interface's words), or to `fallback` with the error when the input was refused.
 fn done(result: Result<String, AppError>, fallback: &str, ok: &str, lang: Language) -> Result<Response, PageError> {
     match result {
-        Ok(to) => Ok(back(&to, Some(ok), None)),
+        Ok(to) => Ok(back(&to, Some(t(lang, ok)), None)),
         Err(e @ (AppError::NotFound(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
             Err(PageError::app(e, lang))
         }
         Err(e) => Ok(back(fallback, None, Some(&error_text(&e, lang)))),
-    }
-}
-
-fn saved(lang: Language) -> &'static str {
-    if lang == Language::En {
-        "Saved."
-    } else {
-        "Enregistré."
     }
 }
 
@@ -122,7 +115,7 @@ pub async fn declare(
             }
             Err(_) => {
                 let e = AppError::field("started_at", "the start is a date and time such as 2026-11-30T08:15");
-                return done(Err(e), "/incidents", "", lang);
+                return done(Err(e), "/incidents", "ok_saved", lang);
             }
         },
     };
@@ -135,8 +128,7 @@ pub async fn declare(
     };
     let result =
         state.app.declare_incident(viewer.principal(), declare).await.map(|v| format!("/incidents/{}", v.incident.id));
-    let ok = if lang == Language::En { "Incident declared." } else { "Incident déclaré." };
-    done(result, "/incidents", ok, lang)
+    done(result, "/incidents", "ok_incident_declared", lang)
 }
 
 #[derive(Template)]
@@ -222,12 +214,7 @@ pub async fn resolve(
         .resolve_incident(viewer.principal(), id, &form.message, Some(&form.message_en))
         .await
         .map(|_| to.clone());
-    let ok = if lang == Language::En {
-        "Incident resolved: every request was answered."
-    } else {
-        "Incident résolu : chaque demande a reçu la réponse."
-    };
-    done(result, &to, ok, lang)
+    done(result, &to, "ok_incident_resolved", lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,12 +235,7 @@ pub async fn join(
         .join_incident(viewer.principal(), id, &form.establishment, Some(&form.details))
         .await
         .map(|d| format!("/tickets/{}", state.app.key(d.record.ticket.id)));
-    let ok = if lang == Language::En {
-        "You follow the incident: you will be told when it is resolved."
-    } else {
-        "Vous suivez l'incident : vous serez prévenu de sa résolution."
-    };
-    done(result, &format!("/incidents/{id}"), ok, lang)
+    done(result, &format!("/incidents/{id}"), "ok_incident_joined", lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,7 +252,7 @@ pub async fn add_tickets(
     let to = format!("/incidents/{id}");
     let result =
         state.app.add_to_incident(viewer.principal(), id, &split_keys(&form.tickets)).await.map(|_| to.clone());
-    done(result, &to, saved(lang), lang)
+    done(result, &to, "ok_saved", lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,8 +277,7 @@ pub async fn handover(
         _ => return Err(PageError::BadRequest(lang)),
     };
     let result = state.app.hand_over(viewer.principal(), &key, handover, &form.summary).await.map(|_| to.clone());
-    let ok = if lang == Language::En { "Handed over." } else { "Transmise." };
-    done(result, &format!("{to}#handover"), ok, lang)
+    done(result, &format!("{to}#handover"), "ok_handed_over", lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,13 +291,7 @@ pub async fn link(
     Path(key): Path<String>,
     CsrfForm { viewer, form }: CsrfForm<LinkForm>,
 ) -> Result<Response, PageError> {
-    let lang = viewer.lang;
-    let to = format!("/tickets/{key}");
-    let result = match LinkKind::parse(&form.kind) {
-        Ok(kind) => state.app.link_tickets(viewer.principal(), &key, kind, &form.other).await.map(|_| to.clone()),
-        Err(e) => Err(e.into()),
-    };
-    done(result, &format!("{to}#links"), saved(lang), lang)
+    change_link(&state, &viewer, &key, &form, true).await
 }
 
 pub async fn unlink(
@@ -324,13 +299,23 @@ pub async fn unlink(
     Path(key): Path<String>,
     CsrfForm { viewer, form }: CsrfForm<LinkForm>,
 ) -> Result<Response, PageError> {
-    let lang = viewer.lang;
+    change_link(&state, &viewer, &key, &form, false).await
+}
+
+async fn change_link(
+    state: &AppState,
+    viewer: &Viewer,
+    key: &str,
+    form: &LinkForm,
+    add: bool,
+) -> Result<Response, PageError> {
     let to = format!("/tickets/{key}");
     let result = match LinkKind::parse(&form.kind) {
-        Ok(kind) => state.app.unlink_tickets(viewer.principal(), &key, kind, &form.other).await.map(|_| to.clone()),
+        Ok(kind) if add => state.app.link_tickets(viewer.principal(), key, kind, &form.other).await,
+        Ok(kind) => state.app.unlink_tickets(viewer.principal(), key, kind, &form.other).await,
         Err(e) => Err(e.into()),
     };
-    done(result, &format!("{to}#links"), saved(lang), lang)
+    done(result.map(|_| to.clone()), &format!("{to}#links"), "ok_saved", viewer.lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,8 +334,7 @@ pub async fn merge(
         .merge_tickets(viewer.principal(), &key, &form.into)
         .await
         .map(|d| format!("/tickets/{}", state.app.key(d.record.ticket.id)));
-    let ok = if lang == Language::En { "Merged." } else { "Demandes fusionnées." };
-    done(result, &format!("/tickets/{key}#links"), ok, lang)
+    done(result, &format!("/tickets/{key}#links"), "ok_merged", lang)
 }
 
 #[derive(Debug, Deserialize)]
