@@ -704,6 +704,13 @@ fn demo_ticket(
     let resolved_at = resolved.then(|| {
         (created + rng.gen_range(HOUR_MICROS / 4..(age_hours.max(1) * HOUR_MICROS))).min(now.timestamp_micros())
     });
+    // The desk closes a resolved request after five open days: an older one
+    // still "resolved" would be closed by the server's first passes.
+    const CLOSED_AFTER: i64 = 5 * 24 * HOUR_MICROS;
+    let status = match resolved_at {
+        Some(at) if status == "resolved" && at + CLOSED_AFTER < now.timestamp_micros() => "closed",
+        _ => status,
+    };
     let closed_at = (status == "closed").then(|| resolved_at.unwrap_or(created));
     let first_response_at = (status != "new").then(|| created + rng.gen_range(HOUR_MICROS / 12..HOUR_MICROS * 6));
     let first_response_at =
@@ -746,6 +753,7 @@ fn demo_ticket(
         first_response_due: sla.first_response.due.map(|d| d.timestamp_micros()),
         resolution_due: sla.resolution.due.map(|d| d.timestamp_micros()),
         sla_state: Some(sla.state.as_str()),
+        sla_next_check_at: sla.next_check.map(|d| d.timestamp_micros()),
         awaiting_desk: true,
     }
 }

@@ -133,8 +133,11 @@ impl App {
             return Err(AppError::field("week", "the desk must open at least once a week"));
         }
         let json = serde_json::to_string(&calendar).map_err(|e| AppError::Internal(Box::new(e)))?;
-        let mut conn = self.db.conn().await?;
-        guichet_store::settings::upsert_setting(&mut conn, CALENDAR_KEY, &json).await?;
+        let mut tx = self.db.begin().await?;
+        guichet_store::settings::upsert_setting(&mut tx, CALENDAR_KEY, &json).await?;
+        // Every running clock may turn at another instant now.
+        guichet_store::tickets::recheck_all_slas(&mut tx, &self.open_statuses(true)).await?;
+        tx.commit().await?;
         self.set_desk_config(DeskConfig { calendar, sla_policy: self.sla_policy() });
         Ok(())
     }
@@ -154,8 +157,11 @@ impl App {
             return Err(AppError::field("targets", "targets are positive numbers of business minutes"));
         }
         let json = serde_json::to_string(&policy).map_err(|e| AppError::Internal(Box::new(e)))?;
-        let mut conn = self.db.conn().await?;
-        guichet_store::settings::upsert_setting(&mut conn, SLA_POLICY_KEY, &json).await?;
+        let mut tx = self.db.begin().await?;
+        guichet_store::settings::upsert_setting(&mut tx, SLA_POLICY_KEY, &json).await?;
+        // Every running clock may turn at another instant now.
+        guichet_store::tickets::recheck_all_slas(&mut tx, &self.open_statuses(true)).await?;
+        tx.commit().await?;
         self.set_desk_config(DeskConfig { calendar: self.calendar(), sla_policy: policy });
         Ok(())
     }

@@ -56,6 +56,7 @@ impl App {
         let t = &record.ticket;
         // Service levels are level 1's and 2's promises, not a school's.
         if t.tier == guichet_domain::ticket::Tier::Establishment {
+            guichet_store::tickets::clear_sla_next_check(conn, &[id]).await?;
             return Ok(SlaState::Ok);
         }
         let facts = Facts {
@@ -111,7 +112,7 @@ impl App {
             resolution_due: status.resolution.due,
             state: Some(status.state),
         };
-        guichet_store::tickets::update_sla(conn, id, &sla, now).await?;
+        guichet_store::tickets::update_sla(conn, id, &sla, status.next_check, now).await?;
         if status.state == SlaState::Breached && before != Some(SlaState::Breached) {
             let change = FieldChange::internal("sla", before.map(|s| s.to_string()), Some(status.state.to_string()));
             guichet_store::events::insert_events(conn, id, None, &[change], now).await?;
@@ -128,19 +129,23 @@ impl App {
         Ok(status.state)
     }
 
-    /// One step of the periodic job: up to `batch` open tickets not checked
-    /// since `since`, longest ago first. Returns how many were checked.
-    pub async fn refresh_open_slas(&self, since: chrono::DateTime<chrono::Utc>, batch: i64) -> Result<usize, AppError> {
+    /// One step of the periodic job: up to `batch` tickets whose clocks may
+    /// have turned by `now` (at risk, late), soonest first. Returns how many
+    /// were looked at; each leaves the queue or moves to its next instant.
+    pub async fn refresh_due_slas(&self, now: chrono::DateTime<chrono::Utc>, batch: i64) -> Result<usize, AppError> {
         let open = self.open_statuses(true);
         let mut conn = self.db.conn().await?;
-        let ids = guichet_store::tickets::list_sla_due_for_check(&mut conn, &open, since, batch).await?;
+        let due = guichet_store::tickets::list_sla_due_for_check(&mut conn, now, batch).await?;
         drop(conn);
+        let (running, ended): (Vec<_>, Vec<_>) = due.iter().partition(|(_, status)| open.contains(status));
         let mut tx = self.db.begin().await?;
-        for id in &ids {
+        for (id, _) in &running {
             self.refresh_sla(&mut tx, *id).await?;
         }
+        let ended: Vec<TicketId> = ended.into_iter().map(|(id, _)| *id).collect();
+        guichet_store::tickets::clear_sla_next_check(&mut tx, &ended).await?;
         tx.commit().await?;
-        Ok(ids.len())
+        Ok(due.len())
     }
 }
 

@@ -109,6 +109,9 @@ pub struct Facts {
 pub struct Clock {
     pub due: Option<DateTime<Utc>>,
     pub state: SlaState,
+    /// When time alone would next change the state (at risk, then late);
+    /// `None` when only a change to the ticket can (stopped, paused, late).
+    pub next_change: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +120,9 @@ pub struct Status {
     pub resolution: Clock,
     /// The worst of the two running clocks.
     pub state: SlaState,
+    /// The earliest instant either clock changes state by itself: the
+    /// periodic job looks at a ticket then, and not before.
+    pub next_check: Option<DateTime<Utc>>,
 }
 
 fn paused_between(
@@ -146,7 +152,7 @@ fn clock(
     now: DateTime<Utc>,
 ) -> Clock {
     let Some(target) = target.map(Duration::minutes) else {
-        return Clock { due: None, state: SlaState::None };
+        return Clock { due: None, state: SlaState::None, next_change: None };
     };
     let until = stopped_at.unwrap_or(now);
     let paused = paused_between(calendar, &facts.pauses, until);
@@ -161,7 +167,18 @@ fn clock(
         None if consumed.num_seconds() as f64 >= target.num_seconds() as f64 * policy.at_risk_ratio => SlaState::AtRisk,
         None => SlaState::Ok,
     };
-    Clock { due, state }
+    let next_change = match state {
+        SlaState::Ok => {
+            let at_risk_after = Duration::seconds((target.num_seconds() as f64 * policy.at_risk_ratio).ceil() as i64);
+            calendar.add_business(facts.created_at, at_risk_after + paused)
+        }
+        SlaState::AtRisk => due,
+        _ => None,
+    };
+    // Never in the past: a rounding second must not bring the ticket back
+    // to the job in the same pass.
+    let next_change = next_change.map(|at| at.max(now + Duration::seconds(1)));
+    Clock { due, state, next_change }
 }
 
 fn rank(state: SlaState) -> u8 {
@@ -182,7 +199,8 @@ pub fn evaluate(calendar: &Calendar, policy: &Policy, facts: &Facts, now: DateTi
     let resolution = clock(calendar, policy, facts, targets.resolution_minutes, facts.resolved_at, now);
     // A breached clock stays visible even when stopped; otherwise the running one speaks.
     let state = [first_response.state, resolution.state].into_iter().max_by_key(|s| rank(*s)).unwrap_or(SlaState::None);
-    Status { first_response, resolution, state }
+    let next_check = first_response.next_change.into_iter().chain(resolution.next_change).min();
+    Status { first_response, resolution, state, next_check }
 }
 
 #[cfg(test)]
@@ -219,6 +237,48 @@ mod tests {
         assert_eq!(evaluate(&cal, &policy, &f, utc("2026-03-30T11:00:00Z")).first_response.state, SlaState::Ok);
         assert_eq!(evaluate(&cal, &policy, &f, utc("2026-03-30T11:10:00Z")).first_response.state, SlaState::AtRisk);
         assert_eq!(evaluate(&cal, &policy, &f, utc("2026-03-30T11:30:00Z")).state, SlaState::Breached);
+    }
+
+    #[test]
+    fn the_next_check_falls_when_a_clock_turns_at_risk_then_late_and_never_after() {
+        let (cal, policy) = (Calendar::default(), Policy::default());
+        // The critical anomaly above: at risk at Monday 13:06 Paris (96 of 120
+        // minutes), late at 13:30; its resolution clock turns later.
+        let f = facts("2026-03-27T17:30:00Z");
+        let s = evaluate(&cal, &policy, &f, utc("2026-03-27T17:45:00Z"));
+        assert_eq!(s.first_response.next_change, Some(utc("2026-03-30T11:06:00Z")));
+        assert_eq!(s.next_check, Some(utc("2026-03-30T11:06:00Z")));
+        let s = evaluate(&cal, &policy, &f, utc("2026-03-30T11:10:00Z"));
+        assert_eq!(s.next_check, Some(utc("2026-03-30T11:30:00Z")));
+        // Late on the response: the resolution clock (7 h, at risk after 5 h 36) speaks next.
+        let s = evaluate(&cal, &policy, &f, utc("2026-03-30T11:31:00Z"));
+        assert_eq!(s.first_response.next_change, None);
+        assert_eq!(s.next_check, Some(utc("2026-03-30T15:06:00Z")));
+        // Answered and resolved: nothing changes by itself any more.
+        let mut done = f.clone();
+        done.first_response_at = Some(utc("2026-03-30T11:00:00Z"));
+        done.resolved_at = Some(utc("2026-03-30T12:00:00Z"));
+        assert_eq!(evaluate(&cal, &policy, &done, utc("2026-03-30T12:00:00Z")).next_check, None);
+    }
+
+    #[test]
+    fn a_paused_clock_is_not_checked_until_the_ticket_changes() {
+        let (cal, policy) = (Calendar::default(), Policy::default());
+        let mut f = facts("2026-03-25T11:00:00Z");
+        f.first_response_at = Some(utc("2026-03-25T11:30:00Z"));
+        f.pauses = vec![(utc("2026-03-25T12:00:00Z"), None)];
+        let s = evaluate(&cal, &policy, &f, utc("2026-03-25T15:00:00Z"));
+        assert_eq!((s.state, s.next_check), (SlaState::Paused, None));
+    }
+
+    #[test]
+    fn a_next_check_is_never_in_the_past() {
+        let (cal, policy) = (Calendar::default(), Policy::default());
+        let f = facts("2026-03-27T17:30:00Z");
+        // Saturday: the desk is closed, the clock still reads "ok".
+        let now = utc("2026-03-28T10:00:00Z");
+        let s = evaluate(&cal, &policy, &f, now);
+        assert!(s.next_check.is_some_and(|at| at > now));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How often the clocks of open tickets are checked, and how many at a time.
+/// How often the clocks that turned are looked at, and how many at a time.
 const PERIOD: Duration = Duration::from_secs(60);
 const BATCH: i64 = 500;
 
@@ -44,10 +44,10 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>) {
                 Ok(n) => tracing::info!(tickets = n, "closed or resolved automatically"),
                 Err(e) => tracing::warn!(error = %e, "automatic closure failed; retrying at the next tick"),
             }
-            // Check every open ticket once per tick, in batches.
+            // The tickets whose clocks turned since the last tick, in batches.
             let tick = app.now();
             loop {
-                match app.refresh_open_slas(tick, BATCH).await {
+                match app.refresh_due_slas(tick, BATCH).await {
                     Ok(n) if n as i64 == BATCH && !*stopped.borrow() => continue,
                     Ok(_) => break,
                     Err(e) => {

@@ -403,14 +403,14 @@ backend_test!(service_levels_run_in_business_time_pause_and_record_breaches, |ap
     assert_eq!(t["sla"]["state"], "ok");
 
     app.clock.advance(chrono::Duration::minutes(105));
-    app.app.refresh_open_slas(app.app.now(), 100).await.unwrap();
+    app.app.refresh_due_slas(app.app.now(), 100).await.unwrap();
     let t = app.get(&format!("/api/v1/tickets/{key}"), &f.agent).await.json();
     assert_eq!(t["sla"]["state"], "at_risk");
     let r = app.get(&q("sla = \"bientôt en retard\" OR sla = at_risk"), &f.agent).await.json();
     assert!(r["items"].as_array().unwrap().iter().any(|i| i["key"] == key.as_str()));
 
     app.clock.advance(chrono::Duration::minutes(20));
-    app.app.refresh_open_slas(app.app.now(), 100).await.unwrap();
+    app.app.refresh_due_slas(app.app.now(), 100).await.unwrap();
     let r = app.get(&q("sla = \"en retard\" ORDER BY due"), &f.agent).await.json();
     assert_eq!(r["items"][0]["key"], key.as_str());
     let history = app.get(&format!("/api/v1/tickets/{key}/history"), &f.agent).await.json();
@@ -439,6 +439,51 @@ backend_test!(service_levels_run_in_business_time_pause_and_record_breaches, |ap
     let before: chrono::DateTime<chrono::Utc> = due_before.parse().unwrap();
     let after: chrono::DateTime<chrono::Utc> = t["sla"]["resolution_due"].as_str().unwrap().parse().unwrap();
     assert_eq!(app.app.calendar().business_between(before, after), chrono::Duration::hours(5));
+});
+
+backend_test!(the_clock_job_looks_only_at_tickets_whose_clocks_turn, |app| async move {
+    let f = app.fixture().await;
+    let due = |minutes: i64| {
+        let app = &app;
+        async move {
+            app.clock.advance(chrono::Duration::minutes(minutes));
+            app.app.refresh_due_slas(app.app.now(), 100).await.unwrap()
+        }
+    };
+    // The fixture's tickets are checked once, then wait for their instants.
+    due(0).await;
+    assert_eq!(due(0).await, 0, "nothing turns by itself right now");
+    let body = json!({"title": "ENT inaccessible", "establishment": f.uai_a, "type": "anomaly", "priority": "critical",
+        "requester": "admin.a@lycee-a.test"});
+    let t = app.post("/api/v1/tickets", &f.agent, body.clone()).await.json();
+    let key = t["key"].as_str().unwrap().to_owned();
+    let waiting = app.post("/api/v1/tickets", &f.agent, body).await.json();
+    let waiting = waiting["key"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/tickets/{waiting}/comments"), &f.agent, json!({"body": "Quel navigateur ?"})).await;
+    app.patch(&format!("/api/v1/tickets/{waiting}"), &f.agent, json!({"status": "waiting_on_requester"})).await;
+    assert_eq!(due(0).await, 0);
+    // 2 business hours to answer: at risk after 96 minutes, late after 120.
+    assert_eq!(due(95).await, 0);
+    assert_eq!(due(2).await, 1, "turns at risk");
+    let sla = |key: String| {
+        let app = &app;
+        let agent = f.agent.clone();
+        async move { app.get(&format!("/api/v1/tickets/{key}"), &agent).await.json()["sla"]["state"].clone() }
+    };
+    assert_eq!(sla(key.clone()).await, "at_risk");
+    assert_eq!(due(10).await, 0);
+    assert_eq!(due(15).await, 1, "turns late");
+    assert_eq!(sla(key.clone()).await, "breached");
+    // Late on its response, the ticket waits for its resolution clock (7 h).
+    assert_eq!(due(60).await, 0);
+    // The paused ticket was never looked at and still reads "paused".
+    assert_eq!(sla(waiting.clone()).await, "paused");
+    // A new calendar moves every clock: each open ticket is looked at again.
+    let calendar = app.get("/api/v1/calendar", &f.agent).await.json();
+    let r = app.request(axum::http::Method::PUT, "/api/v1/calendar", Some(&f.admin), Some(calendar)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(due(0).await >= 2);
+    assert_eq!(due(0).await, 0);
 });
 
 backend_test!(the_rota_is_managed_by_admins_and_read_by_the_desk, |app| async move {

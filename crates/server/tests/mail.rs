@@ -598,18 +598,18 @@ mail_test!(a_ticket_at_risk_then_late_alerts_its_assignee_once_each, |d| async m
         d.outbox(&key).await.into_iter().filter(|o| o.mail.kind == "sla").map(|o| o.mail).collect::<Vec<_>>()
     };
     // Monday 14:00 in Paris; a critical anomaly is answered within 2 business hours.
-    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
+    d.t.app.refresh_due_slas(d.t.app.now(), 100).await.unwrap();
     assert!(alerts().await.is_empty());
     d.t.clock.advance(chrono::Duration::minutes(100));
-    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
-    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
+    d.t.app.refresh_due_slas(d.t.app.now(), 100).await.unwrap();
+    d.t.app.refresh_due_slas(d.t.app.now(), 100).await.unwrap();
     let sent = alerts().await;
     assert_eq!(sent.len(), 1, "at risk, said once");
     assert_eq!(sent[0].recipient, d.agent.email);
     assert!(sent[0].subject.contains("bientôt en retard"), "{}", sent[0].subject);
     d.t.clock.advance(chrono::Duration::minutes(30));
-    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
-    d.t.app.refresh_open_slas(d.t.app.now(), 100).await.unwrap();
+    d.t.app.refresh_due_slas(d.t.app.now(), 100).await.unwrap();
+    d.t.app.refresh_due_slas(d.t.app.now(), 100).await.unwrap();
     let sent = alerts().await;
     assert_eq!(sent.len(), 2, "late, said once");
     assert!(sent[1].subject.contains("en retard") && !sent[1].subject.contains("bientôt"));

@@ -30,6 +30,7 @@ pub struct BulkTicket {
     pub first_response_due: Option<i64>,
     pub resolution_due: Option<i64>,
     pub sla_state: Option<&'static str>,
+    pub sla_next_check_at: Option<i64>,
     /// The last public message is the requester's, or there is none.
     pub awaiting_desk: bool,
 }
@@ -80,7 +81,7 @@ where
     qb.push(
         "INSERT INTO tickets (id, title, description, ticket_type, status, priority, category_id, channel, tier, \
          requester_id, establishment_id, assignee_id, repro_service, repro_outcome, resolution, created_at, updated_at, \
-         first_response_at, resolved_at, closed_at, first_response_due, resolution_due, sla_state, sla_checked_at, awaiting_desk) ",
+         first_response_at, resolved_at, closed_at, first_response_due, resolution_due, sla_state, sla_checked_at, sla_next_check_at, awaiting_desk) ",
     );
     qb.push_values(rows, |mut b, t| {
         b.push_bind(t.id)
@@ -107,6 +108,7 @@ where
             .push_bind(t.resolution_due)
             .push_bind(t.sla_state)
             .push_bind(t.updated_at)
+            .push_bind(t.sla_next_check_at)
             .push_bind(t.awaiting_desk);
     });
 }

@@ -699,14 +699,24 @@ pub async fn replace_watchers(conn: &mut Conn, ticket: TicketId, users: &[UserId
     Ok(())
 }
 
-/// Stores a ticket's recomputed service-level clocks.
-pub async fn update_sla(conn: &mut Conn, id: TicketId, sla: &SlaRecord, now: DateTime<Utc>) -> Result<()> {
-    let sql = "UPDATE tickets SET first_response_due = $1, resolution_due = $2, sla_state = $3, sla_checked_at = $4 WHERE id = $5";
+/// Stores a ticket's recomputed service-level clocks and when the periodic
+/// job should look at them again (`None`: only a change to the ticket can
+/// move them).
+pub async fn update_sla(
+    conn: &mut Conn,
+    id: TicketId,
+    sla: &SlaRecord,
+    next_check: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let sql = "UPDATE tickets SET first_response_due = $1, resolution_due = $2, sla_state = $3, sla_checked_at = $4, \
+               sla_next_check_at = $5 WHERE id = $6";
     on_conn!(conn, |c| sqlx::query(sql)
         .bind(sla.first_response_due.map(to_micros))
         .bind(sla.resolution_due.map(to_micros))
         .bind(sla.state.map(SlaState::as_str))
         .bind(to_micros(now))
+        .bind(next_check.map(to_micros))
         .bind(id.0)
         .execute(&mut *c)
         .await
@@ -714,23 +724,44 @@ pub async fn update_sla(conn: &mut Conn, id: TicketId, sla: &SlaRecord, now: Dat
     Ok(())
 }
 
-/// Open tickets whose clocks were last checked before `before` (or never),
-/// longest ago first, for the periodic job.
+/// Tickets whose clocks may have changed by themselves by `now`, soonest
+/// first, with their status (the job skips those no longer open).
 pub async fn list_sla_due_for_check(
     conn: &mut Conn,
-    open_statuses: &[String],
-    before: DateTime<Utc>,
+    now: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<TicketId>> {
-    let ids: Vec<i64> = on_conn!(conn, |c| {
-        let mut qb: QueryBuilder<'_, _> =
-            QueryBuilder::new("SELECT t.id FROM tickets t WHERE (t.sla_checked_at IS NULL OR t.sla_checked_at < ");
-        qb.push_bind(to_micros(before)).push(")");
-        push_in(&mut qb, "t.status", open_statuses.iter().map(String::as_str));
-        qb.push(" ORDER BY t.sla_checked_at IS NOT NULL, t.sla_checked_at LIMIT ").push_bind(limit);
-        qb.build_query_scalar().fetch_all(&mut *c).await
+) -> Result<Vec<(TicketId, String)>> {
+    let sql = "SELECT id, status FROM tickets WHERE sla_next_check_at <= $1 ORDER BY sla_next_check_at LIMIT $2";
+    let rows: Vec<(i64, String)> =
+        on_conn!(conn, |c| sqlx::query_as(sql).bind(to_micros(now)).bind(limit).fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().map(|(id, status)| (TicketId(id), status)).collect())
+}
+
+/// Forgets when to look at these tickets' clocks again (no longer open, or
+/// with a school: only a change to the ticket moves them).
+pub async fn clear_sla_next_check(conn: &mut Conn, ids: &[TicketId]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("UPDATE tickets SET sla_next_check_at = NULL WHERE 1 = 1");
+        push_in(&mut qb, "id", ids.iter().map(|id| id.0));
+        qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
     })?;
-    Ok(ids.into_iter().map(TicketId).collect())
+    Ok(())
+}
+
+/// Has the periodic job look at every ticket in one of `open_statuses` at
+/// its next pass: the calendar or the targets changed, so may every clock.
+pub async fn recheck_all_slas(conn: &mut Conn, open_statuses: &[String]) -> Result<u64> {
+    if open_statuses.is_empty() {
+        return Ok(0);
+    }
+    Ok(on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("UPDATE tickets SET sla_next_check_at = 0 WHERE 1 = 1");
+        push_in(&mut qb, "status", open_statuses.iter().map(String::as_str));
+        qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+    })?)
 }
 
 /// Tickets in one of `statuses` whose last change of status is older than
