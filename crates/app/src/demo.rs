@@ -708,7 +708,7 @@ fn demo_ticket(
     // still "resolved" would be closed by the server's first passes.
     const CLOSED_AFTER: i64 = 5 * 24 * HOUR_MICROS;
     let status = match resolved_at {
-        Some(at) if status == "resolved" && at + CLOSED_AFTER < now.timestamp_micros() => "closed",
+        Some(at) if status != "closed" && at + CLOSED_AFTER < now.timestamp_micros() => "closed",
         _ => status,
     };
     let closed_at = (status == "closed").then(|| resolved_at.unwrap_or(created));

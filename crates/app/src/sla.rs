@@ -71,18 +71,16 @@ impl App {
         self.record_sla(conn, id, &facts, record.sla.state, assignee).await
     }
 
-    /// Starts the clocks of a ticket just filed, from what its filing knows:
-    /// no reply, no pause, no earlier state (two reads fewer per creation).
-    pub(crate) async fn start_sla(
+    /// The clocks of a ticket about to be filed, from what its filing knows
+    /// (no reply, no pause, no earlier state), stored with the ticket itself;
+    /// `None` for a school's own HELP request, which has none.
+    pub(crate) fn opening_sla(
         &self,
-        conn: &mut Conn,
-        id: TicketId,
         new: &guichet_domain::ticket::NewTicket,
         created_at: chrono::DateTime<chrono::Utc>,
-        assignee: Option<guichet_domain::ids::UserId>,
-    ) -> Result<SlaState, AppError> {
+    ) -> Option<guichet_domain::sla::Status> {
         if new.tier == guichet_domain::ticket::Tier::Establishment {
-            return Ok(SlaState::Ok);
+            return None;
         }
         let facts = Facts {
             ticket_type: new.ticket_type,
@@ -92,7 +90,22 @@ impl App {
             resolved_at: None,
             pauses: Vec::new(),
         };
-        self.record_sla(conn, id, &facts, None, assignee).await
+        Some(evaluate(&self.calendar(), &self.sla_policy(), &facts, created_at))
+    }
+
+    /// A ticket born at risk (a policy whose threshold is zero) is said to
+    /// the agent holding it, like any clock that worsens.
+    pub(crate) async fn announce_opening_sla(
+        &self,
+        conn: &mut Conn,
+        id: TicketId,
+        state: SlaState,
+        assignee: Option<guichet_domain::ids::UserId>,
+    ) -> Result<(), AppError> {
+        if matches!(state, SlaState::AtRisk | SlaState::Breached) {
+            self.notify_agents(conn, id, assignee, None, Notice::Sla { state }).await?;
+        }
+        Ok(())
     }
 
     /// Evaluates and stores the clocks; a breach goes to the history, and a

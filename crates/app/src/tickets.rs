@@ -238,25 +238,28 @@ impl App {
             let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
             Self::check_upload(p, &upload, self.settings.attachment_max_bytes)?;
         }
-        let mut tx = self.db.begin().await?;
+        // What the filing refers to is read before the write begins: SQLite's
+        // one writer is held only for the writes.
+        let mut conn = self.db.conn().await?;
         let uai = Uai::parse(&req.establishment).map_err(|_| {
             AppError::field("establishment", format!("`{}` is not a valid UAI code", req.establishment.trim()))
         })?;
-        let establishment = guichet_store::establishments::find_establishment_by_uai(&mut tx, &uai)
+        let establishment = guichet_store::establishments::find_establishment_by_uai(&mut conn, &uai)
             .await?
             .filter(|e| p.actor.can_see_establishment(e.id))
             .ok_or_else(|| {
                 AppError::field("establishment", format!("no establishment {uai} you may file a request for"))
             })?;
         let requester = match (&req.requester, p.actor.role.is_staff()) {
-            (Some(email), true) => self.requester_of(&mut tx, email, establishment.id).await?,
+            (Some(email), true) => self.requester_of(&mut conn, email, establishment.id).await?,
             (Some(_), false) => return Err(AppError::field("requester", "only the desk files on someone's behalf")),
             (None, _) => p.user.id,
         };
         let category = match &req.category {
-            Some(code) => Some(self.category(&mut tx, code).await?.id()),
+            Some(code) => Some(self.category(&mut conn, code).await?.id()),
             None => None,
         };
+        drop(conn);
         let draft = TicketDraft {
             title: req.title,
             description: req.description,
@@ -266,21 +269,30 @@ impl App {
             channel: req.channel,
             reproduction: req.reproduction,
         };
-        let filing = Filing {
-            draft,
-            establishment: establishment.id,
-            requester,
-            files,
-            channel: None,
-            tier: None,
-            acknowledge: true,
-            thread_root: None,
-        };
-        let id = self.file_ticket(&mut tx, p, filing).await?;
-        let record = guichet_store::tickets::find_ticket(&mut tx, id, &p.actor.scope()).await?;
-        // Nobody watches a ticket yet.
+        // Filings arriving together share a commit (group commit on SQLite).
+        let (app, principal, files) = (self.clone(), p.clone(), files.to_vec());
+        let establishment = establishment.id;
+        let id = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let filing = Filing {
+                        draft,
+                        establishment,
+                        requester,
+                        files: &files,
+                        channel: None,
+                        tier: None,
+                        acknowledge: true,
+                        thread_root: None,
+                    };
+                    app.file_ticket(tx, &principal, filing).await
+                })
+            })
+            .await?;
+        // Read back once written, as the caller sees it. Nobody watches it yet.
+        let record = guichet_store::tickets::find_ticket(&mut self.db.conn().await?, id, &p.actor.scope()).await?;
         let details = TicketDetails { record, watchers: Vec::new() };
-        tx.commit().await?;
         tracing::info!(ticket = %self.key(id), channel = %details.record.ticket.channel, "ticket created");
         Ok(details)
     }
@@ -302,7 +314,14 @@ impl App {
         if let Some(tier) = filing.tier {
             new.tier = tier;
         }
-        let id = guichet_store::tickets::insert_ticket(tx, &new, now).await?;
+        let clocks = self.opening_sla(&new, now);
+        let sla = clocks.map(|c| guichet_store::tickets::SlaRecord {
+            first_response_due: c.first_response.due,
+            resolution_due: c.resolution.due,
+            state: Some(c.state),
+        });
+        let next_check = clocks.and_then(|c| c.next_check);
+        let id = guichet_store::tickets::insert_ticket(tx, &new, sla.unwrap_or_default(), next_check, now).await?;
         if let Some(message_id) = filing.thread_root {
             guichet_store::mail::set_message_ticket(tx, message_id, id, None).await?;
         }
@@ -318,7 +337,9 @@ impl App {
         }
         // A new ticket has no assignee but the one the rule gives it.
         let assignee = self.auto_assign(tx, id).await?.map(|a| a.id);
-        self.start_sla(tx, id, &new, now, assignee).await?;
+        if let Some(clocks) = clocks {
+            self.announce_opening_sla(tx, id, clocks.state, assignee).await?;
+        }
         if filing.acknowledge {
             self.notify(tx, id, Recipient::Requester, Notice::Acknowledgment).await?;
         }

@@ -20,6 +20,9 @@ pub enum StoreError {
     Config(String),
     #[error("database error")]
     Internal(#[source] sqlx::Error),
+    /// A write queued for group commit did not reach the database.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(&'static str),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -69,6 +72,8 @@ pub enum Db {
     Sqlite {
         readers: SqlitePool,
         writer: SqlitePool,
+        /// Writes that may share a commit ([`Db::write`]).
+        batches: crate::group_commit::WriteQueue,
     },
     Postgres(PgPool),
 }
@@ -123,7 +128,8 @@ impl Db {
                     .connect_with(options.create_if_missing(false).pragma("cache_size", "-8000"))
                     .await?
             };
-            Ok(Db::Sqlite { readers, writer })
+            let batches = crate::group_commit::WriteQueue::start(writer.clone());
+            Ok(Db::Sqlite { readers, writer, batches })
         } else {
             Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")))
         }
@@ -161,6 +167,39 @@ impl Db {
         })
     }
 
+    /// Runs `work` in a write transaction and commits it; on SQLite, writes
+    /// arriving together share one commit (see `group_commit`). `work` sees
+    /// a transaction: an error rolls back what it wrote, and only what it
+    /// wrote. Its result is returned once committed.
+    pub async fn write<T, E, F>(&self, work: F) -> std::result::Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, std::result::Result<T, E>>
+            + Send
+            + 'static,
+    {
+        let Db::Sqlite { batches, .. } = self else {
+            let mut tx = self.begin().await?;
+            let value = work(&mut tx).await?;
+            tx.commit().await?;
+            return Ok(value);
+        };
+        let (deliver, delivered) = tokio::sync::oneshot::channel();
+        let job: crate::group_commit::Job = Box::new(move |conn| {
+            Box::pin(async move {
+                let result = work(conn).await;
+                let ok = result.is_ok();
+                let finish: crate::group_commit::Finish = Box::new(move |committed| {
+                    let _ = deliver.send(committed.map_err(E::from).and(result));
+                });
+                crate::group_commit::Outcome { ok, finish }
+            })
+        });
+        batches.push(job)?;
+        delivered.await.map_err(|_| StoreError::NotCommitted("its transaction could not begin"))?
+    }
+
     /// A transaction: nothing it wrote is visible until [`Conn::commit`].
     pub async fn begin(&self) -> Result<Conn> {
         Ok(match self {
@@ -180,7 +219,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { readers, writer } => {
+            Db::Sqlite { readers, writer, .. } => {
                 readers.close().await;
                 writer.close().await;
             }

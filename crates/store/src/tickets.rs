@@ -137,11 +137,20 @@ const SELECT: &str = "SELECT t.id, t.title, t.description, t.ticket_type, t.stat
     LEFT JOIN users a ON a.id = t.assignee_id \
     LEFT JOIN categories cat ON cat.id = t.category_id";
 
-pub async fn insert_ticket(conn: &mut Conn, new: &NewTicket, now: DateTime<Utc>) -> Result<TicketId> {
+/// Stores a new ticket with its opening clocks (see [`update_sla`]).
+pub async fn insert_ticket(
+    conn: &mut Conn,
+    new: &NewTicket,
+    sla: SlaRecord,
+    next_check: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<TicketId> {
     let sql = "INSERT INTO tickets (title, description, ticket_type, status, priority, category_id, channel, tier, \
         requester_id, establishment_id, repro_service, repro_profile, repro_browser, repro_url, repro_steps, \
-        repro_outcome, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id";
+        repro_outcome, created_at, updated_at, first_response_due, resolution_due, sla_state, sla_checked_at, \
+        sla_next_check_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20, $17, \
+        $21) RETURNING id";
     let r = &new.reproduction;
     let id: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql)
         .bind(&new.title)
@@ -161,6 +170,10 @@ pub async fn insert_ticket(conn: &mut Conn, new: &NewTicket, now: DateTime<Utc>)
         .bind(&r.steps)
         .bind(r.outcome.map(Outcome::as_str))
         .bind(to_micros(now))
+        .bind(sla.first_response_due.map(to_micros))
+        .bind(sla.resolution_due.map(to_micros))
+        .bind(sla.state.map(SlaState::as_str))
+        .bind(next_check.map(to_micros))
         .fetch_one(&mut *c)
         .await)?;
     Ok(TicketId(id))
