@@ -307,6 +307,7 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     .await?;
     let tickets = tickets.unwrap_or(0).max(1);
     let prefix = app.settings.key_prefix.clone();
+    let size_before = app.db.size_on_disk().await?;
     let (url, _) = config.database()?;
     app.db.close().await;
     let started = Instant::now();
@@ -398,6 +399,7 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
     drop(child);
     println!("HTTP load on {}", if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
+    println!("  database on disk: {} MB, {tickets} tickets before the load", size_before / 1_000_000);
     println!("  start-up to listening: {:.2} s", startup.as_secs_f64());
     for (clients, done, rate) in rates {
         println!("  ticket creation, {clients:>2} client(s): {done} tickets, {rate:.0} tickets/s");

@@ -447,4 +447,14 @@ fn the_http_load_generator_runs_on_a_small_data_set() {
     assert!(stdout.contains("ticket read (API, JSON): 50 reads"), "{stdout}");
     assert!(stdout.contains("ticket page (HTML): 50 reads"), "{stdout}");
     assert!(stdout.contains("server memory:"), "{stdout}");
+    let before: usize = stdout
+        .split(" tickets before the load")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ticket count before the load: {stdout}"));
+    // Every ticket filed under load (32 by each phase) is in the database afterwards.
+    let out = run(dir.path(), &["bench", "filters", "--iterations", "1"], None);
+    let after = format!("SQLite, {} tickets", before + 64);
+    assert!(text(&out.stdout).starts_with(&after), "{after}: {}", text(&out.stdout));
 }

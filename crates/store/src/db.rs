@@ -211,6 +211,21 @@ impl Db {
         })
     }
 
+    /// Bytes the database takes on disk (SQLite: the database file, without
+    /// its transient write-ahead log; PostgreSQL: the whole database).
+    pub async fn size_on_disk(&self) -> Result<i64> {
+        let mut conn = self.conn().await?;
+        Ok(match conn.raw() {
+            Raw::Sqlite(c) => {
+                let sql = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+                sqlx::query_scalar(sql).fetch_one(&mut *c).await?
+            }
+            Raw::Postgres(c) => {
+                sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(&mut *c).await?
+            }
+        })
+    }
+
     pub async fn ping(&self) -> Result<()> {
         let mut conn = self.conn().await?;
         on_conn!(conn, |c| sqlx::query("SELECT 1").execute(&mut *c).await.map(|r| r.rows_affected()))?;
