@@ -111,8 +111,11 @@ impl Db {
                     path.display()
                 )));
             }
+            // A file on this machine cannot drop a connection: no ping (one
+            // more round trip to SQLite's thread) before each use.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.clone())
                 .await?;
@@ -122,6 +125,7 @@ impl Db {
             } else {
                 SqlitePoolOptions::new()
                     .max_connections(8)
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
                     // Eight readers with the writer's cache each would hold a
                     // quarter of a gigabyte; the OS page cache serves them as well.
