@@ -43,7 +43,7 @@ impl App {
         filter: TicketFilter,
         limit: i64,
     ) -> Result<Vec<SearchResult>, AppError> {
-        let hits = guichet_store::search::search(conn, query, &filter, limit).await?;
+        let hits = guichet_store::search::search(&self.db, conn, query, &filter, limit).await?;
         if hits.is_empty() {
             return Ok(Vec::new());
         }

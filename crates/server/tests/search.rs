@@ -97,3 +97,31 @@ backend_test!(bad_searches_get_a_clear_error, |app| async move {
     // Engine syntax typed in the box is only text.
     assert!(keys(&app, &f.agent, "NEAR(panne) OR 1=1 --").await.is_empty());
 });
+
+backend_test!(the_desks_search_ranks_ticket_texts_even_when_recent_replies_outnumber_them, |app| async move {
+    let f = app.fixture().await;
+    let body = json!({"title": "Imprimante zorglub hors service", "establishment": f.uai_a,
+        "requester": "admin.a@lycee-a.test"});
+    let printer = app.post("/api/v1/tickets", &f.agent, body).await.json()["key"].as_str().unwrap().to_owned();
+    // More replies than the desk's search ranks at once, all written after
+    // that ticket (so numbered after it), on another ticket.
+    let other: i64 = f.ticket_b.rsplit('-').next().unwrap().parse().unwrap();
+    let mut tx = app.app.db.begin().await.unwrap();
+    for i in 0..guichet_store::search::RANKED_WINDOW + 100 {
+        let text = format!("Relance {i} : toujours le même souci avec le pilote zorglub sur ce poste.");
+        let reply = guichet_store::comments::NewComment {
+            ticket: guichet_domain::ids::TicketId(other),
+            author: guichet_domain::ids::UserId(f.agent_id),
+            body: &text,
+            internal: false,
+            channel: guichet_domain::ticket::Channel::Portal,
+        };
+        guichet_store::comments::insert_comment(&mut tx, &reply, app.app.now()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let found = keys(&app, &f.agent, "zorglub").await;
+    assert!(found.contains(&printer), "the ticket's own title is ranked: {found:?}");
+    assert!(found.contains(&f.ticket_b), "{found:?}");
+    let found = keys(&app, &f.agent, "zorg*").await;
+    assert!(found.contains(&printer), "{found:?}");
+});

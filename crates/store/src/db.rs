@@ -139,6 +139,15 @@ impl Db {
         }
     }
 
+    /// Whether several reads may run side by side (not on an in-memory
+    /// SQLite database, whose one connection serves everything).
+    pub fn parallel_reads(&self) -> bool {
+        match self {
+            Db::Sqlite { readers, .. } => readers.options().get_max_connections() > 1,
+            Db::Postgres(_) => true,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite { .. } => Backend::Sqlite,
