@@ -43,7 +43,7 @@ pub async fn search(
              s.rowid AS number FROM search_index s"
         } else {
             "SELECT ticket_id, body, internal FROM (SELECT DISTINCT ON (s.ticket_id) s.ticket_id, s.body, \
-             s.internal, ts_rank(s.tsv, to_tsquery('simple', "
+             s.internal, ts_rank(s.tsv, to_tsquery('french', "
         });
         if sqlite {
             qb.push(" WHERE search_index MATCH ").push_bind(query.to_fts5());
@@ -68,7 +68,7 @@ pub async fn search(
             qb.push_bind(query.to_tsquery());
             qb.push(")) AS score, s.id AS number FROM search_docs s JOIN tickets t ON t.id = s.ticket_id");
             push_conditions(&mut qb, filter);
-            qb.push(" AND s.tsv @@ to_tsquery('simple', ").push_bind(query.to_tsquery()).push(")");
+            qb.push(" AND s.tsv @@ to_tsquery('french', ").push_bind(query.to_tsquery()).push(")");
             if !internal {
                 qb.push(" AND NOT s.internal");
             }

@@ -468,7 +468,7 @@ where
             .push_bind(query.to_fts5());
         qb.push(if internal { ")" } else { " AND internal = 0)" });
     } else {
-        qb.push(format_args!("t.id {not}IN (SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('simple', "))
+        qb.push(format_args!("t.id {not}IN (SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('french', "))
             .push_bind(query.to_tsquery());
         qb.push(if internal { "))" } else { ") AND NOT internal)" });
     }
