@@ -66,8 +66,19 @@ pub async fn search(
             qb.push(")) WHERE place = 1 ORDER BY score, number DESC LIMIT ").push_bind(limit);
         } else {
             qb.push_bind(query.to_tsquery());
-            qb.push(")) AS score, s.id AS number FROM search_docs s JOIN tickets t ON t.id = s.ticket_id");
-            push_conditions(&mut qb, filter);
+            if filter.is_everything() {
+                qb.push(")) AS score, s.id AS number FROM search_docs s WHERE 1 = 1");
+            } else {
+                // The documents of the tickets in scope first, then the match
+                // on each: the planner misjudges how many documents a phrase
+                // or a common word matches and would read every one of them
+                // from the GIN index (0.5 s) for a school's hundred tickets.
+                // `OFFSET 0` keeps the match out of the subquery.
+                qb.push(")) AS score, s.id AS number FROM (SELECT s.* FROM search_docs s ");
+                qb.push("JOIN tickets t ON t.id = s.ticket_id");
+                push_conditions(&mut qb, filter);
+                qb.push(" OFFSET 0) s WHERE 1 = 1");
+            }
             qb.push(" AND s.tsv @@ to_tsquery('french', ").push_bind(query.to_tsquery()).push(")");
             if !internal {
                 qb.push(" AND NOT s.internal");
