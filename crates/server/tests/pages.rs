@@ -330,3 +330,25 @@ backend_test!(the_chain_of_support_pages_keep_each_school_to_itself, |app| async
     assert!(r.headers["location"].to_str().unwrap().contains("ok="));
     assert_eq!(app.request(axum::http::Method::GET, "/incidents", None, None).await.status, StatusCode::SEE_OTHER);
 });
+
+#[tokio::test]
+async fn the_forms_asking_for_ticket_keys_show_the_desks_own_prefix() {
+    let settings = guichet_app::Settings { key_prefix: "ENT".into(), ..guichet_app::Settings::default() };
+    let app = guichet_testkit::TestApp::with_settings(guichet_testkit::Backend::Sqlite, settings).await;
+    let f = app.fixture().await;
+    assert!(f.ticket_a.starts_with("ENT-"), "{}", f.ticket_a);
+    let agent = app.sign_in("claire@desk.test", PASSWORD).await;
+    let page = app.page(&agent.cookie, &format!("/tickets/{}", f.ticket_a)).await;
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    for field in ["id=\"l-other\" name=\"other\"", "id=\"m-into\" name=\"into\""] {
+        assert!(html.contains(field), "{field}");
+    }
+    assert!(html.contains("placeholder=\"ENT-123\"") && !html.contains("SUP-"), "examples follow the desk's prefix");
+    let declare = guichet_testkit::json!({"title": "Messagerie indisponible", "service": "messagerie",
+        "public_message": "La messagerie est indisponible.", "tickets": [f.ticket_a]});
+    let incident = app.post("/api/v1/incidents", &f.agent, declare).await.json();
+    let page = app.page(&agent.cookie, &format!("/incidents/{}", incident["id"])).await;
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    assert!(html.contains("<label for=\"a-tickets\">"), "the field keeps its label");
+    assert!(html.contains("placeholder=\"ENT-12, ENT-15\"") && !html.contains("SUP-"), "{html}");
+}

@@ -143,6 +143,8 @@ struct IncidentPage {
     establishments: Vec<String>,
     timeline: Vec<(String, String)>,
     my_establishments: Vec<Choice>,
+    /// Keys as this desk writes them, for the form's example.
+    key_example: String,
 }
 
 pub async fn page(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> Result<Response, PageError> {
@@ -191,6 +193,11 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer, Path(id): Path<
         establishments: view.establishments.into_iter().map(|(uai, name)| format!("{name} ({uai})")).collect(),
         timeline,
         my_establishments,
+        key_example: format!(
+            "{}, {}",
+            app.key(guichet_domain::ids::TicketId(12)),
+            app.key(guichet_domain::ids::TicketId(15))
+        ),
     };
     render(&page, lang)
 }

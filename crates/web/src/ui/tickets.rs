@@ -340,6 +340,8 @@ struct TicketPage {
     layout: Layout,
     staff: bool,
     key: String,
+    /// A key as this desk writes them, for the forms' examples.
+    key_example: String,
     title: String,
     description_html: String,
     type_label: String,
@@ -515,6 +517,7 @@ pub async fn page(
         layout: Layout::new(&viewer, format!("{} · {}", app.key(tk.id), tk.title)),
         staff,
         key: app.key(tk.id),
+        key_example: app.key(guichet_domain::ids::TicketId(123)),
         description_html: guichet_app::render::markdown_to_safe_html(&tk.description),
         type_label: label(lang, tk.ticket_type.as_str()),
         status_label: status_label(app, tk.ticket_type, &tk.status, lang),
