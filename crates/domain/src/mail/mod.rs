@@ -1,6 +1,9 @@
 //! Rules of the e-mail channel that need no I/O: finding a ticket key in a
 //! subject, cutting quoted history from a reply, telling automatic mail from
-//! a person's.
+//! a person's, and deciding whether a message proves who sent it.
+
+pub mod authentication;
+pub mod reply_token;
 
 use crate::ids::TicketId;
 use crate::ticket::parse_key;
@@ -17,6 +20,43 @@ pub fn key_in_subject(prefix: &str, subject: &str) -> Option<TicketId> {
         rest = &after[close..];
     }
     None
+}
+
+/// Removes every bracketed ticket key (`[SUP-12]`, any case) from a subject.
+/// Works on the subject as written: a key is found by its brackets, never by
+/// an offset computed on a case-folded copy, whose byte lengths can differ
+/// (`İ` folds to two characters).
+pub fn strip_keys(prefix: &str, subject: &str) -> String {
+    let mut current = strip_keys_once(prefix, subject);
+    // Removing `[SUP-1]` from `[SU[SUP-1]P-2]` leaves a key: repeat until
+    // nothing changes (each pass that changes something shortens the text).
+    loop {
+        let next = strip_keys_once(prefix, &current);
+        if next == current {
+            return current;
+        }
+        current = next;
+    }
+}
+
+fn strip_keys_once(prefix: &str, subject: &str) -> String {
+    let mut out = String::with_capacity(subject.len());
+    let mut rest = subject;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close) if parse_key(prefix, &after[..close]).is_some() => {
+                out.push_str(&rest[..open]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Strips reply prefixes (`Re:`, `TR:`, `Fwd:`…) and the ticket key from a
@@ -117,6 +157,40 @@ mod tests {
         assert_eq!(key_in_subject("SUP", "SUP-123 sans crochets"), None);
         assert_eq!(key_in_subject("SUP", "[OTHER-5] [SUP-0]"), None);
         assert_eq!(key_in_subject("SUP", "[SUP-12"), None);
+    }
+
+    #[test]
+    fn keys_are_stripped_from_subjects_whose_case_folding_changes_their_length() {
+        assert_eq!(strip_keys("SUP", "İİİİİİ[SUP-1]"), "İİİİİİ");
+        assert_eq!(strip_keys("SUP", "Re: İ[SUP-601]"), "Re: İ");
+        assert_eq!(strip_keys("SUP", "[sup-3] Panne [SUP-4][x]"), " Panne [x]");
+        assert_eq!(strip_keys("SUP", "[OTHER-5] [SUP-0] [SUP-"), "[OTHER-5] [SUP-0] [SUP-");
+        assert_eq!(strip_keys("SUP", "[SU[SUP-1]P-2] x"), " x");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stripping_keys_never_panics_and_leaves_no_key(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("[SUP-12]".to_owned()),
+                    proptest::strategy::Just("[sup-7]".to_owned()),
+                    proptest::strategy::Just("İ".to_owned()),
+                    proptest::strategy::Just("ẞ".to_owned()),
+                    proptest::strategy::Just("Ω".to_owned()),
+                    proptest::strategy::Just("K".to_owned()),
+                    proptest::strategy::Just("\0".to_owned()),
+                    "\\PC{0,4}",
+                ],
+                0..12,
+            )
+        ) {
+            let subject: String = pieces.concat();
+            let stripped = strip_keys("SUP", &subject);
+            proptest::prop_assert_eq!(key_in_subject("SUP", &stripped), None);
+            let _ = clean_subject(&subject);
+            let _ = strip_quoted(&subject);
+        }
     }
 
     #[test]
