@@ -32,6 +32,8 @@ default_internal_user = dovecot
 default_login_user = dovenull
 mail_location = maildir:$dir/mail/%n
 first_valid_uid = 1
+# support+interne@… is delivered to support: the desk's internal address in the tests.
+recipient_delimiter = +
 passdb {
   driver = static
   args = password=guichet

@@ -20,6 +20,7 @@ pub mod reports;
 pub mod rota;
 pub mod search;
 pub mod sla;
+pub mod tasks;
 pub mod tickets;
 
 pub use error::AppError;
@@ -47,6 +48,20 @@ pub struct Settings {
     pub incident_rule: guichet_domain::incident::ProposalRule,
     /// How many HELP messages are accepted per hour.
     pub help_limits: help::HelpLimits,
+    /// This process's name among the nodes sharing the database: it holds
+    /// claims (outbox rows) in that name.
+    pub node: String,
+}
+
+/// A name for this process: the host's name and the process id.
+pub fn default_node_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "guichet".into());
+    format!("{host}-{}", std::process::id())
 }
 
 impl Default for Settings {
@@ -60,6 +75,7 @@ impl Default for Settings {
             mail: notify::MailSettings::default(),
             incident_rule: guichet_domain::incident::ProposalRule::default(),
             help_limits: help::HelpLimits::default(),
+            node: default_node_name(),
         }
     }
 }
@@ -88,6 +104,11 @@ pub struct App {
     desk: Arc<std::sync::RwLock<desk::DeskConfig>>,
     /// HELP messages per client address this hour.
     help_clients: Arc<help::ClientWindow>,
+    /// The key of the reply tokens in outgoing mail: made on first start,
+    /// kept in the database so that every node and restart shares it.
+    reply_secret: Arc<Vec<u8>>,
+    /// The background tasks' health, for the probes and the admin pages.
+    pub tasks: Arc<tasks::TaskBoard>,
 }
 
 impl App {
@@ -95,6 +116,7 @@ impl App {
         let mut conn = db.conn().await?;
         let workflows = guichet_store::workflows::load_workflows(&mut conn).await?;
         drop(conn);
+        let reply_secret = load_reply_secret(&db).await?;
         let defaults =
             desk::DeskConfig { calendar: settings.calendar.clone(), sla_policy: settings.sla_policy.clone() };
         let app = Self {
@@ -104,6 +126,8 @@ impl App {
             workflows: Arc::new(workflows),
             desk: Arc::new(std::sync::RwLock::new(defaults)),
             help_clients: Arc::new(help::ClientWindow::default()),
+            reply_secret: Arc::new(reply_secret),
+            tasks: Arc::new(tasks::TaskBoard::default()),
         };
         app.reload_desk_config().await?;
         Ok(app)
@@ -137,4 +161,27 @@ impl App {
     pub fn key(&self, id: guichet_domain::ids::TicketId) -> String {
         guichet_domain::ticket::format_key(&self.settings.key_prefix, id)
     }
+}
+
+const REPLY_SECRET_SETTING: &str = "mail_reply_secret";
+
+/// The reply tokens' key, made once: the first node to start writes it and
+/// every other one reads that one (the insert does nothing if one exists).
+async fn load_reply_secret(db: &Db) -> Result<Vec<u8>, AppError> {
+    let mut conn = db.conn().await?;
+    let found = guichet_store::settings::find_setting(&mut conn, REPLY_SECRET_SETTING).await?;
+    drop(conn);
+    let stored = match found {
+        Some(value) => value,
+        None => {
+            let fresh = serde_json::to_string(&auth::random_secret()).map_err(|e| AppError::Internal(e.into()))?;
+            let mut tx = db.begin().await?;
+            guichet_store::settings::insert_setting_if_absent(&mut tx, REPLY_SECRET_SETTING, &fresh).await?;
+            let value = guichet_store::settings::find_setting(&mut tx, REPLY_SECRET_SETTING).await?;
+            tx.commit().await?;
+            value.ok_or(AppError::NotFound("reply secret"))?
+        }
+    };
+    let secret: String = serde_json::from_str(&stored).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(secret.into_bytes())
 }

@@ -4,13 +4,16 @@
 //! `mail ingest` command both come through [`App::ingest_mail`].
 
 use crate::auth::Principal;
-use crate::notify::{PlainMail, UnknownSender};
+use crate::notify::{is_system_account, PlainMail, UnknownSender};
 use crate::tickets::Filing;
 use crate::{App, AppError};
+use futures_util::FutureExt;
 use guichet_domain::establishment::{NewEstablishment, Uai};
 use guichet_domain::history::FieldChange;
 use guichet_domain::ids::{CommentId, EstablishmentId, TicketId};
-use guichet_domain::mail::{clean_subject, is_automatic, key_in_subject, strip_quoted, SenderSignals};
+use guichet_domain::mail::authentication::from_domain_authenticated;
+use guichet_domain::mail::reply_token::{ReplyScope, ReplyToken};
+use guichet_domain::mail::{clean_subject, is_automatic, key_in_subject, strip_keys, strip_quoted, SenderSignals};
 use guichet_domain::ticket::{Channel, Ticket, TicketDraft, DESCRIPTION_MAX, TITLE_MAX};
 use guichet_domain::user::{EmailAddress, Language, NewUser, Role, User};
 use guichet_store::mail::{MailboxStatus, NewMailMessage, NewQuarantined, Quarantined};
@@ -35,6 +38,10 @@ pub enum IngestOutcome {
     Reply {
         key: String,
     },
+    /// An internal note on an existing ticket (a desk member's answer to a notice).
+    Note {
+        key: String,
+    },
     /// An automatic reply (out of office…) on a ticket, kept in its history only.
     Automatic {
         key: String,
@@ -55,9 +62,14 @@ struct Incoming {
     sender_name: Option<String>,
     subject: String,
     text: String,
+    /// In-Reply-To, then References from the most recent.
     thread: Vec<String>,
     automatic: bool,
     files: Vec<(String, Vec<u8>)>,
+    /// To, Cc and the delivery headers' addresses, lower-cased.
+    recipients: Vec<String>,
+    /// The `Authentication-Results` headers, from the top.
+    authentication_results: Vec<String>,
 }
 
 /// Why a message was not imported: kept aside, or to be retried.
@@ -85,6 +97,36 @@ fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => s[..i].to_owned(),
         None => s.to_owned(),
+    }
+}
+
+/// The longest subject kept with a message (a title is shorter still).
+const SUBJECT_MAX: usize = 1_000;
+/// Message-IDs of a thread looked at (In-Reply-To, then References).
+const MAX_THREAD_IDS: usize = 50;
+/// Recipient addresses looked at, for the internal address.
+const MAX_RECIPIENTS: usize = 100;
+
+/// Text as the databases can store it: PostgreSQL refuses NUL characters in
+/// text, and a message carrying one must not fail every import.
+fn storable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', ""))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// A Message-ID as stored and compared: without angle brackets, spaces or
+/// control characters; a very long one (an index entry has a size limit) is
+/// replaced by its hash.
+fn storable_id(id: &str) -> String {
+    let id: String =
+        id.trim().trim_matches(['<', '>']).chars().filter(|c| !c.is_control() && !c.is_whitespace()).collect();
+    if id.len() > 250 {
+        format!("{}@long-id.guichet", hex::encode(Sha256::digest(id.as_bytes())))
+    } else {
+        id
     }
 }
 
@@ -117,20 +159,42 @@ fn parse_mail(raw: &[u8]) -> Result<Incoming, Refusal> {
     let address = from.address().unwrap_or_default();
     let sender = EmailAddress::parse(address)
         .map_err(|_| Refusal::Quarantine(format!("the sender `{address}` is not an e-mail address")))?;
-    let message_id = match message.message_id() {
-        Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
+    let message_id = match message.message_id().map(storable_id) {
+        Some(id) if !id.is_empty() => id,
         // Without a Message-ID the content identifies the message, so that a re-fetch is still recognised.
         _ => format!("{}@sha256.guichet", hex::encode(Sha256::digest(raw))),
     };
-    let mut thread: Vec<String> = Vec::new();
-    for header in [message.in_reply_to(), message.references()] {
+    let ids = |header: &mail_parser::HeaderValue<'_>| -> Vec<String> {
         if let Some(list) = header.as_text_list() {
-            thread.extend(list.iter().map(|s| s.trim().to_owned()));
+            list.iter().map(|s| storable_id(s)).collect()
         } else if let Some(one) = header.as_text() {
-            thread.extend(one.split_whitespace().map(|s| s.trim_matches(['<', '>']).to_owned()));
+            one.split_whitespace().map(storable_id).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    // The mail answered first, then the conversation from its most recent mail.
+    let mut thread = ids(message.in_reply_to());
+    thread.extend(ids(message.references()).into_iter().rev());
+    thread.retain(|s| !s.is_empty());
+    thread.truncate(MAX_THREAD_IDS);
+    let mut recipients: Vec<String> = [message.to(), message.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address())
+        .map(|a| storable(a).to_lowercase())
+        .collect();
+    let mut authentication_results = Vec::new();
+    for (name, value) in message.headers_raw() {
+        if name.eq_ignore_ascii_case("Authentication-Results") {
+            authentication_results.push(value.to_owned());
+        } else if ["Delivered-To", "X-Original-To", "Envelope-To"].iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            recipients.push(value.trim().trim_matches(['<', '>']).to_lowercase());
         }
     }
-    thread.retain(|s| !s.is_empty());
+    recipients.truncate(MAX_RECIPIENTS);
+    authentication_results.truncate(MAX_THREAD_IDS);
     let signals = SenderSignals {
         from: sender.as_str(),
         auto_submitted: message.header_raw("Auto-Submitted"),
@@ -141,7 +205,7 @@ fn parse_mail(raw: &[u8]) -> Result<Incoming, Refusal> {
             .is_some_and(|v| v.to_lowercase().contains("all") || v.to_lowercase().contains("oof")),
     };
     let automatic = is_automatic(&signals);
-    let text = message.body_text(0).map(|t| t.replace("\r\n", "\n")).unwrap_or_default();
+    let text = message.body_text(0).map(|t| storable(&t.replace("\r\n", "\n")).into_owned()).unwrap_or_default();
     let mut files = Vec::new();
     for (i, part) in message.attachments().enumerate() {
         let content = match part.message() {
@@ -149,7 +213,7 @@ fn parse_mail(raw: &[u8]) -> Result<Incoming, Refusal> {
             None => part.contents().to_vec(),
         };
         let name = match (part.attachment_name(), part.message()) {
-            (Some(name), _) if !name.trim().is_empty() => name.to_owned(),
+            (Some(name), _) if !storable(name).trim().is_empty() => truncate(storable(name).trim(), 200),
             (_, Some(_)) => format!("message-{}.eml", i + 1),
             _ => format!("piece-jointe-{}.{}", i + 1, extension(part)),
         };
@@ -158,39 +222,183 @@ fn parse_mail(raw: &[u8]) -> Result<Incoming, Refusal> {
     Ok(Incoming {
         message_id,
         sender,
-        sender_name: from.name().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
-        subject: message.subject().unwrap_or_default().trim().to_owned(),
+        sender_name: from.name().map(|n| truncate(storable(n).trim(), 100)).filter(|n| !n.is_empty()),
+        subject: truncate(storable(message.subject().unwrap_or_default()).trim(), SUBJECT_MAX),
         text,
         thread,
         automatic,
         files,
+        recipients,
+        authentication_results,
     })
+}
+
+/// What a panic said, for the quarantine's reason.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+/// A message being imported, with where it came from.
+struct Source<'a> {
+    raw: &'a [u8],
+    mailbox: Option<&'a str>,
+    mail: &'a Incoming,
+}
+
+impl<'a> Source<'a> {
+    /// The message as recorded by its Message-ID.
+    fn record(&self, outcome: &'static str, ticket: Option<TicketId>) -> NewMailMessage<'a> {
+        NewMailMessage {
+            message_id: &self.mail.message_id,
+            inbound: true,
+            mailbox: self.mailbox,
+            outcome,
+            ticket,
+            comment: None,
+            sender: self.mail.sender.as_str(),
+            subject: &self.mail.subject,
+            raw: Some(self.raw),
+        }
+    }
+}
+
+/// Who a message proves it comes from.
+enum Identity {
+    /// It answers a mail that carried a valid reply token: it acts on the
+    /// token's ticket as the token's recipient.
+    Token(User, ReplyToken),
+    /// The desk's mail server vouched for the From domain, and a user has that address.
+    Verified(User),
+    /// Nothing proves the From address, which belongs to this user.
+    Claimed(User),
+    /// The address of a disabled account, or a reserved address without a
+    /// mailbox (the HELP form's): no mail acts as it. Says which.
+    Barred(&'static str),
+    /// An address no user has.
+    Unknown,
 }
 
 impl App {
     /// Imports one message; `Err` only for a temporary failure (the
     /// database), after which the caller leaves the message to retry later.
+    /// A message whose import fails (or panics) `max_import_attempts` times
+    /// is quarantined instead, so that it never holds back the ones after it.
     pub async fn ingest_mail(&self, raw: &[u8], mailbox: Option<&str>) -> Result<IngestOutcome, AppError> {
-        match self.import_mail(raw, mailbox).await {
-            Ok(outcome) => Ok(outcome),
-            Err(Refusal::Temporary(e)) => Err(e),
-            Err(Refusal::Quarantine(reason)) => {
+        let attempt = std::panic::AssertUnwindSafe(self.import_mail(raw, mailbox)).catch_unwind().await;
+        let failure = match attempt {
+            Ok(Ok(outcome)) => return Ok(outcome),
+            Ok(Err(Refusal::Quarantine(reason))) => {
                 self.quarantine(raw, mailbox, &reason).await?;
                 tracing::warn!(mailbox = mailbox.unwrap_or("-"), %reason, "mail quarantined");
-                Ok(IngestOutcome::Quarantined { reason })
+                return Ok(IngestOutcome::Quarantined { reason });
             }
+            Ok(Err(Refusal::Temporary(e))) => e,
+            Err(panic) => AppError::Internal(format!("the import panicked: {}", panic_text(&panic)).into()),
+        };
+        let sha256 = hex::encode(Sha256::digest(raw));
+        let error = storable(&failure.to_string()).into_owned();
+        let attempts = {
+            let mut tx = self.db.begin().await?;
+            let n = guichet_store::mail::record_import_failure(&mut tx, &sha256, mailbox, &error, self.now()).await?;
+            tx.commit().await?;
+            n
+        };
+        tracing::warn!(mailbox = mailbox.unwrap_or("-"), attempts, error = %failure, "mail import failed");
+        if attempts < i64::from(self.settings.mail.max_import_attempts.max(1)) {
+            return Err(failure);
         }
+        let reason = format!("the import failed {attempts} times; last error: {error}");
+        self.quarantine(raw, mailbox, &reason).await?;
+        Ok(IngestOutcome::Quarantined { reason })
     }
 
     async fn quarantine(&self, raw: &[u8], mailbox: Option<&str>, reason: &str) -> Result<(), AppError> {
         let parsed = MessageParser::default().parse(raw);
-        let sender = parsed.as_ref().and_then(|m| m.from()).and_then(|f| f.first()).and_then(|a| a.address());
-        let subject = parsed.as_ref().and_then(|m| m.subject());
+        let sender = parsed
+            .as_ref()
+            .and_then(|m| m.from())
+            .and_then(|f| f.first())
+            .and_then(|a| a.address())
+            .map(|a| truncate(&storable(a), 320));
+        let subject = parsed.as_ref().and_then(|m| m.subject()).map(|s| truncate(&storable(s), SUBJECT_MAX));
         let sha256 = hex::encode(Sha256::digest(raw));
-        let q = NewQuarantined { sha256: &sha256, mailbox, sender, subject, raw, error: reason };
-        let mut conn = self.db.conn().await?;
-        guichet_store::mail::insert_quarantine(&mut conn, &q, self.now()).await?;
+        let reason = storable(reason);
+        let q = NewQuarantined {
+            sha256: &sha256,
+            mailbox,
+            sender: sender.as_deref(),
+            subject: subject.as_deref(),
+            raw,
+            error: &reason,
+        };
+        let mut tx = self.db.begin().await?;
+        guichet_store::mail::insert_quarantine(&mut tx, &q, self.now()).await?;
+        guichet_store::mail::delete_import_failure(&mut tx, &sha256).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Keeps aside a message too large to fetch whole: its header (all the
+    /// desk needs to find it on the server) and the reason.
+    pub async fn quarantine_oversized(
+        &self,
+        header: &[u8],
+        size: u64,
+        mailbox: Option<&str>,
+    ) -> Result<IngestOutcome, AppError> {
+        let reason = format!(
+            "the message is {size} bytes, more than the limit of {} bytes: only its header is kept here, \
+             the message stays on the mail server",
+            self.settings.mail.max_message_bytes
+        );
+        self.quarantine(header, mailbox, &reason).await?;
+        tracing::warn!(mailbox = mailbox.unwrap_or("-"), size, "oversized mail quarantined");
+        Ok(IngestOutcome::Quarantined { reason })
+    }
+
+    /// Who the message proves it comes from (see the README's mail section).
+    async fn identify(&self, tx: &mut Conn, mail: &Incoming) -> Result<Identity, AppError> {
+        if let Some(token) = self.reply_token_in(&mail.thread) {
+            match guichet_store::users::find_user(tx, token.user).await {
+                Ok(user) if !user.disabled && !is_system_account(&user) => return Ok(Identity::Token(user, token)),
+                // A token for a user since disabled or removed proves nothing more than the From.
+                Ok(_) | Err(guichet_store::StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // `.invalid` (RFC 2606) has no mailboxes: Guichet's own system
+        // accounts live there, and no mail may create or act as one.
+        if mail.sender.as_str().ends_with(".invalid") {
+            return Ok(Identity::Barred("an account that receives no mail"));
+        }
+        let Some(user) = guichet_store::users::find_user_by_email(tx, &mail.sender).await? else {
+            return Ok(Identity::Unknown);
+        };
+        if user.disabled {
+            return Ok(Identity::Barred("a disabled account"));
+        }
+        if is_system_account(&user) {
+            return Ok(Identity::Barred("an account that receives no mail"));
+        }
+        let domain = mail.sender.as_str().rsplit_once('@').map_or("", |(_, d)| d);
+        let vouched = self.settings.mail.trusted_authserv_id.as_deref().is_some_and(|id| {
+            from_domain_authenticated(
+                mail.authentication_results.iter().map(|v| ("Authentication-Results", v.as_str())),
+                id,
+                domain,
+            )
+        });
+        Ok(if vouched { Identity::Verified(user) } else { Identity::Claimed(user) })
+    }
+
+    /// Whether the message was written to the desk's internal address.
+    fn to_internal_address(&self, mail: &Incoming) -> bool {
+        let internal = &self.settings.mail.internal_addresses;
+        mail.recipients.iter().any(|r| internal.iter().any(|a| a.eq_ignore_ascii_case(r)))
     }
 
     async fn import_mail(&self, raw: &[u8], mailbox: Option<&str>) -> Result<IngestOutcome, Refusal> {
@@ -202,8 +410,8 @@ impl App {
             )));
         }
         let mail = parse_mail(raw)?;
-        let own = &self.settings.mail.own_addresses;
-        if own.iter().any(|a| a.eq_ignore_ascii_case(mail.sender.as_str())) {
+        let own = self.settings.mail.own_addresses.iter().chain(&self.settings.mail.internal_addresses);
+        if own.into_iter().any(|a| a.eq_ignore_ascii_case(mail.sender.as_str())) {
             return Err(Refusal::Quarantine(format!(
                 "sent from the desk's own address {}: refused to avoid a mail loop",
                 mail.sender.as_str()
@@ -213,65 +421,65 @@ impl App {
         if guichet_store::mail::message_known(&mut tx, &mail.message_id).await? {
             return Ok(IngestOutcome::Duplicate);
         }
-        let user = guichet_store::users::find_user_by_email(&mut tx, &mail.sender).await?.filter(|u| !u.disabled);
-        let thread_ticket = match key_in_subject(&self.settings.key_prefix, &mail.subject) {
-            Some(id) => Some(id),
-            None => guichet_store::mail::find_thread_ticket(&mut tx, &mail.thread).await?,
-        };
-        let ticket = match thread_ticket {
-            Some(id) => guichet_store::tickets::find_ticket(&mut tx, id, &guichet_domain::actor::TicketScope::All)
-                .await
-                .ok()
-                .map(|r| r.ticket),
-            None => None,
-        };
-        let record = |outcome: &'static str, ticket: Option<TicketId>, comment: Option<CommentId>| NewMailMessage {
-            message_id: &mail.message_id,
-            inbound: true,
-            mailbox,
-            outcome,
-            ticket,
-            comment,
-            sender: mail.sender.as_str(),
-            subject: &mail.subject,
-            raw: Some(raw),
-        };
+        let identity = self.identify(&mut tx, &mail).await?;
+        let source = Source { raw, mailbox, mail: &mail };
+        let record = |outcome, ticket| source.record(outcome, ticket);
         let now = self.now();
-        let outcome = match (user, ticket) {
-            (Some(user), Some(ticket)) if may_reply(&user, &ticket) => {
-                let key = self.key(ticket.id);
-                if mail.automatic {
-                    let change = FieldChange::internal("automatic_mail", None, Some(truncate(&mail.subject, 200)));
-                    guichet_store::events::insert_events(&mut tx, ticket.id, Some(user.id), &[change], now).await?;
-                    guichet_store::mail::insert_message(&mut tx, &record("automatic", Some(ticket.id), None), now)
-                        .await?;
-                    IngestOutcome::Automatic { key }
-                } else {
-                    let p = Principal::from_user(user);
-                    // Recorded first, so that the notifications it causes thread after it.
-                    guichet_store::mail::insert_message(&mut tx, &record("reply", Some(ticket.id), None), now).await?;
-                    let comment = self.reply_by_mail(&mut tx, &p, &ticket, &mail).await?;
-                    guichet_store::mail::set_message_ticket(&mut tx, &mail.message_id, ticket.id, Some(comment))
-                        .await?;
-                    IngestOutcome::Reply { key }
+        let outcome = match identity {
+            Identity::Token(user, token) => {
+                let ticket = self.find_ticket_for(&mut tx, Some(token.ticket)).await?;
+                match ticket.filter(|t| may_reply(&user, t)) {
+                    Some(ticket) => {
+                        let internal = token.scope == ReplyScope::Internal || self.to_internal_address(&mail);
+                        self.answer_by_mail(&mut tx, user, &ticket, &source, internal).await?
+                    }
+                    // The token's ticket is gone, or the user lost access to it.
+                    None => self.file_for(&mut tx, user, &source, true).await?,
                 }
             }
-            (Some(user), _) => {
-                let home = match (user.role, user.establishments.first()) {
-                    (Role::Requester, Some(e)) if thread_ticket.is_none() => Some(*e),
-                    _ => None,
+            Identity::Verified(user) => {
+                let thread_ticket = match key_in_subject(&self.settings.key_prefix, &mail.subject) {
+                    Some(id) => Some(id),
+                    None => guichet_store::mail::find_thread_ticket(&mut tx, &mail.thread).await?,
                 };
-                guichet_store::mail::insert_message(&mut tx, &record("ticket", None, None), now).await?;
-                let id = self.file_by_mail(&mut tx, user, home, &mail).await?;
-                IngestOutcome::Ticket { key: self.key(id), triage: home.is_none() }
+                let ticket = self.find_ticket_for(&mut tx, thread_ticket).await?;
+                match ticket.filter(|t| may_reply(&user, t)) {
+                    Some(ticket) => {
+                        let internal = self.to_internal_address(&mail);
+                        self.answer_by_mail(&mut tx, user, &ticket, &source, internal).await?
+                    }
+                    None => self.file_for(&mut tx, user, &source, thread_ticket.is_none()).await?,
+                }
             }
-            (None, _) if self.settings.mail.unknown_sender == UnknownSender::Triage => {
+            Identity::Barred(why) => {
+                return Err(Refusal::Quarantine(format!(
+                    "mail from the address of {why} ({}): kept for review, nothing acts in its name",
+                    mail.sender.as_str()
+                )));
+            }
+            Identity::Claimed(user) if user.role.is_staff() => {
+                return Err(Refusal::Quarantine(format!(
+                    "unauthenticated mail from the address of a desk member ({}): no reply token and no \
+                     passing Authentication-Results, so it is kept for review instead of acting in their name",
+                    mail.sender.as_str()
+                )));
+            }
+            Identity::Claimed(user) => {
+                // Filed, but where only the desk sees it, and never on an
+                // existing ticket: anyone can write this From.
+                guichet_store::mail::insert_message(&mut tx, &record("ticket", None), now).await?;
+                let id = self.file_by_mail(&mut tx, user.clone(), None, &mail).await?;
+                let change = FieldChange::internal("unauthenticated_sender", None, Some(mail.sender.as_str().into()));
+                guichet_store::events::insert_events(&mut tx, id, None, &[change], now).await?;
+                IngestOutcome::Ticket { key: self.key(id), triage: true }
+            }
+            Identity::Unknown if self.settings.mail.unknown_sender == UnknownSender::Triage => {
                 let user = self.user_for_unknown_sender(&mut tx, &mail).await?;
-                guichet_store::mail::insert_message(&mut tx, &record("ticket", None, None), now).await?;
+                guichet_store::mail::insert_message(&mut tx, &record("ticket", None), now).await?;
                 let id = self.file_by_mail(&mut tx, user, None, &mail).await?;
                 IngestOutcome::Ticket { key: self.key(id), triage: true }
             }
-            (None, _) => {
+            Identity::Unknown => {
                 if !mail.automatic {
                     let (subject, text) = refusal_text(&mail.subject);
                     let reply_to = Some(mail.message_id.clone());
@@ -285,13 +493,74 @@ impl App {
                     };
                     self.send_plain(&mut tx, plain).await?;
                 }
-                guichet_store::mail::insert_message(&mut tx, &record("refused", None, None), now).await?;
+                guichet_store::mail::insert_message(&mut tx, &record("refused", None), now).await?;
                 IngestOutcome::Refused
             }
         };
+        guichet_store::mail::delete_import_failure(&mut tx, &hex::encode(Sha256::digest(raw))).await?;
         tx.commit().await.map_err(AppError::from)?;
         tracing::debug!(mailbox = mailbox.unwrap_or("-"), outcome = ?outcome, "mail imported");
         Ok(outcome)
+    }
+
+    async fn find_ticket_for(&self, tx: &mut Conn, id: Option<TicketId>) -> Result<Option<Ticket>, AppError> {
+        let Some(id) = id else { return Ok(None) };
+        match guichet_store::tickets::find_ticket(tx, id, &guichet_domain::actor::TicketScope::All).await {
+            Ok(record) => Ok(Some(record.ticket)),
+            Err(guichet_store::StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An authenticated sender's answer on a ticket they may write to: a
+    /// public reply, an internal note (a desk member answering a notice, or
+    /// writing to the internal address), or an automatic reply kept in the history.
+    async fn answer_by_mail(
+        &self,
+        tx: &mut Conn,
+        user: User,
+        ticket: &Ticket,
+        source: &Source<'_>,
+        internal: bool,
+    ) -> Result<IngestOutcome, AppError> {
+        let (mail, record) = (source.mail, |outcome, ticket| source.record(outcome, ticket));
+        let now = self.now();
+        let key = self.key(ticket.id);
+        if mail.automatic {
+            let change = FieldChange::internal("automatic_mail", None, Some(truncate(&mail.subject, 200)));
+            guichet_store::events::insert_events(tx, ticket.id, Some(user.id), &[change], now).await?;
+            guichet_store::mail::insert_message(tx, &record("automatic", Some(ticket.id)), now).await?;
+            return Ok(IngestOutcome::Automatic { key });
+        }
+        // Only the desk writes internal notes; a requester's mail is a reply.
+        let internal = internal && user.role.is_staff();
+        let p = Principal::from_user(user);
+        // Recorded first, so that the notifications it causes thread after it.
+        let outcome = if internal { "note" } else { "reply" };
+        guichet_store::mail::insert_message(tx, &record(outcome, Some(ticket.id)), now).await?;
+        let comment = self.reply_by_mail(tx, &p, ticket, mail, internal).await?;
+        guichet_store::mail::set_message_ticket(tx, &mail.message_id, ticket.id, Some(comment)).await?;
+        Ok(if internal { IngestOutcome::Note { key } } else { IngestOutcome::Reply { key } })
+    }
+
+    /// A new request from an authenticated sender: a school administrator's
+    /// is filed for their school (unless it names a ticket they may not
+    /// see), anyone else's in triage.
+    async fn file_for(
+        &self,
+        tx: &mut Conn,
+        user: User,
+        source: &Source<'_>,
+        own_school: bool,
+    ) -> Result<IngestOutcome, AppError> {
+        let (mail, record) = (source.mail, |outcome, ticket| source.record(outcome, ticket));
+        let home = match (user.role, user.establishments.first()) {
+            (Role::Requester, Some(e)) if own_school => Some(*e),
+            _ => None,
+        };
+        guichet_store::mail::insert_message(tx, &record("ticket", None), self.now()).await?;
+        let id = self.file_by_mail(tx, user, home, mail).await?;
+        Ok(IngestOutcome::Ticket { key: self.key(id), triage: home.is_none() })
     }
 
     /// The body kept for a mail: what the person wrote, without the quoted
@@ -328,11 +597,12 @@ impl App {
         p: &Principal,
         ticket: &Ticket,
         mail: &Incoming,
+        internal: bool,
     ) -> Result<CommentId, AppError> {
         let (body, files) = self.mail_body(mail, true);
-        let comment = self.comment_in(tx, p, ticket, &body, false, Channel::Email).await?;
+        let comment = self.comment_in(tx, p, ticket, &body, internal, Channel::Email).await?;
         for (filename, content) in &files {
-            let upload = crate::attachments::Upload { filename, content, internal: false, comment: Some(comment) };
+            let upload = crate::attachments::Upload { filename, content, internal, comment: Some(comment) };
             self.attach_in(tx, p, ticket.id, upload).await?;
         }
         Ok(comment)
@@ -437,9 +707,10 @@ impl App {
         let outcome = self.ingest_mail(&raw, q.mailbox.as_deref()).await?;
         let ticket = match &outcome {
             IngestOutcome::Quarantined { .. } => return Ok(outcome),
-            IngestOutcome::Ticket { key, .. } | IngestOutcome::Reply { key } | IngestOutcome::Automatic { key } => {
-                guichet_domain::ticket::parse_key(&self.settings.key_prefix, key)
-            }
+            IngestOutcome::Ticket { key, .. }
+            | IngestOutcome::Reply { key }
+            | IngestOutcome::Note { key }
+            | IngestOutcome::Automatic { key } => guichet_domain::ticket::parse_key(&self.settings.key_prefix, key),
             IngestOutcome::Refused | IngestOutcome::Duplicate => None,
         };
         let mut conn = self.db.conn().await?;
@@ -466,11 +737,32 @@ impl App {
         Ok(guichet_store::mail::list_mailbox_status(&mut conn, &self.settings.mail.mailboxes, since).await?)
     }
 
+    /// This process's background tasks and their health (the desk).
+    pub fn background_tasks(&self, p: &Principal) -> Result<Vec<crate::tasks::TaskState>, AppError> {
+        if !p.actor.role.is_staff() {
+            return Err(AppError::Forbidden("only the desk sees the background tasks".into()));
+        }
+        Ok(self.tasks.list())
+    }
+
     /// Notifications not sent yet, or given up on (administrators).
     pub async fn unsent_mail(&self, p: &Principal) -> Result<Vec<guichet_store::mail::Outgoing>, AppError> {
         require_admin(p)?;
         let mut conn = self.db.conn().await?;
         Ok(guichet_store::mail::list_unsent_outgoing(&mut conn, 200).await?)
+    }
+
+    /// Where the reading of a mailbox stands: (UIDVALIDITY, last UID handled).
+    pub async fn mailbox_cursor(&self, name: &str) -> Result<Option<(i64, i64)>, AppError> {
+        let mut conn = self.db.conn().await?;
+        Ok(guichet_store::mail::find_mailbox_cursor(&mut conn, name).await?)
+    }
+
+    pub async fn set_mailbox_cursor(&self, name: &str, uid_validity: i64, last_uid: i64) -> Result<(), AppError> {
+        let mut tx = self.db.begin().await?;
+        guichet_store::mail::update_mailbox_cursor(&mut tx, name, uid_validity, last_uid).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records a mailbox's successful fetch.
@@ -523,19 +815,6 @@ fn require_admin(p: &Principal) -> Result<(), AppError> {
 /// A sender may add to a ticket of their establishments, or to one they filed.
 fn may_reply(user: &User, ticket: &Ticket) -> bool {
     user.role.is_staff() || user.establishments.contains(&ticket.establishment) || ticket.requester.id == user.id
-}
-
-fn strip_keys(prefix: &str, subject: &str) -> String {
-    let mut out = subject.to_owned();
-    while let Some(id) = key_in_subject(prefix, &out) {
-        let key = guichet_domain::ticket::format_key(prefix, id);
-        let lower = out.to_lowercase();
-        match lower.find(&format!("[{}]", key.to_lowercase())) {
-            Some(at) => out.replace_range(at..at + key.len() + 2, ""),
-            None => break,
-        }
-    }
-    out
 }
 
 fn refusal_text(subject: &str) -> (String, String) {

@@ -5,6 +5,7 @@
 use crate::{App, AppError};
 use chrono::{DateTime, Utc};
 use guichet_domain::ids::{TicketId, UserId};
+use guichet_domain::mail::reply_token::{ReplyScope, ReplyToken};
 use guichet_domain::sla::SlaState;
 use guichet_domain::user::Language;
 use guichet_store::mail::NewOutgoing;
@@ -36,6 +37,14 @@ pub struct MailSettings {
     pub reopen_days: u32,
     /// Names of the configured mailboxes, for their status page.
     pub mailboxes: Vec<String>,
+    /// The desk's internal address (RT's "comment" address): notices to staff
+    /// ask for answers there, and a desk member's mail to it is an internal note.
+    pub internal_addresses: Vec<String>,
+    /// The `authserv-id` of the desk's own mail server: its
+    /// `Authentication-Results` header is believed about the From domain.
+    pub trusted_authserv_id: Option<String>,
+    /// Failed imports of one message before it is quarantined.
+    pub max_import_attempts: u32,
 }
 
 impl Default for MailSettings {
@@ -52,6 +61,9 @@ impl Default for MailSettings {
             automatic_per_hour: 5,
             reopen_days: 5,
             mailboxes: Vec::new(),
+            internal_addresses: Vec::new(),
+            trusted_authserv_id: None,
+            max_import_attempts: 3,
         }
     }
 }
@@ -120,6 +132,15 @@ impl Notice<'_> {
 
     fn automatic(&self) -> bool {
         matches!(self, Notice::Acknowledgment | Notice::Reminder)
+    }
+
+    /// What an answer to this notice becomes: notices to the desk about a
+    /// ticket are answered among the desk, never to the requester.
+    fn reply_scope(&self) -> ReplyScope {
+        match self {
+            Notice::NewTicket | Notice::RequesterReplied { .. } | Notice::Sla { .. } => ReplyScope::Internal,
+            _ => ReplyScope::Public,
+        }
     }
 }
 
@@ -289,6 +310,17 @@ pub fn compose(notice: &Notice<'_>, language: Language, f: &TicketFacts<'_>) -> 
     Composed { subject, text, html }
 }
 
+fn nonce() -> String {
+    let mut bytes = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// An account with no mailbox behind it (the HELP form's): no mail ever acts as it.
+pub fn is_system_account(user: &guichet_domain::user::User) -> bool {
+    user.email.as_str().ends_with(".invalid")
+}
+
 /// A mail that belongs to no ticket.
 pub(crate) struct PlainMail {
     pub kind: String,
@@ -310,9 +342,21 @@ pub enum Recipient {
 impl App {
     /// A fresh Message-ID in Guichet's domain.
     pub fn new_message_id(&self, key: &str) -> String {
-        let mut bytes = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        format!("{}.{}@{}", hex::encode(bytes), key.to_lowercase(), self.settings.mail.domain)
+        format!("{}.{}@{}", nonce(), key.to_lowercase(), self.settings.mail.domain)
+    }
+
+    /// A fresh Message-ID carrying a reply token: an answer quoting it acts on
+    /// `token.ticket` as `token.user`, in `token.scope`.
+    pub fn reply_message_id(&self, token: &ReplyToken) -> String {
+        token.message_id(&self.reply_secret, &self.settings.key_prefix, &nonce(), &self.settings.mail.domain)
+    }
+
+    /// The first valid reply token among a thread's Message-IDs (In-Reply-To
+    /// first, then References from the most recent).
+    pub fn reply_token_in(&self, thread: &[String]) -> Option<ReplyToken> {
+        thread.iter().find_map(|id| {
+            ReplyToken::from_message_id(id, &self.reply_secret, &self.settings.key_prefix, &self.settings.mail.domain)
+        })
     }
 
     pub fn ticket_url(&self, key: &str) -> String {
@@ -343,6 +387,7 @@ impl App {
         }
         // A HELP request not yet taken over is answered to the end user who
         // wrote it, when they left an address.
+        let system = is_system_account(&user);
         let (name, email, language) = if user.email.as_str() == crate::help::HELP_FORM_ADDRESS {
             let contact = guichet_store::incidents::find_contact(tx, ticket).await?;
             match contact.and_then(|c| Some((c.name, c.email?, c.language))) {
@@ -372,6 +417,7 @@ impl App {
             reopen_days: self.settings.mail.reopen_days,
         };
         let composed = compose(&notice, language, &facts);
+        let scope = notice.reply_scope();
         let references = guichet_store::mail::thread_message_ids(tx, ticket).await?;
         let mail = NewOutgoing {
             ticket: Some(ticket),
@@ -380,10 +426,20 @@ impl App {
             subject: composed.subject,
             body_text: composed.text,
             body_html: composed.html,
-            message_id: self.new_message_id(&key),
+            // An answer to a mail sent for a system account (to a HELP form's
+            // author) carries no token: nothing may act as that account.
+            message_id: if system {
+                self.new_message_id(&key)
+            } else {
+                self.reply_message_id(&ReplyToken { ticket, user: user.id, scope })
+            },
             in_reply_to: references.last().cloned(),
             references,
             automatic: notice.automatic(),
+            reply_to: match scope {
+                ReplyScope::Internal => self.settings.mail.internal_addresses.first().cloned(),
+                ReplyScope::Public => None,
+            },
         };
         guichet_store::mail::insert_outgoing(tx, &mail, now).await?;
         Ok(())
@@ -444,6 +500,7 @@ impl App {
             in_reply_to: reply_to.clone(),
             references: reply_to.into_iter().collect(),
             automatic,
+            reply_to: None,
         };
         guichet_store::mail::insert_outgoing(tx, &mail, now).await?;
         Ok(true)
@@ -454,15 +511,36 @@ impl App {
 pub const GIVE_UP_AFTER_DAYS: i64 = 3;
 
 impl App {
-    /// Notifications due for sending now.
-    pub async fn due_mail(&self, limit: i64) -> Result<Vec<guichet_store::mail::Outgoing>, AppError> {
-        let mut conn = self.db.conn().await?;
-        Ok(guichet_store::mail::list_due_outgoing(&mut conn, self.now(), limit).await?)
+    /// Claims notifications due for sending now, for this node, until
+    /// `lease`: no other sender (node or command) takes them meanwhile.
+    pub async fn claim_due_mail(
+        &self,
+        limit: i64,
+        lease: chrono::Duration,
+    ) -> Result<Vec<guichet_store::mail::Outgoing>, AppError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let claimed =
+            guichet_store::mail::claim_due_outgoing(&mut tx, &self.settings.node, now, now + lease, limit).await?;
+        tx.commit().await?;
+        Ok(claimed)
     }
 
-    pub async fn mail_sent(&self, id: i64) -> Result<(), AppError> {
-        let mut conn = self.db.conn().await?;
-        Ok(guichet_store::mail::mark_sent(&mut conn, id, self.now()).await?)
+    /// Gives back claimed notifications this node will not attempt now.
+    pub async fn release_mail(&self, ids: &[i64]) -> Result<(), AppError> {
+        let mut tx = self.db.begin().await?;
+        guichet_store::mail::release_outgoing(&mut tx, &self.settings.node, ids).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a notification as sent; false when this node's claim had
+    /// expired and another sender holds it.
+    pub async fn mail_sent(&self, id: i64) -> Result<bool, AppError> {
+        let mut tx = self.db.begin().await?;
+        let marked = guichet_store::mail::mark_sent(&mut tx, id, &self.settings.node, self.now()).await?;
+        tx.commit().await?;
+        Ok(marked)
     }
 
     /// Records a failed send: retried later with backoff, or given up on when
@@ -479,8 +557,10 @@ impl App {
         } else {
             next_attempt(mail.attempts, mail.created_at, now, chrono::Duration::days(GIVE_UP_AFTER_DAYS))
         };
-        let mut conn = self.db.conn().await?;
-        Ok(guichet_store::mail::mark_attempt_failed(&mut conn, mail.id, error, retry_at, now).await?)
+        let mut tx = self.db.begin().await?;
+        guichet_store::mail::mark_attempt_failed(&mut tx, mail.id, error, retry_at, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Puts a mail given up on back in line (administrators).

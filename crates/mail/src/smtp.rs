@@ -1,6 +1,9 @@
 //! The outbox sender: sends queued notifications over SMTP, oldest first,
-//! retrying with backoff. Each mail keeps its Message-ID across attempts, so
-//! that a resend after a crash threads (and deduplicates) as the same mail.
+//! retrying with backoff. A sender claims a few rows before sending them, so
+//! that two senders (two nodes, or `guichet mail send` beside `serve`) never
+//! send the same mail. Each mail keeps its Message-ID across attempts, so
+//! that the one resend a crash can cause (after the SMTP server accepted a
+//! mail, before it was marked sent) threads and deduplicates as the same mail.
 
 use crate::{Credentials, MailError, TlsMode};
 use guichet_app::App;
@@ -27,6 +30,17 @@ pub struct SmtpConfig {
     pub from: String,
 }
 
+/// The longest an SMTP exchange may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Mails claimed at once.
+const BATCH: usize = 10;
+
+/// How long a claim holds: long enough to send the whole batch at the SMTP
+/// timeout and mark it sent; a sender that died lets go when it ends.
+fn lease() -> Duration {
+    SMTP_TIMEOUT * u32::try_from(BATCH + 2).unwrap_or(12)
+}
+
 /// A configured SMTP transport and sender address.
 #[derive(Clone)]
 pub struct Sender {
@@ -49,7 +63,7 @@ impl Sender {
             TlsMode::Starttls => 587,
             TlsMode::None => 25,
         });
-        let mut builder = builder.port(port).timeout(Some(Duration::from_secs(30)));
+        let mut builder = builder.port(port).timeout(Some(SMTP_TIMEOUT));
         if let (Some(user), Some(password)) = (&config.credentials.user, config.credentials.password()?) {
             builder = builder.credentials(SmtpCredentials::new(user.clone(), password));
         }
@@ -65,6 +79,10 @@ impl Sender {
             .subject(&m.subject)
             .date(mail.created_at.into())
             .message_id(Some(format!("<{}>", m.message_id)));
+        if let Some(reply_to) = &m.reply_to {
+            let reply_to: Mailbox = reply_to.parse().map_err(|e| format!("reply-to `{reply_to}`: {e}"))?;
+            builder = builder.reply_to(reply_to);
+        }
         if let Some(parent) = &m.in_reply_to {
             builder = builder.in_reply_to(format!("<{parent}>"));
         }
@@ -81,39 +99,67 @@ impl Sender {
 
     /// Sends every mail due now; returns how many went out.
     pub async fn send_due(&self, app: &App) -> Result<usize, MailError> {
+        let lease = lease();
         let mut sent = 0;
         loop {
-            let due = app.due_mail(50).await?;
+            let claimed_at = std::time::Instant::now();
+            let claim = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(6));
+            let due = app.claim_due_mail(i64::try_from(BATCH).unwrap_or(10), claim).await?;
             if due.is_empty() {
                 return Ok(sent);
             }
-            let mut progressed = false;
-            for mail in &due {
+            for (i, mail) in due.iter().enumerate() {
+                // Never send once the claim could have expired: another sender may hold it by then.
+                if claimed_at.elapsed() + SMTP_TIMEOUT + Duration::from_secs(10) > lease {
+                    let rest: Vec<i64> = due[i..].iter().map(|m| m.id).collect();
+                    app.release_mail(&rest).await?;
+                    break;
+                }
                 let result = match self.build(mail) {
                     Ok(message) => self.transport.send(message).await.map_err(|e| (e.to_string(), e.is_permanent())),
                     Err(e) => Err((e, true)),
                 };
                 match result {
                     Ok(_) => {
-                        app.mail_sent(mail.id).await?;
+                        record_sent(app, mail.id).await?;
                         sent += 1;
-                        progressed = true;
                     }
                     Err((error, permanent)) => {
-                        tracing::warn!(to = %mail.mail.recipient, %error, permanent, "mail not sent");
+                        tracing::warn!(outbox = mail.id, %error, permanent, "mail not sent");
                         app.mail_failed(mail, &error, permanent).await?;
                         if !permanent {
                             // The server is likely down: the rest waits for the next round.
+                            let rest: Vec<i64> = due[i + 1..].iter().map(|m| m.id).collect();
+                            app.release_mail(&rest).await?;
                             return Ok(sent);
                         }
                     }
                 }
             }
-            if !progressed {
-                return Ok(sent);
+        }
+    }
+}
+
+/// Marks a mail the SMTP server accepted as sent, trying again for a while
+/// if the database does not answer: until then the claim keeps other
+/// senders off it, and giving up means it is sent once more later.
+async fn record_sent(app: &App, id: i64) -> Result<(), MailError> {
+    let mut wait = Duration::from_millis(500);
+    for _ in 0..5 {
+        match app.mail_sent(id).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {
+                tracing::warn!(outbox = id, "sent after this node's claim expired: another sender may send it again");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!(outbox = id, error = %e, "cannot record a sent mail yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
             }
         }
     }
+    app.mail_sent(id).await.map(|_| ()).map_err(MailError::from)
 }
 
 /// RFC 3834: this mail was sent by a program, do not answer it automatically.
@@ -143,9 +189,16 @@ pub async fn run(app: App, sender: Sender, period: Duration, mut stop: watch::Re
             _ = stop.changed() => break,
         }
         match sender.send_due(&app).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(mails = n, "notifications sent"),
-            Err(e) => tracing::warn!(error = %e, "outbox round failed; retrying"),
+            Ok(n) => {
+                app.tasks.succeeded("smtp", app.now());
+                if n > 0 {
+                    tracing::info!(mails = n, "notifications sent");
+                }
+            }
+            Err(e) => {
+                app.tasks.failed("smtp", &e.to_string(), app.now());
+                tracing::warn!(error = %e, "outbox round failed; retrying");
+            }
         }
     }
 }

@@ -93,15 +93,27 @@ pub async fn mail(config: &Config, count: usize, mailbox: Option<&str>) -> anyho
     let app = open_app(config).await?;
     let op = app.operator();
     let filter = guichet_store::users::UserFilter { role: Some(Role::Requester), ..Default::default() };
-    let requesters = app.list_users(&op, &filter, 200, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+    let requesters: Vec<_> = app
+        .list_users(&op, &filter, 200, 0)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?
+        .0
+        .into_iter()
+        .filter(|u| !u.disabled && !guichet_app::notify::is_system_account(u))
+        .collect();
     anyhow::ensure!(!requesters.is_empty(), "no requester in the database: load `guichet demo` first");
     let mut session = guichet_mail::imap::connect(mailbox).await?;
     let run = app.now().timestamp_micros();
     let fill = Instant::now();
     for i in 0..count {
         let from = &requesters[i % requesters.len()];
+        // As the desk's mail server would hand them over when configured to vouch for senders.
+        let verdict = config.mail.trusted_authserv_id.as_deref().map_or_else(String::new, |id| {
+            let domain = from.email.as_str().rsplit_once('@').map_or("", |(_, d)| d);
+            format!("Authentication-Results: {id}; dmarc=pass header.from={domain}\r\n")
+        });
         let raw = format!(
-            "From: {name} <{email}>\r\nTo: support@guichet.test\r\nSubject: Accès ENT impossible pour une classe ({i})\r\n\
+            "{verdict}From: {name} <{email}>\r\nTo: support@guichet.test\r\nSubject: Accès ENT impossible pour une classe ({i})\r\n\
              Message-ID: <bench-{run}-{i}@guichet.test>\r\nDate: Mon, 2 Mar 2026 14:00:00 +0100\r\nMIME-Version: 1.0\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
              Bonjour,\r\n\r\nLes élèves de 5e B n'arrivent plus à se connecter depuis ce matin ({i}).\r\n\

@@ -44,6 +44,9 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         automatic_per_hour: config.mail.automatic_per_hour,
         reopen_days: guichet_domain::sla::Policy::default().close_resolved_after_days,
         mailboxes: config.mailboxes.iter().map(|m| m.name.clone()).collect(),
+        internal_addresses: config.mail.internal_address.iter().map(|a| a.trim().to_lowercase()).collect(),
+        trusted_authserv_id: config.mail.trusted_authserv_id.clone(),
+        max_import_attempts: config.mail.max_import_attempts,
     };
     Ok(Settings {
         key_prefix: config.key_prefix.clone(),

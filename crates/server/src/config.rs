@@ -96,6 +96,17 @@ pub struct MailOptions {
     pub automatic_per_hour: i64,
     /// Seconds between two rounds of the outbox sender.
     pub send_interval_seconds: u64,
+    /// The desk's internal address (like Request Tracker's comment address):
+    /// notices to staff ask for answers there, and a desk member's mail to it
+    /// becomes an internal note. It must deliver into one of the mailboxes.
+    pub internal_address: Option<String>,
+    /// The `authserv-id` of the desk's own mail server: the first
+    /// `Authentication-Results` header it writes is believed about the From
+    /// domain (dmarc=pass, or an aligned dkim=pass). Unset: only reply tokens
+    /// authenticate a sender.
+    pub trusted_authserv_id: Option<String>,
+    /// Failed imports of one message before it is quarantined.
+    pub max_import_attempts: u32,
 }
 
 impl Default for MailOptions {
@@ -106,6 +117,9 @@ impl Default for MailOptions {
             max_message_bytes: 25 * 1024 * 1024,
             automatic_per_hour: 5,
             send_interval_seconds: 5,
+            internal_address: None,
+            trusted_authserv_id: None,
+            max_import_attempts: 3,
         }
     }
 }
@@ -195,6 +209,17 @@ impl Config {
         if self.attachment_max_bytes == 0 || self.attachment_max_bytes > 1024 * 1024 * 1024 {
             bail!("attachment_max_bytes must be between 1 and 1073741824");
         }
+        if let Some(address) = &self.mail.internal_address {
+            if guichet_domain::user::EmailAddress::parse(address).is_err() {
+                bail!("mail.internal_address `{address}` is not an e-mail address");
+            }
+        }
+        if self.mail.trusted_authserv_id.as_deref().is_some_and(|id| id.trim().is_empty() || id.contains(';')) {
+            bail!("mail.trusted_authserv_id must be the host name your mail server writes in Authentication-Results");
+        }
+        if !(1..=100).contains(&self.mail.max_import_attempts) {
+            bail!("mail.max_import_attempts must be between 1 and 100");
+        }
         if !matches!(self.mail.unknown_sender.as_str(), "triage" | "refuse") {
             bail!("mail.unknown_sender must be triage or refuse, not `{}`", self.mail.unknown_sender);
         }
@@ -245,6 +270,12 @@ impl Config {
             self.mail.notify_agents,
             self.mail.max_message_bytes,
             self.mail.automatic_per_hour
+        ));
+        out.push_str(&format!(
+            "internal_address = {:?}\ntrusted_authserv_id = {:?}\nmax_import_attempts = {}\n",
+            self.mail.internal_address.as_deref().unwrap_or(""),
+            self.mail.trusted_authserv_id.as_deref().unwrap_or(""),
+            self.mail.max_import_attempts
         ));
         out.push_str(&format!(
             "[incidents]\npropose_tickets = {}\npropose_establishments = {}\npropose_minutes = {}\n",

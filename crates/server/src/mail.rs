@@ -46,6 +46,7 @@ fn describe(outcome: &IngestOutcome) -> String {
         IngestOutcome::Ticket { key, triage: false } => format!("filed as {key}"),
         IngestOutcome::Ticket { key, triage: true } => format!("filed as {key}, to be sorted by the desk"),
         IngestOutcome::Reply { key } => format!("added as a reply to {key}"),
+        IngestOutcome::Note { key } => format!("added as an internal note to {key}"),
         IngestOutcome::Automatic { key } => format!("automatic reply noted in the history of {key}"),
         IngestOutcome::Refused => "unknown sender: answered, nothing filed".into(),
         IngestOutcome::Duplicate => "already imported: nothing to do".into(),

@@ -72,6 +72,7 @@ fn establishment_import_keeps_valid_rows_and_reports_each_bad_line() {
 #[test]
 fn users_and_tokens_are_created_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("guichet.toml"), "[mail]\ntrusted_authserv_id = \"mx.guichet.test\"\n").unwrap();
     std::fs::write(dir.path().join("e.csv"), "0750655E;Lycée Henri Wallon;Paris\n").unwrap();
     assert!(run(dir.path(), &["establishment", "import", "e.csv"], None).status.success());
     let add = [
@@ -265,12 +266,15 @@ fn the_filter_benchmark_runs_on_a_small_data_set() {
     assert!(text(&out.stderr).contains("no agent in the database"));
 }
 
-const MESSAGE: &str = "From: Nathalie Durand <admin.local@lycee.test>\r\nTo: support@guichet.test\r\n\
+/// As the desk's mail server hands it over, having checked the sender's domain.
+const MESSAGE: &str = "Authentication-Results: mx.guichet.test; dmarc=pass header.from=lycee.test\r\n\
+From: Nathalie Durand <admin.local@lycee.test>\r\nTo: support@guichet.test\r\n\
 Subject: Imprimante du CDI\r\nMessage-ID: <cli-1@lycee.test>\r\n\r\nL'imprimante du CDI n'imprime plus.\r\n";
 
 #[test]
 fn mail_ingest_files_a_piped_message_once_and_asks_for_a_retry_when_the_database_is_down() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("guichet.toml"), "[mail]\ntrusted_authserv_id = \"mx.guichet.test\"\n").unwrap();
     std::fs::write(dir.path().join("e.csv"), "0750655E;Lycée Henri Wallon;Paris\n").unwrap();
     assert!(run(dir.path(), &["establishment", "import", "e.csv"], None).status.success());
     let add = ["user", "add", "--role", "requester", "--email", "admin.local@lycee.test", "--name", "N. Durand"];
@@ -281,6 +285,19 @@ fn mail_ingest_files_a_piped_message_once_and_asks_for_a_retry_when_the_database
     assert_eq!(text(&out.stdout).trim(), "filed as SUP-1");
     let again = run(dir.path(), &["mail", "ingest"], Some(MESSAGE));
     assert_eq!((again.status.code(), text(&again.stdout).trim()), (Some(0), "already imported: nothing to do"));
+    // Without the mail server's verdict the same address only files a request for the desk to sort.
+    let claimed = MESSAGE
+        .replace("Authentication-Results: mx.guichet.test; dmarc=pass", "X-Note: none;")
+        .replace("cli-1@", "cli-2@");
+    let out = run(dir.path(), &["mail", "ingest"], Some(&claimed));
+    assert_eq!(text(&out.stdout).trim(), "filed as SUP-2, to be sorted by the desk");
+    // Subjects whose case folding changes their length, and NUL bytes, once made the intake panic.
+    for (n, subject) in ["İİİİİİ[SUP-999]", "Re: İ[SUP-998]", "Nul \0 ici"].iter().enumerate() {
+        let hostile = MESSAGE.replace("Imprimante du CDI", subject).replace("cli-1@", &format!("hostile-{n}@"));
+        let out = run(dir.path(), &["mail", "ingest"], Some(&hostile));
+        assert_eq!(out.status.code(), Some(0), "{subject}: {}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+    }
     // Kept aside, not lost: the mail server must not bounce it.
     let broken = run(dir.path(), &["mail", "ingest"], Some("Subject: no sender\r\n\r\nx\r\n"));
     assert_eq!(broken.status.code(), Some(0));
@@ -301,9 +318,10 @@ fn mail_ingest_files_a_piped_message_once_and_asks_for_a_retry_when_the_database
 fn mail_config(dir: &Path, desk: &str, smtp_port: u16) {
     let (host, port) = guichet_testkit::mail::imap_server();
     let config = format!(
-        "[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\nfrom = \"Support ENT <{desk}@guichet.test>\"\n\n\
+        "[mail]\ntrusted_authserv_id = \"{}\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\nfrom = \"Support ENT <{desk}@guichet.test>\"\n\n\
          [[mailboxes]]\nname = \"{desk}\"\nhost = \"{host}\"\nport = {port}\ntls = \"none\"\nuser = \"{desk}\"\n\
-         password_file = \"imap-password\"\npoll_seconds = 2\n"
+         password_file = \"imap-password\"\npoll_seconds = 2\n",
+        guichet_testkit::mail::AUTHSERV_ID
     );
     std::fs::write(dir.join("guichet.toml"), config).unwrap();
     std::fs::write(dir.join("imap-password"), format!("{}\n", guichet_testkit::mail::PASSWORD)).unwrap();
@@ -346,8 +364,9 @@ fn a_mail_sent_over_smtp_becomes_a_ticket_whose_acknowledgment_can_be_answered()
     let email = me["email"].as_str().unwrap().to_owned();
     let marker = guichet_testkit::mail::unique("cantine");
     let message = format!(
-        "From: Demandeur <{email}>\r\nTo: {desk}@guichet.test\r\nSubject: Menu de la cantine {marker}\r\n\
-         Message-ID: <{marker}@client.test>\r\n\r\nLe menu de la cantine ne s'affiche plus.\r\n"
+        "{}From: Demandeur <{email}>\r\nTo: {desk}@guichet.test\r\nSubject: Menu de la cantine {marker}\r\n\
+         Message-ID: <{marker}@client.test>\r\n\r\nLe menu de la cantine ne s'affiche plus.\r\n",
+        guichet_testkit::mail::authenticated(&email)
     );
     send_smtp(smtp_port, &format!("{desk}@guichet.test"), &message);
     let search = format!("{base}/api/v1/tickets?q=text%20~%20%22{marker}%22");

@@ -92,11 +92,18 @@ async fn person(t: &TestApp, name: &str, domain: &str, role: Role, uai: Option<&
     Person { local, email, token }
 }
 
+/// A message as the desk's mail server hands it over after checking its
+/// sender's domain (an Authentication-Results header that passes).
 fn mail(from: &str, subject: &str, headers: &str, body: &str) -> String {
+    unauthenticated(from, subject, &format!("{}{headers}", servers::authenticated(from)), body)
+}
+
+/// A message nothing vouches for: anyone could have written its From.
+fn unauthenticated(from: &str, subject: &str, headers: &str, body: &str) -> String {
     let id = servers::unique("msg");
     format!(
-        "From: {from}\r\nTo: support@guichet.test\r\nSubject: {subject}\r\nMessage-ID: <{id}@client.test>\r\n\
-         Date: Mon, 2 Mar 2026 14:00:00 +0100\r\nMIME-Version: 1.0\r\n{headers}\
+        "{headers}From: {from}\r\nTo: support@guichet.test\r\nSubject: {subject}\r\nMessage-ID: <{id}@client.test>\r\n\
+         Date: Mon, 2 Mar 2026 14:00:00 +0100\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
     )
 }
@@ -130,13 +137,14 @@ macro_rules! mail_test {
 
 mail_test!(a_multipart_mail_with_a_screenshot_becomes_a_ticket_acknowledged_in_the_senders_mailbox, |d| async move {
     let raw = format!(
-        "From: Nathalie <{from}>\r\nTo: support@guichet.test\r\nSubject: =?utf-8?Q?Messagerie_bloqu=C3=A9e?=\r\n\
+        "{auth}From: Nathalie <{from}>\r\nTo: support@guichet.test\r\nSubject: =?utf-8?Q?Messagerie_bloqu=C3=A9e?=\r\n\
          Message-ID: <first-{id}@client.test>\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\r\nLa messagerie affiche une page blanche.\r\n--b1\r\n\
          Content-Type: image/png; name=\"capture.png\"\r\nContent-Disposition: attachment; filename=\"capture.png\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{PNG_B64}\r\n--b1--\r\n",
         from = d.requester_a.email,
+        auth = servers::authenticated(&d.requester_a.email),
         id = servers::unique("m")
     );
     d.deliver(&raw).await;
@@ -735,3 +743,6 @@ mail_test!(the_poller_reconnects_by_itself_when_the_server_comes_back, |d| async
     poller.await.unwrap();
     link.down();
 });
+
+#[path = "mail/trust.rs"]
+mod trust;

@@ -158,10 +158,11 @@ pub struct NewQuarantined<'a> {
 }
 
 /// Keeps a message aside; the same bytes quarantined again keep the first
-/// record and take the latest error.
+/// record and take the latest error (a message set aside stays set aside
+/// when a mailbox is read again).
 pub async fn insert_quarantine(conn: &mut Conn, q: &NewQuarantined<'_>, now: DateTime<Utc>) -> Result<()> {
     let sql = "INSERT INTO mail_quarantine (sha256, mailbox, sender, subject, raw, error, created_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO UPDATE SET error = excluded.error, released_at = NULL";
+        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO UPDATE SET error = excluded.error";
     on_conn!(conn, |c| sqlx::query(sql)
         .bind(q.sha256)
         .bind(q.mailbox)
@@ -216,6 +217,8 @@ pub struct NewOutgoing {
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
     pub automatic: bool,
+    /// Where an answer should go, when not to the From address.
+    pub reply_to: Option<String>,
 }
 
 /// A notification in the outbox.
@@ -244,6 +247,7 @@ struct OutgoingRow {
     in_reply_to: Option<String>,
     thread_refs: String,
     automatic: bool,
+    reply_to: Option<String>,
     created_at: i64,
     attempts: i64,
     next_attempt_at: i64,
@@ -267,6 +271,7 @@ impl From<OutgoingRow> for Outgoing {
                 in_reply_to: r.in_reply_to,
                 references: r.thread_refs.split_whitespace().map(str::to_owned).collect(),
                 automatic: r.automatic,
+                reply_to: r.reply_to,
             },
             created_at: from_micros(r.created_at),
             attempts: r.attempts,
@@ -279,14 +284,16 @@ impl From<OutgoingRow> for Outgoing {
 }
 
 const OUTBOX_SELECT: &str = "SELECT id, ticket_id, kind, recipient, subject, body_text, body_html, message_id, \
-    in_reply_to, thread_refs, automatic, created_at, attempts, next_attempt_at, sent_at, failed_at, last_error FROM outbox";
+    in_reply_to, thread_refs, automatic, reply_to, created_at, attempts, next_attempt_at, sent_at, failed_at, last_error \
+    FROM outbox";
 
 /// Queues a notification and records its Message-ID, so that an answer to it
 /// threads back to its ticket.
 pub async fn insert_outgoing(conn: &mut Conn, m: &NewOutgoing, now: DateTime<Utc>) -> Result<i64> {
-    let sql = "INSERT INTO outbox (ticket_id, kind, recipient, subject, body_text, body_html, message_id, in_reply_to, \
-        thread_refs, automatic, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
-        RETURNING id";
+    let sql =
+        "INSERT INTO outbox (ticket_id, kind, recipient, subject, body_text, body_html, message_id, in_reply_to, \
+        thread_refs, automatic, reply_to, created_at, next_attempt_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id";
     let id: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql)
         .bind(m.ticket.map(|t| t.0))
         .bind(&m.kind)
@@ -298,6 +305,7 @@ pub async fn insert_outgoing(conn: &mut Conn, m: &NewOutgoing, now: DateTime<Utc
         .bind(&m.in_reply_to)
         .bind(m.references.join(" "))
         .bind(m.automatic)
+        .bind(&m.reply_to)
         .bind(to_micros(now))
         .fetch_one(&mut *c)
         .await)?;
@@ -316,7 +324,59 @@ pub async fn insert_outgoing(conn: &mut Conn, m: &NewOutgoing, now: DateTime<Utc
     Ok(id)
 }
 
-/// Notifications due for a (new) attempt, oldest first.
+/// Claims up to `limit` notifications due for a (new) attempt, oldest
+/// first, for `holder` until `lease_until`: no other sender takes them
+/// meanwhile. A claim whose holder died expires and is taken again.
+pub async fn claim_due_outgoing(
+    conn: &mut Conn,
+    holder: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Outgoing>> {
+    let due = "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
+        AND (locked_until IS NULL OR locked_until < $3) ORDER BY next_attempt_at, id LIMIT $4";
+    // PostgreSQL: rows another sender is claiming right now are skipped, not
+    // waited for. SQLite has one writer: the statement is atomic as it is.
+    let lock = match conn.backend() {
+        crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        crate::Backend::Sqlite => "",
+    };
+    let columns = OUTBOX_SELECT.trim_start_matches("SELECT ").trim_end_matches("FROM outbox").trim_end();
+    let sql =
+        format!("UPDATE outbox SET locked_by = $1, locked_until = $2 WHERE id IN ({due}{lock}) RETURNING {columns}");
+    let mut rows: Vec<OutgoingRow> = on_conn!(conn, |c| sqlx::query_as(&sql)
+        .bind(holder)
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await)?;
+    rows.sort_by_key(|r| (r.next_attempt_at, r.id));
+    Ok(rows.into_iter().map(Outgoing::from).collect())
+}
+
+/// Gives back claimed notifications not attempted (a sender stopping early).
+pub async fn release_outgoing(conn: &mut Conn, holder: &str, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> =
+            QueryBuilder::new("UPDATE outbox SET locked_by = NULL, locked_until = NULL WHERE locked_by = ");
+        qb.push_bind(holder);
+        qb.push(" AND id IN (");
+        let mut list = qb.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Notifications due for a (new) attempt, oldest first, claimed or not (for tests and checks).
 pub async fn list_due_outgoing(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<Outgoing>> {
     let sql = format!(
         "{OUTBOX_SELECT} WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
@@ -341,14 +401,19 @@ pub async fn list_unsent_outgoing(conn: &mut Conn, limit: i64) -> Result<Vec<Out
     Ok(rows.into_iter().map(Outgoing::from).collect())
 }
 
-pub async fn mark_sent(conn: &mut Conn, id: i64, now: DateTime<Utc>) -> Result<()> {
-    let sql = "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2";
-    crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
+/// Records a notification as sent by its holder; false when `holder` no
+/// longer held it (its claim expired and another sender took it).
+pub async fn mark_sent(conn: &mut Conn, id: i64, holder: &str, now: DateTime<Utc>) -> Result<bool> {
+    let sql = "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL, locked_by = NULL, \
+        locked_until = NULL WHERE id = $2 AND sent_at IS NULL AND (locked_by = $3 OR locked_by IS NULL)";
+    let n = on_conn!(conn, |c| sqlx::query(sql)
         .bind(to_micros(now))
         .bind(id)
+        .bind(holder)
         .execute(&mut *c)
         .await
-        .map(|r| r.rows_affected()))?)
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
 /// Records a failed attempt: retried at `retry_at`, or given up when None.
@@ -361,7 +426,7 @@ pub async fn mark_attempt_failed(
 ) -> Result<()> {
     let sql =
         "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
-        failed_at = $3 WHERE id = $4";
+        failed_at = $3, locked_by = NULL, locked_until = NULL WHERE id = $4";
     crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
         .bind(error)
         .bind(retry_at.map(to_micros))
@@ -484,4 +549,56 @@ pub async fn mark_mailbox_alerted(conn: &mut Conn, name: &str, now: DateTime<Utc
         .await
         .map(|r| r.rows_affected()))?;
     Ok(n > 0)
+}
+
+/// Where a mailbox's reading stands: the folder's UIDVALIDITY and the last
+/// UID handled in it. None before the first complete pass.
+pub async fn find_mailbox_cursor(conn: &mut Conn, name: &str) -> Result<Option<(i64, i64)>> {
+    let sql = "SELECT uid_validity, last_uid FROM mailbox_status WHERE name = $1";
+    let row: Option<(Option<i64>, Option<i64>)> =
+        on_conn!(conn, |c| sqlx::query_as(sql).bind(name).fetch_optional(&mut *c).await)?;
+    Ok(row.and_then(|(v, u)| Some((v?, u?))))
+}
+
+pub async fn update_mailbox_cursor(conn: &mut Conn, name: &str, uid_validity: i64, last_uid: i64) -> Result<()> {
+    let sql = "INSERT INTO mailbox_status (name, uid_validity, last_uid) VALUES ($1, $2, $3) ON CONFLICT (name) \
+        DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(name)
+        .bind(uid_validity)
+        .bind(last_uid)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Counts a failed import of a message (by the hash of its bytes) and
+/// returns how many times it has failed.
+pub async fn record_import_failure(
+    conn: &mut Conn,
+    sha256: &str,
+    mailbox: Option<&str>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let sql =
+        "INSERT INTO mail_import_failures (sha256, mailbox, attempts, last_error, first_failed_at, last_failed_at) \
+        VALUES ($1, $2, 1, $3, $4, $4) ON CONFLICT (sha256) DO UPDATE SET \
+        attempts = mail_import_failures.attempts + 1, last_error = excluded.last_error, \
+        last_failed_at = excluded.last_failed_at RETURNING attempts";
+    Ok(on_conn!(conn, |c| sqlx::query_scalar(sql)
+        .bind(sha256)
+        .bind(mailbox)
+        .bind(error)
+        .bind(to_micros(now))
+        .fetch_one(&mut *c)
+        .await)?)
+}
+
+/// Forgets a message's failed imports (it was imported or quarantined).
+pub async fn delete_import_failure(conn: &mut Conn, sha256: &str) -> Result<()> {
+    let sql = "DELETE FROM mail_import_failures WHERE sha256 = $1";
+    on_conn!(conn, |c| sqlx::query(sql).bind(sha256).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
 }

@@ -58,6 +58,24 @@ pub fn mailbox(user: &str) -> MailboxConfig {
     }
 }
 
+/// The `authserv-id` the tests' mail "server" writes in Authentication-Results.
+pub const AUTHSERV_ID: &str = "mx.guichet.test";
+
+/// The header the desk's mail server adds to a message whose From domain it
+/// authenticated (DMARC pass).
+pub fn authenticated(from: &str) -> String {
+    let domain = from.rsplit_once('@').map_or(from, |(_, d)| d).trim_end_matches('>');
+    format!(
+        "Authentication-Results: {AUTHSERV_ID}; spf=pass smtp.mailfrom={domain}; dmarc=pass header.from={domain}\r\n"
+    )
+}
+
+/// The desk's internal address in the tests: a sub-address Dovecot delivers
+/// into the desk's own mailbox.
+pub fn internal_address(desk: &str) -> String {
+    format!("{desk}+interne@guichet.test")
+}
+
 /// Settings with notifications on, the desk's mailbox being `desk`.
 pub fn settings(desk: &str) -> Settings {
     Settings {
@@ -70,6 +88,8 @@ pub fn settings(desk: &str) -> Settings {
             own_addresses: vec![format!("{desk}@guichet.test")],
             max_message_bytes: 512 * 1024,
             mailboxes: vec![desk.to_owned()],
+            internal_addresses: vec![internal_address(desk)],
+            trusted_authserv_id: Some(AUTHSERV_ID.into()),
             ..MailSettings::default()
         },
         ..Settings::default()
@@ -90,6 +110,22 @@ pub fn smtp(port: u16, desk: &str) -> SmtpConfig {
 pub async fn append(user: &str, raw: &[u8]) {
     let mut session = guichet_mail::imap::connect(&mailbox(user)).await.unwrap();
     session.append("INBOX", None, None, raw).await.unwrap();
+    session.logout().await.unwrap();
+}
+
+/// Hands a message to an SMTP server, as any mail program (or forger) can.
+pub async fn submit(port: u16, from: &str, to: &str, raw: &[u8]) {
+    use lettre::AsyncTransport;
+    let transport =
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1").port(port).build();
+    let envelope = lettre::address::Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+    transport.send_raw(&envelope, raw).await.unwrap();
+}
+
+/// Marks every message of a user's inbox read, as a person opening the mailbox would.
+pub async fn mark_all_seen(user: &str) {
+    let mut session = guichet_mail::imap::connect(&mailbox(user)).await.unwrap();
+    let _: Vec<_> = session.store("1:*", "+FLAGS (\\Seen)").await.unwrap().try_collect().await.unwrap();
     session.logout().await.unwrap();
 }
 

@@ -74,9 +74,42 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, error::ApiError> {
+/// A background task as the readiness probe shows it: no error text (the
+/// probe answers anyone), the API's `/tasks` has it for the desk.
+#[derive(serde::Serialize)]
+struct ProbeTask {
+    name: String,
+    failing: bool,
+    restarts: u32,
+    last_success_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(serde::Serialize)]
+struct Readiness {
+    status: &'static str,
+    tasks: Vec<ProbeTask>,
+}
+
+/// Ready when the database answers; the background tasks' state comes with
+/// it, for a monitor to alert on (a failing task is restarted by itself and
+/// does not make the node unready: it still serves pages).
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<Readiness>, error::ApiError> {
     state.app.db.ping().await.map_err(|e| error::ApiError::from(guichet_app::AppError::from(e)))?;
-    Ok("ready")
+    let tasks = state
+        .app
+        .tasks
+        .list()
+        .into_iter()
+        .map(|t| ProbeTask {
+            name: t.name,
+            failing: t.failing,
+            restarts: t.restarts,
+            last_success_at: t.last_success_at,
+        })
+        .collect();
+    Ok(axum::Json(Readiness { status: "ready", tasks }))
 }
 
 /// Unknown API paths answer JSON; unknown pages answer a page.

@@ -23,6 +23,14 @@ pub struct MailboxRow {
     pub quarantined: i64,
 }
 
+pub struct TaskRow {
+    pub name: String,
+    pub failing: bool,
+    pub last_success: String,
+    pub last_error: String,
+    pub restarts: u32,
+}
+
 pub struct QuarantineRow {
     pub id: i64,
     pub mailbox: String,
@@ -47,6 +55,7 @@ pub struct OutboxRow {
 struct MailPage {
     layout: Layout,
     mailboxes: Vec<MailboxRow>,
+    tasks: Vec<TaskRow>,
     quarantine: Vec<QuarantineRow>,
     outbox: Vec<OutboxRow>,
 }
@@ -81,6 +90,19 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             quarantined: m.quarantined,
         })
         .collect();
+    let tasks = state
+        .app
+        .background_tasks(p)
+        .map_err(fail)?
+        .into_iter()
+        .map(|t| TaskRow {
+            name: t.name,
+            failing: t.failing,
+            last_success: opt(t.last_success_at),
+            last_error: t.last_error.unwrap_or_default(),
+            restarts: t.restarts,
+        })
+        .collect();
     let quarantine = state
         .app
         .list_quarantine(p)
@@ -112,7 +134,7 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             last_error: o.last_error.unwrap_or_default(),
         })
         .collect();
-    render(&MailPage { layout: Layout::new(&viewer, t(lang, "mail")), mailboxes, quarantine, outbox }, lang)
+    render(&MailPage { layout: Layout::new(&viewer, t(lang, "mail")), mailboxes, tasks, quarantine, outbox }, lang)
 }
 
 pub async fn raw(State(state): State<AppState>, viewer: Viewer, Path(id): Path<i64>) -> Result<Response, PageError> {
@@ -131,8 +153,12 @@ fn outcome_text(o: &IngestOutcome, lang: Language) -> String {
     match o {
         IngestOutcome::Ticket { key, .. } if fr => format!("Importé : demande {key} créée."),
         IngestOutcome::Ticket { key, .. } => format!("Imported: request {key} filed."),
-        IngestOutcome::Reply { key } | IngestOutcome::Automatic { key } if fr => format!("Importé dans {key}."),
-        IngestOutcome::Reply { key } | IngestOutcome::Automatic { key } => format!("Imported into {key}."),
+        IngestOutcome::Reply { key } | IngestOutcome::Note { key } | IngestOutcome::Automatic { key } if fr => {
+            format!("Importé dans {key}.")
+        }
+        IngestOutcome::Reply { key } | IngestOutcome::Note { key } | IngestOutcome::Automatic { key } => {
+            format!("Imported into {key}.")
+        }
         IngestOutcome::Refused if fr => "Expéditeur inconnu : réponse envoyée.".into(),
         IngestOutcome::Refused => "Unknown sender: answered.".into(),
         IngestOutcome::Duplicate if fr => "Déjà importé.".into(),

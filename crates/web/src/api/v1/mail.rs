@@ -45,6 +45,19 @@ pub async fn list_mailboxes(State(state): State<AppState>, Auth(p): Auth) -> Api
     ))
 }
 
+/// This node's background tasks: the service-level clock, each mailbox's
+/// poller, the outbox sender, with their last success, last error and
+/// restarts (the desk).
+#[utoipa::path(get, path = "/tasks", tag = "mail",
+    responses((status = 200, body = Vec<guichet_app::tasks::TaskState>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<axum::Json<Vec<guichet_app::tasks::TaskState>>> {
+    Ok(axum::Json(state.app.background_tasks(&p)?))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuarantinedView {
     pub id: i64,
@@ -96,7 +109,7 @@ pub async fn get_quarantined_raw(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IngestView {
-    /// ticket, reply, automatic, refused, duplicate or quarantined.
+    /// ticket, reply, note, automatic, refused, duplicate or quarantined.
     pub outcome: String,
     pub key: Option<String>,
     /// Why it is still in quarantine.
@@ -108,6 +121,7 @@ impl From<IngestOutcome> for IngestView {
         let (outcome, key, error) = match o {
             IngestOutcome::Ticket { key, .. } => ("ticket", Some(key), None),
             IngestOutcome::Reply { key } => ("reply", Some(key), None),
+            IngestOutcome::Note { key } => ("note", Some(key), None),
             IngestOutcome::Automatic { key } => ("automatic", Some(key), None),
             IngestOutcome::Refused => ("refused", None, None),
             IngestOutcome::Duplicate => ("duplicate", None, None),
