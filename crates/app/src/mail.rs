@@ -142,7 +142,16 @@ fn extension(part: &mail_parser::MessagePart<'_>) -> String {
 /// target and the never-panics property test drive the parsing through it.
 pub fn inspect(raw: &[u8]) -> Result<(String, String, String, usize), String> {
     match parse_mail(raw) {
-        Ok(m) => Ok((m.sender.as_str().to_owned(), clean_subject(&m.subject), strip_quoted(&m.text), m.files.len())),
+        Ok(m) => {
+            let title = clean_subject(&strip_keys("SUP", &m.subject));
+            let _ = key_in_subject("SUP", &m.subject);
+            let _ = from_domain_authenticated(
+                m.authentication_results.iter().map(|v| ("Authentication-Results", v.as_str())),
+                "mx.guichet.test",
+                m.sender.as_str(),
+            );
+            Ok((m.sender.as_str().to_owned(), title, strip_quoted(&m.text), m.files.len()))
+        }
         Err(Refusal::Quarantine(reason)) => Err(reason),
         Err(Refusal::Temporary(e)) => Err(e.to_string()),
     }
@@ -855,6 +864,26 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let _ = inspect(&bytes);
+        }
+
+        #[test]
+        fn subjects_bodies_and_headers_of_case_folding_text_nul_bytes_and_long_lines_never_panic(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    Just("İ".to_owned()), Just("ẞ".to_owned()), Just("ﬀ".to_owned()), Just("Σς".to_owned()),
+                    Just("K".to_owned()), Just("\0".to_owned()), Just("[SUP-1]".to_owned()), Just("Re: ".to_owned()),
+                    Just("=?utf-8?B?xLA=?=".to_owned()), Just("x".repeat(2000)), "\\PC{0,8}",
+                ],
+                0..16,
+            )
+        ) {
+            let text = pieces.concat();
+            let line = text.replace(['\r', '\n'], " ");
+            let raw = format!(
+                "From: {line} <a@b.test>\r\nSubject: {line}\r\nIn-Reply-To: <{line}>\r\n\
+                 Authentication-Results: {line}; dmarc=pass\r\nMessage-ID: <{line}>\r\n\r\n{text}\r\n"
+            );
+            let _ = inspect(raw.as_bytes());
         }
 
         #[test]

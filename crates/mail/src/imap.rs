@@ -352,10 +352,15 @@ pub async fn run(app: App, config: MailboxConfig, mut stop: watch::Receiver<bool
     let alert_after = chrono::Duration::minutes(config.alert_after_minutes);
     let mut backoff = Duration::from_secs(1);
     while !*stop.borrow() {
+        let started = std::time::Instant::now();
         let result = tokio::select! {
             r = watch_mailbox(&app, &config) => r,
             _ = stop.changed() => break,
         };
+        // A connection that lived a while was a recovery: the next failure starts the backoff again.
+        if started.elapsed() > Duration::from_secs(config.poll_seconds.clamp(1, 300)) {
+            backoff = Duration::from_secs(1);
+        }
         if let Err(e) = result {
             app.tasks.failed(&format!("imap:{}", config.name), &e.to_string(), app.now());
             tracing::warn!(mailbox = %config.name, error = %e, retry_in = ?backoff, "mailbox unavailable");
