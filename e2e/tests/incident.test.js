@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launch, signIn, api, screenshot, PASSWORD } from "./helpers.js";
-import { dovecot, startRelay, sendMail, readMailbox } from "./mail.js";
+import { dovecot, startRelay, sendMail, readMailbox, AUTHSERV_ID } from "./mail.js";
 
 const mail = dovecot();
 const run = Date.now().toString(36);
@@ -21,6 +21,7 @@ before(async () => {
   const config = `
 [mail]
 send_interval_seconds = 1
+trusted_authserv_id = "${AUTHSERV_ID}"
 
 [smtp]
 host = "127.0.0.1"

@@ -36,12 +36,18 @@ export async function startRelay(lmtp) {
   return { port, stop: () => child.kill("SIGTERM") };
 }
 
-/** Sends a plain-text mail through the relay. */
+/** The authserv-id the tests' "mail server" writes in Authentication-Results. */
+export const AUTHSERV_ID = "mx.guichet.test";
+
+/** Sends a plain-text mail through the relay, with the verdict the desk's
+ * mail server would add after checking the sender's domain (DMARC pass). */
 export function sendMail(port, from, to, subject, body) {
   const script = `
 import smtplib, sys
 from email.message import EmailMessage
 m = EmailMessage()
+domain = sys.argv[2].rsplit("@", 1)[1]
+m["Authentication-Results"] = f"${AUTHSERV_ID}; dmarc=pass header.from={domain}"
 m["From"], m["To"], m["Subject"] = sys.argv[2], sys.argv[3], sys.argv[4]
 m.set_content(sys.argv[5])
 with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:

@@ -108,8 +108,9 @@ impl App {
             }
         }
         if let Some(json) = guichet_store::settings::find_setting(&mut conn, SLA_POLICY_KEY).await? {
-            match serde_json::from_str(&json) {
-                Ok(policy) => config.sla_policy = policy,
+            match serde_json::from_str::<guichet_domain::sla::Policy>(&json) {
+                Ok(policy) if policy.validate().is_ok() => config.sla_policy = policy,
+                Ok(_) => tracing::error!("the stored service-level policy is out of bounds; using the default"),
                 Err(e) => {
                     tracing::error!(error = %e, "the stored service-level policy cannot be read; using the default")
                 }
@@ -147,15 +148,7 @@ impl App {
         if !p.actor.can_manage_directory() {
             return Err(AppError::Forbidden("only administrators change the service levels".into()));
         }
-        if !(0.0..=1.0).contains(&policy.at_risk_ratio) {
-            return Err(AppError::field("at_risk_ratio", "`at_risk_ratio` is between 0 and 1"));
-        }
-        let negative = policy.targets.iter().any(|(_, _, t)| {
-            t.first_response_minutes.is_some_and(|m| m <= 0) || t.resolution_minutes.is_some_and(|m| m <= 0)
-        });
-        if negative {
-            return Err(AppError::field("targets", "targets are positive numbers of business minutes"));
-        }
+        policy.validate()?;
         let json = serde_json::to_string(&policy).map_err(|e| AppError::Internal(Box::new(e)))?;
         let mut tx = self.db.begin().await?;
         guichet_store::settings::upsert_setting(&mut tx, SLA_POLICY_KEY, &json).await?;

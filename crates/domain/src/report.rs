@@ -94,6 +94,12 @@ pub fn buckets(tz: Tz, from: NaiveDate, to: NaiveDate, g: Granularity) -> Result
     if to < from {
         return Err(DomainError::field("to", "`to` is before `from`"));
     }
+    // Beyond these years a date is a typo, and a bucket's end could overflow.
+    for (field, date) in [("from", from), ("to", to)] {
+        if !(1000..=9999).contains(&date.year()) {
+            return Err(DomainError::field(field, format!("`{field}` is between the years 1000 and 9999")));
+        }
+    }
     let mut out = Vec::new();
     let mut start = bucket_start(from, g);
     while start <= to {
@@ -153,6 +159,18 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn periods_at_the_limits_of_the_calendar_are_refused_not_overflowed() {
+        let tz = chrono_tz::Europe::Paris;
+        let far = NaiveDate::MAX;
+        for g in [Granularity::Day, Granularity::Week, Granularity::Month] {
+            assert!(buckets(tz, far, far, g).is_err());
+            assert!(buckets(tz, NaiveDate::MIN, NaiveDate::MIN, g).is_err());
+        }
+        let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        assert_eq!(buckets(tz, last, last, Granularity::Month).unwrap().len(), 1);
     }
 
     #[test]

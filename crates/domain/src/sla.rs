@@ -82,7 +82,44 @@ impl Default for Policy {
     }
 }
 
+/// The longest target: about ten years of a seven-hour business day. Beyond
+/// it a target is a typo, and date arithmetic on it could overflow.
+pub const MAX_TARGET_MINUTES: i64 = 1_000_000;
+/// The longest delay, in open days, before an automatic closure or resolution.
+pub const MAX_AUTOMATION_DAYS: u32 = 365;
+
 impl Policy {
+    /// Checks every value against its bounds, naming the first field at fault.
+    pub fn validate(&self) -> Result<(), crate::DomainError> {
+        if !(0.0..=1.0).contains(&self.at_risk_ratio) {
+            return Err(crate::DomainError::field("at_risk_ratio", "`at_risk_ratio` is between 0 and 1"));
+        }
+        let out_of_range = |m: Option<i64>| m.is_some_and(|m| !(1..=MAX_TARGET_MINUTES).contains(&m));
+        if self
+            .targets
+            .iter()
+            .any(|(_, _, t)| out_of_range(t.first_response_minutes) || out_of_range(t.resolution_minutes))
+        {
+            return Err(crate::DomainError::field(
+                "targets",
+                format!("targets are between 1 and {MAX_TARGET_MINUTES} business minutes"),
+            ));
+        }
+        if !(1..=MAX_AUTOMATION_DAYS).contains(&self.close_resolved_after_days) {
+            return Err(crate::DomainError::field(
+                "close_resolved_after_days",
+                format!("`close_resolved_after_days` is between 1 and {MAX_AUTOMATION_DAYS}"),
+            ));
+        }
+        if self.resolve_unanswered_after_days.is_some_and(|d| !(1..=MAX_AUTOMATION_DAYS).contains(&d)) {
+            return Err(crate::DomainError::field(
+                "resolve_unanswered_after_days",
+                format!("`resolve_unanswered_after_days` is between 1 and {MAX_AUTOMATION_DAYS}"),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn targets_for(&self, ticket_type: TicketType, priority: Priority) -> Targets {
         let find = |p| self.targets.iter().find(|(t, pr, _)| *t == ticket_type && *pr == p).map(|(_, _, x)| *x);
         find(priority)
@@ -151,7 +188,8 @@ fn clock(
     stopped_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Clock {
-    let Some(target) = target.map(Duration::minutes) else {
+    // Out of range only in a policy stored before targets were bounded: no clock then, rather than a panic.
+    let Some(target) = target.filter(|m| (1..=MAX_TARGET_MINUTES).contains(m)).map(Duration::minutes) else {
         return Clock { due: None, state: SlaState::None, next_change: None };
     };
     let until = stopped_at.unwrap_or(now);
@@ -220,6 +258,21 @@ mod tests {
             resolved_at: None,
             pauses: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_policy_with_a_target_too_large_to_count_is_refused_and_never_evaluated() {
+        let mut policy = Policy::default();
+        policy.targets[0].2.resolution_minutes = Some(150_000_000_000_000);
+        assert_eq!(policy.validate().unwrap_err().to_string(), "targets are between 1 and 1000000 business minutes");
+        let facts =
+            Facts { ticket_type: policy.targets[0].0, priority: policy.targets[0].1, ..facts("2026-03-27T17:30:00Z") };
+        let _ = evaluate(&Calendar::default(), &policy, &facts, facts.created_at + Duration::days(3));
+        policy.targets[0].2.resolution_minutes = Some(60);
+        policy.close_resolved_after_days = 4_000_000_000;
+        assert!(policy.validate().is_err());
+        policy.close_resolved_after_days = 5;
+        assert!(policy.validate().is_ok());
     }
 
     #[test]

@@ -717,3 +717,6 @@ backend_test!(a_request_and_its_screenshots_are_filed_together_or_not_at_all, |a
     let listed = app.get(&format!("/api/v1/tickets/{key}/attachments"), &f.requester_a).await.json();
     assert_eq!(listed.as_array().unwrap().len(), 2);
 });
+
+#[path = "api/hardening.rs"]
+mod hardening;

@@ -86,6 +86,10 @@ fn is_keyword(word: &str, keyword: &str) -> bool {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// NOT and parentheses open around the current position.
+    depth: usize,
+    /// Conditions read so far.
+    clauses: usize,
 }
 
 impl Parser {
@@ -183,18 +187,37 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, QueryError> {
-        if self.at_keyword("not") {
-            self.next();
-            return Ok(Expr::Not(Box::new(self.unary()?)));
-        }
-        if matches!(self.peek().tok, Tok::LParen) {
-            self.next();
-            let inner = self.or()?;
-            if !matches!(self.peek().tok, Tok::RParen) {
-                return Err(self.unexpected("`)`"));
+        if self.at_keyword("not") || matches!(self.peek().tok, Tok::LParen) {
+            // Each level is a level of the SQL it compiles to, and SQLite
+            // refuses expressions nested deeper than a few hundred.
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(QueryError::new(
+                    format!("the query is nested more than {MAX_DEPTH} levels deep (NOT, parentheses)"),
+                    self.peek().column,
+                ));
             }
-            self.next();
+            let inner = if self.at_keyword("not") {
+                self.next();
+                Expr::Not(Box::new(self.unary()?))
+            } else {
+                self.next();
+                let inner = self.or()?;
+                if !matches!(self.peek().tok, Tok::RParen) {
+                    return Err(self.unexpected("`)`"));
+                }
+                self.next();
+                inner
+            };
+            self.depth -= 1;
             return Ok(inner);
+        }
+        self.clauses += 1;
+        if self.clauses > MAX_CLAUSES {
+            return Err(QueryError::new(
+                format!("the query has more than {MAX_CLAUSES} conditions"),
+                self.peek().column,
+            ));
         }
         self.clause().map(Expr::Clause)
     }
@@ -318,17 +341,18 @@ fn flatten(items: Vec<Expr>, or: bool) -> Vec<Expr> {
         .collect()
 }
 
+/// Levels of NOT and parentheses a query may nest.
+pub const MAX_DEPTH: usize = 20;
+/// Conditions a query may hold.
+pub const MAX_CLAUSES: usize = 200;
+
 /// Parses query text. An empty text is a query with no condition.
 pub fn parse(input: &str) -> Result<Query, QueryError> {
     if input.chars().count() > 4000 {
         return Err(QueryError::new("the query is longer than 4000 characters", 4001));
     }
     let tokens = tokenize(input)?;
-    let mut parser = Parser { tokens, pos: 0 };
-    let depth_guard = input.chars().filter(|c| *c == '(').count();
-    if depth_guard > 64 {
-        return Err(QueryError::new("too many nested parentheses", 1));
-    }
+    let mut parser = Parser { tokens, pos: 0, depth: 0, clauses: 0 };
     parser.query()
 }
 
@@ -478,6 +502,19 @@ mod tests {
             filter: q.filter.as_ref().map(expr),
             order: q.order.iter().map(|(f, _, d)| (f.clone(), 0, *d)).collect(),
         }
+    }
+
+    #[test]
+    fn deep_negations_and_nesting_are_refused_with_a_position() {
+        let deep = format!("{}status = new", "NOT ".repeat(400));
+        let error = parse(&deep).unwrap_err();
+        assert!(error.message.contains("nested"), "{error:?}");
+        assert!(error.column > 1);
+        let parens = format!("{}status = new{}", "(".repeat(40), ")".repeat(40));
+        assert!(parse(&parens).is_err());
+        let many = vec!["key = 1"; 300].join(" OR ");
+        assert!(parse(&many).unwrap_err().message.contains("conditions"));
+        assert!(parse(&format!("{}status = new", "NOT ".repeat(10))).is_ok());
     }
 
     #[test]

@@ -336,46 +336,60 @@ fn text_of(value: &Value) -> Result<(&str, usize), QueryError> {
     }
 }
 
-/// Parses `-7d`, `2h`, `30m`, `1w` into a signed duration.
-fn duration(text: &str) -> Option<Duration> {
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
-    let n: i64 = number.parse().ok()?;
-    match unit {
-        "m" => Some(Duration::minutes(n)),
-        "h" => Some(Duration::hours(n)),
-        "d" | "j" => Some(Duration::days(n)),
-        "w" | "s" => Some(Duration::weeks(n)),
-        _ => None,
+/// Parses `-7d`, `2h`, `30m`, `1w` into a signed duration: `None` when the
+/// text is not one, `Some(None)` when it is one too large to be a duration.
+fn duration(text: &str) -> Option<Option<Duration>> {
+    let unit = text.chars().last()?;
+    let number = text.get(..text.len() - unit.len_utf8())?;
+    if number.is_empty() || !number.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    let make: fn(i64) -> Option<Duration> = match unit {
+        'm' => Duration::try_minutes,
+        'h' => Duration::try_hours,
+        'd' | 'j' => Duration::try_days,
+        'w' | 's' => Duration::try_weeks,
+        _ => return None,
+    };
+    Some(number.parse::<i64>().ok().and_then(make))
 }
 
-fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+/// Dates a query can name: beyond them a date is a typo, and arithmetic on
+/// it could overflow.
+fn in_range(t: Option<DateTime<Utc>>, text: &str, column: usize) -> Result<DateTime<Utc>, QueryError> {
+    t.filter(|t| (1000..=9999).contains(&t.year())).ok_or_else(|| {
+        QueryError::new(format!("`{text}` is too far in the past or the future"), column)
+            .hint(Some("dates go from the year 1000 to 9999".into()))
+    })
+}
+
+fn local_midnight(tz: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
     let naive = NaiveDateTime::new(date, NaiveTime::MIN);
     // A midnight skipped by a DST change is taken at the next valid instant.
     tz.from_local_datetime(&naive)
         .earliest()
-        .or_else(|| tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
-        .map_or_else(|| Utc.from_utc_datetime(&naive), |t| t.with_timezone(&Utc))
+        .or_else(|| tz.from_local_datetime(&naive.checked_add_signed(Duration::hours(1))?).earliest())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn time_value(ctx: &Context, value: &Value) -> Result<DateTime<Utc>, QueryError> {
     match value {
         Value::Text { text, column } => {
             if let Some(d) = duration(text) {
-                return Ok(ctx.now + d);
+                return in_range(d.and_then(|d| ctx.now.checked_add_signed(d)), text, *column);
             }
             if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                return Ok(local_midnight(ctx.tz, date));
+                return in_range(local_midnight(ctx.tz, date), text, *column);
             }
             for format in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
                 if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
                     if let Some(t) = ctx.tz.from_local_datetime(&t).earliest() {
-                        return Ok(t.with_timezone(&Utc));
+                        return in_range(Some(t.with_timezone(&Utc)), text, *column);
                     }
                 }
             }
             if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-                return Ok(t.with_timezone(&Utc));
+                return in_range(Some(t.with_timezone(&Utc)), text, *column);
             }
             Err(QueryError::new(format!("`{text}` is not a date"), *column)
                 .hint(Some("write 2026-11-29, \"2026-11-29 14:00\", -7d, now() or startOfDay(-1)".into())))
@@ -386,6 +400,7 @@ fn time_value(ctx: &Context, value: &Value) -> Result<DateTime<Utc>, QueryError>
             if args.len() > 1 {
                 return Err(QueryError::new(format!("`{name}()` takes at most one argument"), *column));
             }
+            let shown = arg.and_then(|v| text_of(v).ok()).map_or_else(|| format!("{name}()"), |(t, _)| t.to_owned());
             // The offset of startOfX(): a duration (-7d) or a number of X.
             let offset = |unit: &str| -> Result<i64, QueryError> {
                 match arg {
@@ -396,35 +411,41 @@ fn time_value(ctx: &Context, value: &Value) -> Result<DateTime<Utc>, QueryError>
                             return Ok(n);
                         }
                         match (duration(text), unit) {
-                            (Some(d), "day") if d.num_days() * 86_400 == d.num_seconds() => Ok(d.num_days()),
-                            (Some(d), "week") if d.num_weeks() * 604_800 == d.num_seconds() => Ok(d.num_weeks()),
+                            (Some(Some(d)), "day") if d.num_days() * 86_400 == d.num_seconds() => Ok(d.num_days()),
+                            (Some(Some(d)), "week") if d.num_weeks() * 604_800 == d.num_seconds() => Ok(d.num_weeks()),
+                            (Some(None), _) => Err(QueryError::new(format!("`{text}` is too large"), column)),
                             _ => Err(QueryError::new(format!("`{text}` is not a number of {unit}s"), column)),
                         }
                     }
                 }
             };
+            let column = *column;
             let today = ctx.now.with_timezone(&ctx.tz).date_naive();
+            let shift = |date: NaiveDate, days: Option<i64>| {
+                days.and_then(Duration::try_days)
+                    .and_then(|d| date.checked_add_signed(d))
+                    .and_then(|d| local_midnight(ctx.tz, d))
+            };
             match folded.as_str() {
                 "now" if args.is_empty() => Ok(ctx.now),
-                "startofday" => Ok(local_midnight(ctx.tz, today + Duration::days(offset("day")?))),
+                "startofday" => in_range(shift(today, Some(offset("day")?)), &shown, column),
                 "startofweek" => {
                     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-                    Ok(local_midnight(ctx.tz, monday + Duration::weeks(offset("week")?)))
+                    in_range(shift(monday, offset("week")?.checked_mul(7)), &shown, column)
                 }
                 "startofmonth" => {
                     let months = offset("month")?;
-                    let index = i64::from(today.year()) * 12 + i64::from(today.month0()) + months;
-                    let (year, month0) = (index.div_euclid(12), index.rem_euclid(12));
-                    let date = i32::try_from(year)
-                        .ok()
-                        .and_then(|y| NaiveDate::from_ymd_opt(y, u32::try_from(month0 + 1).unwrap_or(1), 1))
-                        .ok_or_else(|| QueryError::new("the month is out of range", *column))?;
-                    Ok(local_midnight(ctx.tz, date))
+                    let index = (i64::from(today.year()) * 12 + i64::from(today.month0())).checked_add(months);
+                    let date = index.and_then(|index| {
+                        let (year, month0) = (index.div_euclid(12), index.rem_euclid(12));
+                        NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, u32::try_from(month0 + 1).ok()?, 1)
+                    });
+                    in_range(date.and_then(|d| local_midnight(ctx.tz, d)), &shown, column)
                 }
                 _ => {
                     let hint = did_you_mean(name, ["now", "startOfDay", "startOfWeek", "startOfMonth"])
                         .map(|n| format!("did you mean `{n}()`?"));
-                    Err(QueryError::new(format!("unknown date function `{name}()`"), *column).hint(hint))
+                    Err(QueryError::new(format!("unknown date function `{name}()`"), column).hint(hint))
                 }
             }
         }
@@ -668,6 +689,55 @@ mod tests {
 
     fn run(text: &str) -> Result<Resolved, QueryError> {
         resolve(&parse(text)?, &ctx())
+    }
+
+    #[test]
+    fn malformed_and_extreme_dates_are_errors_with_a_position_never_panics() {
+        for text in [
+            "created = é",
+            "created = 7é",
+            "created > 99999999999d",
+            "created > -99999999999w",
+            "created > 9223372036854775807m",
+            "created > -9223372036854775808h",
+            "created > startOfDay(9223372036854775807)",
+            "created > startOfDay(-9223372036854775808)",
+            "created > startOfWeek(9223372036854775807)",
+            "created > startOfWeek(-99999999999d)",
+            "created > startOfMonth(9223372036854775807)",
+            "created > startOfMonth(-9223372036854775808)",
+            "created > \"262143-12-31\"",
+            "created > \"0999-12-31\"",
+        ] {
+            let error = run(text).expect_err(text);
+            assert!(error.column >= 11, "{text}: {error:?}");
+        }
+        assert!(run("created > startOfDay(-36500)").is_ok(), "a century back is a date");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_resolves_or_fails_with_a_position(text in "\\PC{0,60}") {
+            if let Ok(query) = parse(&text) {
+                let _ = resolve(&query, &ctx());
+            }
+        }
+
+        #[test]
+        fn any_number_as_a_date_offset_resolves_or_fails_cleanly(
+            n in proptest::num::i64::ANY,
+            unit in proptest::sample::select(vec!["m", "h", "d", "j", "w", "s", ""]),
+            function in proptest::sample::select(vec!["", "startOfDay", "startOfWeek", "startOfMonth"]),
+        ) {
+            let text = if function.is_empty() {
+                format!("updated < {n}{unit}")
+            } else {
+                format!("updated < {function}({n}{unit})")
+            };
+            if let Ok(query) = parse(&text) {
+                let _ = resolve(&query, &ctx());
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,63 @@
+//! The API against hostile input: every query, date and number gives a
+//! result or a 4xx naming what is wrong, never a panic or a 5xx.
+
+use super::*;
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+backend_test!(queries_that_once_dropped_the_connection_get_a_position_and_a_4xx, |app| async move {
+    let f = app.fixture().await;
+    let deep = format!("{}status = new", "NOT ".repeat(600));
+    for q in [
+        "created = é",
+        "created > 99999999999d",
+        "created > startOfDay(9223372036854775807)",
+        "created > startOfMonth(-9223372036854775808)",
+        "updated < -9223372036854775808m",
+        deep.as_str(),
+    ] {
+        for token in [&f.requester_a, &f.agent] {
+            let r = app.get(&format!("/api/v1/tickets?q={}", encode(q)), token).await;
+            assert!(r.status.is_client_error(), "{q}: {}", r.status);
+            assert_eq!(r.json()["error"]["field"], "q", "{q}: {:?}", r.json());
+            let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+            assert!(message.contains("column"), "{q}: {message}");
+        }
+        let search = app.get(&format!("/api/v1/reports/volume?q={}", encode(q)), &f.agent).await;
+        assert!(search.status.is_client_error(), "{q}: {}", search.status);
+    }
+});
+
+backend_test!(report_dates_at_the_limits_of_the_calendar_are_refused, |app| async move {
+    let f = app.fixture().await;
+    for (from, to) in [("262143-12-31", "262143-12-31"), ("0001-01-01", "0001-01-02"), ("2026-01-01", "99999-01-01")] {
+        for report in ["volume", "breakdown?dimension=type", "times", "sla", "escalations"] {
+            let sep = if report.contains('?') { '&' } else { '?' };
+            let r = app.get(&format!("/api/v1/reports/{report}{sep}from={from}&to={to}"), &f.agent).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{report} {from}..{to}: {:?}", r.json());
+        }
+    }
+});
+
+backend_test!(service_level_targets_too_large_to_count_are_refused, |app| async move {
+    let f = app.fixture().await;
+    let mut policy = app.get("/api/v1/sla-policy", &f.agent).await.json();
+    policy["targets"][0][2]["resolution_minutes"] = json!(150_000_000_000_000_i64);
+    let r = app.request(Method::PUT, "/api/v1/sla-policy", Some(&f.admin), Some(policy.clone())).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("targets")));
+    policy["targets"][0][2]["resolution_minutes"] = json!(600);
+    policy["close_resolved_after_days"] = json!(4_000_000_000_u32);
+    let r = app.request(Method::PUT, "/api/v1/sla-policy", Some(&f.admin), Some(policy)).await;
+    assert_eq!(r.json()["error"]["field"], "close_resolved_after_days");
+    // Tickets are still written and the clock job still runs.
+    let path = format!("/api/v1/tickets/{}", f.ticket_a);
+    assert_eq!(app.patch(&path, &f.agent, json!({"priority": "high"})).await.status, StatusCode::OK);
+    app.app.refresh_due_slas(app.app.now(), 100).await.unwrap();
+});
