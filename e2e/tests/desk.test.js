@@ -220,7 +220,7 @@ test("the interface speaks English on request and French by default", async () =
   const page = await context.newPage();
   await page.goto(`${server.url}/login`);
   await page.getByRole("button", { name: "Sign in" }).waitFor();
-  await page.getByRole("link", { name: "Français" }).click();
+  await page.getByRole("button", { name: "Français" }).click();
   await page.getByRole("button", { name: "Connexion" }).waitFor();
   await context.close();
 });

@@ -352,3 +352,6 @@ async fn the_forms_asking_for_ticket_keys_show_the_desks_own_prefix() {
     assert!(html.contains("<label for=\"a-tickets\">"), "the field keeps its label");
     assert!(html.contains("placeholder=\"ENT-12, ENT-15\"") && !html.contains("SUP-"), "{html}");
 }
+
+#[path = "pages/hardening.rs"]
+mod hardening;

@@ -370,9 +370,14 @@ fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
         .map(|v| v.split(';').next().unwrap_or_default().to_owned())
 }
 
-/// The value of the first hidden `_csrf` field of a page.
+/// The value of the first hidden `_csrf` field of a page that has one (the
+/// header's language switch carries an empty one before signing in).
 pub fn csrf_of(html: &str) -> Option<String> {
-    html.split("name=\"_csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned)
+    html.split("name=\"_csrf\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|value| !value.is_empty())
+        .map(str::to_owned)
 }
 
 impl TestApp {

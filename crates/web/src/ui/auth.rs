@@ -27,11 +27,22 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths: a `next` pointing elsewhere would make sign-in an open redirect.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/".to_owned(),
+/// Only paths of this site: `/` followed by neither `/` nor `\`, without
+/// any control character or backslash. Browsers drop tabs and newlines from
+/// a URL and read `\` as `/`, so `/\t/evil.example` or `/\\evil.example`
+/// would otherwise lead to another site: sign-in and the language switch
+/// would be open redirects.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
+    let Some(n) = next else { return "/".to_owned() };
+    let mut chars = n.chars();
+    let local = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !n.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace())
+        && n.len() <= 2000;
+    if local {
+        n.to_owned()
+    } else {
+        "/".to_owned()
     }
 }
 
@@ -126,20 +137,32 @@ pub async fn logout(
     Ok((jar, Redirect::to("/login")).into_response())
 }
 
-/// Switches the language (a GET link, so it works everywhere): remembered in
-/// a cookie, and as the user's preference when signed in.
+#[derive(Debug, Deserialize)]
+pub struct LanguageForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+/// Switches the language: a form button (no script needed), remembered in a
+/// cookie and, when signed in, as the user's preference — which is why a
+/// signed-in switch needs the session's CSRF token. Before signing in only
+/// the cookie changes.
 pub async fn switch_language(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(code): Path<String>,
-    Query(q): Query<NextQuery>,
+    Form(form): Form<LanguageForm>,
 ) -> Result<Response, PageError> {
     let lang = Language::parse(&code).map_err(|_| PageError::NotFound(visitor.lang))?;
     if let Some(session) = &visitor.session {
+        if !same_secret(&form.csrf, &session.csrf_token) {
+            return Err(PageError::Csrf(visitor.lang));
+        }
         state.app.set_language(&session.principal, lang).await.map_err(|e| PageError::app(e, lang))?;
     }
     let jar = visitor.jar.add(cookie(&state, LANG_COOKIE, lang.as_str().to_owned()));
-    Ok((jar, Redirect::to(&safe_next(q.next.as_deref()))).into_response())
+    Ok((jar, Redirect::to(&safe_next(form.next.as_deref()))).into_response())
 }
 
 #[cfg(test)]
@@ -149,9 +172,34 @@ mod tests {
     #[test]
     fn next_never_leaves_the_site() {
         assert_eq!(safe_next(Some("/tickets/SUP-1")), "/tickets/SUP-1");
-        assert_eq!(safe_next(Some("//evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(
+            safe_next(Some("/queue?q=status%20%3D%20new&sort=-updated")),
+            "/queue?q=status%20%3D%20new&sort=-updated"
+        );
+        assert_eq!(safe_next(Some("/recherche?q=élève")), "/recherche?q=élève");
         assert_eq!(safe_next(None), "/");
+        // Known bypasses, once decoded from the query string.
+        for evil in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{7f}/evil.example",
+            "/\u{85}/evil.example",
+            "/\u{3000}/evil.example",
+            "/x\\..\\..\\evil",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/", "{evil:?}");
+        }
     }
 }

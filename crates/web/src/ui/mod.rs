@@ -120,12 +120,6 @@ impl Layout {
         self.lang.as_str()
     }
 
-    /// Where the language switch leads, coming back to this page.
-    pub fn switch_href(&self) -> String {
-        let other = if self.lang == Language::En { "fr" } else { "en" };
-        format!("/lang/{other}?next={}", urlencode(&self.path))
-    }
-
     pub fn switch_label(&self) -> &'static str {
         if self.lang == Language::En {
             "Français"
@@ -292,7 +286,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
-        .route("/lang/{code}", get(auth::switch_language))
+        .route("/lang/{code}", post(auth::switch_language))
         .route("/desk", get(desk::dashboard))
         .route("/desk/tiles", get(desk::dashboard_tiles))
         .route("/tickets", get(tickets::queue))
