@@ -606,8 +606,9 @@ impl App {
             let token = format!("gch_demo{}", hex::encode(bytes));
             let user = guichet_store::users::find_user(&mut tx, guichet_domain::ids::UserId(id)).await?;
             let hash = hash_token(&token);
-            if guichet_store::tokens::find_token_user(&mut tx, &hash).await?.is_none() {
-                guichet_store::tokens::insert_token(&mut tx, user.id, "demo", &hash, now).await?;
+            if guichet_store::tokens::find_token_by_hash(&mut tx, &hash).await?.is_none() {
+                let expires = now + chrono::Duration::days(i64::from(self.settings.sign_in.token_days));
+                guichet_store::tokens::insert_token(&mut tx, user.id, "demo", &hash, now, expires).await?;
             }
             report.logins.push(DemoLogin { role, email: user.email.as_str().into(), name: user.name, token });
         }

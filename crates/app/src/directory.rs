@@ -322,14 +322,19 @@ impl App {
         if id == p.user.id && disabled {
             return Err(AppError::field("disabled", "you cannot disable your own account"));
         }
-        let mut conn = self.db.conn().await?;
-        guichet_store::users::update_user_disabled(&mut conn, id, disabled).await.map_err(|e| match e {
+        let mut tx = self.db.begin().await?;
+        guichet_store::users::update_user_disabled(&mut tx, id, disabled).await.map_err(|e| match e {
             guichet_store::StoreError::NotFound => AppError::NotFound("user"),
             other => other.into(),
-        })
+        })?;
+        if disabled {
+            guichet_store::sessions::delete_user_sessions(&mut tx, id, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
-    /// Sets a user's password (admins).
+    /// Sets a user's password (admins); their sessions end.
     pub async fn reset_password(
         &self,
         p: &Principal,
@@ -338,11 +343,15 @@ impl App {
     ) -> Result<(), AppError> {
         Self::require_admin(p)?;
         let hash = hash_password(password)?;
-        let mut conn = self.db.conn().await?;
-        guichet_store::users::update_password_hash(&mut conn, id, &hash).await.map_err(|e| match e {
+        let mut tx = self.db.begin().await?;
+        guichet_store::users::update_password_hash(&mut tx, id, &hash).await.map_err(|e| match e {
             guichet_store::StoreError::NotFound => AppError::NotFound("user"),
             other => other.into(),
-        })
+        })?;
+        // Whoever knew the old password is signed out everywhere.
+        guichet_store::sessions::delete_user_sessions(&mut tx, id, None).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

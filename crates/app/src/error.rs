@@ -20,6 +20,12 @@ pub enum AppError {
     Conflict { field: String, message: String },
     #[error("{0}")]
     RateLimited(String),
+    /// Too many sign-in attempts: try again in `retry_after` seconds.
+    #[error("too many sign-in attempts; try again in {} minute(s)", retry_after.div_ceil(60))]
+    Throttled { retry_after: u64 },
+    /// The server has too much to do right now: try again in `retry_after` seconds.
+    #[error("the server is busy; try again in {retry_after} seconds")]
+    Busy { retry_after: u64 },
     #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
     #[error("internal error")]

@@ -51,6 +51,8 @@ pub struct Settings {
     /// This process's name among the nodes sharing the database: it holds
     /// claims (outbox rows) in that name.
     pub node: String,
+    /// Sign-in limits and credentials' lifetimes.
+    pub sign_in: auth::SignInSettings,
 }
 
 /// A name for this process: the host's name and the process id.
@@ -76,6 +78,7 @@ impl Default for Settings {
             incident_rule: guichet_domain::incident::ProposalRule::default(),
             help_limits: help::HelpLimits::default(),
             node: default_node_name(),
+            sign_in: auth::SignInSettings::default(),
         }
     }
 }
@@ -109,6 +112,11 @@ pub struct App {
     reply_secret: Arc<Vec<u8>>,
     /// The background tasks' health, for the probes and the admin pages.
     pub tasks: Arc<tasks::TaskBoard>,
+    /// Where password checks run, bounded.
+    password_checks: Arc<auth::PasswordChecks>,
+    /// A hash that no password matches in practice, checked for unknown
+    /// accounts so that they take as long as known ones.
+    dummy_hash: Arc<String>,
 }
 
 impl App {
@@ -117,6 +125,7 @@ impl App {
         let workflows = guichet_store::workflows::load_workflows(&mut conn).await?;
         drop(conn);
         let reply_secret = load_reply_secret(&db).await?;
+        let (hash_concurrency, hash_queue) = (settings.sign_in.hash_concurrency, settings.sign_in.hash_queue);
         let defaults =
             desk::DeskConfig { calendar: settings.calendar.clone(), sla_policy: settings.sla_policy.clone() };
         let app = Self {
@@ -128,6 +137,8 @@ impl App {
             help_clients: Arc::new(help::ClientWindow::default()),
             reply_secret: Arc::new(reply_secret),
             tasks: Arc::new(tasks::TaskBoard::default()),
+            password_checks: Arc::new(auth::PasswordChecks::new(hash_concurrency, hash_queue)),
+            dummy_hash: Arc::new(auth::hash_password(&auth::random_secret())?),
         };
         app.reload_desk_config().await?;
         Ok(app)

@@ -408,6 +408,8 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
         .join()
         .map_err(|_| anyhow::anyhow!("a client thread panicked"))?
         .map_err(|e| anyhow::anyhow!(e))?;
+    let peak_before_storm = rss_kb(pid, "VmHWM:").unwrap_or(0);
+    let storm = sign_in_storm(&base, &agent_token, &prefix, tickets)?;
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
     drop(child);
     println!("HTTP load on {}", if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
@@ -424,6 +426,110 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
             ms(percentile(times, 99.0))
         );
     }
-    println!("  server memory: {} MB idle, {} MB peak", idle / 1024, peak / 1024);
+    let quiet = percentile(&api, 50.0);
+    println!(
+        "  sign-in storm: {} parallel wrong passwords, {} checked (401), {} throttled (429), {} busy (503); \
+         ticket reads meanwhile: {} reads, p50 {} ms, p99 {} ms ({:.1}× the quiet p50)",
+        storm.attempts,
+        storm.checked,
+        storm.throttled,
+        storm.busy,
+        storm.reads.len(),
+        ms(percentile(&storm.reads, 50.0)),
+        ms(percentile(&storm.reads, 99.0)),
+        percentile(&storm.reads, 50.0).as_secs_f64() / quiet.as_secs_f64().max(1e-6)
+    );
+    println!(
+        "  server memory: {} MB idle, {} MB peak ({} MB before the sign-in storm)",
+        idle / 1024,
+        peak / 1024,
+        peak_before_storm / 1024
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+struct Storm {
+    attempts: usize,
+    checked: usize,
+    throttled: usize,
+    busy: usize,
+    reads: Vec<Duration>,
+}
+
+/// 64 wrong passwords at once, each for another (unknown) account, as a
+/// password-spraying attacker sends them, while one client reads tickets:
+/// the reads must keep their pace (password checks run on a bounded
+/// blocking pool) and the attempts beyond the limit must be refused.
+fn sign_in_storm(base: &str, token: &str, prefix: &str, tickets: i64) -> anyhow::Result<Storm> {
+    const ATTEMPTS: usize = 64;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (base, token, prefix, done) = (base.to_owned(), token.to_owned(), prefix.to_owned(), done.clone());
+        std::thread::spawn(move || -> Result<Vec<Duration>, String> {
+            let agent = ureq::AgentBuilder::new().build();
+            let mut times = Vec::new();
+            let mut i = 0u64;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) || times.len() < 20 {
+                let id = (i * 2_654_435_761) % tickets.max(1) as u64 + 1;
+                i += 1;
+                let start = Instant::now();
+                let response = agent
+                    .get(&format!("{base}/api/v1/tickets/{prefix}-{id}"))
+                    .set("Authorization", &format!("Bearer {token}"))
+                    .call()
+                    .map_err(|e| e.to_string())?;
+                response.into_string().map_err(|e| e.to_string())?;
+                times.push(start.elapsed());
+            }
+            times.sort();
+            Ok(times)
+        })
+    };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(ATTEMPTS));
+    let attempts: Vec<_> = (0..ATTEMPTS)
+        .map(|i| {
+            let (base, barrier) = (base.to_owned(), barrier.clone());
+            std::thread::spawn(move || -> Result<u16, String> {
+                let agent = ureq::AgentBuilder::new().redirects(0).build();
+                let form = agent.get(&format!("{base}/login")).call().map_err(|e| e.to_string())?;
+                let cookie = form
+                    .all("set-cookie")
+                    .into_iter()
+                    .find(|c| c.starts_with("guichet_login_csrf="))
+                    .and_then(|c| c.split(';').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                let html = form.into_string().map_err(|e| e.to_string())?;
+                let csrf = html
+                    .split("name=\"_csrf\" value=\"")
+                    .skip(1)
+                    .filter_map(|rest| rest.split('"').next())
+                    .find(|v| !v.is_empty())
+                    .unwrap_or_default()
+                    .to_owned();
+                barrier.wait();
+                let email = format!("storm{i}@bench.invalid");
+                let response = agent.post(&format!("{base}/login")).set("Cookie", &cookie).send_form(&[
+                    ("_csrf", &csrf),
+                    ("email", &email),
+                    ("password", "not the password"),
+                ]);
+                Ok(match response {
+                    Ok(r) => r.status(),
+                    Err(ureq::Error::Status(code, _)) => code,
+                    Err(e) => return Err(e.to_string()),
+                })
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for a in attempts {
+        statuses
+            .push(a.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.map_err(|e| anyhow::anyhow!(e))?);
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reads =
+        reader.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.map_err(|e| anyhow::anyhow!(e))?;
+    let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
+    Ok(Storm { attempts: ATTEMPTS, checked: count(401), throttled: count(429), busy: count(503), reads })
 }

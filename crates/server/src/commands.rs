@@ -59,6 +59,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             window: chrono::Duration::minutes(config.incidents.propose_minutes.clamp(1, 24 * 60)),
             ..guichet_domain::incident::ProposalRule::default()
         },
+        sign_in: config.sign_in.settings(),
         help_limits: guichet_app::help::HelpLimits {
             per_client_per_hour: config.help.per_ip_per_hour,
             per_establishment_per_hour: config.help.per_establishment_per_hour,
@@ -157,10 +158,56 @@ pub async fn add_user(config: &Config, args: NewUserArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn create_token(config: &Config, email: &str, name: &str) -> anyhow::Result<ExitCode> {
+pub async fn create_token(config: &Config, email: &str, name: &str, days: Option<u32>) -> anyhow::Result<ExitCode> {
     let app = open_app(config).await?;
-    let token = app.create_token(email, name).await.map_err(app_error)?;
+    let token = app.create_token_for(email, name, days).await.map_err(app_error)?;
     println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `guichet token list`: every token (or one user's), without secrets.
+pub async fn list_tokens(config: &Config, email: Option<&str>) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let op = app.operator();
+    let user = match email {
+        Some(email) => {
+            let address = guichet_domain::user::EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut conn = app.db.conn().await?;
+            let user = guichet_store::users::find_user_by_email(&mut conn, &address)
+                .await?
+                .with_context(|| format!("no user has the address {email}"))?;
+            Some(user.id)
+        }
+        None => None,
+    };
+    let tokens = app.list_tokens(&op, user).await.map_err(app_error)?;
+    let mut conn = app.db.conn().await?;
+    let now = app.now();
+    println!("{:>6}  {:<32} {:<28} {:<17} {:<17} state", "id", "user", "name", "last used", "expires");
+    for t in tokens {
+        let owner = guichet_store::users::find_user(&mut conn, t.user).await?;
+        let state = match (t.revoked_at, t.expires_at <= now) {
+            (Some(_), _) => "revoked",
+            (None, true) => "expired",
+            (None, false) => "active",
+        };
+        let day = |d: chrono::DateTime<chrono::Utc>| d.format("%Y-%m-%d %H:%M").to_string();
+        println!(
+            "{:>6}  {:<32} {:<28} {:<17} {:<17} {state}",
+            t.id.0,
+            owner.email.as_str(),
+            t.name,
+            t.last_used_at.map_or_else(|| "never".to_owned(), day),
+            day(t.expires_at)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn revoke_token(config: &Config, id: i64) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    app.revoke_token_by_operator(guichet_domain::ids::TokenId(id)).await.map_err(app_error)?;
+    println!("token {id} revoked");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -44,6 +44,62 @@ pub struct Config {
     pub incidents: IncidentOptions,
     /// The public HELP pages (`[help]`).
     pub help: HelpOptions,
+    /// Proxies (addresses or networks) whose `X-Forwarded-For` names the
+    /// client: the load balancer. Any other sender of that header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Sign-in limits and credentials' lifetimes (`[sign_in]`).
+    pub sign_in: SignInOptions,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInOptions {
+    /// Sign-in attempts on one account per window before it waits.
+    pub per_account: u32,
+    /// Failed sign-ins from one client address per window before it waits.
+    pub per_client: u32,
+    pub window_minutes: i64,
+    /// Password checks running at once; more wait.
+    pub hash_concurrency: usize,
+    /// Password checks waiting beyond which sign-in answers "busy" (503).
+    pub hash_queue: usize,
+    /// A web session ends after this many minutes without a request…
+    pub session_idle_minutes: i64,
+    /// …and this many hours after sign-in in any case.
+    pub session_hours: i64,
+    /// Days a new API token lasts unless its creator says otherwise.
+    pub token_days: u32,
+}
+
+impl Default for SignInOptions {
+    fn default() -> Self {
+        let d = guichet_app::auth::SignInSettings::default();
+        Self {
+            per_account: d.per_account,
+            per_client: d.per_client,
+            window_minutes: d.window.num_minutes(),
+            hash_concurrency: d.hash_concurrency,
+            hash_queue: d.hash_queue,
+            session_idle_minutes: d.session_idle.num_minutes(),
+            session_hours: d.session_lifetime.num_hours(),
+            token_days: d.token_days,
+        }
+    }
+}
+
+impl SignInOptions {
+    pub fn settings(&self) -> guichet_app::auth::SignInSettings {
+        guichet_app::auth::SignInSettings {
+            per_account: self.per_account,
+            per_client: self.per_client,
+            window: chrono::Duration::minutes(self.window_minutes),
+            hash_concurrency: self.hash_concurrency,
+            hash_queue: self.hash_queue,
+            session_idle: chrono::Duration::minutes(self.session_idle_minutes),
+            session_lifetime: chrono::Duration::hours(self.session_hours),
+            token_days: self.token_days,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -146,6 +202,8 @@ impl Default for Config {
             mailboxes: Vec::new(),
             incidents: IncidentOptions::default(),
             help: HelpOptions::default(),
+            trusted_proxies: Vec::new(),
+            sign_in: SignInOptions::default(),
         }
     }
 }
@@ -185,6 +243,7 @@ impl Config {
             "secure_cookies",
             "auto_assign",
             "public_url",
+            "trusted_proxies",
         ]);
         figment = figment.merge(env).merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
@@ -216,6 +275,23 @@ impl Config {
         }
         if self.mail.trusted_authserv_id.as_deref().is_some_and(|id| id.trim().is_empty() || id.contains(';')) {
             bail!("mail.trusted_authserv_id must be the host name your mail server writes in Authentication-Results");
+        }
+        self.trusted_proxies()?;
+        let si = &self.sign_in;
+        let ranges = [
+            ("per_account", i64::from(si.per_account), 1, 1000),
+            ("per_client", i64::from(si.per_client), 1, 100_000),
+            ("window_minutes", si.window_minutes, 1, 24 * 60),
+            ("hash_concurrency", i64::try_from(si.hash_concurrency).unwrap_or(i64::MAX), 1, 64),
+            ("hash_queue", i64::try_from(si.hash_queue).unwrap_or(i64::MAX), 1, 10_000),
+            ("session_idle_minutes", si.session_idle_minutes, 5, 7 * 24 * 60),
+            ("session_hours", si.session_hours, 1, 30 * 24),
+            ("token_days", i64::from(si.token_days), 1, i64::from(guichet_app::auth::MAX_TOKEN_DAYS)),
+        ];
+        for (name, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                bail!("sign_in.{name} must be between {min} and {max}, not {value}");
+            }
         }
         if !(1..=100).contains(&self.mail.max_import_attempts) {
             bail!("mail.max_import_attempts must be between 1 and 100");
@@ -264,6 +340,7 @@ impl Config {
         out.push_str(&format!("secure_cookies = {}\n", self.secure_cookies));
         out.push_str(&format!("auto_assign = {:?}\n", self.auto_assign));
         out.push_str(&format!("public_url = {:?}\n", self.public_url()));
+        out.push_str(&format!("trusted_proxies = {:?}\n", self.trusted_proxies));
         out.push_str(&format!(
             "[mail]\nunknown_sender = {:?}\nnotify_agents = {}\nmax_message_bytes = {}\nautomatic_per_hour = {}\n",
             self.mail.unknown_sender,
@@ -280,6 +357,19 @@ impl Config {
         out.push_str(&format!(
             "[incidents]\npropose_tickets = {}\npropose_establishments = {}\npropose_minutes = {}\n",
             self.incidents.propose_tickets, self.incidents.propose_establishments, self.incidents.propose_minutes
+        ));
+        let si = &self.sign_in;
+        out.push_str(&format!(
+            "[sign_in]\nper_account = {}\nper_client = {}\nwindow_minutes = {}\nhash_concurrency = {}\nhash_queue = {}\n\
+             session_idle_minutes = {}\nsession_hours = {}\ntoken_days = {}\n",
+            si.per_account,
+            si.per_client,
+            si.window_minutes,
+            si.hash_concurrency,
+            si.hash_queue,
+            si.session_idle_minutes,
+            si.session_hours,
+            si.token_days
         ));
         out.push_str(&format!(
             "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\n",
@@ -314,6 +404,18 @@ impl Config {
             ));
         }
         out
+    }
+
+    /// The trusted proxies as networks (a bare address is a network of one).
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| anyhow::anyhow!("trusted_proxies: `{p}` is not an address or a network (10.0.0.0/8)"))
+            })
+            .collect()
     }
 
     pub fn public_url(&self) -> String {

@@ -129,6 +129,20 @@ enum TokenCommand {
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Days it lasts (default: sign_in.token_days, one year).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// List API tokens (never their secrets): everyone's, or one user's.
+    List {
+        /// Only this user's tokens (e-mail address).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke an API token at once, by its id (see `token list`).
+    Revoke {
+        /// The token's id.
+        id: i64,
     },
 }
 
@@ -239,9 +253,13 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
             let new = commands::NewUserArgs { role, email, name, phones, establishments, language, password_stdin };
             commands::add_user(&config, new).await
         }
-        Command::Token { command: TokenCommand::Create { user, name } } => {
-            commands::create_token(&config, &user, &name).await
+        Command::Token { command: TokenCommand::Create { user, name, days } } => {
+            commands::create_token(&config, &user, &name, days).await
         }
+        Command::Token { command: TokenCommand::List { user } } => {
+            commands::list_tokens(&config, user.as_deref()).await
+        }
+        Command::Token { command: TokenCommand::Revoke { id } } => commands::revoke_token(&config, id).await,
         Command::Demo { establishments, tickets, seed } => {
             commands::demo(&config, guichet_app::demo::DemoOptions { establishments, tickets, seed }).await
         }

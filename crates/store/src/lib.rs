@@ -35,6 +35,7 @@ pub mod saved_filters;
 pub mod search;
 pub mod sessions;
 pub mod settings;
+pub mod throttles;
 pub mod tickets;
 pub mod tokens;
 pub mod users;

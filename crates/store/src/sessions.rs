@@ -1,6 +1,7 @@
-//! Web sessions: a hashed cookie secret, its user, its CSRF token and expiry.
+//! Web sessions: a hashed cookie secret, its user, its CSRF token, when it
+//! was last used and when it expires.
 
-use crate::db::{to_micros, Conn, Result};
+use crate::db::{from_micros, to_micros, Conn, Result};
 use chrono::{DateTime, Utc};
 use guichet_domain::ids::UserId;
 
@@ -8,6 +9,7 @@ use guichet_domain::ids::UserId;
 pub struct Session {
     pub user: UserId,
     pub csrf_token: String,
+    pub last_seen_at: DateTime<Utc>,
 }
 
 pub async fn insert_session(
@@ -18,7 +20,8 @@ pub async fn insert_session(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
-    let sql = "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+    let sql = "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) \
+        VALUES ($1, $2, $3, $4, $5, $4)";
     on_conn!(conn, |c| sqlx::query(sql)
         .bind(id_hash)
         .bind(user.0)
@@ -31,13 +34,34 @@ pub async fn insert_session(
     Ok(())
 }
 
-/// The live session of an enabled user.
-pub async fn find_session(conn: &mut Conn, id_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>> {
-    let sql = "SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
-               WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
-    let row: Option<(i64, String)> =
-        on_conn!(conn, |c| sqlx::query_as(sql).bind(id_hash).bind(to_micros(now)).fetch_optional(&mut *c).await)?;
-    Ok(row.map(|(user, csrf_token)| Session { user: UserId(user), csrf_token }))
+/// The live session of an enabled user: not expired, and used since `idle_since`.
+pub async fn find_session(
+    conn: &mut Conn,
+    id_hash: &str,
+    now: DateTime<Utc>,
+    idle_since: DateTime<Utc>,
+) -> Result<Option<Session>> {
+    let sql = "SELECT s.user_id, s.csrf_token, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+               WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND NOT u.disabled";
+    let row: Option<(i64, String, i64)> = on_conn!(conn, |c| sqlx::query_as(sql)
+        .bind(id_hash)
+        .bind(to_micros(now))
+        .bind(to_micros(idle_since))
+        .fetch_optional(&mut *c)
+        .await)?;
+    Ok(row.map(|(user, csrf_token, seen)| Session { user: UserId(user), csrf_token, last_seen_at: from_micros(seen) }))
+}
+
+/// Records that a session was used.
+pub async fn touch_session(conn: &mut Conn, id_hash: &str, now: DateTime<Utc>) -> Result<()> {
+    let sql = "UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(to_micros(now))
+        .bind(id_hash)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 pub async fn delete_session(conn: &mut Conn, id_hash: &str) -> Result<()> {
@@ -49,10 +73,22 @@ pub async fn delete_session(conn: &mut Conn, id_hash: &str) -> Result<()> {
     Ok(())
 }
 
-/// Removes expired sessions; returns how many.
-pub async fn delete_expired_sessions(conn: &mut Conn, now: DateTime<Utc>) -> Result<u64> {
-    Ok(on_conn!(conn, |c| sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+/// Ends every session of a user but `keep` (the one changing its password); returns how many.
+pub async fn delete_user_sessions(conn: &mut Conn, user: UserId, keep: Option<&str>) -> Result<u64> {
+    let sql = "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2";
+    Ok(on_conn!(conn, |c| sqlx::query(sql)
+        .bind(user.0)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// Removes sessions expired, or idle since before `idle_since`; returns how many.
+pub async fn delete_expired_sessions(conn: &mut Conn, now: DateTime<Utc>, idle_since: DateTime<Utc>) -> Result<u64> {
+    Ok(on_conn!(conn, |c| sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
         .bind(to_micros(now))
+        .bind(to_micros(idle_since))
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected()))?)

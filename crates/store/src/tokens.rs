@@ -1,8 +1,49 @@
-//! API tokens, stored as SHA-256 hashes of high-entropy secrets.
+//! API tokens, stored as SHA-256 hashes of high-entropy secrets, with a
+//! name, an expiry, the date of last use and a revocation.
 
-use crate::db::{to_micros, Conn, Result};
+use crate::db::{from_micros, opt_from_micros, to_micros, Conn, Result};
 use chrono::{DateTime, Utc};
 use guichet_domain::ids::{TokenId, UserId};
+
+/// A token as its owner and the administrators see it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: TokenId,
+    pub user: UserId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<TokenRow> for TokenRecord {
+    fn from(r: TokenRow) -> Self {
+        TokenRecord {
+            id: TokenId(r.id),
+            user: UserId(r.user_id),
+            name: r.name,
+            created_at: from_micros(r.created_at),
+            last_used_at: opt_from_micros(r.last_used_at),
+            expires_at: from_micros(r.expires_at),
+            revoked_at: opt_from_micros(r.revoked_at),
+        }
+    }
+}
+
+const SELECT: &str =
+    "SELECT id, user_id, name, created_at, last_used_at, COALESCE(expires_at, 0) AS expires_at, revoked_at FROM api_tokens";
 
 pub async fn insert_token(
     conn: &mut Conn,
@@ -10,22 +51,80 @@ pub async fn insert_token(
     name: &str,
     token_hash: &str,
     now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
 ) -> Result<TokenId> {
-    let sql = "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id";
+    let sql = "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+        RETURNING id";
     let id: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql)
         .bind(user.0)
         .bind(name)
         .bind(token_hash)
         .bind(to_micros(now))
+        .bind(to_micros(expires_at))
         .fetch_one(&mut *c)
         .await)?;
     Ok(TokenId(id))
 }
 
-/// The enabled user owning a token hash.
-pub async fn find_token_user(conn: &mut Conn, token_hash: &str) -> Result<Option<UserId>> {
-    let sql =
-        "SELECT u.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND NOT u.disabled";
-    let id: Option<i64> = on_conn!(conn, |c| sqlx::query_scalar(sql).bind(token_hash).fetch_optional(&mut *c).await)?;
-    Ok(id.map(UserId))
+/// The live token (not revoked, not expired) of an enabled user behind a hash.
+pub async fn find_live_token(conn: &mut Conn, token_hash: &str, now: DateTime<Utc>) -> Result<Option<TokenRecord>> {
+    let sql = format!(
+        "{SELECT} WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         AND user_id IN (SELECT id FROM users WHERE NOT disabled)"
+    );
+    let row: Option<TokenRow> =
+        on_conn!(conn, |c| sqlx::query_as(&sql).bind(token_hash).bind(to_micros(now)).fetch_optional(&mut *c).await)?;
+    Ok(row.map(TokenRecord::from))
+}
+
+/// Any token with this hash, live or not.
+pub async fn find_token_by_hash(conn: &mut Conn, token_hash: &str) -> Result<Option<TokenRecord>> {
+    let sql = format!("{SELECT} WHERE token_hash = $1");
+    let row: Option<TokenRow> =
+        on_conn!(conn, |c| sqlx::query_as(&sql).bind(token_hash).fetch_optional(&mut *c).await)?;
+    Ok(row.map(TokenRecord::from))
+}
+
+pub async fn touch_token(conn: &mut Conn, id: TokenId, now: DateTime<Utc>) -> Result<()> {
+    let sql = "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(to_micros(now))
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A user's tokens (all of them when `user` is None), newest first.
+pub async fn list_tokens(conn: &mut Conn, user: Option<UserId>, limit: i64) -> Result<Vec<TokenRecord>> {
+    let sql = format!("{SELECT} WHERE ($1 IS NULL OR user_id = $1) ORDER BY id DESC LIMIT $2");
+    let rows: Vec<TokenRow> = match conn.backend() {
+        // PostgreSQL must know the type of a parameter compared with NULL.
+        crate::Backend::Postgres => {
+            let sql = sql.replace("($1 IS NULL OR", "($1::BIGINT IS NULL OR");
+            on_conn!(conn, |c| sqlx::query_as(&sql).bind(user.map(|u| u.0)).bind(limit).fetch_all(&mut *c).await)?
+        }
+        crate::Backend::Sqlite => {
+            on_conn!(conn, |c| sqlx::query_as(&sql).bind(user.map(|u| u.0)).bind(limit).fetch_all(&mut *c).await)?
+        }
+    };
+    Ok(rows.into_iter().map(TokenRecord::from).collect())
+}
+
+pub async fn find_token(conn: &mut Conn, id: TokenId) -> Result<TokenRecord> {
+    let sql = format!("{SELECT} WHERE id = $1");
+    let row: TokenRow = on_conn!(conn, |c| sqlx::query_as(&sql).bind(id.0).fetch_one(&mut *c).await)?;
+    Ok(row.into())
+}
+
+/// Revokes a token (once: revoking it again keeps the first date).
+pub async fn revoke_token(conn: &mut Conn, id: TokenId, now: DateTime<Utc>) -> Result<()> {
+    let sql = "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2";
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
+        .bind(to_micros(now))
+        .bind(id.0)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?)
 }

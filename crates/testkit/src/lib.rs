@@ -383,10 +383,21 @@ pub fn csrf_of(html: &str) -> Option<String> {
 impl TestApp {
     /// Signs in through the login form, as a browser would.
     pub async fn sign_in(&self, email: &str, password: &str) -> PageSession {
+        let reply = self.try_sign_in(email, password).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "sign-in of {email} failed");
+        let cookie = set_cookie(&reply, "guichet_session").unwrap();
+        let home = self.page(&cookie, "/search").await;
+        let csrf = csrf_of(&String::from_utf8_lossy(&home.bytes)).unwrap();
+        PageSession { cookie, csrf }
+    }
+
+    /// Posts the login form once and returns the answer, whatever it is.
+    pub async fn try_sign_in(&self, email: &str, password: &str) -> Reply {
         let login = self.request(Method::GET, "/login", None, None).await;
         let login_cookie = set_cookie(&login, "guichet_login_csrf").unwrap();
         let token = csrf_of(&String::from_utf8_lossy(&login.bytes)).unwrap();
-        let body = format!("_csrf={token}&email={email}&password={password}");
+        let encode = |s: &str| s.replace('%', "%25").replace('&', "%26").replace('+', "%2B").replace(' ', "+");
+        let body = format!("_csrf={token}&email={}&password={}", encode(email), encode(password));
         let request = Request::builder()
             .method(Method::POST)
             .uri("/login")
@@ -394,12 +405,7 @@ impl TestApp {
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(Body::from(body))
             .unwrap();
-        let reply = self.send(request).await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "sign-in of {email} failed");
-        let cookie = set_cookie(&reply, "guichet_session").unwrap();
-        let home = self.page(&cookie, "/search").await;
-        let csrf = csrf_of(&String::from_utf8_lossy(&home.bytes)).unwrap();
-        PageSession { cookie, csrf }
+        self.send(request).await
     }
 
     pub async fn page(&self, cookie: &str, path: &str) -> Reply {

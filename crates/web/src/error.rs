@@ -39,11 +39,14 @@ pub struct FieldErrorView {
 pub struct ApiError {
     status: StatusCode,
     detail: ErrorDetail,
+    /// Seconds after which trying again makes sense (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>, field: Option<String>) -> Self {
-        Self { status, detail: ErrorDetail { code, message: message.into(), field, errors: Vec::new(), allowed: None } }
+        let detail = ErrorDetail { code, message: message.into(), field, errors: Vec::new(), allowed: None };
+        Self { status, detail, retry_after: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -87,6 +90,14 @@ impl From<AppError> for ApiError {
             }
             AppError::Conflict { field, message } => Self::new(StatusCode::CONFLICT, "conflict", message, Some(field)),
             AppError::RateLimited(message) => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message, None),
+            error @ AppError::Throttled { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", error.to_string(), None)
+            },
+            error @ AppError::Busy { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string(), None)
+            },
             error @ AppError::TooLarge { .. } => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.to_string(), Some("file".into()))
             }
@@ -108,6 +119,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(ErrorBody { error: self.detail })).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }

@@ -123,3 +123,69 @@ mod tests {
         assert_eq!(field_of("expected value at line 1 column 1"), None);
     }
 }
+
+/// The address a request came from, for limits (sign-in, HELP page) and
+/// never stored. `X-Forwarded-For` is a claim anyone can write: it is read
+/// only when the connection comes from a configured trusted proxy, and then
+/// from the right, skipping the trusted proxies, to the first address a
+/// trusted proxy saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddr(pub String);
+
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    forwarded_for: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = forwarded_for.iter().flat_map(|h| h.split(',')).map(str::trim).collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            // A hop a proxy could not have written: stop believing what is left of it.
+            Err(_) => return Some(peer),
+        }
+    }
+    Some(peer)
+}
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let forwarded: Vec<&str> =
+            parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let ip = client_address(peer, &forwarded, &state.web.trusted_proxies);
+        Ok(ClientAddr(ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        // Straight from the Internet: the header is the client's own claim.
+        assert_eq!(client_address(Some(ip("203.0.113.9")), &["1.2.3.4"], &trusted), Some(ip("203.0.113.9")));
+        // Through the balancer: the address it saw.
+        assert_eq!(client_address(Some(ip("127.0.0.1")), &["198.51.100.7"], &trusted), Some(ip("198.51.100.7")));
+        // A client that writes its own header in front of the balancer's entry does not choose its address.
+        assert_eq!(
+            client_address(Some(ip("127.0.0.1")), &["1.1.1.1, 198.51.100.7", "10.0.0.5"], &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(client_address(Some(ip("127.0.0.1")), &["garbage"], &trusted), Some(ip("127.0.0.1")));
+        assert_eq!(client_address(Some(ip("127.0.0.1")), &[], &trusted), Some(ip("127.0.0.1")));
+        assert_eq!(client_address(Some(ip("127.0.0.1")), &["1.2.3.4"], &[]), Some(ip("127.0.0.1")));
+        assert_eq!(client_address(None, &["1.2.3.4"], &trusted), None);
+    }
+}

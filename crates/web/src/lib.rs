@@ -22,6 +22,8 @@ use tower_http::trace::TraceLayer;
 pub struct WebConfig {
     /// Mark cookies `Secure` (when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (the load balancer).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Shared state of every handler.

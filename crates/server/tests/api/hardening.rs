@@ -61,3 +61,47 @@ backend_test!(service_level_targets_too_large_to_count_are_refused, |app| async 
     assert_eq!(app.patch(&path, &f.agent, json!({"priority": "high"})).await.status, StatusCode::OK);
     app.app.refresh_due_slas(app.app.now(), 100).await.unwrap();
 });
+
+backend_test!(api_tokens_expire_and_are_listed_and_revoked_by_their_owner_or_an_administrator, |app| async move {
+    let f = app.fixture().await;
+    let made =
+        app.post("/api/v1/tokens", &f.requester_a, json!({"name": "export nocturne", "expires_in_days": 2})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.json());
+    let secret = made.json()["token"].as_str().unwrap().to_owned();
+    let id = made.json()["id"].as_i64().unwrap();
+    assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::OK);
+    // Listed with its dates, never with its secret.
+    let list = app.get("/api/v1/tokens", &f.requester_a).await;
+    assert!(!String::from_utf8_lossy(&list.bytes).contains(&secret));
+    let mine = list.json().as_array().unwrap().iter().find(|t| t["id"] == id).unwrap().clone();
+    assert_eq!(mine["name"], "export nocturne");
+    assert!(mine["last_used_at"].is_string(), "{mine}");
+    // Bad input.
+    for body in
+        [json!({"name": ""}), json!({"name": "x", "expires_in_days": 0}), json!({"name": "x", "expires_in_days": 4000})]
+    {
+        assert_eq!(app.post("/api/v1/tokens", &f.requester_a, body).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Other people's tokens: hidden from non-administrators, revocable by administrators.
+    assert_eq!(
+        app.get(&format!("/api/v1/tokens?user={}", f.agent_id), &f.requester_a).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.get("/api/v1/tokens?all=true", &f.requester_b).await.status, StatusCode::FORBIDDEN);
+    let r = app.request(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&f.requester_b), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::OK);
+    let all = app.get("/api/v1/tokens?all=true", &f.admin).await.json();
+    assert!(all.as_array().unwrap().len() >= 6);
+    // Expired after its days.
+    app.clock.advance(chrono::Duration::days(3));
+    assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::UNAUTHORIZED);
+    // Revoked: at once.
+    let other = app.post("/api/v1/tokens", &f.requester_a, json!({"name": "autre"})).await.json();
+    let (other_secret, other_id) = (other["token"].as_str().unwrap().to_owned(), other["id"].as_i64().unwrap());
+    let expires: chrono::DateTime<chrono::Utc> = other["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!((expires - app.app.now()).num_days() >= 364, "a year by default");
+    let r = app.request(Method::DELETE, &format!("/api/v1/tokens/{other_id}"), Some(&f.admin), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/api/v1/me", &other_secret).await.status, StatusCode::UNAUTHORIZED);
+});

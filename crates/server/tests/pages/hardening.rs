@@ -92,3 +92,166 @@ backend_test!(the_language_switch_is_a_form_with_the_session_token_and_stays_on_
     let r = app.send(request).await;
     assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/".to_owned()));
 });
+
+backend_test!(wrong_passwords_are_throttled_per_account_and_a_correct_one_works_after_the_window, |app| async move {
+    let _f = app.fixture().await;
+    for _ in 0..5 {
+        assert_eq!(app.try_sign_in("admin.a@lycee-a.test", "wrong password").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // The sixth attempt waits, whether its password is wrong or right.
+    for password in ["wrong password", PASSWORD] {
+        let r = app.try_sign_in("admin.a@lycee-a.test", password).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = r.headers.get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+        assert!((1..=15 * 60).contains(&retry), "{retry}");
+        let html = String::from_utf8_lossy(&r.bytes).into_owned();
+        assert!(
+            html.contains("Trop de tentatives de connexion") && html.contains("Réessayez dans 15 minute(s)"),
+            "{html}"
+        );
+    }
+    // Another account is not held back by this one.
+    assert_eq!(app.try_sign_in("admin.b@lycee-b.test", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    // Unknown and known accounts are throttled alike: the limit tells nothing about who exists.
+    for _ in 0..5 {
+        assert_eq!(app.try_sign_in("nobody@lycee-a.test", "x").await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.try_sign_in("nobody@lycee-a.test", "x").await.status, StatusCode::TOO_MANY_REQUESTS);
+    // After the window, the right password works, and the count starts again.
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(app.try_sign_in("admin.a@lycee-a.test", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.try_sign_in("admin.a@lycee-a.test", "wrong password").await.status, StatusCode::UNAUTHORIZED);
+});
+
+backend_test!(parallel_guesses_check_no_more_passwords_than_the_limit, |app| async move {
+    let _f = app.fixture().await;
+    let replies = futures_util::future::join_all((0..64).map(|i| {
+        let app = &app;
+        async move { app.try_sign_in("claire@desk.test", &format!("guess number {i}")).await.status }
+    }))
+    .await;
+    let checked = replies.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let waited = replies.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, waited), (5, 59), "{replies:?}");
+});
+
+backend_test!(one_client_address_cannot_try_many_accounts, |app| async move {
+    let _f = app.fixture().await;
+    // 50 failures from the same address, each on a different account, none of which is throttled by itself.
+    for i in 0..50 {
+        let r = app.try_sign_in(&format!("guess{i}@lycee-a.test"), "x").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{i}");
+    }
+    let r = app.try_sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+});
+
+backend_test!(sessions_end_when_idle_when_too_old_and_when_the_password_changes, |app| async move {
+    let f = app.fixture().await;
+    let signed_in = |cookie: String| {
+        let app = &app;
+        async move { app.page(&cookie, "/tickets").await.status == StatusCode::OK }
+    };
+    // Idle for more than two hours: signed out.
+    let s = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    app.clock.advance(chrono::Duration::minutes(119));
+    assert!(signed_in(s.cookie.clone()).await, "still within the idle time");
+    app.clock.advance(chrono::Duration::minutes(119));
+    assert!(signed_in(s.cookie.clone()).await, "each request extends it");
+    app.clock.advance(chrono::Duration::minutes(121));
+    assert!(!signed_in(s.cookie.clone()).await, "idle too long");
+    // Used all the time, a session still ends twelve hours after sign-in.
+    let s = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    for _ in 0..11 {
+        app.clock.advance(chrono::Duration::hours(1));
+        assert!(signed_in(s.cookie.clone()).await);
+    }
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert!(!signed_in(s.cookie.clone()).await, "twelve hours at most");
+    // Changing one's password keeps this session and ends the others.
+    let here = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let elsewhere = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let wrong = app
+        .form(
+            &here,
+            "/account/password",
+            &[
+                ("current_password", "nope nope"),
+                ("new_password", "nouveau mot de passe"),
+                ("confirm_password", "nouveau mot de passe"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::SEE_OTHER);
+    assert!(location(&wrong).contains("error="), "{}", location(&wrong));
+    assert!(signed_in(elsewhere.cookie.clone()).await, "a wrong current password changes nothing");
+    let r = app
+        .form(
+            &here,
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "nouveau mot de passe"),
+                ("confirm_password", "nouveau mot de passe"),
+            ],
+            None,
+        )
+        .await;
+    assert!(location(&r).contains("ok="), "{}", location(&r));
+    assert!(signed_in(here.cookie.clone()).await);
+    assert!(!signed_in(elsewhere.cookie.clone()).await);
+    assert_eq!(app.try_sign_in("admin.a@lycee-a.test", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    // An administrator's reset ends every session of the user; so does disabling the account.
+    let me = app.get("/api/v1/me", &f.requester_a).await.json()["id"].as_i64().unwrap();
+    let admin = app.sign_in("boss@desk.test", PASSWORD).await;
+    app.form(&admin, &format!("/admin/users/{me}/password"), &[("password", PASSWORD)], None).await;
+    assert!(!signed_in(here.cookie.clone()).await, "reset by an administrator");
+    let again = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    app.form(&admin, &format!("/admin/users/{me}/disabled"), &[("disabled", "true")], None).await;
+    app.form(&admin, &format!("/admin/users/{me}/disabled"), &[("disabled", "false")], None).await;
+    assert!(!signed_in(again.cookie.clone()).await, "disabled, then enabled: the old session stays closed");
+    // "Sign out my other sessions".
+    let one = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let two = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    app.form(&one, "/account/sessions/others", &[], None).await;
+    assert!(signed_in(one.cookie.clone()).await && !signed_in(two.cookie.clone()).await);
+});
+
+backend_test!(tokens_are_made_listed_and_revoked_from_the_account_page, |app| async move {
+    let f = app.fixture().await;
+    let s = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let made = app.form(&s, "/account/tokens", &[("name", "script de rentrée"), ("days", "30")], None).await;
+    assert_eq!(made.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&made.bytes).into_owned();
+    let secret = html.split("<code id=\"new-token\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("gch_"));
+    assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::OK);
+    // Listed without its secret afterwards.
+    let page = String::from_utf8_lossy(&app.page(&s.cookie, "/account").await.bytes).into_owned();
+    assert!(page.contains("script de rentrée") && !page.contains(&secret));
+    let id = app
+        .get("/api/v1/tokens", &secret)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "script de rentrée")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    // Another school's administrator cannot revoke it from their page.
+    let b = app.sign_in("admin.b@lycee-b.test", PASSWORD).await;
+    assert_eq!(app.form(&b, &format!("/account/tokens/{id}/revoke"), &[], None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::OK);
+    // Administrators see anyone's tokens; the owner revokes theirs.
+    let me = app.get("/api/v1/me", &f.requester_a).await.json()["id"].as_i64().unwrap();
+    let admin = app.sign_in("boss@desk.test", PASSWORD).await;
+    let listed = String::from_utf8_lossy(&app.page(&admin.cookie, &format!("/admin/users/{me}/tokens")).await.bytes)
+        .into_owned();
+    assert!(listed.contains("script de rentrée"));
+    assert_eq!(app.page(&b.cookie, &format!("/admin/users/{me}/tokens")).await.status, StatusCode::FORBIDDEN);
+    app.form(&s, &format!("/account/tokens/{id}/revoke"), &[], None).await;
+    assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::UNAUTHORIZED);
+});

@@ -2,6 +2,7 @@
 
 use super::session::{cookie, Visitor, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use super::{i18n, render, Layout, PageError};
+use crate::extract::ClientAddr;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -19,7 +20,50 @@ struct LoginPage {
     csrf: String,
     next: String,
     email: String,
-    failed: bool,
+    failure: Option<String>,
+}
+
+/// Why the form comes back: a wrong password, or too many attempts.
+enum Failure {
+    Wrong,
+    Throttled { retry_after: u64 },
+    Busy { retry_after: u64 },
+}
+
+impl Failure {
+    fn status(&self) -> axum::http::StatusCode {
+        match self {
+            Failure::Wrong => axum::http::StatusCode::UNAUTHORIZED,
+            Failure::Throttled { .. } => axum::http::StatusCode::TOO_MANY_REQUESTS,
+            Failure::Busy { .. } => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Failure::Wrong => None,
+            Failure::Throttled { retry_after } | Failure::Busy { retry_after } => Some(*retry_after),
+        }
+    }
+
+    fn message(&self, lang: Language) -> String {
+        let en = lang == Language::En;
+        match self {
+            Failure::Wrong => i18n::t(lang, "login_failed").to_owned(),
+            Failure::Throttled { retry_after } => {
+                let minutes = retry_after.div_ceil(60);
+                if en {
+                    format!("Too many sign-in attempts for this account or from this network. Try again in {minutes} minute(s).")
+                } else {
+                    format!("Trop de tentatives de connexion pour ce compte ou depuis ce réseau. Réessayez dans {minutes} minute(s).")
+                }
+            }
+            Failure::Busy { .. } if en => "The server is busy signing people in. Try again in a few seconds.".into(),
+            Failure::Busy { .. } => {
+                "Le serveur traite beaucoup de connexions. Réessayez dans quelques secondes.".into()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,7 +95,7 @@ fn login_form(
     visitor: Visitor,
     next: String,
     email: String,
-    failed: bool,
+    failure: Option<Failure>,
 ) -> Result<Response, PageError> {
     let csrf = random_secret();
     let jar = visitor.jar.add(cookie(state, LOGIN_CSRF_COOKIE, csrf.clone()));
@@ -60,11 +104,14 @@ fn login_form(
         csrf,
         next,
         email,
-        failed,
+        failure: failure.as_ref().map(|f| f.message(visitor.lang)),
     };
     let mut response = render(&page, visitor.lang)?;
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    if let Some(failure) = failure {
+        *response.status_mut() = failure.status();
+        if let Some(seconds) = failure.retry_after() {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
     }
     Ok((jar, response).into_response())
 }
@@ -78,7 +125,7 @@ pub async fn login_page(
         return Ok(Redirect::to(&safe_next(q.next.as_deref())).into_response());
     }
     let next = safe_next(q.next.as_deref());
-    login_form(&state, visitor, next, String::new(), false)
+    login_form(&state, visitor, next, String::new(), None)
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +140,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     visitor: Visitor,
+    client: ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let expected = visitor.jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
@@ -100,7 +148,7 @@ pub async fn login(
         return Err(PageError::Csrf(visitor.lang));
     }
     let next = safe_next(form.next.as_deref());
-    match state.app.authenticate_password(&form.email, &form.password).await {
+    match state.app.authenticate_password(&form.email, &form.password, &client.0).await {
         Ok(principal) => {
             let secret = state.app.open_session(&principal).await.map_err(|e| PageError::app(e, visitor.lang))?;
             let jar = visitor.jar.remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/")).add(cookie(
@@ -111,7 +159,15 @@ pub async fn login(
             let target = if next == "/" { "/".to_owned() } else { next };
             Ok((jar, Redirect::to(&target)).into_response())
         }
-        Err(guichet_app::AppError::Unauthenticated) => login_form(&state, visitor, next, form.email, true),
+        Err(guichet_app::AppError::Unauthenticated) => {
+            login_form(&state, visitor, next, form.email, Some(Failure::Wrong))
+        }
+        Err(guichet_app::AppError::Throttled { retry_after }) => {
+            login_form(&state, visitor, next, form.email, Some(Failure::Throttled { retry_after }))
+        }
+        Err(guichet_app::AppError::Busy { retry_after }) => {
+            login_form(&state, visitor, next, form.email, Some(Failure::Busy { retry_after }))
+        }
         Err(e) => Err(PageError::app(e, visitor.lang)),
     }
 }

@@ -4,10 +4,10 @@
 use super::session::Visitor;
 use super::tickets::{read_multipart, Choice};
 use super::{i18n, render, Layout, PageError};
+use crate::extract::ClientAddr;
 use crate::AppState;
 use askama::Template;
-use axum::extract::{ConnectInfo, FromRequestParts, Multipart, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use guichet_app::help::{HelpOutcome, HelpRequest};
@@ -15,7 +15,6 @@ use guichet_app::AppError;
 use guichet_domain::ticket::Profile;
 use guichet_domain::user::Language;
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 #[derive(Template)]
 #[template(path = "help.html")]
@@ -37,18 +36,6 @@ struct HelpPage {
 #[derive(Debug, Deserialize)]
 pub struct HelpQuery {
     pub lang: Option<String>,
-}
-
-/// The address a request came from, for the rate limit only.
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        Ok(ClientAddr(peer.unwrap_or_else(|| "unknown".into())))
-    }
 }
 
 fn page_language(visitor: &Visitor, asked: Option<&str>) -> Language {

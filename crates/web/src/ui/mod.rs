@@ -2,6 +2,7 @@
 //! the binary), French by default. Every flow works without JavaScript; the
 //! little script only adds paste-a-screenshot and drag-and-drop.
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod charts;
@@ -303,6 +304,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/establishments/import", post(admin::import_establishments))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/password", post(admin::set_password))
+        .route("/admin/users/{id}/tokens", get(account::user_tokens))
+        .route("/account", get(account::page))
+        .route("/account/password", post(account::change_password))
+        .route("/account/sessions/others", post(account::sign_out_elsewhere))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/admin/users/{id}/disabled", post(admin::set_disabled))
         .route("/admin/users/{id}/role", post(admin::set_role))
         .route("/admin/categories", get(admin::categories).post(admin::create_category))

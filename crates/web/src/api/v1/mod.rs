@@ -12,6 +12,7 @@ pub mod reports;
 pub mod rota;
 pub mod search;
 pub mod tickets;
+pub mod tokens;
 pub mod users;
 
 use crate::AppState;
@@ -68,6 +69,8 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(establishments::list_establishments, establishments::create_establishment))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(me::get_me))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
         .routes(routes!(desk::get_dashboard))
         .routes(routes!(desk::get_calendar, desk::put_calendar))
         .routes(routes!(desk::get_sla_policy, desk::put_sla_policy))
