@@ -168,7 +168,13 @@ impl App {
         let mut tx = self.db.begin().await?;
         let (from, to) = self.ticket_pair(&mut tx, p, key, other, "other").await?;
         if guichet_store::incidents::insert_link(&mut tx, from.id, kind, to.id, p.user.id, now).await? {
-            let change = FieldChange::public("link", None, Some(format!("{kind} {}", self.key(to.id))));
+            let value = Some(format!("{kind} {}", self.key(to.id)));
+            // Another school's key is for the desk's eyes only.
+            let change = if from.establishment == to.establishment {
+                FieldChange::public("link", None, value)
+            } else {
+                FieldChange::internal("link", None, value)
+            };
             guichet_store::events::insert_events(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
         }
         tx.commit().await?;
@@ -183,7 +189,12 @@ impl App {
         if !guichet_store::incidents::delete_link(&mut tx, from.id, kind, to.id).await? {
             return Err(AppError::NotFound("link"));
         }
-        let change = FieldChange::public("link", Some(format!("{kind} {}", self.key(to.id))), None);
+        let value = Some(format!("{kind} {}", self.key(to.id)));
+        let change = if from.establishment == to.establishment {
+            FieldChange::public("link", value, None)
+        } else {
+            FieldChange::internal("link", value, None)
+        };
         guichet_store::events::insert_events(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
         tx.commit().await?;
         Ok(())
@@ -197,6 +208,19 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let (source, target) = self.ticket_pair(&mut tx, p, key, into, "into").await?;
+        // A merge moves replies and files, and makes the requester a watcher:
+        // across schools it would show one school the other's conversation.
+        if source.establishment != target.establishment {
+            return Err(AppError::field(
+                "into",
+                format!(
+                    "{} and {} belong to different establishments: a merge would show one school the other's \
+                     conversation; link them instead",
+                    self.key(source.id),
+                    self.key(target.id)
+                ),
+            ));
+        }
         if !target.is_open(self.workflows()) {
             return Err(AppError::field("into", format!("{} is no longer open", self.key(target.id))));
         }

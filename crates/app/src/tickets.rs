@@ -612,10 +612,34 @@ impl App {
         Ok(UserRef { id: user.id, name: user.name })
     }
 
-    /// The ticket's history; internal entries only for the desk.
+    /// The ticket's history; internal entries only for the desk. An entry
+    /// naming a ticket the caller may not see (a link recorded before links
+    /// across schools became internal) is left out for them.
     pub async fn ticket_history(&self, p: &Principal, key: &str) -> Result<Vec<HistoryEntry>, AppError> {
         let mut conn = self.db.conn().await?;
         let record = self.visible_ticket(&mut conn, p, key).await?;
-        Ok(guichet_store::events::list_events(&mut conn, record.ticket.id, p.actor.can_see_internal()).await?)
+        let entries =
+            guichet_store::events::list_events(&mut conn, record.ticket.id, p.actor.can_see_internal()).await?;
+        if p.actor.can_see_internal() {
+            return Ok(entries);
+        }
+        let scope = p.actor.scope();
+        let mut kept = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let named = ["link", "merged_into", "merged_from"]
+                .contains(&entry.field.as_str())
+                .then(|| entry.new.as_deref().or(entry.old.as_deref()))
+                .flatten()
+                .and_then(|v| v.split_whitespace().last())
+                .and_then(|k| guichet_domain::ticket::parse_key(&self.settings.key_prefix, k));
+            let visible = match named {
+                Some(id) => guichet_store::tickets::find_ticket(&mut conn, id, &scope).await.is_ok(),
+                None => true,
+            };
+            if visible {
+                kept.push(entry);
+            }
+        }
+        Ok(kept)
     }
 }

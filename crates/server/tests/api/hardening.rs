@@ -105,3 +105,33 @@ backend_test!(api_tokens_expire_and_are_listed_and_revoked_by_their_owner_or_an_
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/v1/me", &other_secret).await.status, StatusCode::UNAUTHORIZED);
 });
+
+backend_test!(tickets_of_two_schools_are_never_merged_and_their_keys_never_shown_across, |app| async move {
+    let f = app.fixture().await;
+    let (a, b) = (&f.ticket_a, &f.ticket_b);
+    let before_a = app.get(&format!("/api/v1/tickets/{a}/comments"), &f.agent).await.json();
+    let status_b = app.get(&format!("/api/v1/tickets/{b}"), &f.agent).await.json()["status"].clone();
+    let refused = app.post(&format!("/api/v1/tickets/{b}/merge"), &f.agent, json!({"into": a})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json()["error"]["field"], "into");
+    assert!(refused.json()["error"]["message"].as_str().unwrap().contains("link them instead"), "{:?}", refused.json());
+    assert_eq!(app.get(&format!("/api/v1/tickets/{a}/comments"), &f.agent).await.json(), before_a, "nothing moved");
+    assert_eq!(app.get(&format!("/api/v1/tickets/{b}"), &f.agent).await.json()["status"], status_b);
+    // A link across schools stays, but neither school reads the other's key in its history.
+    let r = app.post(&format!("/api/v1/tickets/{a}/links"), &f.agent, json!({"kind": "relates_to", "other": b})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let r = app.post(&format!("/api/v1/tickets/{b}/links"), &f.agent, json!({"kind": "blocks", "other": a})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    for (token, own, other) in [(&f.requester_a, a, b), (&f.requester_b, b, a)] {
+        let history = app.get(&format!("/api/v1/tickets/{own}/history"), token).await;
+        assert!(!String::from_utf8_lossy(&history.bytes).contains(other.as_str()), "{own} shows {other}");
+        let page = app
+            .sign_in(if own == a { "admin.a@lycee-a.test" } else { "admin.b@lycee-b.test" }, "correct horse battery")
+            .await;
+        let html =
+            String::from_utf8_lossy(&app.page(&page.cookie, &format!("/tickets/{own}")).await.bytes).into_owned();
+        assert!(!html.contains(other.as_str()), "{own}'s page shows {other}");
+    }
+    let desk = app.get(&format!("/api/v1/tickets/{a}/history"), &f.agent).await;
+    assert!(String::from_utf8_lossy(&desk.bytes).contains(b.as_str()), "the desk sees the link");
+});
