@@ -20,6 +20,9 @@ pub enum AppError {
     Conflict { field: String, message: String },
     #[error("{0}")]
     RateLimited(String),
+    /// The ticket changed since the version the caller saw.
+    #[error("the ticket changed since version {expected} (now {current}): read it again, then apply your change")]
+    Stale { expected: i64, current: i64 },
     /// Too many sign-in attempts: try again in `retry_after` seconds.
     #[error("too many sign-in attempts; try again in {} minute(s)", retry_after.div_ceil(60))]
     Throttled { retry_after: u64 },
@@ -55,6 +58,7 @@ impl From<StoreError> for AppError {
                 let message = format!("this `{field}` is already taken or refers to nothing");
                 AppError::Conflict { field, message }
             }
+            StoreError::Retry => AppError::Busy { retry_after: 1 },
             other => AppError::Internal(Box::new(other)),
         }
     }

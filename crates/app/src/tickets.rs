@@ -57,6 +57,9 @@ pub struct UpdateTicket {
     pub watchers: Option<Vec<UserId>>,
     /// UAI of the establishment: the desk moves a request filed in the wrong place (or in triage).
     pub establishment: Option<String>,
+    /// The version the change was made on (`If-Match`, the page form's): a
+    /// change made meanwhile by someone else refuses this one.
+    pub expected_version: Option<i64>,
 }
 
 /// Listing parameters as they come from a URL: comma-separated codes.
@@ -487,6 +490,9 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let record = self.visible_ticket(&mut tx, p, key).await?;
+        if let Some(expected) = req.expected_version.filter(|v| *v != record.ticket.version) {
+            return Err(AppError::Stale { expected, current: record.ticket.version });
+        }
         let mut ticket = record.ticket.clone();
         if req.tier.is_some_and(|t| t != ticket.tier) {
             return Err(AppError::field(

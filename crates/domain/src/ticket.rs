@@ -166,6 +166,8 @@ pub struct Ticket {
     pub first_response_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Raised by every change: what a client that read the ticket compares.
+    pub version: i64,
 }
 
 /// A validated ticket about to be stored.
@@ -481,6 +483,7 @@ mod tests {
             first_response_at: None,
             resolved_at: None,
             closed_at: None,
+            version: 1,
         }
     }
 

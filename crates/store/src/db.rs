@@ -23,12 +23,18 @@ pub enum StoreError {
     /// A write queued for group commit did not reach the database.
     #[error("the write was not committed: {0}")]
     NotCommitted(&'static str),
+    /// PostgreSQL chose this transaction to break a deadlock, or could not
+    /// serialize it: trying again is all it takes.
+    #[error("the database asks to try again")]
+    Retry,
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            // deadlock_detected, serialization_failure
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")) => StoreError::Retry,
             sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
                 // PostgreSQL names the constraint; SQLite only says which columns.
                 let what = db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned);

@@ -70,6 +70,7 @@ struct TicketRow {
     resolution_due: Option<i64>,
     sla_state: Option<String>,
     incident_id: Option<i64>,
+    version: i64,
 }
 
 impl TicketRow {
@@ -107,6 +108,7 @@ impl TicketRow {
             first_response_at: opt_from_micros(self.first_response_at),
             resolved_at: opt_from_micros(self.resolved_at),
             closed_at: opt_from_micros(self.closed_at),
+            version: self.version,
         };
         Ok(TicketRecord {
             ticket,
@@ -130,7 +132,7 @@ const SELECT: &str = "SELECT t.id, t.title, t.description, t.ticket_type, t.stat
     t.assignee_id, a.name AS assignee_name, \
     t.repro_service, t.repro_profile, t.repro_browser, t.repro_url, t.repro_steps, t.repro_outcome, \
     t.resolution, t.created_at, t.updated_at, t.first_response_at, t.resolved_at, t.closed_at, \
-    t.first_response_due, t.resolution_due, t.sla_state, t.incident_id \
+    t.first_response_due, t.resolution_due, t.sla_state, t.incident_id, t.version \
     FROM tickets t \
     JOIN users r ON r.id = t.requester_id \
     JOIN establishments e ON e.id = t.establishment_id \
@@ -184,7 +186,8 @@ pub async fn update_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
     let sql = "UPDATE tickets SET title = $1, description = $2, ticket_type = $3, status = $4, priority = $5, \
         category_id = $6, tier = $7, assignee_id = $8, repro_service = $9, repro_profile = $10, repro_browser = $11, \
         repro_url = $12, repro_steps = $13, repro_outcome = $14, resolution = $15, updated_at = $16, \
-        first_response_at = $17, resolved_at = $18, closed_at = $19, establishment_id = $20 WHERE id = $21";
+        first_response_at = $17, resolved_at = $18, closed_at = $19, establishment_id = $20, version = version + 1 \
+        WHERE id = $21";
     let r = &t.reproduction;
     crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
         .bind(&t.title)
@@ -216,7 +219,7 @@ pub async fn update_ticket(conn: &mut Conn, t: &Ticket) -> Result<()> {
 
 /// Marks activity on a ticket (a comment, an attachment) without other change.
 pub async fn touch_ticket(conn: &mut Conn, id: TicketId, now: DateTime<Utc>, first_response: bool) -> Result<()> {
-    let sql = "UPDATE tickets SET updated_at = $1, \
+    let sql = "UPDATE tickets SET updated_at = $1, version = version + 1, \
         first_response_at = CASE WHEN $2 AND first_response_at IS NULL THEN $1 ELSE first_response_at END WHERE id = $3";
     on_conn!(conn, |c| sqlx::query(sql)
         .bind(to_micros(now))
@@ -230,6 +233,13 @@ pub async fn touch_ticket(conn: &mut Conn, id: TicketId, now: DateTime<Utc>, fir
 
 /// Finds a ticket within a scope: a ticket outside it is [`StoreError::NotFound`].
 pub async fn find_ticket(conn: &mut Conn, id: TicketId, scope: &TicketScope) -> Result<TicketRecord> {
+    // In a write transaction on PostgreSQL the row is locked until commit:
+    // a ticket is read, changed and written back whole, and two writers
+    // (two agents, an agent and the clock job) must not overwrite each
+    // other. SQLite's one writer already serializes write transactions.
+    if let Conn::PostgresTx(tx) = conn {
+        sqlx::query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE").bind(id.0).execute(&mut **tx).await?;
+    }
     let filter = TicketFilter { scope: scope.clone(), ids: Some(vec![id]), ..TicketFilter::default() };
     let (mut rows, _) = list_tickets(conn, &filter, &[], 1, 0, false).await?;
     rows.pop().ok_or(StoreError::NotFound)

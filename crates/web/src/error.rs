@@ -90,6 +90,12 @@ impl From<AppError> for ApiError {
             }
             AppError::Conflict { field, message } => Self::new(StatusCode::CONFLICT, "conflict", message, Some(field)),
             AppError::RateLimited(message) => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message, None),
+            error @ AppError::Stale { .. } => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                error.to_string(),
+                Some("version".into()),
+            ),
             error @ AppError::Throttled { retry_after } => Self {
                 retry_after: Some(retry_after),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", error.to_string(), None)

@@ -57,6 +57,8 @@ pub struct TicketView {
     pub sla: SlaView,
     /// The major incident it is part of: `INC-3`.
     pub incident: Option<String>,
+    /// Raised by every change; also the `ETag` (`"v7"`) to send back in `If-Match`.
+    pub version: i64,
 }
 
 /// Where the ticket stands against its service levels (business time).
@@ -77,6 +79,7 @@ impl TicketView {
         };
         let t = record.ticket;
         Self {
+            version: t.version,
             incident: record.incident.map(App::incident_key),
             key: app.key(t.id),
             description_html: markdown_to_safe_html(&t.description),
@@ -101,6 +104,11 @@ impl TicketView {
             closed_at: t.closed_at,
             sla,
         }
+    }
+
+    /// The `ETag` of this version of the ticket.
+    pub fn etag(&self) -> String {
+        format!("\"v{}\"", self.version)
     }
 
     pub fn from_details(app: &App, details: TicketDetails) -> Self {

@@ -135,3 +135,108 @@ backend_test!(tickets_of_two_schools_are_never_merged_and_their_keys_never_shown
     let desk = app.get(&format!("/api/v1/tickets/{a}/history"), &f.agent).await;
     assert!(String::from_utf8_lossy(&desk.bytes).contains(b.as_str()), "the desk sees the link");
 });
+
+backend_test!(
+    concurrent_changes_of_different_fields_are_all_kept_and_the_clock_job_overwrites_none,
+    |app| async move {
+        let f = app.fixture().await;
+        let mut keys = Vec::new();
+        for i in 0..10 {
+            let r = app
+                .post(
+                    "/api/v1/tickets",
+                    &f.requester_a,
+                    json!({"title": format!("Demande {i}"), "establishment": f.uai_a}),
+                )
+                .await;
+            keys.push(r.json()["key"].as_str().unwrap().to_owned());
+        }
+        let patches: Vec<(String, serde_json::Value)> = keys
+            .iter()
+            .flat_map(|key| {
+                [
+                    json!({"title": format!("{key} renommée")}),
+                    json!({"priority": "high"}),
+                    json!({"category": "mail"}),
+                    json!({"assignee": f.agent_id}),
+                    json!({"reproduction": {"browser": "Firefox 128"}}),
+                ]
+                .into_iter()
+                .map(move |body| (key.clone(), body))
+            })
+            .collect();
+        assert_eq!(patches.len(), 50);
+        let clock = async {
+            for _ in 0..5 {
+                app.app.refresh_due_slas(app.app.now(), 100).await.unwrap();
+            }
+        };
+        let all = futures_util::future::join_all(patches.iter().map(|(key, body)| {
+            let app = &app;
+            let agent = f.agent.clone();
+            async move { app.patch(&format!("/api/v1/tickets/{key}"), &agent, body.clone()).await.status }
+        }));
+        let (statuses, ()) = tokio::join!(all, clock);
+        assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+        for key in &keys {
+            let t = app.get(&format!("/api/v1/tickets/{key}"), &f.agent).await.json();
+            assert_eq!(t["title"], format!("{key} renommée"));
+            assert_eq!(t["priority"], "high", "{key}");
+            assert_eq!(t["category"], "mail", "{key}");
+            assert_eq!(t["assignee"]["id"], f.agent_id, "{key}");
+            assert_eq!(t["reproduction"]["browser"], "Firefox 128", "{key}");
+            assert_eq!(t["version"], 6, "{key}: five changes, each counted once");
+        }
+    }
+);
+
+backend_test!(a_change_based_on_an_old_version_is_refused_with_412, |app| async move {
+    let f = app.fixture().await;
+    let path = format!("/api/v1/tickets/{}", f.ticket_a);
+    let read = app.get(&path, &f.agent).await;
+    let etag = read.headers.get("etag").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"v{}\"", read.json()["version"]));
+    let with = |tag: &str, body: serde_json::Value| {
+        let (app, path, agent, tag) = (&app, path.clone(), f.agent.clone(), tag.to_owned());
+        async move {
+            let request = axum::http::Request::builder()
+                .method(Method::PATCH)
+                .uri(&path)
+                .header("authorization", format!("Bearer {agent}"))
+                .header("content-type", "application/json")
+                .header("if-match", tag)
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            app.send(request).await
+        }
+    };
+    let first = with(&etag, json!({"priority": "high"})).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let newer = first.headers.get("etag").unwrap().to_str().unwrap().to_owned();
+    assert_ne!(newer, etag);
+    // A second agent, still on the old version, would undo the first change.
+    let stale = with(&etag, json!({"priority": "low"})).await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(stale.json()["error"]["code"], "precondition_failed");
+    assert_eq!(app.get(&path, &f.agent).await.json()["priority"], "high");
+    assert_eq!(with("W/\"v0\"", json!({"priority": "low"})).await.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(with("yesterday", json!({"priority": "low"})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(with("*", json!({"priority": "normal"})).await.status, StatusCode::OK);
+    // The page's form carries its version too, and says what happened.
+    let s = app.sign_in("claire@desk.test", "correct horse battery").await;
+    let html =
+        String::from_utf8_lossy(&app.page(&s.cookie, &format!("/tickets/{}", f.ticket_a)).await.bytes).into_owned();
+    let version = html.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    app.patch(&path, &f.agent, json!({"priority": "critical"})).await;
+    let r = app
+        .form(
+            &s,
+            &format!("/tickets/{}/update", f.ticket_a),
+            &[("action", "fields"), ("priority", "low"), ("version", &version)],
+            None,
+        )
+        .await;
+    let location = r.headers.get("location").unwrap().to_str().unwrap().to_owned();
+    assert!(location.contains("error="), "{location}");
+    assert_eq!(app.get(&path, &f.agent).await.json()["priority"], "critical", "the other change stands");
+});

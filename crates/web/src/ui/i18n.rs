@@ -12,6 +12,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("actions", "Actions", "Actions"),
     ("change_password", "Changer de mot de passe", "Change password"),
     (
+        "stale_ticket",
+        "Quelqu'un a modifié cette demande pendant que vous la consultiez : vos changements n'ont pas été enregistrés. Vérifiez-la, puis recommencez.",
+        "Someone changed this request while you were looking at it: your changes were not saved. Check it, then try again.",
+    ),
+    (
         "change_password_help",
         "Vos autres sessions (autres navigateurs, autres appareils) seront fermées.",
         "Your other sessions (other browsers, other devices) will be signed out.",

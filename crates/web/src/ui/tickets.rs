@@ -340,6 +340,8 @@ struct TicketPage {
     layout: Layout,
     staff: bool,
     key: String,
+    /// The version shown: the edit forms send it back.
+    version: i64,
     /// A key as this desk writes them, for the forms' examples.
     key_example: String,
     title: String,
@@ -517,6 +519,7 @@ pub async fn page(
         layout: Layout::new(&viewer, format!("{} · {}", app.key(tk.id), tk.title)),
         staff,
         key: app.key(tk.id),
+        version: tk.version,
         key_example: app.key(guichet_domain::ids::TicketId(123)),
         description_html: guichet_app::render::markdown_to_safe_html(&tk.description),
         type_label: label(lang, tk.ticket_type.as_str()),
@@ -604,6 +607,8 @@ pub struct UpdateForm {
     url: Option<String>,
     steps: Option<String>,
     outcome: Option<String>,
+    /// The version the form was shown with (edit forms).
+    version: Option<i64>,
 }
 
 fn parse_opt<T>(
@@ -663,6 +668,11 @@ async fn update_from_form(app: &App, viewer: &Viewer, key: &str, f: &UpdateForm)
         }
         _ => return Err(AppError::field("action", "unknown action")),
     }
+    // A form shows every field: sent back over someone else's change, its
+    // old values would undo that change.
+    if matches!(f.action.as_str(), "fields" | "reproduction") {
+        u.expected_version = f.version;
+    }
     Ok(u)
 }
 
@@ -682,6 +692,7 @@ pub async fn update(
         Err(e @ (AppError::NotFound(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
             Err(PageError::app(e, lang))
         }
+        Err(AppError::Stale { .. }) => Ok(back(&target, None, Some(super::i18n::t(lang, "stale_ticket")))),
         Err(e) => Ok(back(&target, None, Some(&error_text(&e, lang)))),
     }
 }

@@ -164,28 +164,52 @@ pub async fn create_ticket(
     Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], axum::Json(view)))
 }
 
-/// Read a ticket.
+/// Read a ticket. Its `ETag` goes back in `If-Match` with a change, so that
+/// a change made meanwhile by someone else is not overwritten.
 #[utoipa::path(get, path = "/tickets/{key}", tag = "tickets", params(("key" = String, Path, description = "e.g. SUP-123")),
-    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TicketView, headers(("ETag" = String, description = "the ticket's version: \"v7\""))),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_ticket(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(key): Path<String>,
-) -> ApiResult<axum::Json<TicketView>> {
-    Ok(axum::Json(TicketView::from_details(&state.app, state.app.get_ticket(&p, &key).await?)))
+) -> ApiResult<([(axum::http::HeaderName, String); 1], axum::Json<TicketView>)> {
+    let view = TicketView::from_details(&state.app, state.app.get_ticket(&p, &key).await?);
+    Ok(([(axum::http::header::ETAG, view.etag())], axum::Json(view)))
 }
 
-/// Change a ticket: classify, move in its workflow, assign, escalate, resolve.
+/// The version an `If-Match` header names (`"v7"`, `W/"v7"`); `*` and no
+/// header mean any version.
+fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<i64>, guichet_app::AppError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .strip_prefix('v')
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| guichet_app::AppError::field("If-Match", "If-Match is the ETag of a GET: \"v7\""))
+}
+
+/// Change a ticket: classify, move in its workflow, assign, escalate,
+/// resolve. With `If-Match`, refused (412) when the ticket changed since.
 #[utoipa::path(patch, path = "/tickets/{key}", tag = "tickets", request_body = UpdateTicketRequest,
-    params(("key" = String, Path)),
-    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "transition not allowed"), (status = 422, body = ErrorBody)))]
+    params(("key" = String, Path), ("If-Match" = Option<String>, Header, description = "the ETag of the version changed")),
+    responses((status = 200, body = TicketView, headers(("ETag" = String))), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "transition not allowed"),
+        (status = 412, body = ErrorBody, description = "the ticket changed since the If-Match version"),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_ticket(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(key): Path<String>,
+    headers: axum::http::HeaderMap,
     Json(req): Json<UpdateTicketRequest>,
-) -> ApiResult<axum::Json<TicketView>> {
+) -> ApiResult<([(axum::http::HeaderName, String); 1], axum::Json<TicketView>)> {
     let update = UpdateTicket {
         title: req.title,
         description: req.description,
@@ -199,8 +223,10 @@ pub async fn update_ticket(
         resolution: req.resolution,
         watchers: req.watchers.map(|w| w.into_iter().map(UserId).collect()),
         establishment: req.establishment,
+        expected_version: if_match(&headers)?,
     };
-    Ok(axum::Json(TicketView::from_details(&state.app, state.app.update_ticket(&p, &key, update).await?)))
+    let view = TicketView::from_details(&state.app, state.app.update_ticket(&p, &key, update).await?);
+    Ok(([(axum::http::header::ETAG, view.etag())], axum::Json(view)))
 }
 
 /// The ticket's conversation (internal notes only for the desk).
