@@ -33,6 +33,9 @@ fn not_found(e: StoreError) -> AppError {
     }
 }
 
+/// Saved filters one user may own unless configured otherwise.
+pub const DEFAULT_PER_USER: usize = 50;
+
 impl App {
     /// Checks a query by resolving it now, so that a broken filter is refused when saved.
     async fn check_query(&self, query: &str) -> Result<String, AppError> {
@@ -110,6 +113,15 @@ impl App {
         let name = Self::check_name(name)?;
         let query = self.check_query(query).await?;
         let mut tx = self.db.begin().await?;
+        // Every filter is counted on the queue page: their number is bounded.
+        let own = guichet_store::saved_filters::list_saved_filters(&mut tx, p.user.id, false).await?;
+        let limit = self.settings.saved_filters_per_user;
+        if own.iter().filter(|f| f.owner_id == Some(p.user.id.0)).count() >= limit {
+            return Err(AppError::field(
+                "name",
+                format!("you already have {limit} saved filters: delete one before saving another"),
+            ));
+        }
         let id = guichet_store::saved_filters::insert_saved_filter(&mut tx, p.user.id, &name, &query, shared).await?;
         let filter = guichet_store::saved_filters::find_saved_filter(&mut tx, id).await?;
         tx.commit().await?;

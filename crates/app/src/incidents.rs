@@ -17,6 +17,21 @@ use guichet_store::incidents::Incident;
 use guichet_store::tickets::{TicketFilter, TicketRecord};
 use guichet_store::{Conn, StoreError};
 
+/// Recent tickets looked at for proposals: a burst of an outage's reports is
+/// well within, and the grouping's cost (quadratic) stays small.
+const MAX_CANDIDATES: i64 = 500;
+/// How long proposals are reused: every agent's dashboard asks each minute.
+const PROPOSALS_FRESH: chrono::Duration = chrono::Duration::seconds(20);
+
+impl App {
+    /// Drops the proposals kept: tickets or incidents changed.
+    pub(crate) fn forget_proposals(&self) {
+        if let Ok(mut cache) = self.proposals.lock() {
+            *cache = None;
+        }
+    }
+}
+
 /// What an agent fills in to declare an incident (or accept a proposal).
 #[derive(Debug, Clone, Default)]
 pub struct DeclareIncident {
@@ -82,6 +97,7 @@ impl App {
     }
 
     pub async fn declare_incident(&self, p: &Principal, req: DeclareIncident) -> Result<IncidentView, AppError> {
+        self.forget_proposals();
         Self::require_staff(p, "declare an incident")?;
         let now = self.now();
         let new = NewIncident::new(&req.title, &req.service, &req.public_message, req.started_at.unwrap_or(now), now)?;
@@ -146,6 +162,7 @@ impl App {
 
     /// Adds existing tickets to an open incident (the desk).
     pub async fn add_to_incident(&self, p: &Principal, id: i64, keys: &[String]) -> Result<IncidentView, AppError> {
+        self.forget_proposals();
         Self::require_staff(p, "link tickets to an incident")?;
         let mut tx = self.db.begin().await?;
         Self::open_incident(&mut tx, id).await?;
@@ -176,6 +193,7 @@ impl App {
         establishment: &str,
         details: Option<&str>,
     ) -> Result<TicketDetails, AppError> {
+        self.forget_proposals();
         let incident = Self::open_incident(&mut self.db.conn().await?, id).await?;
         let description = match details.map(str::trim).filter(|d| !d.is_empty()) {
             Some(d) => d.to_owned(),
@@ -209,6 +227,7 @@ impl App {
         message: &str,
         message_en: Option<&str>,
     ) -> Result<IncidentView, AppError> {
+        self.forget_proposals();
         Self::require_staff(p, "resolve an incident")?;
         let message = guichet_domain::comment::validate_body(message)?;
         let message_en = match message_en.map(str::trim).filter(|m| !m.is_empty()) {
@@ -273,10 +292,27 @@ impl App {
         let rule = self.incident_rule();
         let mut conn = self.db.conn().await?;
         let statuses = self.open_statuses(true);
-        let candidates =
-            guichet_store::incidents::recent_candidates(&mut conn, self.now() - rule.window, &statuses).await?;
+        let now = self.now();
+        let cached = self.proposals.lock().ok().and_then(|c| c.clone()).filter(|(at, _)| now - *at < PROPOSALS_FRESH);
+        let proposals = match cached {
+            Some((_, proposals)) => proposals,
+            None => {
+                let candidates = guichet_store::incidents::recent_candidates(
+                    &mut conn,
+                    now - rule.window,
+                    &statuses,
+                    MAX_CANDIDATES,
+                )
+                .await?;
+                let proposals = propose(&candidates, &rule);
+                if let Ok(mut cache) = self.proposals.lock() {
+                    *cache = Some((now, proposals.clone()));
+                }
+                proposals
+            }
+        };
         let mut out = Vec::new();
-        for proposal in propose(&candidates, &rule) {
+        for proposal in proposals {
             let filter =
                 TicketFilter { scope: p.actor.scope(), ids: Some(proposal.tickets.clone()), ..TicketFilter::default() };
             let sort =

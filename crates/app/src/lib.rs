@@ -53,6 +53,8 @@ pub struct Settings {
     pub node: String,
     /// Sign-in limits and credentials' lifetimes.
     pub sign_in: auth::SignInSettings,
+    /// Personal saved filters per user.
+    pub saved_filters_per_user: usize,
 }
 
 /// A name for this process: the host's name and the process id.
@@ -79,6 +81,7 @@ impl Default for Settings {
             help_limits: help::HelpLimits::default(),
             node: default_node_name(),
             sign_in: auth::SignInSettings::default(),
+            saved_filters_per_user: filters::DEFAULT_PER_USER,
         }
     }
 }
@@ -112,6 +115,9 @@ pub struct App {
     reply_secret: Arc<Vec<u8>>,
     /// The background tasks' health, for the probes and the admin pages.
     pub tasks: Arc<tasks::TaskBoard>,
+    /// The last incident proposals and when they were made, shared by the
+    /// dashboards of this node for a few seconds.
+    proposals: Arc<std::sync::Mutex<Option<KeptProposals>>>,
     /// Where password checks run, bounded.
     password_checks: Arc<auth::PasswordChecks>,
     /// A hash that no password matches in practice, checked for unknown
@@ -137,6 +143,7 @@ impl App {
             help_clients: Arc::new(help::ClientWindow::default()),
             reply_secret: Arc::new(reply_secret),
             tasks: Arc::new(tasks::TaskBoard::default()),
+            proposals: Arc::default(),
             password_checks: Arc::new(auth::PasswordChecks::new(hash_concurrency, hash_queue)),
             dummy_hash: Arc::new(auth::hash_password(&auth::random_secret())?),
         };
@@ -173,6 +180,9 @@ impl App {
         guichet_domain::ticket::format_key(&self.settings.key_prefix, id)
     }
 }
+
+/// Incident proposals and when they were made.
+type KeptProposals = (DateTime<Utc>, Vec<guichet_domain::incident::Proposal>);
 
 const REPLY_SECRET_SETTING: &str = "mail_reply_secret";
 

@@ -308,6 +308,7 @@ impl App {
         p: &Principal,
         filing: Filing<'_>,
     ) -> Result<TicketId, AppError> {
+        self.forget_proposals();
         let now = self.now();
         let mut new =
             NewTicket::from_draft(filing.draft, &p.actor, filing.requester, filing.establishment, self.workflows())?;

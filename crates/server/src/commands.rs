@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// Opens and migrates the database, then builds the application.
 pub async fn open_app(config: &Config) -> anyhow::Result<App> {
     let (url, create) = config.database()?;
-    let db = Db::connect(&url, create).await.context("cannot open the database")?;
+    let db = Db::connect_with(&url, create, config.limits.write_queue).await.context("cannot open the database")?;
     db.migrate().await.context("cannot migrate the database")?;
     App::new(db, settings(config)?, Arc::new(SystemClock)).await.map_err(app_error)
 }
@@ -60,6 +60,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             ..guichet_domain::incident::ProposalRule::default()
         },
         sign_in: config.sign_in.settings(),
+        saved_filters_per_user: config.limits.saved_filters_per_user,
         help_limits: guichet_app::help::HelpLimits {
             per_client_per_hour: config.help.per_ip_per_hour,
             per_establishment_per_hour: config.help.per_establishment_per_hour,

@@ -49,6 +49,36 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Sign-in limits and credentials' lifetimes (`[sign_in]`).
     pub sign_in: SignInOptions,
+    /// Bounds on what the server accepts and holds (`[limits]`).
+    pub limits: LimitOptions,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitOptions {
+    /// Seconds a request may take before it is answered 408.
+    pub request_timeout_seconds: u64,
+    /// Requests served at once; beyond, 503 with Retry-After.
+    pub max_in_flight: usize,
+    /// Public HELP messages received at once; beyond, 503.
+    pub help_in_flight: usize,
+    /// Writes waiting for SQLite's writer; beyond, writers wait.
+    pub write_queue: usize,
+    /// Personal saved filters per user.
+    pub saved_filters_per_user: usize,
+}
+
+impl Default for LimitOptions {
+    fn default() -> Self {
+        let web = guichet_web::WebConfig::default();
+        Self {
+            request_timeout_seconds: web.request_timeout.as_secs(),
+            max_in_flight: web.max_in_flight,
+            help_in_flight: web.help_in_flight,
+            write_queue: guichet_store::group_commit::DEFAULT_QUEUE,
+            saved_filters_per_user: guichet_app::filters::DEFAULT_PER_USER,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -204,6 +234,7 @@ impl Default for Config {
             help: HelpOptions::default(),
             trusted_proxies: Vec::new(),
             sign_in: SignInOptions::default(),
+            limits: LimitOptions::default(),
         }
     }
 }
@@ -293,6 +324,20 @@ impl Config {
                 bail!("sign_in.{name} must be between {min} and {max}, not {value}");
             }
         }
+        let l = &self.limits;
+        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let limits = [
+            ("request_timeout_seconds", i64::try_from(l.request_timeout_seconds).unwrap_or(i64::MAX), 1, 3600),
+            ("max_in_flight", as_i64(l.max_in_flight), 1, 100_000),
+            ("help_in_flight", as_i64(l.help_in_flight), 1, 10_000),
+            ("write_queue", as_i64(l.write_queue), 1, 1_000_000),
+            ("saved_filters_per_user", as_i64(l.saved_filters_per_user), 1, 1000),
+        ];
+        for (name, value, min, max) in limits {
+            if !(min..=max).contains(&value) {
+                bail!("limits.{name} must be between {min} and {max}, not {value}");
+            }
+        }
         if !(1..=100).contains(&self.mail.max_import_attempts) {
             bail!("mail.max_import_attempts must be between 1 and 100");
         }
@@ -371,6 +416,12 @@ impl Config {
             si.session_hours,
             si.token_days
         ));
+        let l = &self.limits;
+        out.push_str(&format!(
+            "[limits]\nrequest_timeout_seconds = {}\nmax_in_flight = {}\nhelp_in_flight = {}\nwrite_queue = {}\n\
+             saved_filters_per_user = {}\n",
+            l.request_timeout_seconds, l.max_in_flight, l.help_in_flight, l.write_queue, l.saved_filters_per_user
+        ));
         out.push_str(&format!(
             "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\n",
             self.help.per_ip_per_hour, self.help.per_establishment_per_hour
@@ -416,6 +467,17 @@ impl Config {
                     .map_err(|_| anyhow::anyhow!("trusted_proxies: `{p}` is not an address or a network (10.0.0.0/8)"))
             })
             .collect()
+    }
+
+    /// The HTTP layer's settings.
+    pub fn web(&self) -> anyhow::Result<guichet_web::WebConfig> {
+        Ok(guichet_web::WebConfig {
+            secure_cookies: self.secure_cookies,
+            trusted_proxies: self.trusted_proxies()?,
+            request_timeout: std::time::Duration::from_secs(self.limits.request_timeout_seconds),
+            max_in_flight: self.limits.max_in_flight,
+            help_in_flight: self.limits.help_in_flight,
+        })
     }
 
     pub fn public_url(&self) -> String {

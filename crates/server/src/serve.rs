@@ -19,9 +19,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("Guichet is listening on http://{address}/");
     let db = app.db.clone();
     let (stop_jobs, jobs) = crate::jobs::start(app.clone(), &config)?;
-    let web =
-        guichet_web::WebConfig { secure_cookies: config.secure_cookies, trusted_proxies: config.trusted_proxies()? };
-    let router = guichet_web::router(app, web);
+    let router = guichet_web::router(app, config.web()?);
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -92,6 +92,12 @@ impl Db {
     /// A SQLite file must exist unless `create` is set: a mistyped path is an
     /// error, not a new empty database.
     pub async fn connect(url: &str, create: bool) -> Result<Db> {
+        Self::connect_with(url, create, crate::group_commit::DEFAULT_QUEUE).await
+    }
+
+    /// [`Db::connect`] with the number of writes that may wait for SQLite's
+    /// writer (`write_queue`).
+    pub async fn connect_with(url: &str, create: bool, write_queue: usize) -> Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
             let pool = PgPoolOptions::new()
@@ -138,7 +144,7 @@ impl Db {
                     .connect_with(options.create_if_missing(false).pragma("cache_size", "-8000"))
                     .await?
             };
-            let batches = crate::group_commit::WriteQueue::start(writer.clone());
+            let batches = crate::group_commit::WriteQueue::start(writer.clone(), write_queue);
             Ok(Db::Sqlite { readers, writer, batches })
         } else {
             Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")))
@@ -215,7 +221,7 @@ impl Db {
                 crate::group_commit::Outcome { ok, finish }
             })
         });
-        batches.push(job)?;
+        batches.push(job).await?;
         delivered.await.map_err(|_| StoreError::NotCommitted("its transaction could not begin"))?
     }
 

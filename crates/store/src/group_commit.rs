@@ -33,24 +33,29 @@ pub(crate) type Job = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Outc
 /// batch does not wait long for the last.
 const MAX_BATCH: usize = 32;
 
+/// Writes that may wait for the writer by default: beyond, a caller waits
+/// for room (backpressure) instead of the queue, and the uploads its jobs
+/// hold, growing without bound.
+pub const DEFAULT_QUEUE: usize = 1024;
+
 /// The writes waiting for SQLite's writer; the task ends with the last clone.
 #[derive(Debug, Clone)]
-pub struct WriteQueue(mpsc::UnboundedSender<Job>);
+pub struct WriteQueue(mpsc::Sender<Job>);
 
 impl WriteQueue {
     /// Starts the task that runs the queued writes on `writer`.
-    pub(crate) fn start(writer: SqlitePool) -> Self {
-        let (sender, receiver) = mpsc::unbounded_channel();
+    pub(crate) fn start(writer: SqlitePool, capacity: usize) -> Self {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
         tokio::spawn(run(writer, receiver));
         WriteQueue(sender)
     }
 
-    pub(crate) fn push(&self, job: Job) -> Result<()> {
-        self.0.send(job).map_err(|_| StoreError::NotCommitted("the database is closed"))
+    pub(crate) async fn push(&self, job: Job) -> Result<()> {
+        self.0.send(job).await.map_err(|_| StoreError::NotCommitted("the database is closed"))
     }
 }
 
-async fn run(writer: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
     let mut next = None;
     loop {
         let job = match next.take() {

@@ -110,11 +110,21 @@ pub async fn incident_tickets(conn: &mut Conn, incident: i64, scope: &TicketScop
 
 /// Open tickets filed since `since` that belong to no incident and are the
 /// desk's (not a school's own HELP requests): what an incident could gather.
-pub async fn recent_candidates(conn: &mut Conn, since: DateTime<Utc>, statuses: &[String]) -> Result<Vec<Candidate>> {
-    let sql = "SELECT id, establishment_id, created_at, title, description, status FROM tickets \
-               WHERE created_at >= $1 AND incident_id IS NULL AND tier <> 'establishment' ORDER BY created_at LIMIT 2000";
-    let rows: Vec<(i64, i64, i64, String, String, String)> =
-        on_conn!(conn, |c| sqlx::query_as(sql).bind(to_micros(since)).fetch_all(&mut *c).await)?;
+/// At most `limit`, the most recent, each with the start of its description
+/// only: likeness is judged on the words a report starts with, and the
+/// dashboard must not read thousands of descriptions in an outage.
+pub async fn recent_candidates(
+    conn: &mut Conn,
+    since: DateTime<Utc>,
+    statuses: &[String],
+    limit: i64,
+) -> Result<Vec<Candidate>> {
+    let sql = "SELECT id, establishment_id, created_at, title, SUBSTR(description, 1, 500), status FROM tickets \
+               WHERE created_at >= $1 AND incident_id IS NULL AND tier <> 'establishment' \
+               ORDER BY created_at DESC LIMIT $2";
+    let mut rows: Vec<(i64, i64, i64, String, String, String)> =
+        on_conn!(conn, |c| sqlx::query_as(sql).bind(to_micros(since)).bind(limit).fetch_all(&mut *c).await)?;
+    rows.reverse();
     let out = rows
         .into_iter()
         .filter(|row| statuses.contains(&row.5))

@@ -26,7 +26,7 @@ pub mod db;
 pub mod demo;
 pub mod establishments;
 pub mod events;
-mod group_commit;
+pub mod group_commit;
 pub mod incidents;
 pub mod mail;
 pub mod reports;

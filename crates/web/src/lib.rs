@@ -18,12 +18,30 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Mark cookies `Secure` (when served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
     /// Proxies whose `X-Forwarded-For` is believed (the load balancer).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A request that takes longer is answered 408.
+    pub request_timeout: std::time::Duration,
+    /// Requests served at once; beyond, 503 with Retry-After.
+    pub max_in_flight: usize,
+    /// HELP messages (public uploads) received at once; beyond, 503.
+    pub help_in_flight: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            trusted_proxies: Vec::new(),
+            request_timeout: std::time::Duration::from_secs(60),
+            max_in_flight: 512,
+            help_in_flight: 16,
+        }
+    }
 }
 
 /// Shared state of every handler.
@@ -31,11 +49,16 @@ pub struct WebConfig {
 pub struct AppState {
     pub app: App,
     pub web: WebConfig,
+    /// Room for HELP messages being received.
+    pub help_slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The whole HTTP service: pages, API, probes.
 pub fn router(app: App, web: WebConfig) -> Router {
-    let state = AppState { app, web };
+    let help_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(web.help_in_flight.max(1)));
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(web.max_in_flight.max(1)));
+    let timeout = web.request_timeout;
+    let state = AppState { app, web, help_slots };
     let (api, openapi) = api::v1::router(&state);
     let openapi = std::sync::Arc::new(openapi);
     Router::new()
@@ -48,9 +71,13 @@ pub fn router(app: App, web: WebConfig) -> Router {
             }),
         )
         .merge(ui::router().layer(axum::extract::DefaultBodyLimit::max(page_body_limit(&state))))
-        .route("/healthz", get(healthz))
+        // The public HELP form takes one screenshot: no more than that to buffer from strangers.
+        .merge(ui::help_router().layer(axum::extract::DefaultBodyLimit::max(help_body_limit(&state))))
         .route("/readyz", get(readyz))
         .fallback(fallback)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(in_flight, limit_in_flight))
+        .route("/healthz", get(healthz))
         .with_state(state)
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let route = req
@@ -65,6 +92,37 @@ pub fn router(app: App, web: WebConfig) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+}
+
+/// A request beyond the server's capacity is refused at once (503,
+/// `Retry-After`) rather than queued: a queue would only add latency, and
+/// memory, to every request behind it.
+async fn limit_in_flight(
+    axum::extract::State(slots): axum::extract::State<std::sync::Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Ok(permit) = slots.try_acquire_owned() else {
+        tracing::warn!("request refused: the server is at its limit of requests in flight");
+        if request.uri().path().starts_with("/api/") {
+            return error::ApiError::from(guichet_app::AppError::Busy { retry_after: 1 }).into_response();
+        }
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "Le serveur est très sollicité : réessayez dans un instant. / The server is busy: try again in a moment.",
+        )
+            .into_response();
+    };
+    let response = next.run(request).await;
+    drop(permit);
+    response
+}
+
+/// The HELP form: its fields and one screenshot.
+fn help_body_limit(state: &AppState) -> usize {
+    state.app.settings.attachment_max_bytes.saturating_add(64 * 1024)
 }
 
 /// Pages take uploads (several screenshots with a new request).

@@ -240,3 +240,99 @@ backend_test!(a_change_based_on_an_old_version_is_refused_with_412, |app| async 
     assert!(location.contains("error="), "{location}");
     assert_eq!(app.get(&path, &f.agent).await.json()["priority"], "critical", "the other change stands");
 });
+
+/// A request whose body never ends: it holds its place in the server.
+fn endless_upload(
+    path: &str,
+    token: &str,
+) -> (axum::http::Request<axum::body::Body>, tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>) {
+    let (send, receive) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(receive, |mut r| async move { r.recv().await.map(|chunk| (chunk, r)) });
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap();
+    (request, send)
+}
+
+backend_test!(a_server_at_its_limits_answers_503_or_408_instead_of_queueing, |app| async move {
+    use tower::ServiceExt;
+    let f = app.fixture().await;
+    let web = guichet_web::WebConfig {
+        max_in_flight: 1,
+        request_timeout: std::time::Duration::from_millis(500),
+        ..guichet_web::WebConfig::default()
+    };
+    let router = guichet_web::router(app.app.clone(), web);
+    let (slow, sender) = endless_upload(&format!("/api/v1/tickets/{}/attachments", f.ticket_a), &f.requester_a);
+    sender
+        .send(Ok(b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n".to_vec()))
+        .await
+        .unwrap();
+    let held = tokio::spawn(router.clone().oneshot(slow));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let request = axum::http::Request::builder()
+        .uri("/api/v1/me")
+        .header("authorization", format!("Bearer {}", f.agent))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let busy = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(busy.headers().get("retry-after").unwrap(), "1");
+    // The slow upload is cut at the request timeout, and frees its place.
+    let timed_out = held.await.unwrap().unwrap();
+    assert_eq!(timed_out.status(), StatusCode::REQUEST_TIMEOUT);
+    drop(sender);
+    let request = axum::http::Request::builder().uri("/healthz").body(axum::body::Body::empty()).unwrap();
+    assert_eq!(router.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+    let files = app.get(&format!("/api/v1/tickets/{}/attachments", f.ticket_a), &f.agent).await.json();
+    assert!(files.as_array().unwrap().iter().all(|f| f["filename"] != "a.png"), "nothing half-written");
+});
+
+backend_test!(the_public_help_form_buffers_no_more_than_one_screenshot, |app| async move {
+    let _f = app.fixture().await;
+    let limit = app.app.settings.attachment_max_bytes;
+    let big = vec![b'x'; limit + 128 * 1024];
+    let r = app
+        .public_form(
+            "/aide/0750655E",
+            &[("profile", "pupil"), ("name", "Léa"), ("message", "Je n'arrive plus à me connecter")],
+            Some(("screenshot", "capture.png", &big)),
+            "203.0.113.5",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A huge text field is cut at the same bound, before it is all in memory.
+    let long = "é".repeat(limit);
+    let r = app
+        .public_form(
+            "/aide/0750655E",
+            &[("profile", "pupil"), ("name", "Léa"), ("message", &long)],
+            None,
+            "203.0.113.5",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let tickets = app.get("/api/v1/tickets?per_page=100", &_f.agent).await.json();
+    assert!(tickets["items"].as_array().unwrap().iter().all(|t| t["channel"] != "help_form"));
+});
+
+backend_test!(saved_filters_per_user_are_bounded, |app| async move {
+    let f = app.fixture().await;
+    let limit = app.app.settings.saved_filters_per_user;
+    for i in 0..limit {
+        let r = app
+            .post("/api/v1/filters", &f.requester_a, json!({"name": format!("filtre {i}"), "query": "status = new"}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{i}: {:?}", r.json());
+    }
+    let r = app.post("/api/v1/filters", &f.requester_a, json!({"name": "un de trop", "query": "status = new"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("delete one"));
+    // Another user is not held back.
+    let r = app.post("/api/v1/filters", &f.requester_b, json!({"name": "le mien", "query": "status = new"})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+});

@@ -127,6 +127,19 @@ pub async fn submit(
     multipart: Multipart,
 ) -> Result<Response, PageError> {
     let mut lang = page_language(&visitor, q.lang.as_deref());
+    // Public uploads are received a few at a time, whatever the load.
+    let Ok(_slot) = state.help_slots.clone().try_acquire_owned() else {
+        let busy = if lang == Language::En {
+            "Many messages are arriving right now. Please send yours again in a minute."
+        } else {
+            "Beaucoup de messages arrivent en ce moment. Renvoyez le vôtre dans une minute."
+        };
+        let empty = Form { profile: String::new(), name: String::new(), email: String::new(), message: String::new() };
+        let mut response =
+            show(&state, lang, &uai, empty, None, Some((StatusCode::SERVICE_UNAVAILABLE, busy.into()))).await?;
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return Ok(response);
+    };
     let limit = state.app.settings.attachment_max_bytes;
     let empty = || Form { profile: String::new(), name: String::new(), email: String::new(), message: String::new() };
     let (fields, mut files) = match read_multipart(multipart, limit).await {

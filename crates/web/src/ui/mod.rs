@@ -326,7 +326,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/mail/quarantine/{id}/dismiss", post(mail::dismiss))
         .route("/admin/mail/outbox/{id}/retry", post(mail::retry))
         .route("/static/{name}", get(static_file))
-        .route("/aide/{uai}", get(help::page).post(help::submit))
         .route("/incidents", get(incidents::list).post(incidents::declare))
         .route("/incidents/{id}", get(incidents::page))
         .route("/incidents/{id}/resolve", post(incidents::resolve))
@@ -337,5 +336,12 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{key}/links/delete", post(incidents::unlink))
         .route("/tickets/{key}/merge", post(incidents::merge))
         .route("/similar", get(incidents::similar))
+}
+
+/// The public HELP pages, apart: their uploads come from anyone, and get a
+/// smaller body limit than the signed-in pages'.
+pub fn help_router() -> Router<AppState> {
+    Router::new()
+        .route("/aide/{uai}", get(help::page).post(help::submit))
         .route("/aide/{uai}/widget.js", get(help::widget))
 }
