@@ -1,7 +1,7 @@
 // The main flows of the desk and of school administrators, in a real browser.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, signIn, api, audit, screenshot, PNG_BASE64 } from "./helpers.js";
+import { startServer, launch, signIn, api, audit, screenshot, PNG_BASE64, cspViolations } from "./helpers.js";
 
 let server;
 let browser;
@@ -313,4 +313,10 @@ test("a pupil asks for help on the school's HELP page; its administrator answers
   await requester.context.close();
   await agent.context.close();
   await tech.context.close();
+});
+
+test("no page breaks its own Content-Security-Policy", () => {
+  // Every page visited by the tests above ran under the server's policy
+  // (scripts, styles and images from the server only, no inline script).
+  assert.deepEqual(cspViolations, []);
 });

@@ -28,8 +28,9 @@ pub struct Config {
     pub attachment_max_bytes: usize,
     /// Log filter (`info`, `guichet=debug,sqlx=warn`…).
     pub log: String,
-    /// Mark session cookies `Secure`: set it when Guichet is served over HTTPS.
-    pub secure_cookies: bool,
+    /// Mark cookies `Secure` and name them `__Host-…`. Unset: true when the
+    /// public URL is https (the usual case behind a TLS proxy).
+    pub secure_cookies: Option<bool>,
     /// How new level-1 tickets are assigned: `none`, `on_duty` or `round_robin`.
     pub auto_assign: String,
     /// The address people reach Guichet at, for links in mail (default: `http://` + bind).
@@ -161,11 +162,14 @@ pub struct HelpOptions {
     pub per_ip_per_hour: u32,
     /// Most HELP messages accepted for one establishment per hour.
     pub per_establishment_per_hour: u32,
+    /// Origins allowed to show the HELP page in a frame (the ENT's, such as
+    /// `https://ent.example.fr`); none: only Guichet itself.
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Default for HelpOptions {
     fn default() -> Self {
-        Self { per_ip_per_hour: 10, per_establishment_per_hour: 60 }
+        Self { per_ip_per_hour: 10, per_establishment_per_hour: 60, frame_ancestors: Vec::new() }
     }
 }
 
@@ -224,7 +228,7 @@ impl Default for Config {
             key_prefix: "SUP".into(),
             attachment_max_bytes: 10 * 1024 * 1024,
             log: "info,sqlx=error".into(),
-            secure_cookies: false,
+            secure_cookies: None,
             auto_assign: "none".into(),
             public_url: None,
             mail: MailOptions::default(),
@@ -308,6 +312,16 @@ impl Config {
             bail!("mail.trusted_authserv_id must be the host name your mail server writes in Authentication-Results");
         }
         self.trusted_proxies()?;
+        for origin in &self.help.frame_ancestors {
+            let rest = origin.split_once("://").map_or("", |(_, r)| r);
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !rest.is_empty()
+                && !rest.contains(['/', ' ', ';', '\'', '"', ','])
+                && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*'));
+            if !valid {
+                bail!("help.frame_ancestors: `{origin}` is not an origin such as https://ent.example.fr");
+            }
+        }
         let si = &self.sign_in;
         let ranges = [
             ("per_account", i64::from(si.per_account), 1, 1000),
@@ -382,7 +396,7 @@ impl Config {
         out.push_str(&format!("key_prefix = {:?}\n", self.key_prefix));
         out.push_str(&format!("attachment_max_bytes = {}\n", self.attachment_max_bytes));
         out.push_str(&format!("log = {:?}\n", self.log));
-        out.push_str(&format!("secure_cookies = {}\n", self.secure_cookies));
+        out.push_str(&format!("secure_cookies = {}\n", self.secure_cookies()));
         out.push_str(&format!("auto_assign = {:?}\n", self.auto_assign));
         out.push_str(&format!("public_url = {:?}\n", self.public_url()));
         out.push_str(&format!("trusted_proxies = {:?}\n", self.trusted_proxies));
@@ -423,8 +437,8 @@ impl Config {
             l.request_timeout_seconds, l.max_in_flight, l.help_in_flight, l.write_queue, l.saved_filters_per_user
         ));
         out.push_str(&format!(
-            "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\n",
-            self.help.per_ip_per_hour, self.help.per_establishment_per_hour
+            "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\nframe_ancestors = {:?}\n",
+            self.help.per_ip_per_hour, self.help.per_establishment_per_hour, self.help.frame_ancestors
         ));
         if let Some(smtp) = &self.smtp {
             out.push_str(&format!("[smtp]\nhost = {:?}\n{}tls = \"{}\"\n", smtp.host, port(smtp.port), tls(smtp.tls)));
@@ -469,10 +483,18 @@ impl Config {
             .collect()
     }
 
+    /// Whether cookies are `Secure` (`__Host-`): as configured, else when
+    /// the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies.unwrap_or_else(|| self.public_url().starts_with("https://"))
+    }
+
     /// The HTTP layer's settings.
     pub fn web(&self) -> anyhow::Result<guichet_web::WebConfig> {
         Ok(guichet_web::WebConfig {
-            secure_cookies: self.secure_cookies,
+            secure_cookies: self.secure_cookies(),
+            https: self.public_url().starts_with("https://"),
+            help_frame_ancestors: self.help.frame_ancestors.clone(),
             trusted_proxies: self.trusted_proxies()?,
             request_timeout: std::time::Duration::from_secs(self.limits.request_timeout_seconds),
             max_in_flight: self.limits.max_in_flight,

@@ -30,6 +30,11 @@ pub struct WebConfig {
     pub max_in_flight: usize,
     /// HELP messages (public uploads) received at once; beyond, 503.
     pub help_in_flight: usize,
+    /// Served over HTTPS (the public URL's scheme): browsers are told to
+    /// keep to it (HSTS).
+    pub https: bool,
+    /// Origins (the ENT's) allowed to show the HELP page in a frame.
+    pub help_frame_ancestors: Vec<String>,
 }
 
 impl Default for WebConfig {
@@ -40,6 +45,8 @@ impl Default for WebConfig {
             request_timeout: std::time::Duration::from_secs(60),
             max_in_flight: 512,
             help_in_flight: 16,
+            https: false,
+            help_frame_ancestors: Vec::new(),
         }
     }
 }
@@ -58,6 +65,7 @@ pub fn router(app: App, web: WebConfig) -> Router {
     let help_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(web.help_in_flight.max(1)));
     let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(web.max_in_flight.max(1)));
     let timeout = web.request_timeout;
+    let https = web.https;
     let state = AppState { app, web, help_slots };
     let (api, openapi) = api::v1::router(&state);
     let openapi = std::sync::Arc::new(openapi);
@@ -92,6 +100,25 @@ pub fn router(app: App, web: WebConfig) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&content_security_policy("'none'"))
+                .unwrap_or(HeaderValue::from_static("default-src 'self'")),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            https.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains")),
+        ))
+}
+
+/// The pages' Content-Security-Policy: every script, style and image from
+/// this server only (no inline script, no remote image), forms posted here
+/// only, framed by `frame_ancestors` only.
+pub fn content_security_policy(frame_ancestors: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
+    )
 }
 
 /// A request beyond the server's capacity is refused at once (503,

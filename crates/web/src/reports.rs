@@ -129,9 +129,22 @@ pub fn to_csv(table: &Table, bom: bool) -> Vec<u8> {
     // Writing to memory cannot fail but for a bug in the csv crate: an error leaves the table short.
     let _ = writer.write_record(&table.headers);
     for row in &table.rows {
-        let _ = writer.write_record(row);
+        let _ = writer.write_record(row.iter().map(|cell| defuse(cell).into_owned()));
     }
     writer.into_inner().unwrap_or_default()
+}
+
+/// A cell a spreadsheet would run as a formula (`=HYPERLINK(…)` in a
+/// school's or a category's name) is written as text, with a leading `'`.
+/// Numbers stay numbers.
+fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = cell.replace(',', ".").parse::<f64>().is_ok();
+    if risky && !number {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +156,18 @@ mod tests {
         let t = Table { headers: vec!["a", "b"], rows: vec![vec!["x;y".into(), "élève".into()]] };
         assert_eq!(String::from_utf8(to_csv(&t, false)).unwrap(), "a;b\n\"x;y\";élève\n");
         assert!(to_csv(&t, true).starts_with(&[0xef, 0xbb, 0xbf]));
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_written_as_text() {
+        let rows = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "-3,5", "Lycée", "12"];
+        let t = Table { headers: vec!["name"], rows: rows.iter().map(|r| vec![(*r).to_owned()]).collect() };
+        let csv = String::from_utf8(to_csv(&t, false)).unwrap();
+        let cells: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(
+            cells,
+            ["\"'=HYPERLINK(\"\"http://evil\"\")\"", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tx", "-3,5", "Lycée", "12"]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::*;
 use axum::body::Body;
 use axum::http::{header, Method, Request};
+use guichet_testkit::json;
 
 fn location(reply: &guichet_testkit::Reply) -> String {
     reply.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
@@ -254,4 +255,89 @@ backend_test!(tokens_are_made_listed_and_revoked_from_the_account_page, |app| as
     assert_eq!(app.page(&b.cookie, &format!("/admin/users/{me}/tokens")).await.status, StatusCode::FORBIDDEN);
     app.form(&s, &format!("/account/tokens/{id}/revoke"), &[], None).await;
     assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::UNAUTHORIZED);
+});
+
+backend_test!(pages_forbid_inline_scripts_remote_content_and_framing, |app| async move {
+    let f = app.fixture().await;
+    let s = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let page = app.page(&s.cookie, &format!("/tickets/{}", f.ticket_a)).await;
+    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+    for directive in
+        ["script-src 'self'", "style-src 'self'", "img-src 'self' data:", "frame-ancestors 'none'", "base-uri 'none'"]
+    {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    assert_eq!(page.headers.get("x-frame-options").unwrap(), "DENY");
+    assert!(page.headers.get("strict-transport-security").is_none(), "plain HTTP here: no HSTS");
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    assert!(!html.contains("<script>") && !html.contains(" style=\""), "no inline script or style");
+    // The HELP page may be framed by Guichet itself only, unless the ENT is listed.
+    let help = app.request(Method::GET, "/aide/0750655E", None, None).await;
+    let csp = help.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'self'") && !csp.contains('*'), "{csp}");
+});
+
+backend_test!(a_remote_image_in_a_reply_is_shown_as_a_link_never_loaded, |app| async move {
+    let f = app.fixture().await;
+    let body = "Voir ![capture](https://tracker.example/pixel.gif?agent=1)";
+    app.post(&format!("/api/v1/tickets/{}/comments", f.ticket_a), &f.requester_a, json!({"body": body})).await;
+    let s = app.sign_in("claire@desk.test", PASSWORD).await;
+    let html =
+        String::from_utf8_lossy(&app.page(&s.cookie, &format!("/tickets/{}", f.ticket_a)).await.bytes).into_owned();
+    assert!(!html.contains("<img src=\"https://tracker.example"), "the pixel would load");
+    assert!(html.contains("href=\"https://tracker.example/pixel.gif?agent=1\""), "shown as a link");
+});
+
+backend_test!(a_link_cannot_make_a_page_display_someone_elses_message, |app| async move {
+    let _f = app.fixture().await;
+    let s = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let forged = "Votre session a expiré, reconnectez-vous sur http://evil.example";
+    for param in ["ok", "error"] {
+        let path = format!("/account?{param}={}", forged.replace(' ', "+"));
+        let html = String::from_utf8_lossy(&app.page(&s.cookie, &path).await.bytes).into_owned();
+        assert!(!html.contains("class=\"notice\"") && !html.contains("class=\"alert\""), "{param}");
+    }
+    // The server's own messages, for this session, are shown.
+    let made = app.form(&s, "/account/tokens", &[("name", "")], None).await;
+    let location = location(&made);
+    let html = String::from_utf8_lossy(&app.page(&s.cookie, &location).await.bytes).into_owned();
+    assert!(html.contains("class=\"alert\""), "{location}");
+    // Not for another session.
+    let other = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let html = String::from_utf8_lossy(&app.page(&other.cookie, &location).await.bytes).into_owned();
+    assert!(!html.contains("class=\"alert\""), "signed for the first session only");
+});
+
+backend_test!(behind_https_cookies_are_host_only_and_browsers_keep_to_https, |app| async move {
+    use tower::ServiceExt;
+    let _f = app.fixture().await;
+    let web = guichet_web::WebConfig {
+        secure_cookies: true,
+        https: true,
+        help_frame_ancestors: vec!["https://ent.example.fr".into()],
+        ..guichet_web::WebConfig::default()
+    };
+    let router = guichet_web::router(app.app.clone(), web);
+    let get = |path: &str| Request::builder().uri(path).body(Body::empty()).unwrap();
+    let login = router.clone().oneshot(get("/login")).await.unwrap();
+    assert_eq!(login.headers().get("strict-transport-security").unwrap(), "max-age=31536000; includeSubDomains");
+    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-guichet_login_csrf="), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // A cookie without the prefix (set by a sibling site, or over plain HTTP) is not taken.
+    let body = "_csrf=x&email=admin.a%40lycee-a.test&password=correct+horse+battery";
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/login")
+        .header(header::COOKIE, "guichet_login_csrf=x")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(router.clone().oneshot(request).await.unwrap().status(), StatusCode::FORBIDDEN);
+    // The ENT listed may frame the HELP page; nobody else.
+    let help = router.clone().oneshot(get("/aide/0750655E")).await.unwrap();
+    let csp = help.headers().get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+    assert!(csp.contains("frame-ancestors 'self' https://ent.example.fr"), "{csp}");
 });

@@ -2,7 +2,7 @@
 //! administrators, another user's tokens (`/admin/users/{id}/tokens`).
 
 use super::i18n::t;
-use super::session::{CsrfForm, Viewer, SESSION_COOKIE};
+use super::session::{CsrfForm, Viewer};
 use super::tickets::when;
 use super::{back, error_text, render, Layout, PageError};
 use crate::AppState;
@@ -99,17 +99,17 @@ pub async fn change_password(
         } else {
             "The two new passwords differ."
         };
-        return Ok(back("/account", None, Some(message)));
+        return Ok(back(&viewer, "/account", None, Some(message)));
     }
-    let keep = viewer.jar.get(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let keep = Some(viewer.secret.clone());
     match state
         .app
         .change_own_password(viewer.principal(), &form.current_password, &form.new_password, keep.as_deref())
         .await
     {
-        Ok(ended) => Ok(back("/account", Some(&sessions_ended(ended, lang, true)), None)),
+        Ok(ended) => Ok(back(&viewer, "/account", Some(&sessions_ended(ended, lang, true)), None)),
         Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/account", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/account", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -130,9 +130,9 @@ pub async fn sign_out_elsewhere(
     CsrfForm { viewer, .. }: CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let lang = viewer.lang;
-    let keep = viewer.jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let keep = viewer.secret.clone();
     let ended = state.app.sign_out_elsewhere(viewer.principal(), &keep).await.map_err(|e| PageError::app(e, lang))?;
-    Ok(back("/account", Some(&sessions_ended(ended, lang, false)), None))
+    Ok(back(&viewer, "/account", Some(&sessions_ended(ended, lang, false)), None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,7 +153,7 @@ pub async fn create_token(
             Ok(d) => Some(d),
             Err(_) => {
                 let e = AppError::field("expires_in_days", "a number of days");
-                return Ok(back("/account#tokens", None, Some(&error_text(&e, lang))));
+                return Ok(back(&viewer, "/account#tokens", None, Some(&error_text(&e, lang))));
             }
         },
     };
@@ -161,7 +161,7 @@ pub async fn create_token(
         // Shown once, on this answer: not in a URL, not in a redirect.
         Ok((_, secret)) => account_page(&state, &viewer, Some(secret)).await,
         Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/account#tokens", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/account#tokens", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -184,7 +184,7 @@ pub async fn revoke_token(
     } else {
         "/account#tokens"
     };
-    Ok(back(to, Some(if lang == Language::Fr { "Jeton révoqué." } else { "Token revoked." }), None))
+    Ok(back(&viewer, to, Some(if lang == Language::Fr { "Jeton révoqué." } else { "Token revoked." }), None))
 }
 
 /// An administrator's view of one user's tokens.

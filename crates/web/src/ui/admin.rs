@@ -129,9 +129,9 @@ pub async fn create_establishment(
         Err(e) => Err(e.into()),
     };
     match result {
-        Ok(()) => Ok(back("/admin/establishments", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/establishments", Some(done(lang)), None)),
         Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/establishments", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/establishments", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -145,13 +145,13 @@ pub async fn import_establishments(
     let lang = viewer.lang;
     let (fields, files) = match read_multipart(multipart, 20 * 1024 * 1024).await {
         Ok(read) => read,
-        Err(e) => return Ok(back("/admin/establishments", None, Some(&error_text(&e, lang)))),
+        Err(e) => return Ok(back(&viewer, "/admin/establishments", None, Some(&error_text(&e, lang)))),
     };
     let csrf = fields.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str()).unwrap_or_default();
     check_csrf(&viewer, csrf)?;
     let Some((_, content)) = files.first() else {
         let msg = if lang == Language::En { "Choose a CSV file." } else { "Choisissez un fichier CSV." };
-        return Ok(back("/admin/establishments", None, Some(msg)));
+        return Ok(back(&viewer, "/admin/establishments", None, Some(msg)));
     };
     let rows = guichet_app::directory::parse_establishments_csv(content);
     let report =
@@ -284,9 +284,9 @@ pub async fn create_user(
     }
     .await;
     match result {
-        Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/users", Some(done(lang)), None)),
         Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/users", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -303,9 +303,9 @@ pub async fn set_password(
     require_admin(&viewer)?;
     let lang = viewer.lang;
     match state.app.reset_password(viewer.principal(), UserId(id), &form.password).await {
-        Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/users", Some(done(lang)), None)),
         Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/users", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -328,9 +328,9 @@ pub async fn set_role(
         Err(e) => Err(e.into()),
     };
     match result {
-        Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/users", Some(done(lang)), None)),
         Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/users", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -347,9 +347,9 @@ pub async fn set_disabled(
     require_admin(&viewer)?;
     let lang = viewer.lang;
     match state.app.set_user_disabled(viewer.principal(), UserId(id), form.disabled == "true").await {
-        Ok(()) => Ok(back("/admin/users", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/users", Some(done(lang)), None)),
         Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/users", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/users", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -395,9 +395,9 @@ pub async fn create_category(
     require_admin(&viewer)?;
     let lang = viewer.lang;
     match state.app.create_category(viewer.principal(), &form.code, &form.label_fr, &form.label_en).await {
-        Ok(()) => Ok(back("/admin/categories", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/categories", Some(done(lang)), None)),
         Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/categories", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/categories", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -414,7 +414,7 @@ pub async fn set_category_active(
     require_admin(&viewer)?;
     let lang = viewer.lang;
     match state.app.set_category_active(viewer.principal(), &code, form.active == "true").await {
-        Ok(()) => Ok(back("/admin/categories", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/categories", Some(done(lang)), None)),
         Err(e) => Err(PageError::app(e, lang)),
     }
 }
@@ -498,9 +498,9 @@ pub async fn change_rota(
         state.app.add_duty(viewer.principal(), &form.day, &form.part, UserId(form.user)).await
     };
     match result {
-        Ok(()) => Ok(back("/admin/rota", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/rota", Some(done(lang)), None)),
         Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/rota", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/rota", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -631,9 +631,9 @@ pub async fn save_calendar(
     }
     .await;
     match result {
-        Ok(()) => Ok(back("/admin/calendar", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/calendar", Some(done(lang)), None)),
         Err(e @ (AppError::Internal(_) | AppError::Forbidden(_))) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/calendar", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/calendar", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -672,8 +672,8 @@ pub async fn save_sla(
     }
     .await;
     match result {
-        Ok(()) => Ok(back("/admin/calendar", Some(done(lang)), None)),
+        Ok(()) => Ok(back(&viewer, "/admin/calendar", Some(done(lang)), None)),
         Err(e @ (AppError::Internal(_) | AppError::Forbidden(_))) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/calendar", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/calendar", None, Some(&error_text(&e, lang)))),
     }
 }

@@ -1,6 +1,6 @@
 //! Signing in and out, and the language switch.
 
-use super::session::{cookie, Visitor, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use super::session::{cookie, cookie_name, expired, Visitor, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use super::{i18n, render, Layout, PageError};
 use crate::extract::ClientAddr;
 use crate::AppState;
@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use axum_extra::extract::cookie::Cookie;
 use guichet_app::auth::{random_secret, same_secret};
 use guichet_domain::user::Language;
 use serde::Deserialize;
@@ -143,7 +142,8 @@ pub async fn login(
     client: ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    let expected = visitor.jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let expected =
+        visitor.jar.get(&cookie_name(&state, LOGIN_CSRF_COOKIE)).map(|c| c.value().to_owned()).unwrap_or_default();
     if expected.is_empty() || !same_secret(&form.csrf, &expected) {
         return Err(PageError::Csrf(visitor.lang));
     }
@@ -151,11 +151,8 @@ pub async fn login(
     match state.app.authenticate_password(&form.email, &form.password, &client.0).await {
         Ok(principal) => {
             let secret = state.app.open_session(&principal).await.map_err(|e| PageError::app(e, visitor.lang))?;
-            let jar = visitor.jar.remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/")).add(cookie(
-                &state,
-                SESSION_COOKIE,
-                secret,
-            ));
+            let jar =
+                visitor.jar.remove(expired(&state, LOGIN_CSRF_COOKIE)).add(cookie(&state, SESSION_COOKIE, secret));
             let target = if next == "/" { "/".to_owned() } else { next };
             Ok((jar, Redirect::to(&target)).into_response())
         }
@@ -183,13 +180,13 @@ pub async fn logout(
     visitor: Visitor,
     Form(form): Form<LogoutForm>,
 ) -> Result<Response, PageError> {
-    if let (Some(session), Some(c)) = (&visitor.session, visitor.jar.get(SESSION_COOKIE)) {
+    if let (Some(session), Some(secret)) = (&visitor.session, &visitor.secret) {
         if !same_secret(&form.csrf, &session.csrf_token) {
             return Err(PageError::Csrf(visitor.lang));
         }
-        state.app.close_session(c.value()).await.map_err(|e| PageError::app(e, visitor.lang))?;
+        state.app.close_session(secret).await.map_err(|e| PageError::app(e, visitor.lang))?;
     }
-    let jar = visitor.jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    let jar = visitor.jar.remove(expired(&state, SESSION_COOKIE));
     Ok((jar, Redirect::to("/login")).into_response())
 }
 

@@ -42,12 +42,24 @@ fn page_language(visitor: &Visitor, asked: Option<&str>) -> Language {
     asked.and_then(|l| Language::parse(l).ok()).unwrap_or(visitor.lang)
 }
 
-/// The page may be shown inside the ENT's own pages (an iframe behind its HELP button).
-fn framable(mut response: Response, status: StatusCode) -> Response {
+/// The page may be shown inside the ENT's own pages (an iframe behind its
+/// HELP button), and only there: the origins listed in `[help]
+/// frame_ancestors`. Another site framing it could dress it up to collect
+/// pupils' messages (clickjacking).
+fn framable(state: &AppState, mut response: Response, status: StatusCode) -> Response {
     *response.status_mut() = status;
+    let ancestors = if state.web.help_frame_ancestors.is_empty() {
+        "'self'".to_owned()
+    } else {
+        format!("'self' {}", state.web.help_frame_ancestors.join(" "))
+    };
+    let policy = crate::content_security_policy(&ancestors);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors *"));
-    // Browsers follow frame-ancestors over this header; older ones read ALLOWALL as "no restriction".
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    // Browsers follow frame-ancestors over this header; an unknown value
+    // keeps the server's default (DENY) from forbidding the listed origins.
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("ALLOWALL"));
     response
 }
@@ -104,7 +116,7 @@ async fn show(
         email: form.email,
         message: form.message,
     };
-    Ok(framable(render(&page, lang)?, status))
+    Ok(framable(state, render(&page, lang)?, status))
 }
 
 pub async fn page(

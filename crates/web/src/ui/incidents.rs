@@ -60,13 +60,19 @@ fn split_keys(text: &str) -> Vec<String> {
 
 /// After a form: back to `to` with the message `ok` (a key of the
 /// interface's words), or to `fallback` with the error when the input was refused.
-fn done(result: Result<String, AppError>, fallback: &str, ok: &str, lang: Language) -> Result<Response, PageError> {
+fn done(
+    viewer: &Viewer,
+    result: Result<String, AppError>,
+    fallback: &str,
+    ok: &str,
+    lang: Language,
+) -> Result<Response, PageError> {
     match result {
-        Ok(to) => Ok(back(&to, Some(t(lang, ok)), None)),
+        Ok(to) => Ok(back(viewer, &to, Some(t(lang, ok)), None)),
         Err(e @ (AppError::NotFound(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
             Err(PageError::app(e, lang))
         }
-        Err(e) => Ok(back(fallback, None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(viewer, fallback, None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -115,7 +121,7 @@ pub async fn declare(
             }
             Err(_) => {
                 let e = AppError::field("started_at", "the start is a date and time such as 2026-11-30T08:15");
-                return done(Err(e), "/incidents", "ok_saved", lang);
+                return done(&viewer, Err(e), "/incidents", "ok_saved", lang);
             }
         },
     };
@@ -128,7 +134,7 @@ pub async fn declare(
     };
     let result =
         state.app.declare_incident(viewer.principal(), declare).await.map(|v| format!("/incidents/{}", v.incident.id));
-    done(result, "/incidents", "ok_incident_declared", lang)
+    done(&viewer, result, "/incidents", "ok_incident_declared", lang)
 }
 
 #[derive(Template)]
@@ -221,7 +227,7 @@ pub async fn resolve(
         .resolve_incident(viewer.principal(), id, &form.message, Some(&form.message_en))
         .await
         .map(|_| to.clone());
-    done(result, &to, "ok_incident_resolved", lang)
+    done(&viewer, result, &to, "ok_incident_resolved", lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,7 +248,7 @@ pub async fn join(
         .join_incident(viewer.principal(), id, &form.establishment, Some(&form.details))
         .await
         .map(|d| format!("/tickets/{}", state.app.key(d.record.ticket.id)));
-    done(result, &format!("/incidents/{id}"), "ok_incident_joined", lang)
+    done(&viewer, result, &format!("/incidents/{id}"), "ok_incident_joined", lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,7 +265,7 @@ pub async fn add_tickets(
     let to = format!("/incidents/{id}");
     let result =
         state.app.add_to_incident(viewer.principal(), id, &split_keys(&form.tickets)).await.map(|_| to.clone());
-    done(result, &to, "ok_saved", lang)
+    done(&viewer, result, &to, "ok_saved", lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,7 +290,7 @@ pub async fn handover(
         _ => return Err(PageError::BadRequest(lang)),
     };
     let result = state.app.hand_over(viewer.principal(), &key, handover, &form.summary).await.map(|_| to.clone());
-    done(result, &format!("{to}#handover"), "ok_handed_over", lang)
+    done(&viewer, result, &format!("{to}#handover"), "ok_handed_over", lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,7 +328,7 @@ async fn change_link(
         Ok(kind) => state.app.unlink_tickets(viewer.principal(), key, kind, &form.other).await,
         Err(e) => Err(e.into()),
     };
-    done(result.map(|_| to.clone()), &format!("{to}#links"), "ok_saved", viewer.lang)
+    done(viewer, result.map(|_| to.clone()), &format!("{to}#links"), "ok_saved", viewer.lang)
 }
 
 #[derive(Debug, Deserialize)]
@@ -341,7 +347,7 @@ pub async fn merge(
         .merge_tickets(viewer.principal(), &key, &form.into)
         .await
         .map(|d| format!("/tickets/{}", state.app.key(d.record.ticket.id)));
-    done(result, &format!("/tickets/{key}#links"), "ok_merged", lang)
+    done(&viewer, result, &format!("/tickets/{key}#links"), "ok_merged", lang)
 }
 
 #[derive(Debug, Deserialize)]

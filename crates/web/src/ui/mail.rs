@@ -175,10 +175,10 @@ pub async fn reprocess(
     admin_only(&viewer)?;
     let lang = viewer.lang;
     match state.app.reprocess_quarantined(viewer.principal(), id).await {
-        Ok(IngestOutcome::Quarantined { reason }) => Ok(back("/admin/mail", None, Some(&reason))),
-        Ok(outcome) => Ok(back("/admin/mail", Some(&outcome_text(&outcome, lang)), None)),
+        Ok(IngestOutcome::Quarantined { reason }) => Ok(back(&viewer, "/admin/mail", None, Some(&reason))),
+        Ok(outcome) => Ok(back(&viewer, "/admin/mail", Some(&outcome_text(&outcome, lang)), None)),
         Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/admin/mail", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/admin/mail", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -190,7 +190,12 @@ pub async fn dismiss(
     admin_only(&viewer)?;
     let lang = viewer.lang;
     state.app.dismiss_quarantined(viewer.principal(), id).await.map_err(|e| PageError::app(e, lang))?;
-    Ok(back("/admin/mail", Some(if lang == Language::Fr { "Message écarté." } else { "Message set aside." }), None))
+    Ok(back(
+        &viewer,
+        "/admin/mail",
+        Some(if lang == Language::Fr { "Message écarté." } else { "Message set aside." }),
+        None,
+    ))
 }
 
 pub async fn retry(
@@ -201,5 +206,5 @@ pub async fn retry(
     admin_only(&viewer)?;
     let lang = viewer.lang;
     state.app.retry_mail(viewer.principal(), id).await.map_err(|e| PageError::app(e, lang))?;
-    Ok(back("/admin/mail", Some(if lang == Language::Fr { "Envoi relancé." } else { "Sending again." }), None))
+    Ok(back(&viewer, "/admin/mail", Some(if lang == Language::Fr { "Envoi relancé." } else { "Sending again." }), None))
 }

@@ -82,7 +82,14 @@ impl Layout {
             .collect();
         let query = viewer.path.split_once('?').map(|(_, q)| q).unwrap_or_default();
         let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let secret = &viewer.session.csrf_token;
+        let signature = params.iter().find(|(k, _)| k == "sig").map(|(_, v)| v.as_str()).unwrap_or_default();
+        // Only the messages this server sent to this session are shown.
+        let param = |name: &str| {
+            params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| {
+                !signature.is_empty() && guichet_app::auth::same_secret(&message_signature(secret, name, v), signature)
+            })
+        };
         Self {
             lang,
             title: title.into(),
@@ -235,19 +242,31 @@ pub fn render(template: &impl Template, lang: Language) -> Result<Response, Page
     })
 }
 
-/// Goes back to a page with a message (success) or an error, after a form post.
-pub fn back(to: &str, ok: Option<&str>, error: Option<&str>) -> Response {
+/// Goes back to a page with a message (success) or an error, after a form
+/// post. The message travels in the URL with a signature made with the
+/// viewer's session secret (its CSRF token): a link crafted elsewhere cannot
+/// make a page display the attacker's text.
+pub fn back(viewer: &Viewer, to: &str, ok: Option<&str>, error: Option<&str>) -> Response {
     let (to, fragment) = to.split_once('#').map_or((to, ""), |(path, f)| (path, f));
     let mut url = to.split('?').next().unwrap_or("/").to_owned();
+    let secret = &viewer.session.csrf_token;
     if let Some(ok) = ok {
-        url = format!("{url}?ok={}", urlencode(ok));
+        url = format!("{url}?ok={}&sig={}", urlencode(ok), message_signature(secret, "ok", ok));
     } else if let Some(error) = error {
-        url = format!("{url}?error={}", urlencode(error));
+        url = format!("{url}?error={}&sig={}", urlencode(error), message_signature(secret, "error", error));
     }
     if !fragment.is_empty() {
         url = format!("{url}#{fragment}");
     }
     Redirect::to(&url).into_response()
+}
+
+/// The signature of a page message for one session.
+fn message_signature(secret: &str, kind: &str, text: &str) -> String {
+    use hmac::Mac;
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
+    mac.update(format!("guichet-message\0{kind}\0{text}").as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..12])
 }
 
 /// A form's validation failure as a sentence in the viewer's language.

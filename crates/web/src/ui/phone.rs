@@ -171,6 +171,7 @@ pub async fn create(
     .await;
     match result {
         Ok(key) => Ok(back(
+            &viewer,
             &format!("/tickets/{key}"),
             Some(if lang == Language::En { "Call logged." } else { "Appel enregistré." }),
             None,

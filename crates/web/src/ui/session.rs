@@ -16,9 +16,20 @@ pub const SESSION_COOKIE: &str = "guichet_session";
 pub const LANG_COOKIE: &str = "guichet_lang";
 pub const LOGIN_CSRF_COOKIE: &str = "guichet_login_csrf";
 
+/// A cookie's name: over HTTPS with the `__Host-` prefix, which browsers
+/// accept only from this host, over HTTPS, for the whole site — a sibling
+/// domain or a plain-HTTP page cannot set or shadow it.
+pub fn cookie_name(state: &AppState, base: &'static str) -> String {
+    if state.web.secure_cookies {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
 /// A cookie with the attributes every Guichet cookie shares.
-pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
-    let mut c = Cookie::new(name, value);
+pub fn cookie(state: &AppState, base: &'static str, value: String) -> Cookie<'static> {
+    let mut c = Cookie::new(cookie_name(state, base), value);
     c.set_http_only(true);
     c.set_same_site(SameSite::Lax);
     c.set_path("/");
@@ -26,10 +37,15 @@ pub fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'st
     c
 }
 
+/// A cookie to remove (the same name and path).
+pub fn expired(state: &AppState, base: &'static str) -> Cookie<'static> {
+    Cookie::build(cookie_name(state, base)).path("/").build()
+}
+
 /// The language of a page: an explicit choice (cookie), else the signed-in
 /// user's preference, else the browser's, else French.
-pub fn language(jar: &CookieJar, headers: &HeaderMap, session: Option<&WebSession>) -> Language {
-    if let Some(lang) = jar.get(LANG_COOKIE).and_then(|c| Language::parse(c.value()).ok()) {
+pub fn language(state: &AppState, jar: &CookieJar, headers: &HeaderMap, session: Option<&WebSession>) -> Language {
+    if let Some(lang) = jar.get(&cookie_name(state, LANG_COOKIE)).and_then(|c| Language::parse(c.value()).ok()) {
         return lang;
     }
     if let Some(session) = session {
@@ -48,6 +64,8 @@ pub struct Visitor {
     pub lang: Language,
     pub jar: CookieJar,
     pub path: String,
+    /// The session cookie's secret, when signed in.
+    pub secret: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -55,13 +73,15 @@ impl FromRequestParts<AppState> for Visitor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
-        let session = match jar.get(SESSION_COOKIE) {
-            Some(c) => state.app.find_session(c.value()).await.map_err(|e| PageError::app(e, Language::Fr))?,
+        let secret = jar.get(&cookie_name(state, SESSION_COOKIE)).map(|c| c.value().to_owned());
+        let session = match &secret {
+            Some(s) => state.app.find_session(s).await.map_err(|e| PageError::app(e, Language::Fr))?,
             None => None,
         };
-        let lang = language(&jar, &parts.headers, session.as_ref());
+        let lang = language(state, &jar, &parts.headers, session.as_ref());
         let path = parts.uri.path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string);
-        Ok(Visitor { session, lang, jar, path })
+        let secret = secret.filter(|_| session.is_some());
+        Ok(Visitor { session, lang, jar, path, secret })
     }
 }
 
@@ -71,6 +91,8 @@ pub struct Viewer {
     pub lang: Language,
     pub jar: CookieJar,
     pub path: String,
+    /// The session cookie's secret.
+    pub secret: String,
 }
 
 impl Viewer {
@@ -89,7 +111,13 @@ impl FromRequestParts<AppState> for Viewer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let visitor = Visitor::from_request_parts(parts, state).await?;
         match visitor.session {
-            Some(session) => Ok(Viewer { session, lang: visitor.lang, jar: visitor.jar, path: visitor.path }),
+            Some(session) => Ok(Viewer {
+                session,
+                lang: visitor.lang,
+                jar: visitor.jar,
+                path: visitor.path,
+                secret: visitor.secret.unwrap_or_default(),
+            }),
             None => Err(PageError::SignIn { next: visitor.path }),
         }
     }

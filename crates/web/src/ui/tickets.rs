@@ -688,12 +688,12 @@ pub async fn update(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Ok(back(&target, Some(if lang == Language::En { "Saved." } else { "Enregistré." }), None)),
+        Ok(()) => Ok(back(&viewer, &target, Some(if lang == Language::En { "Saved." } else { "Enregistré." }), None)),
         Err(e @ (AppError::NotFound(_) | AppError::Forbidden(_) | AppError::Internal(_))) => {
             Err(PageError::app(e, lang))
         }
-        Err(AppError::Stale { .. }) => Ok(back(&target, None, Some(super::i18n::t(lang, "stale_ticket")))),
-        Err(e) => Ok(back(&target, None, Some(&error_text(&e, lang)))),
+        Err(AppError::Stale { .. }) => Ok(back(&viewer, &target, None, Some(super::i18n::t(lang, "stale_ticket")))),
+        Err(e) => Ok(back(&viewer, &target, None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -720,15 +720,18 @@ pub async fn comment(
             } else {
                 "Choisissez : réponse ou note interne."
             };
-            return Ok(back(&target, None, Some(msg)));
+            return Ok(back(&viewer, &target, None, Some(msg)));
         }
     };
     match state.app.add_comment(viewer.principal(), &key, &form.body, internal, Channel::Portal).await {
-        Ok(_) => {
-            Ok(back(&format!("{target}#composer"), Some(if lang == Language::En { "Sent." } else { "Envoyé." }), None))
-        }
+        Ok(_) => Ok(back(
+            &viewer,
+            &format!("{target}#composer"),
+            Some(if lang == Language::En { "Sent." } else { "Envoyé." }),
+            None,
+        )),
         Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back(&target, None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, &target, None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -781,24 +784,24 @@ pub async fn upload(
     let limit = state.app.settings.attachment_max_bytes;
     let (fields, files) = match read_multipart(multipart, limit).await {
         Ok(read) => read,
-        Err(e) => return Ok(back(&target, None, Some(&error_text(&e, lang)))),
+        Err(e) => return Ok(back(&viewer, &target, None, Some(&error_text(&e, lang)))),
     };
     check_csrf(&viewer, field(&fields, "_csrf").unwrap_or_default())?;
     let internal = viewer.is_staff() && field(&fields, "internal").is_some_and(|v| v == "on" || v == "true");
     if files.is_empty() {
         let msg = if lang == Language::En { "Choose a file." } else { "Choisissez un fichier." };
-        return Ok(back(&target, None, Some(msg)));
+        return Ok(back(&viewer, &target, None, Some(msg)));
     }
     for (filename, content) in &files {
         let upload = Upload { filename, content, internal, comment: None };
         if let Err(e) = state.app.add_attachment(viewer.principal(), &key, upload).await {
             return match e {
                 AppError::NotFound(_) | AppError::Internal(_) => Err(PageError::app(e, lang)),
-                e => Ok(back(&target, None, Some(&error_text(&e, lang)))),
+                e => Ok(back(&viewer, &target, None, Some(&error_text(&e, lang)))),
             };
         }
     }
-    Ok(back(&target, Some(if lang == Language::En { "File attached." } else { "Fichier joint." }), None))
+    Ok(back(&viewer, &target, Some(if lang == Language::En { "File attached." } else { "Fichier joint." }), None))
 }
 
 /// Attachments for a signed-in browser, with the same checks and headers as the API.
@@ -863,7 +866,7 @@ pub async fn create(
     let limit = state.app.settings.attachment_max_bytes;
     let (fields, files) = match read_multipart(multipart, limit).await {
         Ok(read) => read,
-        Err(e) => return Ok(back("/tickets/new", None, Some(&error_text(&e, lang)))),
+        Err(e) => return Ok(back(&viewer, "/tickets/new", None, Some(&error_text(&e, lang)))),
     };
     check_csrf(&viewer, field(&fields, "_csrf").unwrap_or_default())?;
     let get = |name: &str| field(&fields, name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
@@ -895,12 +898,13 @@ pub async fn create(
     .await;
     match result {
         Ok(key) => Ok(back(
+            &viewer,
             &format!("/tickets/{key}"),
             Some(if lang == Language::En { "Request sent." } else { "Demande envoyée." }),
             None,
         )),
         Err(e @ AppError::Internal(_)) => Err(PageError::app(e, lang)),
-        Err(e) => Ok(back("/tickets/new", None, Some(&error_text(&e, lang)))),
+        Err(e) => Ok(back(&viewer, "/tickets/new", None, Some(&error_text(&e, lang)))),
     }
 }
 
@@ -958,9 +962,12 @@ pub async fn delete_filter(
 ) -> Result<Response, PageError> {
     let lang = viewer.lang;
     match state.app.delete_filter(viewer.principal(), id).await {
-        Ok(()) => {
-            Ok(back("/tickets", Some(if lang == Language::En { "Filter deleted." } else { "Filtre supprimé." }), None))
-        }
+        Ok(()) => Ok(back(
+            &viewer,
+            "/tickets",
+            Some(if lang == Language::En { "Filter deleted." } else { "Filtre supprimé." }),
+            None,
+        )),
         Err(e) => Err(PageError::app(e, lang)),
     }
 }
