@@ -36,6 +36,13 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   python3 -m pip install --quiet aiosmtpd
 fi
 
+# --- schemathesis, which holds the OpenAPI document to the API ----------------
+schemathesis_version=4.32.5
+if [ "$(python3 -m schemathesis.cli --version 2>/dev/null | awk '{print $NF}')" != "$schemathesis_version" ]; then
+  log "installing schemathesis $schemathesis_version"
+  python3 -m pip install --quiet "schemathesis==$schemathesis_version"
+fi
+
 # --- PostgreSQL -------------------------------------------------------------
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
@@ -85,6 +92,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast "$@"
 fi
-log "end-to-end tests in headless Chromium (screenshots in docs/screenshots/)"
 cargo build --quiet --bin guichet
+log "the OpenAPI document against the API (schemathesis, every check)"
+scripts/openapi-check.sh target/debug/guichet
+log "end-to-end tests in headless Chromium (screenshots in docs/screenshots/)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)

@@ -89,10 +89,10 @@ impl App {
             match visibility {
                 // A file on an internal note is as internal as the note.
                 Some(comment_internal) if comment_internal && !p.actor.can_see_internal() => {
-                    return Err(AppError::field("comment", "no such comment on this ticket"))
+                    return Err(AppError::NotFound("comment"))
                 }
                 Some(comment_internal) => internal |= comment_internal,
-                None => return Err(AppError::field("comment", "no such comment on this ticket")),
+                None => return Err(AppError::NotFound("comment")),
             }
         }
         let sha256 = hex::encode(Sha256::digest(upload.content));

@@ -43,6 +43,9 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
     if password.chars().count() < 8 {
         return Err(AppError::field("password", "a password needs at least 8 characters"));
     }
+    if password.chars().count() > 1000 {
+        return Err(AppError::field("password", "a password has at most 1000 characters"));
+    }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)

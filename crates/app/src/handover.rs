@@ -67,6 +67,11 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let record = self.visible_ticket(&mut tx, p, key).await?;
+        // At the wrong level, the request conflicts with the ticket's state (409), not with its wording.
+        if record.ticket.tier != handover.from_to().0 {
+            let e = handover.check(record.ticket.tier, summary).err().map(|e| e.to_string()).unwrap_or_default();
+            return Err(AppError::Conflict { field: "tier".into(), message: e });
+        }
         let summary = handover.check(record.ticket.tier, summary)?;
         let (from, to) = handover.from_to();
         let mut ticket = record.ticket.clone();
@@ -150,11 +155,7 @@ impl App {
         field: &str,
     ) -> Result<(Ticket, Ticket), AppError> {
         let first = self.visible_ticket(tx, p, key).await?.ticket;
-        let second = self
-            .visible_ticket(tx, p, other)
-            .await
-            .map_err(|_| AppError::field(field, format!("no request {}", other.trim())))?
-            .ticket;
+        let second = self.visible_ticket(tx, p, other).await.map_err(|_| AppError::NotFound("ticket"))?.ticket;
         if first.id == second.id {
             return Err(AppError::field(field, "a request cannot be paired with itself"));
         }

@@ -17,6 +17,9 @@ use guichet_store::incidents::Incident;
 use guichet_store::tickets::{TicketFilter, TicketRecord};
 use guichet_store::{Conn, StoreError};
 
+/// The longest text compared for similar requests: what is typed first says it.
+pub const SIMILAR_TEXT_MAX: usize = 10_000;
+
 /// Recent tickets looked at for proposals: a burst of an outage's reports is
 /// well within, and the grouping's cost (quadratic) stays small.
 const MAX_CANDIDATES: i64 = 500;
@@ -335,8 +338,12 @@ impl App {
     /// What a request being typed looks like: open tickets of the actor's
     /// establishments (of `establishment` when given) and open incidents.
     pub async fn similar(&self, p: &Principal, text: &str, establishment: Option<&str>) -> Result<Similar, AppError> {
-        if text.chars().count() > guichet_domain::ticket::DESCRIPTION_MAX {
-            return Err(AppError::field("text", "the text is too long"));
+        if text.chars().count() > SIMILAR_TEXT_MAX {
+            return Err(AppError::field("text", format!("the text is longer than {SIMILAR_TEXT_MAX} characters")));
+        }
+        if let Some(uai) = establishment.map(str::trim).filter(|u| !u.is_empty()) {
+            guichet_domain::establishment::Uai::parse(uai)
+                .map_err(|_| AppError::field("establishment", format!("`{uai}` is not a valid UAI code")))?;
         }
         let Some(query) = SearchQuery::similar_to(text) else { return Ok(Similar::default()) };
         let mut conn = self.db.conn().await?;

@@ -127,8 +127,13 @@ pub struct Escalations {
 }
 
 fn parse_date(field: &str, value: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, format!("`{field}` is a date (YYYY-MM-DD), not `{}`", value.trim())))
+    // Exactly YYYY-MM-DD, as the API documents it (chrono would take 2026-1-5).
+    let well_formed =
+        value.len() == 10 && value.as_bytes().get(4) == Some(&b'-') && value.as_bytes().get(7) == Some(&b'-');
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|_| well_formed)
+        .ok_or_else(|| FieldError::new(field, format!("`{field}` is a date (YYYY-MM-DD), not `{}`", value.trim())))
 }
 
 impl App {
@@ -163,7 +168,8 @@ impl App {
                         None => strip_order(&f.query).to_owned(),
                     });
                 }
-                None => errors.push(FieldError::new("filter", format!("no saved filter {id} is yours to use"))),
+                // Someone else's filter is as good as missing.
+                None => return Err(AppError::NotFound("saved filter")),
             }
         }
         let (filter, _) = self.ticket_filter(&mut conn, p, &filters, &mut errors).await?;

@@ -88,6 +88,8 @@ pub struct ListParams {
 }
 
 pub const PER_PAGE_MAX: i64 = 100;
+/// The longest `text` filter of a listing.
+pub const TEXT_FILTER_MAX: usize = 500;
 
 /// A ticket about to be filed, its establishment and requester resolved.
 pub(crate) struct Filing<'a> {
@@ -392,6 +394,14 @@ impl App {
         params: &ListParams,
         errors: &mut Vec<FieldError>,
     ) -> Result<(TicketFilter, Vec<Sort>), AppError> {
+        for code in split(&params.status) {
+            if !self.workflows().all_status_codes().any(|known| known == code) {
+                errors.push(FieldError::new("status", format!("unknown status `{code}`")));
+            }
+        }
+        if params.text.as_deref().is_some_and(|t| t.chars().count() > TEXT_FILTER_MAX) {
+            errors.push(FieldError::new("text", format!("`text` is at most {TEXT_FILTER_MAX} characters")));
+        }
         let mut filter = TicketFilter {
             scope: p.actor.scope(),
             types: parse_all(errors, &params.ticket_type, TicketType::parse),

@@ -67,7 +67,7 @@ pub struct Calendar {
     #[schema(value_type = String, example = "Europe/Paris")]
     pub tz: Tz,
     /// Opening ranges (`12:00-19:00`) from Monday (index 0) to Sunday (6).
-    #[schema(value_type = Vec<Vec<String>>)]
+    #[schema(value_type = Vec<Vec<String>>, min_items = 7, max_items = 7)]
     pub week: [Vec<Range>; 7],
     /// Whether French public holidays are closed.
     pub french_holidays: bool,

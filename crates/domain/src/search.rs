@@ -55,8 +55,14 @@ pub struct SearchQuery {
     pub any: bool,
 }
 
+/// The longest search text: a few sentences' worth of words.
+pub const MAX_SEARCH_CHARS: usize = 500;
+
 impl SearchQuery {
     pub fn parse(input: &str) -> Result<Self, DomainError> {
+        if input.chars().count() > MAX_SEARCH_CHARS {
+            return Err(DomainError::field("q", format!("a search is at most {MAX_SEARCH_CHARS} characters")));
+        }
         let mut terms = Vec::new();
         let mut rest = input;
         while let Some(open) = rest.find('"') {

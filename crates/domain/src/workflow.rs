@@ -96,6 +96,11 @@ impl Workflows {
         codes
     }
 
+    /// Every status code of every type (a code may appear more than once).
+    pub fn all_status_codes(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().flat_map(|w| w.statuses.iter().map(|s| s.code.as_str()))
+    }
+
     pub fn get(&self, ticket_type: TicketType) -> Result<&Workflow, DomainError> {
         self.0
             .iter()

@@ -64,7 +64,8 @@ backend_test!(escalating_needs_a_summary_that_level_two_reads_in_the_history, |a
     assert_eq!(escalated.status, StatusCode::OK, "{}", String::from_utf8_lossy(&escalated.bytes));
     assert_eq!(escalated.json()["tier"], "technical");
     let again = app.post(&format!("{path}/escalate"), &f.agent, json!({"summary": summary})).await;
-    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "already at level 2");
+    assert_eq!(again.status, StatusCode::CONFLICT, "already at level 2");
+    assert_eq!(again.json()["error"]["field"], "tier");
 
     let history = app.get(&format!("{path}/history"), &f.technician).await.json();
     let text = history.to_string();
@@ -150,7 +151,7 @@ backend_test!(links_show_on_both_tickets_and_never_across_schools, |app| async m
     let unknown = app
         .post(&format!("/api/v1/tickets/{original}/links"), &f.agent, json!({"kind": "relates_to", "other": "SUP-999"}))
         .await;
-    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "the other ticket does not exist");
     let bad_kind = app
         .post(&format!("/api/v1/tickets/{original}/links"), &f.agent, json!({"kind": "friend_of", "other": f.ticket_a}))
         .await;
@@ -466,7 +467,7 @@ mail_test!(a_help_message_reaches_only_its_schools_administrators, |backend| asy
     assert!(comments.contains("Ton mot de passe est réinitialisé") && comments.contains("Réinitialisation sans effet"));
     assert!(app.get("/api/v1/dashboard", &f.agent).await.json().to_string().contains(&key));
     let twice = app.post(&format!("/api/v1/tickets/{key}/forward"), &f.requester_a, json!({})).await;
-    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(twice.status, StatusCode::CONFLICT, "already with the desk");
 });
 
 backend_test!(the_help_page_refuses_bad_input_robots_floods_and_unknown_schools, |app| async move {

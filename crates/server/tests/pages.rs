@@ -203,10 +203,14 @@ backend_test!(admins_set_hours_and_service_levels_from_the_calendar_page, |app| 
         .await;
     assert!(r.headers["location"].to_str().unwrap().contains("ok="));
     let policy = app.get("/api/v1/sla-policy", &f.agent).await.json();
-    let critical =
-        policy["targets"].as_array().unwrap().iter().find(|t| t[0] == "anomaly" && t[1] == "critical").unwrap();
+    let critical = policy["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "anomaly" && t["priority"] == "critical")
+        .unwrap();
     assert_eq!(
-        (critical[2]["first_response_minutes"].as_i64(), critical[2]["resolution_minutes"].is_null()),
+        (critical["first_response_minutes"].as_i64(), critical["resolution_minutes"].is_null()),
         (Some(90), true)
     );
     assert_eq!(policy["at_risk_ratio"], 0.75);

@@ -97,7 +97,7 @@ backend_test!(requester_never_sees_internal_notes_files_or_history, |app| async 
     let r = app
         .upload(&format!("/api/v1/tickets/{key}/attachments"), &f.requester_a, "x.png", PNG, &[("comment", &note)])
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "an internal note is not theirs to attach to");
     // The desk sees all of it: the reply, the note and the escalation summary.
     let comments = app.get(&format!("/api/v1/tickets/{key}/comments"), &f.technician).await.json();
     assert_eq!(comments.as_array().unwrap().len(), 3);

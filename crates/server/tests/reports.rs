@@ -188,13 +188,14 @@ backend_test!(reports_export_csv_for_french_spreadsheets_and_refuse_bad_paramete
         ("format=xlsx", "format"),
         ("type=bug", "type"),
         ("q=stauts%20%3D%20new", "q"),
-        ("filter=999999", "filter"),
         ("colour=red", "colour"),
     ] {
         let r = app.get(&format!("/api/v1/reports/volume?{query}"), &d.f.agent).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", String::from_utf8_lossy(&r.bytes));
         assert_eq!(r.json()["error"]["field"], field, "{query}");
     }
+    let missing = app.get("/api/v1/reports/volume?filter=999999", &d.f.agent).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "no such saved filter");
     // The page, its charts with their text alternative, and a CSV link that works.
     let s = app.sign_in("claire@desk.test", PASSWORD).await;
     let page = String::from_utf8_lossy(
@@ -230,5 +231,5 @@ backend_test!(a_saved_filter_narrows_a_report, |app| async move {
     assert_eq!(rows(&v.json()), [("2026-03".into(), 3, 0, 3), ("2026-04".into(), 1, 2, 2)]);
     // Someone else's personal filter is not theirs to use.
     let other = app.get(&format!("/api/v1/reports/volume?filter={id}"), &d.f.technician).await;
-    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "as if it did not exist");
 });

@@ -35,10 +35,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let mut value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        integral_numbers(&mut value);
+        serde_path_to_error::deserialize(value).map(Json).map_err(|e| {
+            let path = e.path().to_string();
+            let message = if path == "." { e.inner().to_string() } else { format!("{path}: {}", e.inner()) };
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message.clone(), field_of(&message))
+        })
+    }
+}
+
+/// JSON has one number type: `83.0` is the integer 83 to JSON Schema (and to
+/// JavaScript clients), but serde refuses it for an integer field. Whole
+/// numbers written with a fraction are read as the integers they are.
+fn integral_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                // Within ±9e15 a whole f64 is exactly an i64.
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = f as i64;
+                *value = serde_json::Value::from(whole);
+            }
         }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
     }
 }
 
@@ -99,6 +124,41 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             }
             Err(other) => Err(ApiError::new(other.status(), "bad_request", other.body_text(), None)),
         }
+    }
+}
+
+/// Path parameters; one that cannot be read (an id out of range) is a 400
+/// with the API's error body, not axum's plain text.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text(), None)),
+        }
+    }
+}
+
+/// A multipart body; one that cannot be read as such (no boundary, not
+/// multipart) is a 400 with the API's error body.
+pub struct Multipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(req, state).await.map(Multipart).map_err(|rejection| {
+            let status = if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            ApiError::new(status, "bad_request", rejection.body_text(), None)
+        })
     }
 }
 

@@ -49,10 +49,10 @@ backend_test!(report_dates_at_the_limits_of_the_calendar_are_refused, |app| asyn
 backend_test!(service_level_targets_too_large_to_count_are_refused, |app| async move {
     let f = app.fixture().await;
     let mut policy = app.get("/api/v1/sla-policy", &f.agent).await.json();
-    policy["targets"][0][2]["resolution_minutes"] = json!(150_000_000_000_000_i64);
+    policy["targets"][0]["resolution_minutes"] = json!(150_000_000_000_000_i64);
     let r = app.request(Method::PUT, "/api/v1/sla-policy", Some(&f.admin), Some(policy.clone())).await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("targets")));
-    policy["targets"][0][2]["resolution_minutes"] = json!(600);
+    policy["targets"][0]["resolution_minutes"] = json!(600);
     policy["close_resolved_after_days"] = json!(4_000_000_000_u32);
     let r = app.request(Method::PUT, "/api/v1/sla-policy", Some(&f.admin), Some(policy)).await;
     assert_eq!(r.json()["error"]["field"], "close_resolved_after_days");

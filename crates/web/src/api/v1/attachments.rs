@@ -2,9 +2,11 @@
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Auth;
+use crate::extract::Multipart;
+use crate::extract::Path;
 use crate::views::AttachmentView;
 use crate::AppState;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use guichet_app::attachments::{is_inline, Upload};
@@ -14,17 +16,20 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The multipart form of an upload.
-#[derive(Debug, ToSchema)]
+/// The multipart form of an upload: these fields and no other.
+#[derive(Debug, ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadForm {
-    /// The file, with its name.
-    #[schema(value_type = String, format = Binary)]
+    /// The file, with its name; not empty.
+    #[schema(value_type = String, format = Binary, min_length = 1)]
     file: Vec<u8>,
-    /// `true` to keep it among the desk.
-    internal: Option<bool>,
+    /// `true` to keep it among the desk (default false).
+    #[schema(required = false)]
+    internal: bool,
     /// Id of the comment it belongs to.
-    comment: Option<i64>,
+    #[schema(required = false, minimum = 1)]
+    comment: i64,
 }
 
 /// The upload route, with a body limit just above the attachment limit so
@@ -57,7 +62,7 @@ pub async fn upload_attachment(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(key): Path<String>,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> ApiResult<(StatusCode, axum::Json<AttachmentView>)> {
     let limit = state.app.settings.attachment_max_bytes;
     let mut file: Option<(String, Vec<u8>)> = None;
@@ -78,9 +83,10 @@ pub async fn upload_attachment(
             }
             "internal" => {
                 let text = field.text().await.map_err(|e| multipart_error(e, limit))?;
-                internal = match text.trim() {
+                // Form encoders write booleans their own way: `True` from Python, `on` from a checkbox.
+                internal = match text.trim().to_ascii_lowercase().as_str() {
                     "true" | "1" | "on" => true,
-                    "false" | "0" | "" => false,
+                    "false" | "0" | "" | "off" | "null" => false,
                     _ => return Err(AppError::field("internal", "`internal` is true or false").into()),
                 };
             }
@@ -115,7 +121,7 @@ pub async fn list_attachments(
 /// Download an attachment. Raster images are shown inline; everything else
 /// is a download, and nothing served here may run scripts.
 #[utoipa::path(get, path = "/attachments/{id}", tag = "attachments", params(("id" = i64, Path)),
-    responses((status = 200, description = "the file", content_type = "application/octet-stream"),
+    responses((status = 200, description = "the file, with the type it was stored with (image/png…)", content_type = "*/*"),
         (status = 404, body = ErrorBody)))]
 pub async fn get_attachment(
     State(state): State<AppState>,

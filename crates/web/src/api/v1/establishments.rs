@@ -17,16 +17,26 @@ use utoipa::{IntoParams, ToSchema};
 pub struct ListEstablishmentsQuery {
     /// Part of a UAI, name or town.
     pub q: Option<String>,
+    /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// From 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEstablishmentRequest {
+    /// 7 digits and a check letter (the letter is computed from the digits).
+    #[schema(pattern = "^[0-9]{7}[A-Za-z]$")]
     pub uai: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub town: String,
+    /// UAI of an existing establishment (a département, an académie); empty: none.
+    #[schema(pattern = "^$|^[0-9]{7}[A-Za-z]$")]
     pub parent_uai: Option<String>,
 }
 

@@ -1,9 +1,10 @@
 //! `/filters`: saved filters, personal or shared with the desk, with counts.
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::extract::{double_option, Auth, Json};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use guichet_app::filters::FilterChange;
 use guichet_store::saved_filters::SavedFilter;
@@ -42,7 +43,10 @@ impl FilterView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFilterRequest {
+    #[schema(min_length = 1, max_length = 80, pattern = "\\S")]
     pub name: String,
+    /// A query of the query language.
+    #[schema(max_length = 4000)]
     pub query: String,
     #[serde(default)]
     pub shared: bool,
@@ -51,7 +55,9 @@ pub struct CreateFilterRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateFilterRequest {
+    #[schema(min_length = 1, max_length = 80, pattern = "\\S")]
     pub name: Option<String>,
+    #[schema(max_length = 4000)]
     pub query: Option<String>,
     pub shared: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]

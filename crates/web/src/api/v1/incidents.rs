@@ -2,10 +2,11 @@
 //! similar requests shown while a request is typed.
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::extract::{Auth, Json, Query};
 use crate::views::TicketView;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use guichet_app::handover::LinkView as AppLink;
@@ -19,8 +20,17 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandoverRequest {
-    /// What was tried and how to reproduce (required to escalate or hand back).
+    /// What was tried and how to reproduce: what the receiving level reads first.
+    #[schema(min_length = 10, max_length = 20000, pattern = "\\S[\\s\\S]{8,}\\S")]
+    pub summary: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardRequest {
+    /// A note for the desk; the conversation says the rest.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub summary: String,
 }
 
@@ -37,7 +47,8 @@ async fn hand_over(
 /// Escalate a level-1 ticket to the technical team, with a summary.
 #[utoipa::path(post, path = "/tickets/{key}/escalate", tag = "tickets", request_body = HandoverRequest,
     params(("key" = String, Path)),
-    responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the ticket is not at level 1"), (status = 422, body = ErrorBody)))]
 pub async fn escalate(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -50,7 +61,8 @@ pub async fn escalate(
 /// Hand a ticket back from the technical team to level 1, with a summary.
 #[utoipa::path(post, path = "/tickets/{key}/hand-back", tag = "tickets", request_body = HandoverRequest,
     params(("key" = String, Path)),
-    responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the ticket is not at level 2"), (status = 422, body = ErrorBody)))]
 pub async fn hand_back(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -62,14 +74,15 @@ pub async fn hand_back(
 
 /// Forward a HELP request from the school's administrators to level 1; the
 /// administrator who forwards becomes its requester.
-#[utoipa::path(post, path = "/tickets/{key}/forward", tag = "tickets", request_body = HandoverRequest,
+#[utoipa::path(post, path = "/tickets/{key}/forward", tag = "tickets", request_body = ForwardRequest,
     params(("key" = String, Path)),
-    responses((status = 200, body = TicketView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TicketView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the ticket is not with its school"), (status = 422, body = ErrorBody)))]
 pub async fn forward(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(key): Path<String>,
-    Json(req): Json<HandoverRequest>,
+    Json(req): Json<ForwardRequest>,
 ) -> ApiResult<axum::Json<TicketView>> {
     hand_over(&state, &p, &key, Handover::Forward, &req.summary).await
 }
@@ -103,6 +116,7 @@ impl From<AppLink> for LinkView {
 pub struct LinkRequest {
     pub kind: LinkKind,
     /// Key of the other ticket.
+    #[schema(pattern = "^[A-Za-z0-9]{1,10}-[0-9]{1,18}$")]
     pub other: String,
 }
 
@@ -132,7 +146,8 @@ pub async fn create_link(
 
 /// Remove a link the ticket states.
 #[utoipa::path(delete, path = "/tickets/{key}/links/{kind}/{other}", tag = "tickets",
-    params(("key" = String, Path), ("kind" = LinkKind, Path), ("other" = String, Path)),
+    params(("key" = String, Path, pattern = "^[A-Za-z0-9]{1,10}-[0-9]{1,18}$"), ("kind" = LinkKind, Path),
+        ("other" = String, Path, pattern = "^[A-Za-z0-9]{1,10}-[0-9]{1,18}$")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_link(
     State(state): State<AppState>,
@@ -148,6 +163,7 @@ pub async fn delete_link(
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     /// Key of the ticket that receives the conversation.
+    #[schema(pattern = "^[A-Za-z0-9]{1,10}-[0-9]{1,18}$")]
     pub into: String,
 }
 
@@ -248,20 +264,26 @@ pub async fn list_incidents(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclareIncidentRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     /// The ENT service concerned.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub service: String,
     /// Shown on the requesters' portal while the incident is open.
+    #[schema(min_length = 1, max_length = 5000, pattern = "\\S")]
     pub public_message: String,
     pub started_at: Option<DateTime<Utc>>,
     /// Keys of the tickets to gather from the start (a proposal's).
     #[serde(default)]
+    #[schema(value_type = Vec<String>, max_items = 1000)]
     pub tickets: Vec<String>,
 }
 
 /// Declare a major incident (the desk), with the tickets it gathers.
 #[utoipa::path(post, path = "/incidents", tag = "incidents", request_body = DeclareIncidentRequest,
-    responses((status = 201, body = IncidentDetails), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = IncidentDetails), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "a ticket named is not one the caller sees"), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn declare_incident(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -311,8 +333,10 @@ pub async fn add_tickets(
 #[serde(deny_unknown_fields)]
 pub struct JoinIncidentRequest {
     /// UAI of the establishment concerned.
+    #[schema(pattern = "^[0-9]{7}[A-Za-z]$")]
     pub establishment: String,
     /// What the requester sees, if they want to add it.
+    #[schema(max_length = 100000)]
     pub details: Option<String>,
 }
 
@@ -333,8 +357,10 @@ pub async fn join_incident(
 #[serde(deny_unknown_fields)]
 pub struct ResolveIncidentRequest {
     /// The public reply posted to every linked ticket.
+    #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
     pub message: String,
     /// The same for English readers; French readers' text when absent.
+    #[schema(max_length = 100000)]
     pub message_en: Option<String>,
 }
 
@@ -377,9 +403,11 @@ pub async fn proposals(State(state): State<AppState>, Auth(p): Auth) -> ApiResul
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SimilarParams {
-    /// The text being typed (title and description).
+    /// The text being typed (title and description); its start is enough.
+    #[param(max_length = 10000)]
     pub text: String,
     /// UAI of the establishment the request is for.
+    #[param(pattern = "^$|^[0-9]{7}[A-Za-z]$")]
     pub establishment: Option<String>,
 }
 

@@ -2,8 +2,9 @@
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Auth;
+use crate::extract::Path;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};

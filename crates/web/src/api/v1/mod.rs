@@ -43,6 +43,54 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The answers every operation can give, whatever its own: a request that
+/// cannot be read (400), no valid token (401), a request too slow (408), a
+/// body too large or not JSON (413, 415), a bad parameter (422), a server
+/// at its limits (503). Declared once here rather than on each handler, so
+/// that no operation forgets one.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+            RefOr::T(ResponseBuilder::new().description(description).content("application/json", content).build())
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let with_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                let mut common = vec![
+                    ("400", "the request could not be read (a path or query parameter, the body)"),
+                    ("401", "no valid API token (Authorization: Bearer …)"),
+                    ("408", "the request took longer than the server allows"),
+                    ("414", "the URL is longer than the server reads"),
+                    ("422", "a parameter or field is not valid; `field` names it"),
+                    ("503", "the server is at its limits; try again after Retry-After seconds"),
+                ];
+                if with_body {
+                    common.push(("413", "the body is larger than the server accepts"));
+                    common.push(("415", "the body is not sent as `application/json`"));
+                }
+                for (status, description) in common {
+                    responses.entry(status.to_owned()).or_insert_with(|| error(description));
+                }
+            }
+        }
+    }
+}
+
 /// The API's routes (to nest under `/api/v1`) and its OpenAPI document.
 pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -96,5 +144,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .split_for_parts();
     // Paths are served under /api/v1.
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    // After the routes: a modifier of the OpenApi derive would see none.
+    CommonResponses.modify(&mut doc);
     (router, doc)
 }

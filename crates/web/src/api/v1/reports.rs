@@ -19,31 +19,48 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
-    /// First local date, YYYY-MM-DD (default: the first of the month).
+    /// First local date, YYYY-MM-DD (default, or empty: the first of the month).
+    #[param(pattern = "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub from: Option<String>,
-    /// Last local date, included (default: today).
+    /// Last local date, included (default, or empty: today).
+    #[param(pattern = "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub to: Option<String>,
     /// day, week or month (default: day up to 62 days, else month).
+    #[param(pattern = "^$|^(day|week|month)$")]
     pub granularity: Option<String>,
     /// Comma-separated types.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(
+        rename = "type",
+        pattern = "^$|^(unclassified|assistance|anomaly|evolution)(,(unclassified|assistance|anomaly|evolution))*$"
+    )]
     pub ticket_type: Option<String>,
+    /// Comma-separated channels.
+    #[param(pattern = "^$|^(portal|email|phone|help_form|api)(,(portal|email|phone|help_form|api))*$")]
     pub channel: Option<String>,
+    /// Comma-separated levels.
+    #[param(pattern = "^$|^(establishment|support|technical)(,(establishment|support|technical))*$")]
     pub tier: Option<String>,
     /// Comma-separated category codes.
+    #[param(pattern = "^$|^[a-z0-9_-]+(,[a-z0-9_-]+)*$")]
     pub category: Option<String>,
     /// Comma-separated UAIs; a département or académie stands for its schools.
+    #[param(pattern = "^$|^[0-9]{7}[A-Za-z](,[0-9]{7}[A-Za-z])*$")]
     pub establishment: Option<String>,
     /// A query in the query language.
+    #[param(max_length = 4000)]
     pub q: Option<String>,
-    /// A saved filter's id.
+    /// A saved filter's id (one of the caller's, or shared with the desk).
+    #[param(minimum = 1)]
     pub filter: Option<i64>,
     /// breakdown only: type, priority, channel, tier, category or establishment.
+    #[param(pattern = "^$|^(type|priority|channel|tier|category|establishment)$")]
     pub dimension: Option<String>,
     /// breakdown only: lines before "others" (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub top: Option<usize>,
     /// json (default) or csv (`;`-separated).
+    #[param(pattern = "^$|^(json|csv)$")]
     pub format: Option<String>,
     /// csv only: start with a UTF-8 byte order mark (for spreadsheets).
     pub bom: Option<bool>,
@@ -79,6 +96,11 @@ impl ReportQuery {
 
 async fn scope(state: &AppState, p: &Principal, q: &ReportQuery) -> Result<Scope, AppError> {
     q.csv()?;
+    // Checked on every report, so that a parameter one report does not use is still a valid one.
+    dimension(q.dimension.as_deref())?;
+    if q.top.is_some_and(|top| !(1..=100).contains(&top)) {
+        return Err(AppError::field("top", "`top` is between 1 and 100"));
+    }
     state.app.report_scope(p, &q.params()).await
 }
 
@@ -128,7 +150,7 @@ pub struct VolumeView {
 
 /// Created vs resolved per period, with the backlog.
 #[utoipa::path(get, path = "/reports/volume", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = VolumeView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "the report; with format=csv, its table as CSV", content((VolumeView = "application/json"), (String = "text/csv"))), (status = 404, body = ErrorBody, description = "no such saved filter"), (status = 422, body = ErrorBody)))]
 pub async fn volume(State(state): State<AppState>, Auth(p): Auth, Query(q): Query<ReportQuery>) -> ApiResult<Response> {
     let scope = scope(&state, &p, &q).await?;
     let v = state.app.report_volume(&scope).await?;
@@ -163,7 +185,7 @@ pub struct ShareView {
 }
 
 pub fn dimension(value: Option<&str>) -> Result<Dimension, AppError> {
-    Ok(match value.map(str::trim).unwrap_or("type") {
+    Ok(match value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or("type") {
         "type" => Dimension::Type,
         "priority" => Dimension::Priority,
         "channel" => Dimension::Channel,
@@ -181,7 +203,7 @@ pub fn dimension(value: Option<&str>) -> Result<Dimension, AppError> {
 
 /// Tickets created in the period by one dimension, top N then "others".
 #[utoipa::path(get, path = "/reports/breakdown", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = Vec<ShareView>), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "the report; with format=csv, its table as CSV", content((Vec<ShareView> = "application/json"), (String = "text/csv"))), (status = 404, body = ErrorBody, description = "no such saved filter"), (status = 422, body = ErrorBody)))]
 pub async fn breakdown(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -229,7 +251,7 @@ pub struct TimesView {
 
 /// First-response and resolution times of the tickets resolved in the period, in business hours.
 #[utoipa::path(get, path = "/reports/times", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = TimesView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "the report; with format=csv, its table as CSV", content((TimesView = "application/json"), (String = "text/csv"))), (status = 404, body = ErrorBody, description = "no such saved filter"), (status = 422, body = ErrorBody)))]
 pub async fn times(State(state): State<AppState>, Auth(p): Auth, Query(q): Query<ReportQuery>) -> ApiResult<Response> {
     let scope = scope(&state, &p, &q).await?;
     let t = state.app.report_times(&scope).await?;
@@ -259,18 +281,18 @@ pub struct BreachView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SlaView {
+pub struct SlaReportView {
     pub rows: Vec<SlaRowView>,
     pub breaches: Vec<BreachView>,
 }
 
 /// Service levels met per type and priority, and the late tickets.
 #[utoipa::path(get, path = "/reports/sla", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = SlaView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "the report; with format=csv, its table as CSV", content((SlaReportView = "application/json"), (String = "text/csv"))), (status = 404, body = ErrorBody, description = "no such saved filter"), (status = 422, body = ErrorBody)))]
 pub async fn sla(State(state): State<AppState>, Auth(p): Auth, Query(q): Query<ReportQuery>) -> ApiResult<Response> {
     let scope = scope(&state, &p, &q).await?;
     let s = state.app.report_sla(&scope).await?;
-    let view = SlaView {
+    let view = SlaReportView {
         rows: s
             .rows
             .iter()
@@ -309,7 +331,7 @@ pub struct ActivityView {
 
 /// What each member of the desk did in the period (the desk only).
 #[utoipa::path(get, path = "/reports/agents", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = Vec<ActivityView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "the report; with format=csv, its table as CSV", content((Vec<ActivityView> = "application/json"), (String = "text/csv"))), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "no such saved filter"), (status = 422, body = ErrorBody)))]
 pub async fn agents(State(state): State<AppState>, Auth(p): Auth, Query(q): Query<ReportQuery>) -> ApiResult<Response> {
     if !p.actor.role.is_staff() {
         return Err(AppError::Forbidden("agent activity is for the desk".into()).into());
@@ -338,7 +360,7 @@ pub struct EscalationsView {
 
 /// Tickets escalated to the technical tier in the period, and their time there.
 #[utoipa::path(get, path = "/reports/escalations", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = EscalationsView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "the report; with format=csv, its table as CSV", content((EscalationsView = "application/json"), (String = "text/csv"))), (status = 404, body = ErrorBody, description = "no such saved filter"), (status = 422, body = ErrorBody)))]
 pub async fn escalations(
     State(state): State<AppState>,
     Auth(p): Auth,

@@ -1,10 +1,11 @@
 //! `/rota`: who is on duty, by local date and part of the day.
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::extract::{Auth, Json, Query};
 use crate::views::PersonView;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use guichet_app::AppError;
@@ -25,16 +26,21 @@ pub struct DutySlotView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RotaQuery {
-    /// First day (default: today).
+    /// First day, YYYY-MM-DD (default: today).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub from: Option<String>,
     /// Number of days (default 14, at most 366).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DutySlotRequest {
+    #[schema(format = Date)]
     pub day: String,
+    /// day, morning or afternoon.
+    #[schema(pattern = "^(day|morning|afternoon)$")]
     pub part: String,
     /// User id of the agent.
     pub user: i64,
@@ -53,7 +59,11 @@ pub async fn list_rota(
             .map_err(|_| AppError::field("from", "`from` is a date (YYYY-MM-DD)"))?,
         None => state.app.local_now().0,
     };
-    let slots = state.app.rota(&p, from, q.days.unwrap_or(14)).await?;
+    let days = q.days.unwrap_or(14);
+    if !(1..=366).contains(&days) {
+        return Err(AppError::field("days", "`days` is between 1 and 366").into());
+    }
+    let slots = state.app.rota(&p, from, days).await?;
     Ok(axum::Json(
         slots
             .into_iter()
@@ -76,7 +86,7 @@ pub async fn add_duty(
 
 /// Take an agent off duty (administrators).
 #[utoipa::path(delete, path = "/rota/{day}/{part}/{user}", tag = "rota",
-    params(("day" = String, Path), ("part" = String, Path), ("user" = i64, Path)),
+    params(("day" = String, Path, format = Date), ("part" = String, Path, pattern = "^(day|morning|afternoon)$"), ("user" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_duty(
     State(state): State<AppState>,

@@ -14,8 +14,10 @@ use utoipa::{IntoParams, ToSchema};
 #[into_params(parameter_in = Query)]
 pub struct SearchQueryParams {
     /// Words (all must match), `"a phrase"`, `prefix*`; case and accents are ignored.
+    #[param(min_length = 1, max_length = 500)]
     pub q: String,
     /// From 1 to 50, default 20.
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<i64>,
 }
 

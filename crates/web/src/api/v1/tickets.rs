@@ -1,10 +1,11 @@
 //! `/tickets`: file, list, read and change tickets; their conversation and history.
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::extract::{double_option, Auth, Json, Query};
 use crate::views::{CommentView, HistoryEntryView, PageView, TicketView};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use guichet_app::tickets::{CreateTicket, ListParams, UpdateTicket};
 use guichet_domain::ids::UserId;
@@ -15,10 +16,13 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicketRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 100000)]
     pub description: String,
     /// UAI of the establishment concerned.
+    #[schema(pattern = "^[0-9]{7}[A-Za-z]$")]
     pub establishment: String,
     /// What kind of request it is; the desk may reclassify it. Unclassified when absent.
     #[serde(rename = "type")]
@@ -35,7 +39,9 @@ pub struct CreateTicketRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTicketRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: Option<String>,
+    #[schema(max_length = 100000)]
     pub description: Option<String>,
     #[serde(rename = "type")]
     pub ticket_type: Option<TicketType>,
@@ -68,29 +74,49 @@ pub struct UpdateTicketRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListTicketsQuery {
     /// A query in the query language, e.g. `type = anomalie AND status != resolved ORDER BY updated DESC`.
+    #[param(max_length = 4000)]
     pub q: Option<String>,
     /// Comma-separated types.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(
+        rename = "type",
+        pattern = "^$|^(unclassified|assistance|anomaly|evolution)(,(unclassified|assistance|anomaly|evolution))*$"
+    )]
     pub ticket_type: Option<String>,
     /// Comma-separated statuses.
+    #[param(pattern = "^$|^[a-z_]+(,[a-z_]+)*$")]
     pub status: Option<String>,
+    /// Comma-separated priorities.
+    #[param(pattern = "^$|^(low|normal|high|critical)(,(low|normal|high|critical))*$")]
     pub priority: Option<String>,
+    /// Comma-separated channels.
+    #[param(pattern = "^$|^(portal|email|phone|help_form|api)(,(portal|email|phone|help_form|api))*$")]
     pub channel: Option<String>,
+    /// Comma-separated levels.
+    #[param(pattern = "^$|^(establishment|support|technical)(,(establishment|support|technical))*$")]
     pub tier: Option<String>,
     /// Comma-separated category codes.
+    #[param(pattern = "^$|^[a-z0-9_-]+(,[a-z0-9_-]+)*$")]
     pub category: Option<String>,
     /// Comma-separated UAIs.
+    #[param(pattern = "^$|^[0-9]{7}[A-Za-z](,[0-9]{7}[A-Za-z])*$")]
     pub establishment: Option<String>,
     /// `me`, `none` or a user id.
+    #[param(pattern = "^$|^(me|none|[0-9]{1,18})$")]
     pub assignee: Option<String>,
     /// Words in the title or description.
+    #[param(max_length = 500)]
     pub text: Option<String>,
     /// Fields among key, created, updated, priority, status, title; `-` for descending. Default `-updated`.
+    #[param(
+        pattern = "^$|^-?(key|created|updated|priority|status|title)(,-?(key|created|updated|priority|status|title))*$"
+    )]
     pub sort: Option<String>,
     /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
     /// From 1 to 100, default 25.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
     /// Only tickets whose last public message is the requester's.
     #[serde(default)]
@@ -103,6 +129,7 @@ pub struct ListTicketsQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCommentRequest {
+    #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
     pub body: String,
     /// An internal note for the desk rather than a reply to the requester.
     #[serde(default)]

@@ -2,9 +2,10 @@
 //! A token's secret is shown once, when it is made; only its hash is kept.
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::extract::Path;
 use crate::extract::{Auth, Json, Query};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use guichet_domain::ids::{TokenId, UserId};

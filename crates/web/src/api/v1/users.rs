@@ -20,27 +20,37 @@ use utoipa::{IntoParams, ToSchema};
 pub struct ListUsersQuery {
     pub role: Option<Role>,
     /// UAI of an establishment the users belong to.
+    #[param(pattern = "^$|^[0-9]{7}[A-Za-z]$")]
     pub establishment: Option<String>,
     /// Part of a name or e-mail, or a phone number.
     pub q: Option<String>,
+    /// From 1.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// From 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     pub role: Role,
     /// `fr` (default) or `en`.
+    #[schema(pattern = "^(fr|en)$")]
     pub language: Option<String>,
     #[serde(default)]
     pub phones: Vec<String>,
-    /// UAIs, for a requester.
+    /// UAIs: at least one for a requester, none for the desk.
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub establishments: Vec<String>,
     /// At least 8 characters; without it the user signs in only with a token.
+    #[schema(min_length = 8, max_length = 1000)]
     pub password: Option<String>,
 }
 
