@@ -5,7 +5,8 @@
 # failure. Usage: scripts/openapi-check.sh [BINARY] (default target/debug/guichet)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${1:-$root/target/debug/guichet}
+bin=${1:-${GUICHET_BIN:-$root/target/debug/guichet}}
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 dir=$(mktemp -d /tmp/guichet-openapi.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cd "$dir"

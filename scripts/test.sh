@@ -93,7 +93,8 @@ else
   cargo test --workspace --no-fail-fast "$@"
 fi
 cargo build --quiet --bin guichet
+export GUICHET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/guichet"
 log "the OpenAPI document against the API (schemathesis, every check)"
-scripts/openapi-check.sh target/debug/guichet
+scripts/openapi-check.sh "$GUICHET_BIN"
 log "end-to-end tests in headless Chromium (screenshots in docs/screenshots/)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)

@@ -489,6 +489,27 @@ impl Config {
         self.secure_cookies.unwrap_or_else(|| self.public_url().starts_with("https://"))
     }
 
+    /// A word for the operator when the internal address does not look like
+    /// one delivered to a configured mailbox (its address, or a
+    /// sub-address of it such as `support+interne@…`): answers to notices
+    /// would then never come back. Aliases cannot be seen from here, so this
+    /// is a warning, not an error.
+    pub fn internal_address_warning(&self) -> Option<String> {
+        let internal = self.mail.internal_address.as_deref()?.trim().to_lowercase();
+        let (local, domain) = internal.split_once('@')?;
+        let base = local.split('+').next().unwrap_or(local);
+        let delivered = self.mailboxes.iter().any(|m| {
+            let address = m.address.clone().or_else(|| m.credentials.user.clone()).unwrap_or_default().to_lowercase();
+            address == internal || address.split_once('@').is_some_and(|(l, d)| d == domain && l == base)
+        });
+        (!delivered).then(|| {
+            format!(
+                "mail.internal_address {internal} is not the address of a configured mailbox nor a sub-address of one: \
+                 make sure it is delivered into a mailbox Guichet reads, or answers to notices will not come back"
+            )
+        })
+    }
+
     /// The HTTP layer's settings.
     pub fn web(&self) -> anyhow::Result<guichet_web::WebConfig> {
         Ok(guichet_web::WebConfig {
@@ -545,6 +566,21 @@ mod tests {
     fn passwords_in_urls_are_masked() {
         assert_eq!(mask_url("postgres://guichet:s3cret@db/guichet"), "postgres://guichet:***@db/guichet");
         assert_eq!(mask_url("sqlite://data/guichet.db"), "sqlite://data/guichet.db");
+    }
+
+    #[test]
+    fn an_internal_address_no_mailbox_receives_is_pointed_out() {
+        let mailbox: guichet_mail::imap::MailboxConfig = serde_json::from_value(
+            serde_json::json!({"name": "support", "address": "support@ent.fr", "host": "imap.ent.fr"}),
+        )
+        .unwrap();
+        let mut config = Config { mailboxes: vec![mailbox], ..Config::default() };
+        config.mail.internal_address = Some("support+interne@ent.fr".into());
+        assert_eq!(config.internal_address_warning(), None);
+        config.mail.internal_address = Some("Support@ENT.fr".into());
+        assert_eq!(config.internal_address_warning(), None);
+        config.mail.internal_address = Some("autre+interne@ent.fr".into());
+        assert!(config.internal_address_warning().unwrap().contains("not the address of a configured mailbox"));
     }
 
     #[test]

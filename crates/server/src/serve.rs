@@ -7,6 +7,9 @@ use guichet_app::demo::{DemoOptions, DemoReport};
 use guichet_app::App;
 
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    if let Some(warning) = config.internal_address_warning() {
+        tracing::warn!("{warning}");
+    }
     let app = open_app(&config).await?;
     if demo {
         load_demo_if_empty(&app).await?;
