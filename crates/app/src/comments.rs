@@ -53,13 +53,14 @@ impl App {
         // At the school's tier, its administrators are the ones answering.
         let staff = p.actor.role.is_staff() || ticket.tier == guichet_domain::ticket::Tier::Establishment;
         guichet_store::tickets::touch_ticket(tx, ticket.id, now, !internal && staff).await?;
-        let category = ticket.status_category(self.workflows());
+        let category = ticket.status_category(&self.workflows());
         // A requester's answer takes a waiting ticket back to work; by mail,
         // answering the "resolved" notification reopens the request, as that mail says.
         let resume = category == Some(StatusCategory::Waiting)
             || (category == Some(StatusCategory::Resolved) && channel == Channel::Email);
         if resume && !staff && !internal {
-            let workflow = self.workflows().get(ticket.ticket_type)?;
+            let workflows = self.workflows();
+            let workflow = workflows.get(ticket.ticket_type)?;
             let to = workflow
                 .allowed_from(&ticket.status, false)
                 .into_iter()

@@ -96,9 +96,12 @@ const CALENDAR_KEY: &str = "calendar";
 const SLA_POLICY_KEY: &str = "sla_policy";
 
 impl App {
-    /// Reads the stored calendar and policy (the defaults where none is stored).
+    /// Reads the stored calendar, policy and workflows (the defaults where
+    /// none is stored): what another node may have changed.
     pub async fn reload_desk_config(&self) -> Result<(), AppError> {
         let mut conn = self.db.conn().await?;
+        let workflows = guichet_store::workflows::load_workflows(&mut conn).await?;
+        self.set_workflows(workflows);
         let mut config =
             DeskConfig { calendar: self.settings.calendar.clone(), sla_policy: self.settings.sla_policy.clone() };
         if let Some(json) = guichet_store::settings::find_setting(&mut conn, CALENDAR_KEY).await? {
@@ -136,6 +139,7 @@ impl App {
         let json = serde_json::to_string(&calendar).map_err(|e| AppError::Internal(Box::new(e)))?;
         let mut tx = self.db.begin().await?;
         guichet_store::settings::upsert_setting(&mut tx, CALENDAR_KEY, &json).await?;
+        guichet_store::settings::notify_settings_changed(&mut tx).await?;
         // Every running clock may turn at another instant now.
         guichet_store::tickets::recheck_all_slas(&mut tx, &self.open_statuses(true)).await?;
         tx.commit().await?;
@@ -152,6 +156,7 @@ impl App {
         let json = serde_json::to_string(&policy).map_err(|e| AppError::Internal(Box::new(e)))?;
         let mut tx = self.db.begin().await?;
         guichet_store::settings::upsert_setting(&mut tx, SLA_POLICY_KEY, &json).await?;
+        guichet_store::settings::notify_settings_changed(&mut tx).await?;
         // Every running clock may turn at another instant now.
         guichet_store::tickets::recheck_all_slas(&mut tx, &self.open_statuses(true)).await?;
         tx.commit().await?;

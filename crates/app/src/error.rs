@@ -31,6 +31,9 @@ pub enum AppError {
     Busy { retry_after: u64 },
     #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// A job's lease passed to another node: its writes are refused.
+    #[error("the lease `{0}` is no longer this node's")]
+    LeaseLost(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -222,7 +222,7 @@ impl App {
                 ),
             ));
         }
-        if !target.is_open(self.workflows()) {
+        if !target.is_open(&self.workflows()) {
             return Err(AppError::field("into", format!("{} is no longer open", self.key(target.id))));
         }
         let (source_key, target_key) = (self.key(source.id), self.key(target.id));
@@ -233,7 +233,7 @@ impl App {
         guichet_store::events::insert_events(&mut tx, source.id, Some(p.user.id), &[merged], now).await?;
         let received = FieldChange::public("merged_from", None, Some(source_key.clone()));
         guichet_store::events::insert_events(&mut tx, target.id, Some(p.user.id), &[received], now).await?;
-        if source.is_open(self.workflows()) {
+        if source.is_open(&self.workflows()) {
             self.resolve_quietly(&mut tx, p, source.id, Resolution::Duplicate).await?;
         }
         if source.requester.id != target.requester.id {

@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::notify::{Notice, Recipient};
 use crate::tickets::Filing;
 use crate::{App, AppError};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use guichet_domain::establishment::Establishment;
 use guichet_domain::establishment::Uai;
 use guichet_domain::ids::{EstablishmentId, TicketId};
@@ -13,8 +13,6 @@ use guichet_domain::ticket::{Channel, Profile, TicketDraft, Tier};
 use guichet_domain::user::{EmailAddress, Language, NewUser, Role, User};
 use guichet_domain::FieldError;
 use guichet_store::incidents::Contact;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 pub const HELP_NAME_MAX: usize = 100;
 pub const HELP_MESSAGE_MAX: usize = 5_000;
@@ -56,37 +54,6 @@ pub struct HelpLimits {
 impl Default for HelpLimits {
     fn default() -> Self {
         Self { per_client_per_hour: 10, per_establishment_per_hour: 60 }
-    }
-}
-
-/// Messages per client in the current hour. Written by hand: a map and a
-/// window start is all a per-address hourly count needs, and the count per
-/// establishment, which must hold across restarts, is read from the database.
-#[derive(Debug, Default)]
-pub struct ClientWindow {
-    hour: Mutex<HourCounts>,
-}
-
-#[derive(Debug, Default)]
-struct HourCounts {
-    start: Option<DateTime<Utc>>,
-    counts: HashMap<String, u32>,
-}
-
-impl ClientWindow {
-    /// Counts one message from `client`; false when it is over the limit.
-    fn admit(&self, client: &str, limit: u32, now: DateTime<Utc>) -> bool {
-        let Ok(mut hour) = self.hour.lock() else { return true };
-        if hour.start.is_none_or(|s| now - s >= Duration::hours(1)) {
-            hour.start = Some(now);
-            hour.counts.clear();
-        }
-        let n = hour.counts.entry(client.to_owned()).or_default();
-        if *n >= limit {
-            return false;
-        }
-        *n += 1;
-        true
     }
 }
 
@@ -150,10 +117,19 @@ impl App {
         }
         let now = self.now();
         let limits = self.settings.help_limits;
-        if !self.help_clients.admit(&req.client, limits.per_client_per_hour, now) {
+        let mut tx = self.db.begin().await?;
+        // Counted in the database, so that every node counts the same hour; a
+        // refused message rolls its count back with the transaction.
+        let (sent, _) = guichet_store::throttles::count_attempt(
+            &mut tx,
+            &format!("help:{}", req.client),
+            now,
+            now - Duration::hours(1),
+        )
+        .await?;
+        if sent > i64::from(limits.per_client_per_hour) {
             return Err(AppError::RateLimited("too many messages from this address; try again in an hour".into()));
         }
-        let mut tx = self.db.begin().await?;
         let recent =
             guichet_store::incidents::count_help_since(&mut tx, establishment.id, now - Duration::hours(1)).await?;
         if recent >= i64::from(limits.per_establishment_per_hour) {
@@ -207,7 +183,7 @@ impl App {
             phones: Vec::new(),
             establishment_uais: Vec::new(),
         };
-        Ok(guichet_store::users::insert_user(conn, &new, &[], None, self.now()).await?)
+        Ok(guichet_store::users::insert_user_if_absent(conn, &new, self.now()).await?)
     }
 
     async fn local_admins(
@@ -235,15 +211,5 @@ mod tests {
         assert!(looks_like_html("voir <a href=x>ici</a>"));
         assert!(!looks_like_html("merci <3"));
         assert!(!looks_like_html("note < 10"));
-    }
-
-    #[test]
-    fn a_client_is_admitted_up_to_its_hourly_limit_then_again_next_hour() {
-        let window = ClientWindow::default();
-        let t0 = DateTime::<Utc>::UNIX_EPOCH;
-        assert!(window.admit("a", 2, t0) && window.admit("a", 2, t0));
-        assert!(!window.admit("a", 2, t0));
-        assert!(window.admit("b", 2, t0));
-        assert!(window.admit("a", 2, t0 + Duration::minutes(61)));
     }
 }

@@ -245,7 +245,7 @@ impl App {
         let mut answered = 0;
         for ticket_id in guichet_store::incidents::incident_tickets(&mut tx, id, &all).await? {
             let record = guichet_store::tickets::find_ticket(&mut tx, ticket_id, &all).await?;
-            if !record.ticket.is_open(self.workflows()) {
+            if !record.ticket.is_open(&self.workflows()) {
                 continue;
             }
             let requester = guichet_store::users::find_user(&mut tx, record.ticket.requester.id).await?;
@@ -274,14 +274,15 @@ impl App {
         let now = self.now();
         let mut ticket =
             guichet_store::tickets::find_ticket(tx, id, &guichet_domain::actor::TicketScope::All).await?.ticket;
-        let workflow = self.workflows().get(ticket.ticket_type)?;
+        let workflows = self.workflows();
+        let workflow = workflows.get(ticket.ticket_type)?;
         let target = workflow
             .allowed_from(&ticket.status, false)
             .into_iter()
             .find(|s| workflow.status(s).map(|d| d.category) == Some(StatusCategory::Resolved));
         let Some(status) = target else { return Ok(()) };
         let patch = TicketPatch { status: Some(status), resolution: Some(Some(resolution)), ..TicketPatch::default() };
-        let changes = ticket.apply(patch, &p.actor, self.workflows(), now)?;
+        let changes = ticket.apply(patch, &p.actor, &self.workflows(), now)?;
         guichet_store::tickets::update_ticket(tx, &ticket).await?;
         guichet_store::events::insert_events(tx, id, Some(p.user.id), &changes, now).await?;
         self.refresh_sla(tx, id).await?;

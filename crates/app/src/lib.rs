@@ -13,6 +13,7 @@ pub mod filters;
 pub mod handover;
 pub mod help;
 pub mod incidents;
+pub mod leases;
 pub mod mail;
 pub mod notify;
 pub mod render;
@@ -103,13 +104,12 @@ pub struct App {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
-    workflows: Arc<Workflows>,
+    /// Reloaded with the other settings (`reload_desk_config`).
+    workflows: Arc<std::sync::RwLock<Arc<Workflows>>>,
     /// The calendar and service-level policy in force: the stored ones, else
     /// the settings' defaults. Reloaded by the periodic job so that every
     /// node follows an administrator's change.
     desk: Arc<std::sync::RwLock<desk::DeskConfig>>,
-    /// HELP messages per client address this hour.
-    help_clients: Arc<help::ClientWindow>,
     /// The key of the reply tokens in outgoing mail: made on first start,
     /// kept in the database so that every node and restart shares it.
     reply_secret: Arc<Vec<u8>>,
@@ -138,9 +138,8 @@ impl App {
             db,
             settings: Arc::new(settings),
             clock,
-            workflows: Arc::new(workflows),
+            workflows: Arc::new(std::sync::RwLock::new(Arc::new(workflows))),
             desk: Arc::new(std::sync::RwLock::new(defaults)),
-            help_clients: Arc::new(help::ClientWindow::default()),
             reply_secret: Arc::new(reply_secret),
             tasks: Arc::new(tasks::TaskBoard::default()),
             proposals: Arc::default(),
@@ -168,8 +167,19 @@ impl App {
         }
     }
 
-    pub fn workflows(&self) -> &Workflows {
-        &self.workflows
+    /// The workflows in force (a snapshot: a reload replaces it).
+    pub fn workflows(&self) -> Arc<Workflows> {
+        match self.workflows.read() {
+            Ok(w) => w.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn set_workflows(&self, workflows: Workflows) {
+        match self.workflows.write() {
+            Ok(mut w) => *w = Arc::new(workflows),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(workflows),
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -72,16 +72,19 @@ struct Incoming {
     authentication_results: Vec<String>,
 }
 
-/// Why a message was not imported: kept aside, or to be retried.
+/// Why a message was not imported: kept aside, to be retried, or imported
+/// meanwhile by another process (a mail server's pipe beside the poller).
 enum Refusal {
     Quarantine(String),
     Temporary(AppError),
+    Duplicate,
 }
 
 impl From<AppError> for Refusal {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Internal(_) => Refusal::Temporary(e),
+            AppError::Conflict { field, .. } if field == "message_id" => Refusal::Duplicate,
             other => Refusal::Quarantine(other.to_string()),
         }
     }
@@ -154,6 +157,7 @@ pub fn inspect(raw: &[u8]) -> Result<(String, String, String, usize), String> {
         }
         Err(Refusal::Quarantine(reason)) => Err(reason),
         Err(Refusal::Temporary(e)) => Err(e.to_string()),
+        Err(Refusal::Duplicate) => Err("already imported".into()),
     }
 }
 
@@ -305,6 +309,7 @@ impl App {
                 tracing::warn!(mailbox = mailbox.unwrap_or("-"), %reason, "mail quarantined");
                 return Ok(IngestOutcome::Quarantined { reason });
             }
+            Ok(Err(Refusal::Duplicate)) => return Ok(IngestOutcome::Duplicate),
             Ok(Err(Refusal::Temporary(e))) => e,
             Err(panic) => AppError::Internal(format!("the import panicked: {}", panic_text(&panic)).into()),
         };
@@ -681,7 +686,7 @@ impl App {
             phones: Vec::new(),
             establishment_uais: Vec::new(),
         };
-        Ok(guichet_store::users::insert_user(tx, &new, &[], None, self.now()).await?)
+        Ok(guichet_store::users::insert_user_if_absent(tx, &new, self.now()).await?)
     }
 
     /// Messages waiting in quarantine (administrators).
@@ -743,7 +748,15 @@ impl App {
         }
         let since = self.start_of_today();
         let mut conn = self.db.conn().await?;
-        Ok(guichet_store::mail::list_mailbox_status(&mut conn, &self.settings.mail.mailboxes, since).await?)
+        let mut list =
+            guichet_store::mail::list_mailbox_status(&mut conn, &self.settings.mail.mailboxes, since).await?;
+        let now = guichet_store::leases::database_now(&mut conn).await?;
+        let leases = guichet_store::leases::list_leases(&mut conn).await?;
+        for status in &mut list {
+            let name = format!("imap:{}", status.name);
+            status.polled_by = leases.iter().find(|l| l.name == name && l.expires_at > now).map(|l| l.holder.clone());
+        }
+        Ok(list)
     }
 
     /// This process's background tasks and their health (the desk).

@@ -146,12 +146,24 @@ impl App {
     /// have turned by `now` (at risk, late), soonest first. Returns how many
     /// were looked at; each leaves the queue or moves to its next instant.
     pub async fn refresh_due_slas(&self, now: chrono::DateTime<chrono::Utc>, batch: i64) -> Result<usize, AppError> {
+        self.refresh_due_slas_under(now, batch, None).await
+    }
+
+    /// [`App::refresh_due_slas`] under a lease: nothing is written once the
+    /// lease is another node's.
+    pub async fn refresh_due_slas_under(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        batch: i64,
+        fence: Option<&crate::leases::Fence>,
+    ) -> Result<usize, AppError> {
         let open = self.open_statuses(true);
         let mut conn = self.db.conn().await?;
         let due = guichet_store::tickets::list_sla_due_for_check(&mut conn, now, batch).await?;
         drop(conn);
         let (running, ended): (Vec<_>, Vec<_>) = due.iter().partition(|(_, status)| open.contains(status));
         let mut tx = self.db.begin().await?;
+        self.check_fence(&mut tx, fence).await?;
         for (id, _) in &running {
             self.refresh_sla(&mut tx, *id).await?;
         }
@@ -167,6 +179,13 @@ impl App {
     /// the configured open days; tickets left waiting on the requester are
     /// resolved as "no answer" when that rule is on. Returns how many moved.
     pub async fn run_automations(&self) -> Result<usize, AppError> {
+        self.run_automations_under(None).await
+    }
+
+    /// [`App::run_automations`] under a lease. Each change re-reads its
+    /// ticket, locked, and checks that it still qualifies: a second run (on
+    /// another node, or after a crash) changes nothing and sends nothing twice.
+    pub async fn run_automations_under(&self, fence: Option<&crate::leases::Fence>) -> Result<usize, AppError> {
         use guichet_domain::actor::{Actor, TicketScope};
         use guichet_domain::ticket::{Resolution, TicketPatch};
         let policy = self.sla_policy();
@@ -187,15 +206,20 @@ impl App {
             plans.push((id, TicketPatch { status: Some("closed".into()), ..TicketPatch::default() }));
         }
         let mut reminders = Vec::new();
+        let mut remind_before = now;
+        let resolved_before = before;
+        let mut unanswered_before = now;
+        let waiting = codes(StatusCategory::Waiting);
         if let Some(days) = policy.resolve_unanswered_after_days {
-            let waiting = codes(StatusCategory::Waiting);
             // One reminder halfway, then the resolution.
-            let remind_before = calendar.open_days_before(now, days.div_ceil(2).max(1));
+            remind_before = calendar.open_days_before(now, days.div_ceil(2).max(1));
             reminders =
                 guichet_store::tickets::list_stale_in_status(&mut conn, &waiting, remind_before, Some("reminder"), 500)
                     .await?;
-            let before = calendar.open_days_before(now, days);
-            for id in guichet_store::tickets::list_stale_in_status(&mut conn, &waiting, before, None, 500).await? {
+            unanswered_before = calendar.open_days_before(now, days);
+            for id in
+                guichet_store::tickets::list_stale_in_status(&mut conn, &waiting, unanswered_before, None, 500).await?
+            {
                 let patch = TicketPatch {
                     status: Some("resolved".into()),
                     resolution: Some(Some(Resolution::NoAnswer)),
@@ -210,6 +234,14 @@ impl App {
         let mut moved = 0;
         for id in reminders {
             let mut tx = self.db.begin().await?;
+            self.check_fence(&mut tx, fence).await?;
+            // Locked and looked at again: still waiting, still without a reminder.
+            guichet_store::tickets::find_ticket(&mut tx, id, &TicketScope::All).await?;
+            if !guichet_store::tickets::is_stale_in_status(&mut tx, id, &waiting, remind_before, Some("reminder"))
+                .await?
+            {
+                continue;
+            }
             let change = FieldChange::public("reminder", None, Some("sent".into()));
             guichet_store::events::insert_events(&mut tx, id, None, &[change], now).await?;
             self.notify(&mut tx, id, Recipient::Requester, Notice::Reminder).await?;
@@ -218,10 +250,20 @@ impl App {
         }
         for (id, patch) in plans {
             let mut tx = self.db.begin().await?;
+            self.check_fence(&mut tx, fence).await?;
             let mut ticket = guichet_store::tickets::find_ticket(&mut tx, id, &TicketScope::All).await?.ticket;
+            // Still as it was listed (an agent may have reopened it since).
+            let (statuses, cutoff) = if patch.status.as_deref() == Some("closed") {
+                (&resolved, resolved_before)
+            } else {
+                (&waiting, unanswered_before)
+            };
+            if !guichet_store::tickets::is_stale_in_status(&mut tx, id, statuses, cutoff, None).await? {
+                continue;
+            }
             // A workflow without that transition (an evolution's "declined") is left alone.
             let before = ticket.clone();
-            let Ok(changes) = ticket.apply(patch, &system, self.workflows(), now) else { continue };
+            let Ok(changes) = ticket.apply(patch, &system, &self.workflows(), now) else { continue };
             guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
             guichet_store::events::insert_events(&mut tx, id, None, &changes, now).await?;
             self.refresh_sla(&mut tx, id).await?;

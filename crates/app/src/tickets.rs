@@ -313,7 +313,7 @@ impl App {
         self.forget_proposals();
         let now = self.now();
         let mut new =
-            NewTicket::from_draft(filing.draft, &p.actor, filing.requester, filing.establishment, self.workflows())?;
+            NewTicket::from_draft(filing.draft, &p.actor, filing.requester, filing.establishment, &self.workflows())?;
         if let Some(channel) = filing.channel {
             new.channel = channel;
         }
@@ -536,7 +536,7 @@ impl App {
             reproduction: req.reproduction,
             resolution: req.resolution,
         };
-        let mut changes = ticket.apply(patch, &p.actor, self.workflows(), now)?;
+        let mut changes = ticket.apply(patch, &p.actor, &self.workflows(), now)?;
         if let Some(watchers) = req.watchers {
             if !p.actor.role.is_staff() {
                 return Err(AppError::field("watchers", "only the desk may change `watchers`"));
@@ -594,7 +594,7 @@ impl App {
         before: &Ticket,
         after: &Ticket,
     ) -> Result<(), AppError> {
-        let (old, new) = (before.status_category(self.workflows()), after.status_category(self.workflows()));
+        let (old, new) = (before.status_category(&self.workflows()), after.status_category(&self.workflows()));
         if old == new {
             return Ok(());
         }

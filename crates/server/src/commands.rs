@@ -60,6 +60,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             ..guichet_domain::incident::ProposalRule::default()
         },
         sign_in: config.sign_in.settings(),
+        node: config.node_name(),
         saved_filters_per_user: config.limits.saved_filters_per_user,
         help_limits: guichet_app::help::HelpLimits {
             per_client_per_hour: config.help.per_ip_per_hour,

@@ -48,10 +48,32 @@ pub struct Config {
     /// Proxies (addresses or networks) whose `X-Forwarded-For` names the
     /// client: the load balancer. Any other sender of that header is ignored.
     pub trusted_proxies: Vec<String>,
+    /// This process's name among the nodes sharing a database (default: the
+    /// host's name and the process id); it holds leases and claims under it.
+    pub node: Option<String>,
     /// Sign-in limits and credentials' lifetimes (`[sign_in]`).
     pub sign_in: SignInOptions,
     /// Bounds on what the server accepts and holds (`[limits]`).
     pub limits: LimitOptions,
+    /// The background jobs' timing (`[jobs]`).
+    pub jobs: JobOptions,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobOptions {
+    /// Seconds between two passes of the service-level clock.
+    pub clock_seconds: u64,
+    /// Seconds a lease (the clock's, each mailbox's) lasts unless renewed;
+    /// it is renewed every third of it, and taken over by another node at
+    /// most this long after its holder stopped answering.
+    pub lease_seconds: u64,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        Self { clock_seconds: 60, lease_seconds: 30 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -237,8 +259,10 @@ impl Default for Config {
             incidents: IncidentOptions::default(),
             help: HelpOptions::default(),
             trusted_proxies: Vec::new(),
+            node: None,
             sign_in: SignInOptions::default(),
             limits: LimitOptions::default(),
+            jobs: JobOptions::default(),
         }
     }
 }
@@ -252,6 +276,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl Config {
@@ -279,6 +305,7 @@ impl Config {
             "auto_assign",
             "public_url",
             "trusted_proxies",
+            "node",
         ]);
         figment = figment.merge(env).merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
@@ -312,6 +339,14 @@ impl Config {
             bail!("mail.trusted_authserv_id must be the host name your mail server writes in Authentication-Results");
         }
         self.trusted_proxies()?;
+        if let Some(node) = &self.node {
+            if node.is_empty()
+                || node.len() > 100
+                || !node.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+            {
+                bail!("node must be 1 to 100 letters, digits or - _ . :, not `{node}`");
+            }
+        }
         for origin in &self.help.frame_ancestors {
             let rest = origin.split_once("://").map_or("", |(_, r)| r);
             let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
@@ -337,6 +372,9 @@ impl Config {
             if !(min..=max).contains(&value) {
                 bail!("sign_in.{name} must be between {min} and {max}, not {value}");
             }
+        }
+        if !(1..=3600).contains(&self.jobs.clock_seconds) || !(3..=3600).contains(&self.jobs.lease_seconds) {
+            bail!("jobs.clock_seconds is between 1 and 3600, jobs.lease_seconds between 3 and 3600");
         }
         let l = &self.limits;
         let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
@@ -400,6 +438,7 @@ impl Config {
         out.push_str(&format!("auto_assign = {:?}\n", self.auto_assign));
         out.push_str(&format!("public_url = {:?}\n", self.public_url()));
         out.push_str(&format!("trusted_proxies = {:?}\n", self.trusted_proxies));
+        out.push_str(&format!("node = {:?}\n", self.node_name()));
         out.push_str(&format!(
             "[mail]\nunknown_sender = {:?}\nnotify_agents = {}\nmax_message_bytes = {}\nautomatic_per_hour = {}\n",
             self.mail.unknown_sender,
@@ -435,6 +474,10 @@ impl Config {
             "[limits]\nrequest_timeout_seconds = {}\nmax_in_flight = {}\nhelp_in_flight = {}\nwrite_queue = {}\n\
              saved_filters_per_user = {}\n",
             l.request_timeout_seconds, l.max_in_flight, l.help_in_flight, l.write_queue, l.saved_filters_per_user
+        ));
+        out.push_str(&format!(
+            "[jobs]\nclock_seconds = {}\nlease_seconds = {}\n",
+            self.jobs.clock_seconds, self.jobs.lease_seconds
         ));
         out.push_str(&format!(
             "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\nframe_ancestors = {:?}\n",
@@ -481,6 +524,11 @@ impl Config {
                     .map_err(|_| anyhow::anyhow!("trusted_proxies: `{p}` is not an address or a network (10.0.0.0/8)"))
             })
             .collect()
+    }
+
+    /// This process's node name.
+    pub fn node_name(&self) -> String {
+        self.node.clone().unwrap_or_else(guichet_app::default_node_name)
     }
 
     /// Whether cookies are `Secure` (`__Host-`): as configured, else when

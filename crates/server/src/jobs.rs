@@ -1,27 +1,55 @@
 //! Background work of a running server: the service-level clocks that move
 //! by themselves (a ticket becomes late without anyone touching it), the
-//! mailboxes' pollers and the outbox sender. Each runs under a supervisor
-//! that starts it again, backing off, when it fails or panics: one bad
-//! message or a bug in one task never stops the others for good.
+//! mailboxes' pollers, the outbox sender, and following settings changed on
+//! another node. Each runs under a supervisor that starts it again, backing
+//! off, when it fails or panics: one bad message or a bug in one task never
+//! stops the others for good.
+//!
+//! Several nodes may serve one PostgreSQL database. The clock and each
+//! mailbox's poller run on one node at a time, the holder of their lease
+//! (`clock`, `imap:<mailbox>`), renewed every third of its time and given
+//! back when the node stops; the sender runs on every node (it claims the
+//! rows it sends); settings are followed everywhere.
 
 use crate::config::Config;
+use guichet_app::leases::Fence;
 use guichet_app::App;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How often the clocks that turned are looked at, and how many at a time.
-const PERIOD: Duration = Duration::from_secs(60);
+/// How many clocks that turned are looked at in one transaction.
 const BATCH: i64 = 500;
+/// How often settings are read again when no notification says so.
+const SETTINGS_PERIOD: Duration = Duration::from_secs(30);
+
+/// The timing of the jobs, from `[jobs]`.
+#[derive(Debug, Clone, Copy)]
+pub struct JobTiming {
+    /// Between two passes of the clock job.
+    pub clock: Duration,
+    /// How long a lease lasts unless renewed (renewed every third of it).
+    pub lease: Duration,
+}
 
 /// The longest wait before a failed task is started again.
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(300);
 
-/// Starts the jobs; send `true` on the returned channel to stop them.
+/// Starts the jobs; send `true` on the returned channel to stop them: the
+/// leases this node holds are then given back at once.
 pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, Vec<JoinHandle<()>>)> {
     let (stop, stopped) = watch::channel(false);
-    let mut handles = vec![supervise(app.clone(), "clock".into(), stopped.clone(), clocks)];
+    let timing = JobTiming {
+        clock: Duration::from_secs(config.jobs.clock_seconds.max(1)),
+        lease: Duration::from_secs(config.jobs.lease_seconds.max(3)),
+    };
+    let mut handles = Vec::new();
+    let (clock_lease, keeper) = keep_lease(app.clone(), "clock".into(), timing.lease, stopped.clone());
+    handles.push(keeper);
+    let run = move |app, stopped| clocks(app, stopped, clock_lease.clone(), timing.clock);
+    handles.push(supervise(app.clone(), "clock".into(), stopped.clone(), run));
+    handles.push(supervise(app.clone(), "settings".into(), stopped.clone(), follow_settings));
     if let Some(smtp) = &config.smtp {
         let sender = guichet_mail::smtp::Sender::new(smtp)?;
         let period = Duration::from_secs(config.mail.send_interval_seconds.max(1));
@@ -30,11 +58,65 @@ pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, 
     }
     for mailbox in &config.mailboxes {
         let name = format!("imap:{}", mailbox.name);
+        let (lease, keeper) = keep_lease(app.clone(), name.clone(), timing.lease, stopped.clone());
+        handles.push(keeper);
         let mailbox = mailbox.clone();
-        let run = move |app, stopped| guichet_mail::imap::run(app, mailbox.clone(), stopped);
+        let run = move |app, stopped| poll_under_lease(app, mailbox.clone(), stopped, lease.clone());
         handles.push(supervise(app.clone(), name, stopped.clone(), run));
     }
     Ok((stop, handles))
+}
+
+/// Holds the lease `name` while it can: tries to take or renew it every
+/// third of `ttl`, and says on the returned channel whether this node holds
+/// it (with its term). Gives it back when `stop` turns true.
+pub fn keep_lease(
+    app: App,
+    name: String,
+    ttl: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> (watch::Receiver<Option<Fence>>, JoinHandle<()>) {
+    let (held, holds) = watch::channel(None::<Fence>);
+    let handle = tokio::spawn(async move {
+        let renew = ttl / 3;
+        loop {
+            let outcome = app.acquire_lease(&name, ttl).await;
+            let now_held = match outcome {
+                Ok(fence) => fence,
+                Err(e) => {
+                    // Unconfirmed is lost: another node may take it when it expires.
+                    tracing::warn!(lease = %name, error = %e, "cannot renew a lease");
+                    None
+                }
+            };
+            let before = held.borrow().clone();
+            match (&before, &now_held) {
+                (None, Some(f)) => tracing::info!(lease = %name, term = f.term, "lease taken"),
+                (Some(_), None) => tracing::warn!(lease = %name, "lease lost"),
+                (Some(a), Some(b)) if a.term != b.term => {
+                    tracing::info!(lease = %name, term = b.term, "lease taken again")
+                }
+                _ => {}
+            }
+            let _ = held.send(now_held);
+            tokio::select! {
+                () = tokio::time::sleep(renew) => {}
+                _ = stop.changed() => break,
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+        let last = held.borrow().clone();
+        let _ = held.send(None);
+        if let Some(fence) = last {
+            match app.release_lease(&fence).await {
+                Ok(()) => tracing::info!(lease = %name, "lease given back"),
+                Err(e) => tracing::warn!(lease = %name, error = %e, "cannot give a lease back; it will expire"),
+            }
+        }
+    });
+    (holds, handle)
 }
 
 /// Runs `task` until `stop` turns true, starting it again (after 1 s, then
@@ -81,44 +163,125 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "no message".into())
 }
 
-async fn clocks(app: App, mut stopped: watch::Receiver<bool>) {
-    {
-        let mut ticker = tokio::time::interval(PERIOD);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stopped.changed() => break,
-            }
-            // Follow settings changed on another node.
-            if let Err(e) = app.reload_desk_config().await {
-                tracing::warn!(error = %e, "cannot reload the desk's settings");
-            }
-            let mut failure = None;
-            match app.run_automations().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(tickets = n, "closed or resolved automatically"),
+/// Follows settings changed by another node: at once on PostgreSQL (LISTEN),
+/// and every half minute in any case (a notification lost while the
+/// connection was down).
+async fn follow_settings(app: App, mut stopped: watch::Receiver<bool>) {
+    let mut listener = match &app.db {
+        guichet_store::Db::Postgres(pool) => match sqlx::postgres::PgListener::connect_with(pool).await {
+            Ok(mut l) => match l.listen(guichet_store::settings::CHANGED_CHANNEL).await {
+                Ok(()) => Some(l),
                 Err(e) => {
-                    tracing::warn!(error = %e, "automatic closure failed; retrying at the next tick");
-                    failure = Some(e.to_string());
+                    tracing::warn!(error = %e, "cannot listen for settings changes; reading them every 30 s");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for settings changes; reading them every 30 s");
+                None
+            }
+        },
+        guichet_store::Db::Sqlite { .. } => None,
+    };
+    loop {
+        let notified = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.map(|_| ()).map_err(|e| e.to_string()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = notified => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "settings notifications interrupted");
                 }
             }
-            // The tickets whose clocks turned since the last tick, in batches.
-            let tick = app.now();
-            loop {
-                match app.refresh_due_slas(tick, BATCH).await {
-                    Ok(n) if n as i64 == BATCH && !*stopped.borrow() => continue,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "service-level refresh failed; retrying at the next tick");
-                        failure = Some(e.to_string());
+            () = tokio::time::sleep(SETTINGS_PERIOD) => {}
+            _ = stopped.changed() => break,
+        }
+        match app.reload_desk_config().await {
+            Ok(()) => app.tasks.succeeded("settings", app.now()),
+            Err(e) => {
+                app.tasks.failed("settings", &e.to_string(), app.now());
+                tracing::warn!(error = %e, "cannot read the desk's settings");
+            }
+        }
+    }
+}
+
+/// Polls a mailbox while this node holds its lease, and stops as soon as it
+/// does not (another node polls it then).
+async fn poll_under_lease(
+    app: App,
+    mailbox: guichet_mail::imap::MailboxConfig,
+    mut stopped: watch::Receiver<bool>,
+    mut lease: watch::Receiver<Option<Fence>>,
+) {
+    loop {
+        // Wait for the lease.
+        while lease.borrow().is_none() {
+            tokio::select! {
+                changed = lease.changed() => if changed.is_err() { return },
+                _ = stopped.changed() => return,
+            }
+        }
+        let (stop_polling, polling_stopped) = watch::channel(false);
+        let poller = tokio::spawn(guichet_mail::imap::run(app.clone(), mailbox.clone(), polling_stopped));
+        loop {
+            tokio::select! {
+                changed = lease.changed() => {
+                    if changed.is_err() || lease.borrow().is_none() {
                         break;
                     }
                 }
+                _ = stopped.changed() => break,
             }
-            match failure {
-                Some(e) => app.tasks.failed("clock", &e, app.now()),
-                None => app.tasks.succeeded("clock", app.now()),
+        }
+        let _ = stop_polling.send(true);
+        let _ = poller.await;
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Receiver<Option<Fence>>, period: Duration) {
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.changed() => break,
+        }
+        // Another node holds the clock: nothing to do here.
+        let Some(fence) = lease.borrow().clone() else {
+            app.tasks.succeeded("clock", app.now());
+            continue;
+        };
+        let mut failure = None;
+        match app.run_automations_under(Some(&fence)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tickets = n, "closed or resolved automatically"),
+            Err(e) => {
+                tracing::warn!(error = %e, "automatic closure failed; retrying at the next tick");
+                failure = Some(e.to_string());
             }
+        }
+        // The tickets whose clocks turned since the last tick, in batches.
+        let tick = app.now();
+        loop {
+            match app.refresh_due_slas_under(tick, BATCH, Some(&fence)).await {
+                Ok(n) if n as i64 == BATCH && !*stopped.borrow() => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "service-level refresh failed; retrying at the next tick");
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        match failure {
+            Some(e) => app.tasks.failed("clock", &e, app.now()),
+            None => app.tasks.succeeded("clock", app.now()),
         }
     }
 }

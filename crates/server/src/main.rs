@@ -38,6 +38,9 @@ enum Command {
         /// Load the demo data set into an empty database and print the demo logins.
         #[arg(long)]
         demo: bool,
+        /// This node's name when several serve one database (default: host name and process id).
+        #[arg(long)]
+        node: Option<String>,
     },
     /// Apply database migrations and print the schema version.
     Migrate,
@@ -215,6 +218,10 @@ fn main() -> ExitCode {
         database_url: cli.database_url.clone(),
         bind: match &cli.command {
             Command::Serve { bind, .. } => *bind,
+            _ => None,
+        },
+        node: match &cli.command {
+            Command::Serve { node, .. } => node.clone(),
             _ => None,
         },
     };

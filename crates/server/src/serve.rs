@@ -10,6 +10,8 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if let Some(warning) = config.internal_address_warning() {
         tracing::warn!("{warning}");
     }
+    // Held as long as the process lives.
+    let _only_server = lock_sqlite_file(&config)?;
     let app = open_app(&config).await?;
     if demo {
         load_demo_if_empty(&app).await?;
@@ -23,11 +25,16 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let db = app.db.clone();
     let (stop_jobs, jobs) = crate::jobs::start(app.clone(), &config)?;
     let router = guichet_web::router(app, config.web()?);
+    // On SIGTERM the jobs stop first, giving their leases back at once, so
+    // that another node takes over while this one finishes its requests.
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop_jobs.send(true);
+    };
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
-    let _ = stop_jobs.send(true);
     for job in jobs {
         let _ = job.await;
     }
@@ -87,5 +94,31 @@ pub fn print_demo_logins(report: &DemoReport) {
     println!("Demo logins (password for all: {}):", guichet_app::demo::DEMO_PASSWORD);
     for login in &report.logins {
         println!("  {:<10} {:<36} API token: {}", login.role.as_str(), login.email, login.token);
+    }
+}
+
+/// Makes sure no other `guichet serve` runs on the same SQLite file: two
+/// processes would each think they were the only writer (group commit, one
+/// clock, one poller). Several nodes need PostgreSQL.
+fn lock_sqlite_file(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+    let (url, _) = config.database()?;
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else { return Ok(None) };
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {lock_path}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `guichet serve` already runs on {path}: stop it first (several nodes need PostgreSQL: see docs/deployment.md)"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {lock_path}")),
     }
 }

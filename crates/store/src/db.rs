@@ -55,6 +55,8 @@ fn conflict_field(what: &str) -> &'static str {
         ("api_tokens_hash_key", "token"),
         ("api_tokens.token_hash", "token"),
         ("categories_code_key", "code"),
+        ("mail_messages_message_id_key", "message_id"),
+        ("mail_messages.message_id", "message_id"),
         ("categories.code", "code"),
     ];
     FIELDS.iter().find(|(k, _)| what.contains(k)).map_or("id", |(_, f)| f)

@@ -28,6 +28,7 @@ pub mod establishments;
 pub mod events;
 pub mod group_commit;
 pub mod incidents;
+pub mod leases;
 pub mod mail;
 pub mod reports;
 pub mod rota;

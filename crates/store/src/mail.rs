@@ -465,6 +465,8 @@ pub struct MailboxStatus {
     pub alerted_at: Option<DateTime<Utc>>,
     pub imported_since: i64,
     pub quarantined: i64,
+    /// The node polling it now (the holder of its lease), when one does.
+    pub polled_by: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -503,6 +505,7 @@ pub async fn list_mailbox_status(
             alerted_at: r.alerted_at.map(from_micros),
             imported_since: r.imported_since,
             quarantined: r.quarantined,
+            polled_by: None,
         });
     }
     Ok(out)

@@ -23,3 +23,15 @@ pub async fn insert_setting_if_absent(conn: &mut Conn, key: &str, value: &str) -
     on_conn!(conn, |c| sqlx::query(sql).bind(key).bind(value).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// The channel on which PostgreSQL tells every node that settings changed.
+pub const CHANGED_CHANNEL: &str = "guichet_settings";
+
+/// Tells the other nodes, at commit, that settings changed (PostgreSQL's
+/// NOTIFY; SQLite has one process, which changed them itself).
+pub async fn notify_settings_changed(conn: &mut Conn) -> Result<()> {
+    if let crate::db::Raw::Postgres(c) = conn.raw() {
+        sqlx::query("SELECT pg_notify($1, 'changed')").bind(CHANGED_CHANNEL).execute(&mut *c).await?;
+    }
+    Ok(())
+}

@@ -796,6 +796,28 @@ pub async fn list_stale_in_status(
     unless_event: Option<&str>,
     limit: i64,
 ) -> Result<Vec<TicketId>> {
+    stale_in_status(conn, None, statuses, before, unless_event, limit).await
+}
+
+/// Whether one ticket is still as [`list_stale_in_status`] would list it.
+pub async fn is_stale_in_status(
+    conn: &mut Conn,
+    id: TicketId,
+    statuses: &[String],
+    before: DateTime<Utc>,
+    unless_event: Option<&str>,
+) -> Result<bool> {
+    Ok(!stale_in_status(conn, Some(id), statuses, before, unless_event, 1).await?.is_empty())
+}
+
+async fn stale_in_status(
+    conn: &mut Conn,
+    only: Option<TicketId>,
+    statuses: &[String],
+    before: DateTime<Utc>,
+    unless_event: Option<&str>,
+    limit: i64,
+) -> Result<Vec<TicketId>> {
     if statuses.is_empty() {
         return Ok(Vec::new());
     }
@@ -804,6 +826,9 @@ pub async fn list_stale_in_status(
     let ids: Vec<i64> = on_conn!(conn, |c| {
         let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("SELECT t.id FROM tickets t WHERE ");
         qb.push(LAST_STATUS_CHANGE).push(" < ").push_bind(to_micros(before));
+        if let Some(id) = only {
+            qb.push(" AND t.id = ").push_bind(id.0);
+        }
         push_in(&mut qb, "t.status", statuses.iter().map(String::as_str));
         if let Some(field) = unless_event {
             qb.push(" AND NOT EXISTS (SELECT 1 FROM ticket_events r WHERE r.ticket_id = t.id AND r.field = ")

@@ -18,6 +18,24 @@ struct UserRow {
 const SELECT: &str = "SELECT id, email, name, role, language, disabled FROM users";
 
 /// Inserts a user with phones and establishments (given as ids).
+/// Creates a user without establishments, phones nor password unless one
+/// with that address exists (then returns that one): safe when two nodes
+/// create the same account at once (the HELP form's, an unknown sender's).
+pub async fn insert_user_if_absent(conn: &mut Conn, new: &NewUser, now: DateTime<Utc>) -> Result<User> {
+    let sql = "INSERT INTO users (email, name, role, language, password_hash, disabled, created_at) \
+               VALUES ($1, $2, $3, $4, NULL, FALSE, $5) ON CONFLICT (email) DO NOTHING";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(new.email.as_str())
+        .bind(&new.name)
+        .bind(new.role.as_str())
+        .bind(new.language.as_str())
+        .bind(to_micros(now))
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    find_user_by_email(conn, &new.email).await?.ok_or(crate::StoreError::NotFound)
+}
+
 pub async fn insert_user(
     conn: &mut Conn,
     new: &NewUser,

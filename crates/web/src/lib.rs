@@ -172,8 +172,19 @@ struct ProbeTask {
 }
 
 #[derive(serde::Serialize)]
+struct ProbeLease {
+    name: String,
+    term: i64,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(serde::Serialize)]
 struct Readiness {
     status: &'static str,
+    /// This node's name among those serving the database.
+    node: String,
+    /// The leases this node holds (the clock, mailboxes it polls).
+    leases: Vec<ProbeLease>,
     tasks: Vec<ProbeTask>,
 }
 
@@ -196,7 +207,14 @@ async fn readyz(
             last_success_at: t.last_success_at,
         })
         .collect();
-    Ok(axum::Json(Readiness { status: "ready", tasks }))
+    let leases = state
+        .app
+        .leases_held()
+        .await?
+        .into_iter()
+        .map(|l| ProbeLease { name: l.name, term: l.term, expires_at: l.expires_at })
+        .collect();
+    Ok(axum::Json(Readiness { status: "ready", node: state.app.settings.node.clone(), leases, tasks }))
 }
 
 /// Unknown API paths answer JSON; unknown pages answer a page.

@@ -295,6 +295,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Mailbox fetching, mail sending and the service-level clock, on this server. A failing task is started again by itself.",
     ),
     ("restarts", "Redémarrages", "Restarts"),
+    ("polled_by", "Relevée par", "Polled by"),
     ("task_ok", "En marche", "Running"),
     ("task_failing", "En échec", "Failing"),
     ("no_mailbox", "Aucune boîte n'est configurée (section [[mailboxes]] de guichet.toml).", "No mailbox is configured ([[mailboxes]] in guichet.toml)."),

@@ -21,6 +21,7 @@ pub struct MailboxRow {
     pub failing_since: String,
     pub imported_today: i64,
     pub quarantined: i64,
+    pub polled_by: String,
 }
 
 pub struct TaskRow {
@@ -88,6 +89,7 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             failing_since: m.failing_since.map(|d| when(d, lang)).unwrap_or_default(),
             imported_today: m.imported_since,
             quarantined: m.quarantined,
+            polled_by: m.polled_by.unwrap_or_else(|| "—".into()),
         })
         .collect();
     let tasks = state

@@ -417,7 +417,8 @@ pub async fn page(
     let categories = app.categories().await.map_err(err)?;
     let record = details.record;
     let tk = record.ticket;
-    let workflow = app.workflows().get(tk.ticket_type).map_err(|e| err(e.into()))?;
+    let workflows = app.workflows();
+    let workflow = workflows.get(tk.ticket_type).map_err(|e| err(e.into()))?;
     let staff = viewer.is_staff();
     let links = app.links(p, &key).await.map_err(err)?;
     let contact = app.contact(p, &key).await.map_err(err)?;

@@ -24,6 +24,8 @@ pub struct MailboxView {
     pub imported_today: i64,
     /// Messages of this mailbox waiting in quarantine.
     pub quarantined: i64,
+    /// The node polling it now, when several serve the database.
+    pub polled_by: Option<String>,
 }
 
 /// The configured mailboxes and their health (the desk).
@@ -41,6 +43,7 @@ pub async fn list_mailboxes(State(state): State<AppState>, Auth(p): Auth) -> Api
                 failing_since: m.failing_since,
                 imported_today: m.imported_since,
                 quarantined: m.quarantined,
+                polled_by: m.polled_by,
             })
             .collect(),
     ))
