@@ -4,7 +4,7 @@
 -- each time the lease changes hands, and every write done under a lease
 -- checks it, so that a node that lost its lease (paused, cut off) cannot
 -- write as the holder.
-CREATE TABLE leases (
+CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     term BIGINT NOT NULL,

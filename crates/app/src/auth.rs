@@ -291,6 +291,10 @@ impl PasswordChecks {
     }
 }
 
+/// The window of the hourly counters kept beside the sign-in attempts (the
+/// HELP page's messages per address, automatic mails per recipient).
+pub(crate) const COUNTER_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
 /// Limits of signing in and lifetimes of credentials.
 #[derive(Debug, Clone)]
 pub struct SignInSettings {
@@ -404,7 +408,9 @@ impl App {
         let auth = &self.settings.sign_in;
         let mut tx = self.db.begin().await?;
         guichet_store::sessions::delete_expired_sessions(&mut tx, now, now - auth.session_idle).await?;
-        guichet_store::throttles::delete_expired_attempts(&mut tx, now - auth.window).await?;
+        // The HELP page and automatic mails count in the same table, over an hour.
+        let longest = auth.window.max(COUNTER_WINDOW);
+        guichet_store::throttles::delete_expired_attempts(&mut tx, now - longest).await?;
         let expires = now + auth.session_lifetime;
         guichet_store::sessions::insert_session(
             &mut tx,

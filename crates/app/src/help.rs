@@ -124,7 +124,7 @@ impl App {
             &mut tx,
             &format!("help:{}", req.client),
             now,
-            now - Duration::hours(1),
+            now - crate::auth::COUNTER_WINDOW,
         )
         .await?;
         if sent > i64::from(limits.per_client_per_hour) {

@@ -398,13 +398,8 @@ impl App {
             (user.name.clone(), user.email.as_str().to_owned(), user.language)
         };
         let now = self.now();
-        if notice.automatic() {
-            let since = now - chrono::Duration::hours(1);
-            let recent = guichet_store::mail::count_automatic_since(tx, &email, since).await?;
-            if recent >= self.settings.mail.automatic_per_hour {
-                tracing::warn!(to = email, "automatic mail withheld: hourly limit reached");
-                return Ok(());
-            }
+        if notice.automatic() && !self.automatic_mail_allowed(tx, &email).await? {
+            return Ok(());
         }
         let key = self.key(ticket);
         let url = self.ticket_url(&key);
@@ -472,6 +467,23 @@ impl App {
     }
 
     /// Queues a mail that belongs to no ticket (a refusal, an alert to administrators).
+    /// Counts one automatic mail (acknowledgment, reminder, refusal) to
+    /// `recipient` and says whether it may go: at most `automatic_per_hour`
+    /// in an hour, so that two robots answering each other stop. Counted in
+    /// the database with the mail's own transaction: every node counts the
+    /// same hour, and a mail rolled back is not counted.
+    async fn automatic_mail_allowed(&self, tx: &mut Conn, recipient: &str) -> Result<bool, AppError> {
+        let now = self.now();
+        let key = format!("automatic:{}", recipient.to_lowercase());
+        let (sent, _) =
+            guichet_store::throttles::count_attempt(tx, &key, now, now - crate::auth::COUNTER_WINDOW).await?;
+        if sent > self.settings.mail.automatic_per_hour {
+            tracing::warn!(to = recipient, "automatic mail withheld: hourly limit reached");
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     pub(crate) async fn send_plain(&self, tx: &mut Conn, plain: PlainMail) -> Result<bool, AppError> {
         let PlainMail { kind, recipient, subject, text, reply_to, automatic } = plain;
         let recipient = recipient.as_str();
@@ -479,14 +491,8 @@ impl App {
             return Ok(false);
         }
         let now = self.now();
-        if automatic {
-            let since = now - chrono::Duration::hours(1);
-            if guichet_store::mail::count_automatic_since(tx, recipient, since).await?
-                >= self.settings.mail.automatic_per_hour
-            {
-                tracing::warn!(to = recipient, "automatic mail withheld: hourly limit reached");
-                return Ok(false);
-            }
+        if automatic && !self.automatic_mail_allowed(tx, recipient).await? {
+            return Ok(false);
         }
         let html = format!("<pre style=\"font-family:inherit;white-space:pre-wrap\">{}</pre>", escape(&text));
         let mail = NewOutgoing {

@@ -183,6 +183,9 @@ async fn follow_settings(app: App, mut stopped: watch::Receiver<bool>) {
         },
         guichet_store::Db::Sqlite { .. } => None,
     };
+    // What changed while this node was starting, or while the listener
+    // was being connected again after a failure, is read now.
+    reload_settings(&app).await;
     loop {
         let notified = async {
             match listener.as_mut() {
@@ -199,12 +202,16 @@ async fn follow_settings(app: App, mut stopped: watch::Receiver<bool>) {
             () = tokio::time::sleep(SETTINGS_PERIOD) => {}
             _ = stopped.changed() => break,
         }
-        match app.reload_desk_config().await {
-            Ok(()) => app.tasks.succeeded("settings", app.now()),
-            Err(e) => {
-                app.tasks.failed("settings", &e.to_string(), app.now());
-                tracing::warn!(error = %e, "cannot read the desk's settings");
-            }
+        reload_settings(&app).await;
+    }
+}
+
+async fn reload_settings(app: &App) {
+    match app.reload_desk_config().await {
+        Ok(()) => app.tasks.succeeded("settings", app.now()),
+        Err(e) => {
+            app.tasks.failed("settings", &e.to_string(), app.now());
+            tracing::warn!(error = %e, "cannot read the desk's settings");
         }
     }
 }
@@ -320,5 +327,31 @@ mod tests {
         stop.send(true).unwrap();
         handle.await.unwrap();
         assert_eq!(runs.load(Ordering::SeqCst), 2, "stopped for good, not restarted");
+    }
+
+    #[tokio::test]
+    async fn a_policy_changed_on_one_node_is_in_force_on_another_at_once_on_postgresql() {
+        let a = guichet_testkit::TestApp::new(guichet_testkit::Backend::Postgres).await;
+        let b = a.another_node("b").await;
+        let (stop, stopped) = watch::channel(false);
+        let handle = supervise(b.app.clone(), "settings".into(), stopped, follow_settings);
+        // Listening once the first reload is done.
+        while !b.app.tasks.list().iter().any(|s| s.name == "settings" && s.last_success_at.is_some()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut policy = a.app.sla_policy();
+        policy.close_resolved_after_days = 2;
+        a.app.set_sla_policy(&a.app.operator(), policy).await.unwrap();
+        let changed = Instant::now();
+        while b.app.sla_policy().close_resolved_after_days != 2 && changed.elapsed() < SETTINGS_PERIOD {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let took = changed.elapsed();
+        println!("the other node followed the change after {took:?}");
+        assert_eq!(b.app.sla_policy().close_resolved_after_days, 2);
+        // The periodic reading would take 30 s: this was the notification.
+        assert!(took < SETTINGS_PERIOD / 6, "{took:?}");
+        stop.send(true).unwrap();
+        handle.await.unwrap();
     }
 }

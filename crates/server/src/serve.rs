@@ -20,6 +20,8 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr().context("no local address")?;
+    // Installed before saying we listen: a SIGTERM from then on is a clean stop.
+    let signals = shutdown_signal()?;
     tracing::info!(%address, "Guichet is listening");
     println!("Guichet is listening on http://{address}/");
     let db = app.db.clone();
@@ -28,7 +30,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     // On SIGTERM the jobs stop first, giving their leases back at once, so
     // that another node takes over while this one finishes its requests.
     let shutdown = async move {
-        shutdown_signal().await;
+        signals.await;
         let _ = stop_jobs.send(true);
     };
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
@@ -43,27 +45,19 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM; in-flight requests then finish.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Completes on SIGINT or SIGTERM; in-flight requests then finish. The
+/// handlers are installed at once, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
 
 async fn load_demo_if_empty(app: &App) -> anyhow::Result<()> {

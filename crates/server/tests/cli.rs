@@ -207,6 +207,22 @@ fn serve_with_demo_data_answers_over_http_and_stops_gracefully() {
 }
 
 #[test]
+fn a_second_server_on_the_same_sqlite_file_is_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base, _) = serve_demo(dir.path(), &[]);
+    let second = run(dir.path(), &["serve", "--bind", "127.0.0.1:0"], None);
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("another `guichet serve` already runs on") && stderr.contains("PostgreSQL"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // The first one went on serving, and once it stops the file is free again.
+    assert_eq!(ureq::get(&format!("{base}/healthz")).call().unwrap().into_string().unwrap(), "ok");
+    assert!(stop(child).success());
+    let (child, _, _) = serve_demo(dir.path(), &[]);
+    assert!(stop(child).success());
+}
+
+#[test]
 fn demo_is_deterministic_for_a_seed() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut summaries = Vec::new();

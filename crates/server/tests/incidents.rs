@@ -8,26 +8,7 @@ use guichet_domain::establishment::NewEstablishment;
 use guichet_domain::user::{Language, Role};
 use guichet_testkit::{backend_test, json, Backend, TestApp, PNG};
 
-/// A test on both backends, given the backend to build its own app with.
-macro_rules! mail_test {
-    ($name:ident, |$backend:ident| $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn on_sqlite() {
-                let $backend = Backend::Sqlite;
-                $body.await;
-            }
-
-            #[tokio::test]
-            async fn on_postgres() {
-                let $backend = Backend::Postgres;
-                $body.await;
-            }
-        }
-    };
-}
+use guichet_testkit::per_backend_test as mail_test;
 
 async fn with_mail(backend: Backend) -> TestApp {
     TestApp::with_settings(backend, guichet_testkit::mail::settings("support")).await

@@ -87,7 +87,12 @@ pub enum Db {
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+/// The lease held by the node applying migrations.
+const MIGRATIONS_LEASE: &str = "migrations";
+/// How long the migrations lease lasts unless renewed.
+const ONE_TIME_LEASE_MICROS: i64 = 30_000_000;
+/// The advisory lock key taken while making the leases table ("guichet" in ASCII).
+const BOOTSTRAP_LOCK: i64 = 0x0067_7569_6368_6574;
 
 impl Db {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`).
@@ -170,13 +175,83 @@ impl Db {
     }
 
     /// Applies pending migrations and returns the schema version.
+    ///
+    /// On PostgreSQL several nodes may start at once: one applies the
+    /// migrations while holding the `migrations` lease and the others wait
+    /// for it, then find nothing left to do. sqlx's own lock is a session
+    /// advisory lock, which a pooler in transaction mode (PgBouncer) would
+    /// hand to another client: it is turned off.
     pub async fn migrate(&self) -> Result<i64> {
         let map = |e: sqlx::migrate::MigrateError| StoreError::Config(format!("migration failed: {e}"));
         match self {
             Db::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await.map_err(map)?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await.map_err(map)?,
+            Db::Postgres(pool) => {
+                let holder = crate::leases::one_time_holder("migrations");
+                self.bootstrap_leases().await?;
+                let term = self.wait_for_lease(MIGRATIONS_LEASE, &holder).await?;
+                let keeper = self.keep_lease_while(MIGRATIONS_LEASE, &holder);
+                let mut migrator = sqlx::migrate!("../../migrations/postgres");
+                migrator.set_locking(false);
+                let outcome = migrator.run(pool).await.map_err(map);
+                keeper.abort();
+                let mut tx = self.begin().await?;
+                crate::leases::release_lease(&mut tx, MIGRATIONS_LEASE, &holder).await?;
+                tx.commit().await?;
+                tracing::debug!(term, "migrations done under their lease");
+                outcome?;
+            }
         }
         self.schema_version().await
+    }
+
+    /// Makes the leases table if this database has none yet (a fresh one),
+    /// under a transaction-level advisory lock: two nodes making it at once
+    /// would collide in PostgreSQL's catalog.
+    async fn bootstrap_leases(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if let Raw::Postgres(c) = tx.raw() {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(BOOTSTRAP_LOCK).execute(&mut *c).await?;
+            sqlx::query(crate::leases::CREATE_TABLE_IF_MISSING).execute(&mut *c).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes the lease `name`, waiting while another holder has it.
+    async fn wait_for_lease(&self, name: &str, holder: &str) -> Result<i64> {
+        let mut waited = false;
+        loop {
+            let mut tx = self.begin().await?;
+            let term = crate::leases::acquire_lease(&mut tx, name, holder, ONE_TIME_LEASE_MICROS).await?;
+            tx.commit().await?;
+            if let Some(term) = term {
+                return Ok(term);
+            }
+            if !waited {
+                tracing::info!(lease = name, "another node holds the lease; waiting for it");
+                waited = true;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Renews the lease `name` every third of its time until aborted.
+    fn keep_lease_while(&self, name: &'static str, holder: &str) -> tokio::task::JoinHandle<()> {
+        let (db, holder) = (self.clone(), holder.to_owned());
+        tokio::spawn(async move {
+            let period = Duration::from_micros(u64::try_from(ONE_TIME_LEASE_MICROS / 3).unwrap_or(1));
+            loop {
+                tokio::time::sleep(period).await;
+                let renewed = async {
+                    let mut tx = db.begin().await?;
+                    crate::leases::acquire_lease(&mut tx, name, &holder, ONE_TIME_LEASE_MICROS).await?;
+                    tx.commit().await
+                };
+                if let Err(e) = renewed.await {
+                    tracing::warn!(lease = name, error = %e, "cannot renew a lease");
+                }
+            }
+        })
     }
 
     pub async fn schema_version(&self) -> Result<i64> {

@@ -4,6 +4,20 @@
 use crate::db::{from_micros, Conn, Result};
 use chrono::{DateTime, Utc};
 
+/// The leases table as migration 0021 makes it, for a database that must
+/// hold a lease before it can run that migration (see `Db::migrate`).
+pub(crate) const CREATE_TABLE_IF_MISSING: &str = "CREATE TABLE IF NOT EXISTS leases (\
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, term BIGINT NOT NULL, expires_at BIGINT NOT NULL)";
+
+/// A holder name used once, for a lease held by one piece of work (not a
+/// node): unique across processes and within this one.
+pub(crate) fn one_time_holder(what: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let host = std::env::var("HOSTNAME").unwrap_or_default();
+    format!("{what}@{host}:{}:{n}", std::process::id())
+}
+
 /// The database's clock in microseconds, as SQL.
 fn now_sql(conn: &Conn) -> &'static str {
     match conn.backend() {

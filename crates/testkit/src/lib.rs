@@ -126,7 +126,8 @@ pub struct TestApp {
     pub router: axum::Router,
     pub clock: Arc<TestClock>,
     pub backend: Backend,
-    pub db: TestDb,
+    /// Shared with the other nodes made by [`TestApp::another_node`].
+    pub db: Arc<TestDb>,
 }
 
 impl TestApp {
@@ -139,7 +140,17 @@ impl TestApp {
         let clock = TestClock::at("2026-03-02T13:00:00Z".parse().unwrap());
         let app = App::new(db.db.clone(), settings, clock.clone()).await.unwrap();
         let router = guichet_web::router(app.clone(), guichet_web::WebConfig::default());
-        TestApp { app, router, clock, backend, db }
+        TestApp { app, router, clock, backend, db: Arc::new(db) }
+    }
+
+    /// A second node on the same database: its own pool, caches and node
+    /// name, the same settings otherwise and the same clock.
+    pub async fn another_node(&self, name: &str) -> TestApp {
+        let db = Db::connect(&self.db.url, false).await.unwrap();
+        let settings = Settings { node: name.to_owned(), ..(*self.app.settings).clone() };
+        let app = App::new(db, settings, self.clock.clone()).await.unwrap();
+        let router = guichet_web::router(app.clone(), guichet_web::WebConfig::default());
+        TestApp { app, router, clock: self.clock.clone(), backend: self.backend, db: self.db.clone() }
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
@@ -347,6 +358,30 @@ macro_rules! backend_test {
             #[tokio::test]
             async fn on_postgres() {
                 let $app = $crate::TestApp::new($crate::Backend::Postgres).await;
+                $body.await;
+            }
+        }
+    };
+}
+
+/// Declares a test that runs once on each backend and builds its own app:
+/// `per_backend_test!(name, |backend| async move { … });`
+#[macro_export]
+macro_rules! per_backend_test {
+    ($name:ident, |$backend:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn on_sqlite() {
+                let $backend = $crate::Backend::Sqlite;
+                $body.await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                let $backend = $crate::Backend::Postgres;
                 $body.await;
             }
         }
