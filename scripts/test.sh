@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need when it is
-# missing (PostgreSQL, Dovecot, aiosmtpd, Chromium), starts throw-away
+# missing (PostgreSQL, Dovecot, aiosmtpd, nginx, Chromium), starts throw-away
 # PostgreSQL and Dovecot servers on loopback, then runs formatting and lint
 # checks and every test on both database backends.
 #
@@ -34,6 +34,11 @@ fi
 if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   log "installing aiosmtpd"
   python3 -m pip install --quiet aiosmtpd
+fi
+
+# --- nginx: the load balancer in front of three nodes (tests/cluster.rs) ----------
+if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
+  apt_install nginx-light
 fi
 
 # --- schemathesis, which holds the OpenAPI document to the API ----------------

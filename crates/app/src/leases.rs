@@ -45,6 +45,14 @@ impl App {
         }
     }
 
+    /// How long until another node's lease `name` lapses (by the database's
+    /// clock): when to try to take it over.
+    pub async fn lease_remaining(&self, name: &str) -> Result<Option<std::time::Duration>, AppError> {
+        let mut conn = self.db.conn().await?;
+        let left = guichet_store::leases::lease_remaining(&mut conn, name).await?;
+        Ok(left.map(|micros| std::time::Duration::from_micros(u64::try_from(micros).unwrap_or(0))))
+    }
+
     /// Every lease and who holds it.
     pub async fn leases(&self) -> Result<Vec<LeaseRecord>, AppError> {
         let mut conn = self.db.conn().await?;

@@ -466,7 +466,6 @@ impl App {
         Ok(())
     }
 
-    /// Queues a mail that belongs to no ticket (a refusal, an alert to administrators).
     /// Counts one automatic mail (acknowledgment, reminder, refusal) to
     /// `recipient` and says whether it may go: at most `automatic_per_hour`
     /// in an hour, so that two robots answering each other stop. Counted in
@@ -484,6 +483,7 @@ impl App {
         Ok(true)
     }
 
+    /// Queues a mail that belongs to no ticket (a refusal, an alert to administrators).
     pub(crate) async fn send_plain(&self, tx: &mut Conn, plain: PlainMail) -> Result<bool, AppError> {
         let PlainMail { kind, recipient, subject, text, reply_to, automatic } = plain;
         let recipient = recipient.as_str();
@@ -530,6 +530,16 @@ impl App {
             guichet_store::mail::claim_due_outgoing(&mut tx, &self.settings.node, now, now + lease, limit).await?;
         tx.commit().await?;
         Ok(claimed)
+    }
+
+    /// Extends this node's claim on one notification it is about to send;
+    /// false when the claim is no longer its own (it must not send it).
+    pub async fn extend_mail_claim(&self, id: i64, lease: chrono::Duration) -> Result<bool, AppError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let kept = guichet_store::mail::extend_claim(&mut tx, id, &self.settings.node, now, now + lease).await?;
+        tx.commit().await?;
+        Ok(kept)
     }
 
     /// Gives back claimed notifications this node will not attempt now.

@@ -35,11 +35,11 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Mails claimed at once.
 const BATCH: usize = 10;
 
-/// How long a claim holds: long enough to send the whole batch at the SMTP
-/// timeout and mark it sent; a sender that died lets go when it ends.
-fn lease() -> Duration {
-    SMTP_TIMEOUT * u32::try_from(BATCH + 2).unwrap_or(12)
-}
+/// How long a claim holds: long enough to send one mail at the SMTP timeout
+/// and mark it sent. The claim on each mail of a batch is extended just
+/// before it is sent, so that the mails of a sender that died are free again
+/// within this time, not after a whole batch's worth.
+const CLAIM: Duration = Duration::from_secs(2 * SMTP_TIMEOUT.as_secs());
 
 /// A configured SMTP transport and sender address.
 #[derive(Clone)]
@@ -99,21 +99,18 @@ impl Sender {
 
     /// Sends every mail due now; returns how many went out.
     pub async fn send_due(&self, app: &App) -> Result<usize, MailError> {
-        let lease = lease();
+        let claim = chrono::Duration::from_std(CLAIM).unwrap_or(chrono::Duration::minutes(1));
         let mut sent = 0;
         loop {
-            let claimed_at = std::time::Instant::now();
-            let claim = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(6));
             let due = app.claim_due_mail(i64::try_from(BATCH).unwrap_or(10), claim).await?;
             if due.is_empty() {
                 return Ok(sent);
             }
             for (i, mail) in due.iter().enumerate() {
-                // Never send once the claim could have expired: another sender may hold it by then.
-                if claimed_at.elapsed() + SMTP_TIMEOUT + Duration::from_secs(10) > lease {
-                    let rest: Vec<i64> = due[i..].iter().map(|m| m.id).collect();
-                    app.release_mail(&rest).await?;
-                    break;
+                // Never send on a claim that may have expired: another sender may hold it by then.
+                if i > 0 && !app.extend_mail_claim(mail.id, claim).await? {
+                    tracing::info!(outbox = mail.id, "claim expired before sending; left to another sender");
+                    continue;
                 }
                 let result = match self.build(mail) {
                     Ok(message) => self.transport.send(message).await.map_err(|e| (e.to_string(), e.is_permanent())),

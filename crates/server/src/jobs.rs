@@ -8,8 +8,9 @@
 //! Several nodes may serve one PostgreSQL database. The clock and each
 //! mailbox's poller run on one node at a time, the holder of their lease
 //! (`clock`, `imap:<mailbox>`), renewed every third of its time and given
-//! back when the node stops; the sender runs on every node (it claims the
-//! rows it sends); settings are followed everywhere.
+//! back when the node stops (the others hear of it and take it at once);
+//! the sender runs on every node (it claims the rows it sends); settings are
+//! followed everywhere.
 
 use crate::config::Config;
 use guichet_app::leases::Fence;
@@ -33,6 +34,9 @@ pub struct JobTiming {
     pub lease: Duration,
 }
 
+/// How long after another node's lease lapses this node tries to take it.
+const TAKEOVER_MARGIN: Duration = Duration::from_millis(50);
+
 /// The longest wait before a failed task is started again.
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(300);
 
@@ -45,11 +49,15 @@ pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, 
         lease: Duration::from_secs(config.jobs.lease_seconds.max(3)),
     };
     let mut handles = Vec::new();
-    let (clock_lease, keeper) = keep_lease(app.clone(), "clock".into(), timing.lease, stopped.clone());
+    let (released, lease_released) = watch::channel(0u64);
+    let released = std::sync::Arc::new(released);
+    let run = move |app, stopped| follow_database(app, stopped, released.clone());
+    handles.push(supervise(app.clone(), "notifications".into(), stopped.clone(), run));
+    let keep = |name: String| keep_lease(app.clone(), name, timing.lease, stopped.clone(), lease_released.clone());
+    let (clock_lease, keeper) = keep("clock".into());
     handles.push(keeper);
     let run = move |app, stopped| clocks(app, stopped, clock_lease.clone(), timing.clock);
     handles.push(supervise(app.clone(), "clock".into(), stopped.clone(), run));
-    handles.push(supervise(app.clone(), "settings".into(), stopped.clone(), follow_settings));
     if let Some(smtp) = &config.smtp {
         let sender = guichet_mail::smtp::Sender::new(smtp)?;
         let period = Duration::from_secs(config.mail.send_interval_seconds.max(1));
@@ -58,7 +66,7 @@ pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, 
     }
     for mailbox in &config.mailboxes {
         let name = format!("imap:{}", mailbox.name);
-        let (lease, keeper) = keep_lease(app.clone(), name.clone(), timing.lease, stopped.clone());
+        let (lease, keeper) = keep(name.clone());
         handles.push(keeper);
         let mailbox = mailbox.clone();
         let run = move |app, stopped| poll_under_lease(app, mailbox.clone(), stopped, lease.clone());
@@ -69,12 +77,15 @@ pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, 
 
 /// Holds the lease `name` while it can: tries to take or renew it every
 /// third of `ttl`, and says on the returned channel whether this node holds
-/// it (with its term). Gives it back when `stop` turns true.
+/// it (with its term). Gives it back when `stop` turns true. Another node's
+/// lease is tried again when it lapses or when `released` says a lease was
+/// given back.
 pub fn keep_lease(
     app: App,
     name: String,
     ttl: Duration,
     mut stop: watch::Receiver<bool>,
+    mut released: watch::Receiver<u64>,
 ) -> (watch::Receiver<Option<Fence>>, JoinHandle<()>) {
     let (held, holds) = watch::channel(None::<Fence>);
     let handle = tokio::spawn(async move {
@@ -98,9 +109,27 @@ pub fn keep_lease(
                 }
                 _ => {}
             }
+            // Held: renew it well before it lapses. Another node's: try again
+            // the moment it lapses, so that a node that died is replaced
+            // within the lease's time.
+            let wait = if now_held.is_some() {
+                renew
+            } else {
+                match app.lease_remaining(&name).await {
+                    Ok(Some(left)) => (left + TAKEOVER_MARGIN).min(renew),
+                    _ => renew,
+                }
+            };
+            let holding = now_held.is_some();
             let _ = held.send(now_held);
+            let given_back = async {
+                if holding || released.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
-                () = tokio::time::sleep(renew) => {}
+                () = tokio::time::sleep(wait) => {}
+                () = given_back => {}
                 _ = stop.changed() => break,
             }
             if *stop.borrow() {
@@ -163,13 +192,15 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "no message".into())
 }
 
-/// Follows settings changed by another node: at once on PostgreSQL (LISTEN),
-/// and every half minute in any case (a notification lost while the
-/// connection was down).
-async fn follow_settings(app: App, mut stopped: watch::Receiver<bool>) {
+/// Follows what other nodes say through the database: settings they
+/// changed, read again at once on PostgreSQL (LISTEN) and every half minute
+/// in any case (a notification lost while the connection was down); leases
+/// they gave back, told to this node's lease keepers on `released`.
+async fn follow_database(app: App, mut stopped: watch::Receiver<bool>, released: std::sync::Arc<watch::Sender<u64>>) {
+    let channels = [guichet_store::settings::CHANGED_CHANNEL, guichet_store::leases::RELEASED_CHANNEL];
     let mut listener = match &app.db {
         guichet_store::Db::Postgres(pool) => match sqlx::postgres::PgListener::connect_with(pool).await {
-            Ok(mut l) => match l.listen(guichet_store::settings::CHANGED_CHANNEL).await {
+            Ok(mut l) => match l.listen_all(channels).await {
                 Ok(()) => Some(l),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for settings changes; reading them every 30 s");
@@ -189,16 +220,19 @@ async fn follow_settings(app: App, mut stopped: watch::Receiver<bool>) {
     loop {
         let notified = async {
             match listener.as_mut() {
-                Some(l) => l.recv().await.map(|_| ()).map_err(|e| e.to_string()),
+                Some(l) => l.recv().await.map(|n| n.channel().to_owned()).map_err(|e| e.to_string()),
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
-            result = notified => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "settings notifications interrupted");
+            result = notified => match result {
+                Ok(channel) if channel == guichet_store::leases::RELEASED_CHANNEL => {
+                    released.send_modify(|n| *n = n.wrapping_add(1));
+                    continue;
                 }
-            }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "database notifications interrupted"),
+            },
             () = tokio::time::sleep(SETTINGS_PERIOD) => {}
             _ = stopped.changed() => break,
         }
@@ -208,9 +242,9 @@ async fn follow_settings(app: App, mut stopped: watch::Receiver<bool>) {
 
 async fn reload_settings(app: &App) {
     match app.reload_desk_config().await {
-        Ok(()) => app.tasks.succeeded("settings", app.now()),
+        Ok(()) => app.tasks.succeeded("notifications", app.now()),
         Err(e) => {
-            app.tasks.failed("settings", &e.to_string(), app.now());
+            app.tasks.failed("notifications", &e.to_string(), app.now());
             tracing::warn!(error = %e, "cannot read the desk's settings");
         }
     }
@@ -334,9 +368,11 @@ mod tests {
         let a = guichet_testkit::TestApp::new(guichet_testkit::Backend::Postgres).await;
         let b = a.another_node("b").await;
         let (stop, stopped) = watch::channel(false);
-        let handle = supervise(b.app.clone(), "settings".into(), stopped, follow_settings);
+        let released = std::sync::Arc::new(watch::channel(0).0);
+        let run = move |app, stopped| follow_database(app, stopped, released.clone());
+        let handle = supervise(b.app.clone(), "notifications".into(), stopped, run);
         // Listening once the first reload is done.
-        while !b.app.tasks.list().iter().any(|s| s.name == "settings" && s.last_success_at.is_some()) {
+        while !b.app.tasks.list().iter().any(|s| s.name == "notifications" && s.last_success_at.is_some()) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let mut policy = a.app.sla_policy();

@@ -56,10 +56,17 @@ pub async fn acquire_lease(conn: &mut Conn, name: &str, holder: &str, ttl_micros
         .await)?)
 }
 
+/// The channel on which PostgreSQL tells the other nodes that a lease was
+/// given back, so that one takes it at once rather than at its next try.
+pub const RELEASED_CHANNEL: &str = "guichet_leases";
+
 /// Gives a lease back at once (a node stopping), if still the holder's.
 pub async fn release_lease(conn: &mut Conn, name: &str, holder: &str) -> Result<()> {
     let sql = "UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2";
     on_conn!(conn, |c| sqlx::query(sql).bind(name).bind(holder).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    if let crate::db::Raw::Postgres(c) = conn.raw() {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(RELEASED_CHANNEL).bind(name).execute(&mut *c).await?;
+    }
     Ok(())
 }
 
@@ -74,6 +81,14 @@ pub async fn holds_lease(conn: &mut Conn, name: &str, holder: &str, term: i64) -
     let held: Option<i64> =
         on_conn!(conn, |c| sqlx::query_scalar(&sql).bind(name).bind(holder).bind(term).fetch_optional(&mut *c).await)?;
     Ok(held.is_some())
+}
+
+/// How long until the lease `name` lapses, by the database's clock (zero
+/// when it has; None when there is no such lease).
+pub async fn lease_remaining(conn: &mut Conn, name: &str) -> Result<Option<i64>> {
+    let sql = format!("SELECT expires_at - {} FROM leases WHERE name = $1", now_sql(conn));
+    let left: Option<i64> = on_conn!(conn, |c| sqlx::query_scalar(&sql).bind(name).fetch_optional(&mut *c).await)?;
+    Ok(left.map(|micros| micros.max(0)))
 }
 
 /// Every lease, held or lapsed.

@@ -356,6 +356,29 @@ pub async fn claim_due_outgoing(
     Ok(rows.into_iter().map(Outgoing::from).collect())
 }
 
+/// Extends `holder`'s claim on a notification to `until`, if the claim is
+/// still theirs and unexpired at `now`; false when it is not (another sender
+/// may hold it, or take it at any moment).
+pub async fn extend_claim(
+    conn: &mut Conn,
+    id: i64,
+    holder: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool> {
+    let sql = "UPDATE outbox SET locked_until = $1 \
+        WHERE id = $2 AND locked_by = $3 AND locked_until >= $4 AND sent_at IS NULL AND failed_at IS NULL";
+    let n = on_conn!(conn, |c| sqlx::query(sql)
+        .bind(to_micros(until))
+        .bind(id)
+        .bind(holder)
+        .bind(to_micros(now))
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
 /// Gives back claimed notifications not attempted (a sender stopping early).
 pub async fn release_outgoing(conn: &mut Conn, holder: &str, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {

@@ -37,6 +37,28 @@ pub fn postgres_admin_url() -> String {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A new PostgreSQL database on the test server, without any table yet;
+/// returns its URL.
+pub async fn empty_postgres_database() -> String {
+    let admin = postgres_admin_url();
+    let name = format!(
+        "guichet_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        Utc::now().timestamp_micros()
+    );
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    match admin.rfind('/') {
+        Some(i) if admin[..i].contains("://") && !admin[i..].contains('@') => {
+            let (base, rest) = admin.split_at(i);
+            let query = rest.find('?').map_or("", |q| &rest[q..]);
+            format!("{base}/{name}{query}")
+        }
+        _ => panic!("GUICHET_TEST_POSTGRES_URL must end with /DATABASE"),
+    }
+}
+
 /// A fresh, migrated database that lives as long as this value.
 pub struct TestDb {
     pub db: Db,
@@ -55,23 +77,7 @@ impl TestDb {
                 TestDb { db, url, _dir: Some(dir) }
             }
             Backend::Postgres => {
-                let admin = postgres_admin_url();
-                let name = format!(
-                    "guichet_test_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed),
-                    Utc::now().timestamp_micros()
-                );
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-                let url = match admin.rfind('/') {
-                    Some(i) if admin[..i].contains("://") && !admin[i..].contains('@') => {
-                        let (base, rest) = admin.split_at(i);
-                        let query = rest.find('?').map_or("", |q| &rest[q..]);
-                        format!("{base}/{name}{query}")
-                    }
-                    _ => panic!("GUICHET_TEST_POSTGRES_URL must end with /DATABASE"),
-                };
+                let url = empty_postgres_database().await;
                 let db = Db::connect(&url, false).await.unwrap();
                 db.migrate().await.unwrap();
                 TestDb { db, url, _dir: None }

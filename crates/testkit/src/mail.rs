@@ -146,11 +146,18 @@ pub struct SmtpRelay {
 
 impl SmtpRelay {
     pub fn start(port: u16) -> SmtpRelay {
+        Self::start_logging(port, None)
+    }
+
+    /// [`SmtpRelay::start`], writing each delivery to `log` (Message-ID,
+    /// recipient, time: one tab-separated line per recipient).
+    pub fn start_logging(port: u16, log: Option<&std::path::Path>) -> SmtpRelay {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/smtp-relay.py");
         let mut child = Command::new("python3")
             .arg(script)
             .arg(port.to_string())
             .arg(env("GUICHET_TEST_LMTP"))
+            .args(log)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

@@ -300,26 +300,7 @@ mail_test!(two_senders_at_once_deliver_each_of_200_mails_exactly_once, |d| async
     let port = servers::free_port();
     let _smtp = SmtpRelay::start(port);
     let recipient = &d.requester_a;
-    {
-        let mut tx = d.t.app.db.begin().await.unwrap();
-        for n in 0..200 {
-            let mail = guichet_store::mail::NewOutgoing {
-                ticket: None,
-                kind: "test".into(),
-                recipient: recipient.email.clone(),
-                subject: format!("Message {n}"),
-                body_text: format!("Corps {n}"),
-                body_html: format!("<p>Corps {n}</p>"),
-                message_id: format!("{}@guichet.test", servers::unique("out")),
-                in_reply_to: None,
-                references: Vec::new(),
-                automatic: false,
-                reply_to: None,
-            };
-            guichet_store::mail::insert_outgoing(&mut tx, &mail, d.t.app.now()).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
+    queue_mails(&d, &recipient.email, 200).await;
     // A second node on the same database: its own name, the same outbox.
     let settings = guichet_app::Settings { node: "node-b".into(), ..(*d.t.app.settings).clone() };
     let other = guichet_app::App::new(d.t.app.db.clone(), settings, d.t.clock.clone()).await.unwrap();
@@ -336,3 +317,45 @@ mail_test!(two_senders_at_once_deliver_each_of_200_mails_exactly_once, |d| async
     subjects.dedup();
     assert_eq!(subjects.len(), 200);
 });
+
+mail_test!(mails_claimed_by_a_sender_that_died_go_out_once_its_claim_lapses, |d| async move {
+    let port = servers::free_port();
+    let _smtp = SmtpRelay::start(port);
+    let recipient = &d.requester_a;
+    queue_mails(&d, &recipient.email, 3).await;
+    let settings = guichet_app::Settings { node: "node-b".into(), ..(*d.t.app.settings).clone() };
+    let other = guichet_app::App::new(d.t.app.db.clone(), settings, d.t.clock.clone()).await.unwrap();
+    // This node claims the three mails, then dies before sending them.
+    let claimed = d.t.app.claim_due_mail(10, chrono::Duration::minutes(1)).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert_eq!(d.sender(port).send_due(&other).await.unwrap(), 0, "claimed by the other node");
+    // A minute later the claims have lapsed: the other node sends them, once.
+    d.t.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(d.sender(port).send_due(&other).await.unwrap(), 3);
+    // The first node, waking up, cannot renew its claim: it does not send them again.
+    assert!(!d.t.app.extend_mail_claim(claimed[1].id, chrono::Duration::minutes(1)).await.unwrap());
+    assert_eq!(d.sender(port).send_due(&d.t.app).await.unwrap(), 0);
+    assert_eq!(servers::messages(&recipient.local).await.len(), 3);
+});
+
+/// Puts `n` notifications to `recipient` in the outbox.
+async fn queue_mails(d: &Desk, recipient: &str, n: usize) {
+    let mut tx = d.t.app.db.begin().await.unwrap();
+    for n in 0..n {
+        let mail = guichet_store::mail::NewOutgoing {
+            ticket: None,
+            kind: "test".into(),
+            recipient: recipient.to_owned(),
+            subject: format!("Message {n}"),
+            body_text: format!("Corps {n}"),
+            body_html: format!("<p>Corps {n}</p>"),
+            message_id: format!("{}@guichet.test", servers::unique("out")),
+            in_reply_to: None,
+            references: Vec::new(),
+            automatic: false,
+            reply_to: None,
+        };
+        guichet_store::mail::insert_outgoing(&mut tx, &mail, d.t.app.now()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
