@@ -16,7 +16,9 @@ use std::sync::Arc;
 /// Opens and migrates the database, then builds the application.
 pub async fn open_app(config: &Config) -> anyhow::Result<App> {
     let (url, create) = config.database()?;
-    let db = Db::connect_with(&url, create, config.limits.write_queue).await.context("cannot open the database")?;
+    let db = Db::connect_with(&url, create, config.limits.write_queue, config.database_pool_size)
+        .await
+        .context("cannot open the database")?;
     db.migrate().await.context("cannot migrate the database")?;
     App::new(db, settings(config)?, Arc::new(SystemClock)).await.map_err(app_error)
 }

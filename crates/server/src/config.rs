@@ -21,6 +21,15 @@ pub struct Config {
     pub database_url: Option<SecretString>,
     /// A file holding the database URL (for secrets managers).
     pub database_url_file: Option<PathBuf>,
+    /// PostgreSQL connections this node keeps at most (its pool); add one
+    /// for the notifications listener. Nodes × (pool + 1) must stay under
+    /// the server's `max_connections`, less what backups and psql need.
+    pub database_pool_size: u32,
+    /// A direct URL to PostgreSQL for LISTEN when `database_url` goes
+    /// through a pooler in transaction mode (PgBouncer), which cannot hold a
+    /// listening session. Unset: the listener uses `database_url`.
+    #[serde(serialize_with = "skip_secret")]
+    pub database_listen_url: Option<SecretString>,
     pub bind: SocketAddr,
     /// Prefix of ticket keys: `SUP` gives `SUP-123`.
     pub key_prefix: String,
@@ -246,6 +255,8 @@ impl Default for Config {
             data_dir: PathBuf::from("guichet-data"),
             database_url: None,
             database_url_file: None,
+            database_pool_size: 16,
+            database_listen_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             key_prefix: "SUP".into(),
             attachment_max_bytes: 10 * 1024 * 1024,
@@ -297,6 +308,8 @@ impl Config {
             "data_dir",
             "database_url",
             "database_url_file",
+            "database_pool_size",
+            "database_listen_url",
             "bind",
             "key_prefix",
             "attachment_max_bytes",
@@ -390,6 +403,9 @@ impl Config {
                 bail!("limits.{name} must be between {min} and {max}, not {value}");
             }
         }
+        if !(1..=1000).contains(&self.database_pool_size) {
+            bail!("database_pool_size must be between 1 and 1000, not {}", self.database_pool_size);
+        }
         if !(1..=100).contains(&self.mail.max_import_attempts) {
             bail!("mail.max_import_attempts must be between 1 and 100");
         }
@@ -430,6 +446,10 @@ impl Config {
         out.push_str(&format!("data_dir = {:?}\n", self.data_dir.display().to_string()));
         let url = self.database_url.as_ref().map(|u| mask_url(u.expose_secret()));
         out.push_str(&format!("database_url = {:?}\n", url.unwrap_or_else(|| "(embedded SQLite in data_dir)".into())));
+        out.push_str(&format!("database_pool_size = {}\n", self.database_pool_size));
+        if let Some(url) = &self.database_listen_url {
+            out.push_str(&format!("database_listen_url = {:?}\n", mask_url(url.expose_secret())));
+        }
         out.push_str(&format!("bind = \"{}\"\n", self.bind));
         out.push_str(&format!("key_prefix = {:?}\n", self.key_prefix));
         out.push_str(&format!("attachment_max_bytes = {}\n", self.attachment_max_bytes));

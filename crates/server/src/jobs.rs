@@ -15,6 +15,7 @@
 use crate::config::Config;
 use guichet_app::leases::Fence;
 use guichet_app::App;
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -51,7 +52,8 @@ pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, 
     let mut handles = Vec::new();
     let (released, lease_released) = watch::channel(0u64);
     let released = std::sync::Arc::new(released);
-    let run = move |app, stopped| follow_database(app, stopped, released.clone());
+    let listen_url = config.database_listen_url.as_ref().map(|u| u.expose_secret().to_owned());
+    let run = move |app, stopped| follow_database(app, stopped, released.clone(), listen_url.clone());
     handles.push(supervise(app.clone(), "notifications".into(), stopped.clone(), run));
     let keep = |name: String| keep_lease(app.clone(), name, timing.lease, stopped.clone(), lease_released.clone());
     let (clock_lease, keeper) = keep("clock".into());
@@ -196,10 +198,19 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 /// changed, read again at once on PostgreSQL (LISTEN) and every half minute
 /// in any case (a notification lost while the connection was down); leases
 /// they gave back, told to this node's lease keepers on `released`.
-async fn follow_database(app: App, mut stopped: watch::Receiver<bool>, released: std::sync::Arc<watch::Sender<u64>>) {
+/// `listen_url` is a direct connection when the pool goes through a pooler.
+async fn follow_database(
+    app: App,
+    mut stopped: watch::Receiver<bool>,
+    released: std::sync::Arc<watch::Sender<u64>>,
+    listen_url: Option<String>,
+) {
     let channels = [guichet_store::settings::CHANGED_CHANNEL, guichet_store::leases::RELEASED_CHANNEL];
     let mut listener = match &app.db {
-        guichet_store::Db::Postgres(pool) => match sqlx::postgres::PgListener::connect_with(pool).await {
+        guichet_store::Db::Postgres(pool) => match match &listen_url {
+            Some(url) => sqlx::postgres::PgListener::connect(url).await,
+            None => sqlx::postgres::PgListener::connect_with(pool).await,
+        } {
             Ok(mut l) => match l.listen_all(channels).await {
                 Ok(()) => Some(l),
                 Err(e) => {
@@ -369,7 +380,7 @@ mod tests {
         let b = a.another_node("b").await;
         let (stop, stopped) = watch::channel(false);
         let released = std::sync::Arc::new(watch::channel(0).0);
-        let run = move |app, stopped| follow_database(app, stopped, released.clone());
+        let run = move |app, stopped| follow_database(app, stopped, released.clone(), None);
         let handle = supervise(b.app.clone(), "notifications".into(), stopped, run);
         // Listening once the first reload is done.
         while !b.app.tasks.list().iter().any(|s| s.name == "notifications" && s.last_success_at.is_some()) {

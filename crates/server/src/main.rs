@@ -4,6 +4,7 @@
 mod bench;
 mod commands;
 mod config;
+mod deploy;
 mod jobs;
 mod mail;
 mod serve;
@@ -164,6 +165,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// Ticket creation and reads through nginx in front of 1, 2, then 3
+    /// nodes on the configured PostgreSQL database (needs nginx installed).
+    Cluster {
+        /// Tickets created, then read, per round.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// The largest number of nodes tried.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+    },
     /// p50/p99 of full-text searches (rare word, common word, phrase, prefix) as an agent and as a requester.
     Search {
         #[arg(long, default_value_t = 50)]
@@ -209,6 +220,16 @@ enum MailCommand {
 enum ConfigCommand {
     /// Print the effective configuration, secrets masked.
     Check,
+    /// Print an nginx site configuration spreading requests over several
+    /// nodes (see docs/deployment.md).
+    Nginx {
+        /// A node's address, HOST:PORT (repeat for each node).
+        #[arg(long = "node", required = true)]
+        nodes: Vec<String>,
+        /// Where nginx listens: a port or ADDRESS:PORT.
+        #[arg(long, default_value = "80")]
+        listen: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -274,6 +295,9 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
             bench::filters(&config, iterations.max(1)).await
         }
         Command::Bench { command: BenchCommand::Http { requests } } => bench::http(&config, requests.max(16)).await,
+        Command::Bench { command: BenchCommand::Cluster { requests, nodes } } => {
+            bench::cluster(&config, requests.max(16), nodes.clamp(1, 8)).await
+        }
         Command::Bench { command: BenchCommand::Search { iterations } } => {
             bench::search(&config, iterations.max(1)).await
         }
@@ -290,6 +314,10 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Mail { command: MailCommand::Send } => mail::send(&config).await,
         Command::Config { command: ConfigCommand::Check } => {
             print!("{}", config.to_masked_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { command: ConfigCommand::Nginx { nodes, listen } } => {
+            print!("{}", deploy::nginx_site(&nodes, &listen)?);
             Ok(ExitCode::SUCCESS)
         }
     }

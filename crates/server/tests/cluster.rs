@@ -118,28 +118,16 @@ impl Balancer {
             .find(|p| Path::new(p).exists())
             .expect("nginx is not installed: run the tests with scripts/test.sh, which installs it");
         let port = servers::free_port();
-        let site =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx/guichet.conf")).unwrap();
-        let upstream: String =
-            nodes.iter().map(|p| format!("    server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;\n")).collect();
-        let mut rendered = String::new();
-        let mut servers_written = false;
-        for line in site.lines() {
-            if line.trim_start().starts_with("server 127.0.0.1:") {
-                if !servers_written {
-                    rendered.push_str(&upstream);
-                    servers_written = true;
-                }
-            } else if line.trim() == "listen 80;" {
-                rendered.push_str(&format!("    listen 127.0.0.1:{port};\n"));
-            } else {
-                rendered.push_str(line);
-                rendered.push('\n');
-            }
+        // The site file of deploy/, for these nodes, as an operator makes it.
+        let mut render = Command::new(env!("CARGO_BIN_EXE_guichet"));
+        render.args(["config", "nginx", "--listen", &format!("127.0.0.1:{port}")]);
+        for p in nodes {
+            render.args(["--node", &format!("127.0.0.1:{p}")]);
         }
-        assert!(servers_written && rendered.contains(&format!(":{port};")), "the site file changed shape");
+        let rendered = render.output().unwrap();
+        assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
         let d = dir.display();
-        std::fs::write(dir.join("site.conf"), rendered).unwrap();
+        std::fs::write(dir.join("site.conf"), rendered.stdout).unwrap();
         let main = format!(
             "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
              events {{ worker_connections 1024; }}\n\

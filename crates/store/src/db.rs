@@ -87,6 +87,8 @@ pub enum Db {
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+/// PostgreSQL connections a node keeps at most, unless configured.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
 /// The lease held by the node applying migrations.
 const MIGRATIONS_LEASE: &str = "migrations";
 /// How long the migrations lease lasts unless renewed.
@@ -99,16 +101,16 @@ impl Db {
     /// A SQLite file must exist unless `create` is set: a mistyped path is an
     /// error, not a new empty database.
     pub async fn connect(url: &str, create: bool) -> Result<Db> {
-        Self::connect_with(url, create, crate::group_commit::DEFAULT_QUEUE).await
+        Self::connect_with(url, create, crate::group_commit::DEFAULT_QUEUE, DEFAULT_POOL_SIZE).await
     }
 
     /// [`Db::connect`] with the number of writes that may wait for SQLite's
-    /// writer (`write_queue`).
-    pub async fn connect_with(url: &str, create: bool, write_queue: usize) -> Result<Db> {
+    /// writer (`write_queue`) and the most PostgreSQL connections kept (`pool_size`).
+    pub async fn connect_with(url: &str, create: bool, write_queue: usize, pool_size: u32) -> Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(pool_size.max(1))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;

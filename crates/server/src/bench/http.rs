@@ -1,0 +1,348 @@
+//! `guichet bench http`: one server under HTTP load (ticket creation, reads,
+//! a sign-in storm), and the load generators `bench cluster` shares.
+
+use super::{ms, percentile};
+use crate::commands::open_app;
+use crate::config::Config;
+use anyhow::Context;
+use guichet_domain::user::Role;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// The benchmarked server: asked to stop (SIGTERM, a graceful shutdown) when
+/// dropped, on success or on the first error, then killed if it lingers.
+pub(super) struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Who the load acts as: a requester who files tickets in their school,
+/// an agent who reads them.
+pub(super) struct Subjects {
+    pub token: String,
+    pub uai: String,
+    pub agent: guichet_domain::user::User,
+    pub agent_token: String,
+    /// Tickets in the base, for reads spread over it.
+    pub tickets: i64,
+    pub prefix: String,
+}
+
+/// The first requester and agent of the base, with fresh tokens.
+pub(super) async fn subjects(app: &guichet_app::App) -> anyhow::Result<Subjects> {
+    let op = app.operator();
+    let first = |role| {
+        let (filter, op) = (guichet_store::users::UserFilter { role: Some(role), ..Default::default() }, op.clone());
+        async move { app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string())) }
+    };
+    let requester = first(Role::Requester).await?.0.into_iter().next();
+    let requester = requester.context("no requester in the database: load `guichet demo` first")?;
+    let uai = match requester.establishments.first() {
+        Some(id) => {
+            guichet_store::establishments::find_establishment(&mut app.db.conn().await?, *id).await?.uai.to_string()
+        }
+        None => anyhow::bail!("the first requester has no establishment"),
+    };
+    let token =
+        app.create_token(requester.email.as_str(), "bench http").await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let agent = first(Role::Agent).await?.0.into_iter().next();
+    let agent = agent.context("no agent in the database: load `guichet demo` first")?;
+    let agent_token =
+        app.create_token(agent.email.as_str(), "bench http").await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let (_, tickets) = guichet_store::tickets::list_tickets(
+        &mut app.db.conn().await?,
+        &guichet_store::tickets::TicketFilter { scope: guichet_domain::actor::TicketScope::All, ..Default::default() },
+        &[],
+        1,
+        0,
+        true,
+    )
+    .await?;
+    Ok(Subjects {
+        token,
+        uai,
+        agent,
+        agent_token,
+        tickets: tickets.unwrap_or(0).max(1),
+        prefix: app.settings.key_prefix.clone(),
+    })
+}
+
+/// Starts `guichet serve` on `url` as a child (its memory is its own) and
+/// waits for it to listen: the child, its base URL and its start-up time.
+pub(super) fn start_server(url: &str, node: &str) -> anyhow::Result<(Server, String, Duration)> {
+    use std::io::BufRead;
+    let started = Instant::now();
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(["--database-url", url, "serve", "--bind", "127.0.0.1:0", "--node", node])
+        .env("GUICHET_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start the server")?;
+    // Whatever happens to the load, the server does not outlive the bench.
+    let mut child = Server(child);
+    let stdout = child.0.stdout.take().context("no server output")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let base = loop {
+        let Some(line) = lines.next() else { anyhow::bail!("the server stopped before listening") };
+        if let Some(url) = line?.strip_prefix("Guichet is listening on ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    let startup = started.elapsed();
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((child, base, startup))
+}
+
+fn joined<T>(handle: std::thread::JoinHandle<Result<T, String>>) -> anyhow::Result<T> {
+    handle.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Files `total` tickets over the API with `clients` concurrent clients;
+/// returns how many were filed and the rate per second.
+pub(super) fn file_tickets(base: &str, s: &Subjects, clients: usize, total: usize) -> anyhow::Result<(usize, f64)> {
+    let per_client = total / clients;
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (base, token, uai) = (base.to_owned(), s.token.clone(), s.uai.clone());
+            std::thread::spawn(move || -> Result<usize, String> {
+                let agent = ureq::AgentBuilder::new().build();
+                for i in 0..per_client {
+                    let body = serde_json::json!({
+                        "title": format!("Charge {clients}×{c}×{i} : connexion impossible"),
+                        "description": "Les élèves n'arrivent plus à se connecter depuis ce matin.",
+                        "establishment": uai,
+                    });
+                    agent
+                        .post(&format!("{base}/api/v1/tickets"))
+                        .set("Authorization", &format!("Bearer {token}"))
+                        .send_json(body)
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(per_client)
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for h in handles {
+        done += joined(h)?;
+    }
+    Ok((done, done as f64 / start.elapsed().as_secs_f64()))
+}
+
+/// Reads `reads` tickets spread over the whole base (a multiplicative walk
+/// over the ids: spread, repeatable) with `clients` concurrent clients, as
+/// agents open them; returns the sorted latencies and the time taken.
+pub(super) fn read_tickets(
+    base: &str,
+    path: &'static str,
+    auth: (&'static str, String),
+    s: &Subjects,
+    reads: usize,
+    clients: usize,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (base, prefix, auth, tickets) = (base.to_owned(), s.prefix.clone(), auth.clone(), s.tickets as u64);
+            std::thread::spawn(move || -> Result<Vec<Duration>, String> {
+                let agent = ureq::AgentBuilder::new().build();
+                let mut times = Vec::with_capacity(reads / clients);
+                for i in (c..reads).step_by(clients) {
+                    let id = (i as u64 * 2_654_435_761) % tickets + 1;
+                    let begun = Instant::now();
+                    let response = agent
+                        .get(&format!("{base}{path}{prefix}-{id}"))
+                        .set(auth.0, &auth.1)
+                        .call()
+                        .map_err(|e| e.to_string())?;
+                    response.into_string().map_err(|e| e.to_string())?;
+                    times.push(begun.elapsed());
+                }
+                Ok(times)
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(reads);
+    for h in handles {
+        times.extend(joined(h)?);
+    }
+    let elapsed = start.elapsed();
+    times.sort();
+    Ok((times, elapsed))
+}
+
+/// `guichet bench http`: the load generator. Starts `guichet serve` on the
+/// configured database, then files `requests` tickets over the REST API
+/// with 1 client and with 16 concurrent clients, reads tickets spread over
+/// the base as an agent (API and HTML page), and prints tickets per second,
+/// read latencies, start-up time and the server's resident memory idle and
+/// at its peak.
+pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let s = subjects(&app).await?;
+    // Ticket reads are the desk's: an agent's token for the API, a session for the page.
+    let session = app
+        .open_session(&guichet_app::auth::Principal::from_user(s.agent.clone()))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let size_before = app.db.size_on_disk().await?;
+    let (url, _) = config.database()?;
+    app.db.close().await;
+    let (child, base, startup) = start_server(&url, "bench")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = child.0.id();
+    let idle = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    let mut rates = Vec::new();
+    for clients in [1usize, 16] {
+        let (done, rate) = file_tickets(&base, &s, clients, requests)?;
+        rates.push((clients, done, rate));
+    }
+    let reads = requests.clamp(50, 1000);
+    let api_auth = ("Authorization", format!("Bearer {}", s.agent_token));
+    let (api, _) = read_tickets(&base, "/api/v1/tickets/", api_auth, &s, reads, 1)?;
+    let (page, _) = read_tickets(&base, "/tickets/", ("Cookie", format!("guichet_session={session}")), &s, reads, 1)?;
+    let peak_before_storm = rss_kb(pid, "VmHWM:").unwrap_or(0);
+    let storm = sign_in_storm(&base, &s.agent_token, &s.prefix, s.tickets)?;
+    let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
+    drop(child);
+    println!("HTTP load on {}", if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
+    println!("  database on disk: {} MB, {} tickets before the load", size_before / 1_000_000, s.tickets);
+    println!("  start-up to listening: {:.2} s", startup.as_secs_f64());
+    for (clients, done, rate) in rates {
+        println!("  ticket creation, {clients:>2} client(s): {done} tickets, {rate:.0} tickets/s");
+    }
+    for (what, times) in [("ticket read (API, JSON)", &api), ("ticket page (HTML)", &page)] {
+        println!(
+            "  {what}: {} reads, p50 {} ms, p99 {} ms",
+            times.len(),
+            ms(percentile(times, 50.0)),
+            ms(percentile(times, 99.0))
+        );
+    }
+    let quiet = percentile(&api, 50.0);
+    println!(
+        "  sign-in storm: {} parallel wrong passwords, {} checked (401), {} throttled (429), {} busy (503); \
+         ticket reads meanwhile: {} reads, p50 {} ms, p99 {} ms ({:.1}× the quiet p50)",
+        storm.attempts,
+        storm.checked,
+        storm.throttled,
+        storm.busy,
+        storm.reads.len(),
+        ms(percentile(&storm.reads, 50.0)),
+        ms(percentile(&storm.reads, 99.0)),
+        percentile(&storm.reads, 50.0).as_secs_f64() / quiet.as_secs_f64().max(1e-6)
+    );
+    println!(
+        "  server memory: {} MB idle, {} MB peak ({} MB before the sign-in storm)",
+        idle / 1024,
+        peak / 1024,
+        peak_before_storm / 1024
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Storm {
+    attempts: usize,
+    checked: usize,
+    throttled: usize,
+    busy: usize,
+    reads: Vec<Duration>,
+}
+
+/// 64 wrong passwords at once, each for another (unknown) account, as a
+/// password-spraying attacker sends them, while one client reads tickets:
+/// the reads must keep their pace (password checks run on a bounded
+/// blocking pool) and the attempts beyond the limit must be refused.
+fn sign_in_storm(base: &str, token: &str, prefix: &str, tickets: i64) -> anyhow::Result<Storm> {
+    const ATTEMPTS: usize = 64;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (base, token, prefix, done) = (base.to_owned(), token.to_owned(), prefix.to_owned(), done.clone());
+        std::thread::spawn(move || -> Result<Vec<Duration>, String> {
+            let agent = ureq::AgentBuilder::new().build();
+            let mut times = Vec::new();
+            let mut i = 0u64;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) || times.len() < 20 {
+                let id = (i * 2_654_435_761) % tickets.max(1) as u64 + 1;
+                i += 1;
+                let start = Instant::now();
+                let response = agent
+                    .get(&format!("{base}/api/v1/tickets/{prefix}-{id}"))
+                    .set("Authorization", &format!("Bearer {token}"))
+                    .call()
+                    .map_err(|e| e.to_string())?;
+                response.into_string().map_err(|e| e.to_string())?;
+                times.push(start.elapsed());
+            }
+            times.sort();
+            Ok(times)
+        })
+    };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(ATTEMPTS));
+    let attempts: Vec<_> = (0..ATTEMPTS)
+        .map(|i| {
+            let (base, barrier) = (base.to_owned(), barrier.clone());
+            std::thread::spawn(move || -> Result<u16, String> {
+                let agent = ureq::AgentBuilder::new().redirects(0).build();
+                let form = agent.get(&format!("{base}/login")).call().map_err(|e| e.to_string())?;
+                let cookie = form
+                    .all("set-cookie")
+                    .into_iter()
+                    .find(|c| c.starts_with("guichet_login_csrf="))
+                    .and_then(|c| c.split(';').next())
+                    .unwrap_or_default()
+                    .to_owned();
+                let html = form.into_string().map_err(|e| e.to_string())?;
+                let csrf = html
+                    .split("name=\"_csrf\" value=\"")
+                    .skip(1)
+                    .filter_map(|rest| rest.split('"').next())
+                    .find(|v| !v.is_empty())
+                    .unwrap_or_default()
+                    .to_owned();
+                barrier.wait();
+                let email = format!("storm{i}@bench.invalid");
+                let response = agent.post(&format!("{base}/login")).set("Cookie", &cookie).send_form(&[
+                    ("_csrf", &csrf),
+                    ("email", &email),
+                    ("password", "not the password"),
+                ]);
+                Ok(match response {
+                    Ok(r) => r.status(),
+                    Err(ureq::Error::Status(code, _)) => code,
+                    Err(e) => return Err(e.to_string()),
+                })
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for a in attempts {
+        statuses
+            .push(a.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.map_err(|e| anyhow::anyhow!(e))?);
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reads =
+        reader.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.map_err(|e| anyhow::anyhow!(e))?;
+    let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
+    Ok(Storm { attempts: ATTEMPTS, checked: count(401), throttled: count(429), busy: count(503), reads })
+}
