@@ -493,3 +493,24 @@ fn the_http_load_generator_runs_on_a_small_data_set() {
     let after = format!("SQLite, {} tickets", before + 64);
     assert!(text(&out.stdout).starts_with(&after), "{after}: {}", text(&out.stdout));
 }
+
+#[test]
+fn the_cluster_benchmark_runs_through_nginx_with_one_to_three_nodes() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(guichet_testkit::empty_postgres_database());
+    let dir = tempfile::tempdir().unwrap();
+    let demo = ["--database-url", &url, "demo", "--establishments", "5", "--tickets", "50"];
+    assert!(run(dir.path(), &demo, None).status.success());
+    let out = run(dir.path(), &["--database-url", &url, "bench", "cluster", "--requests", "32"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for nodes in 1..=3 {
+        let line = stdout.lines().find(|l| l.trim_start().starts_with(&format!("{nodes} node(s): 32 tickets filed")));
+        let line = line.unwrap_or_else(|| panic!("no line for {nodes} node(s): {stdout}"));
+        assert!(line.contains("32 reads") && line.contains("p99"), "{line}");
+    }
+    // On SQLite it says why not, in one line.
+    let sqlite = run(dir.path(), &["bench", "cluster"], None);
+    assert_eq!(sqlite.status.code(), Some(1));
+    assert!(text(&sqlite.stderr).contains("needs PostgreSQL"), "{}", text(&sqlite.stderr));
+}
