@@ -148,3 +148,27 @@ per_backend_test!(a_settings_change_on_one_node_is_in_force_on_the_other_after_a
     b.app.reload_desk_config().await.unwrap();
     assert_eq!(b.app.sla_policy().close_resolved_after_days, 2);
 });
+
+per_backend_test!(every_node_shows_which_node_polls_each_mailbox, |backend| async move {
+    let a = TestApp::with_settings(backend, guichet_testkit::mail::settings("support")).await;
+    let b = a.another_node("b").await;
+    let f = a.fixture().await;
+    let listed = b.get("/api/v1/mailboxes", &f.admin).await.json();
+    assert_eq!((listed[0]["name"].as_str(), listed[0]["polled_by"].as_str()), (Some("support"), None), "{listed}");
+    a.app.acquire_lease("imap:support", Duration::from_secs(30)).await.unwrap().expect("free");
+    let listed = b.get("/api/v1/mailboxes", &f.admin).await.json();
+    assert_eq!(listed[0]["polled_by"].as_str(), Some(a.app.settings.node.as_str()), "{listed}");
+    // Each node's readiness probe says what it holds.
+    let on_a = a.request(axum::http::Method::GET, "/readyz", None, None).await.json();
+    let on_b = b.request(axum::http::Method::GET, "/readyz", None, None).await.json();
+    assert_eq!(on_a["node"].as_str(), Some(a.app.settings.node.as_str()));
+    assert_eq!(on_a["leases"][0]["name"], "imap:support", "{on_a}");
+    assert_eq!((on_b["node"].as_str(), on_b["leases"].as_array().map(Vec::len)), (Some("b"), Some(0)), "{on_b}");
+    let admin = b.sign_in("boss@desk.test", PASSWORD).await;
+    let page = b.page(&admin.cookie, "/admin/mail").await;
+    let html = String::from_utf8_lossy(&page.bytes);
+    assert!(html.contains("Relevée par") && html.contains(&format!("<code>{}</code>", a.app.settings.node)), "{html}");
+    // The desk watches its mailboxes; a school does not.
+    assert_eq!(b.get("/api/v1/mailboxes", &f.agent).await.status, StatusCode::OK);
+    assert_eq!(b.get("/api/v1/mailboxes", &f.requester_a).await.status, StatusCode::FORBIDDEN);
+});
