@@ -401,16 +401,33 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 }
 
 impl App {
+    /// Forgets ended sessions and counters whose window closed: at each
+    /// sign-in, and at each pass of the clock job (a desk nobody signs in to
+    /// still counts HELP messages and automatic mails).
+    pub async fn sweep_expired(&self) -> Result<(), AppError> {
+        let mut tx = self.db.begin().await?;
+        self.sweep_expired_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn sweep_expired_in(&self, tx: &mut guichet_store::Conn) -> Result<(), AppError> {
+        let now = self.now();
+        let auth = &self.settings.sign_in;
+        guichet_store::sessions::delete_expired_sessions(tx, now, now - auth.session_idle).await?;
+        // The HELP page and automatic mails count in the same table, over an hour.
+        let longest = auth.window.max(COUNTER_WINDOW);
+        guichet_store::throttles::delete_expired_attempts(tx, now - longest).await?;
+        Ok(())
+    }
+
     /// Opens a session for a signed-in user; returns the cookie secret.
     pub async fn open_session(&self, principal: &Principal) -> Result<String, AppError> {
         let secret = random_secret();
         let now = self.now();
         let auth = &self.settings.sign_in;
         let mut tx = self.db.begin().await?;
-        guichet_store::sessions::delete_expired_sessions(&mut tx, now, now - auth.session_idle).await?;
-        // The HELP page and automatic mails count in the same table, over an hour.
-        let longest = auth.window.max(COUNTER_WINDOW);
-        guichet_store::throttles::delete_expired_attempts(&mut tx, now - longest).await?;
+        self.sweep_expired_in(&mut tx).await?;
         let expires = now + auth.session_lifetime;
         guichet_store::sessions::insert_session(
             &mut tx,

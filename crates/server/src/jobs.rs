@@ -331,6 +331,9 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
                 }
             }
         }
+        if let Err(e) = app.sweep_expired().await {
+            tracing::warn!(error = %e, "cannot forget ended sessions and counters; retrying at the next tick");
+        }
         match failure {
             Some(e) => app.tasks.failed("clock", &e, app.now()),
             None => app.tasks.succeeded("clock", app.now()),
