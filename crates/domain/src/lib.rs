@@ -8,6 +8,7 @@ pub mod comment;
 pub mod error;
 pub mod establishment;
 pub mod history;
+pub mod identity;
 pub mod ids;
 pub mod incident;
 pub mod mail;

@@ -27,6 +27,7 @@ pub mod demo;
 pub mod establishments;
 pub mod events;
 pub mod group_commit;
+pub mod identities;
 pub mod incidents;
 pub mod leases;
 pub mod mail;
