@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need when it is
-# missing (PostgreSQL, Dovecot, aiosmtpd, nginx, Chromium), starts throw-away
+# missing (PostgreSQL, Dovecot, aiosmtpd, nginx, a CAS server and an OpenID
+# Connect provider, Chromium), starts throw-away
 # PostgreSQL and Dovecot servers on loopback, then runs formatting and lint
 # checks and every test on both database backends.
 #
@@ -36,6 +37,12 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   python3 -m pip install --quiet aiosmtpd
 fi
 
+# --- Identity providers: a CAS server and an OpenID Connect provider -------------
+if ! python3 -c 'import cas_server, oidc_provider_mock' >/dev/null 2>&1; then
+  log "installing django-cas-server and oidc-provider-mock"
+  python3 -m pip install --quiet "Django==5.2.19" "django-cas-server==3.1.0" "oidc-provider-mock==0.3.4" "Authlib==1.9.10"
+fi
+
 # --- nginx: the load balancer in front of three nodes (tests/cluster.rs) ----------
 if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
   apt_install nginx-light
@@ -66,10 +73,12 @@ else
   pg() { "$@"; }
 fi
 mail_dir=$(mktemp -d /tmp/guichet-mail.XXXXXX)
+idp_dir=$(mktemp -d /tmp/guichet-idp.XXXXXX)
 stop_servers() {
   pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
   scripts/mail-servers.sh stop "$mail_dir" || true
-  rm -rf "$pg_dir" "$mail_dir"
+  scripts/identity-providers.sh stop "$idp_dir" || true
+  rm -rf "$pg_dir" "$mail_dir" "$idp_dir"
 }
 trap stop_servers EXIT
 log "starting PostgreSQL on 127.0.0.1:$pg_port"
@@ -81,6 +90,8 @@ export GUICHET_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgre
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 log "starting Dovecot (IMAP, LMTP) on loopback"
 eval "$(IMAP_PORT=$(free_port) LMTP_PORT=$(free_port) scripts/mail-servers.sh start "$mail_dir")"
+log "starting the identity providers (CAS, OpenID Connect) on loopback"
+eval "$(CAS_PORT=$(free_port) OIDC_PORT=$(free_port) scripts/identity-providers.sh start "$idp_dir")"
 
 # --- checks and tests ---------------------------------------------------------
 # A one-off run gains nothing from incremental caches, and they take space a

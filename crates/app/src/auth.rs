@@ -175,6 +175,10 @@ impl App {
         guichet_store::throttles::forgive_attempt(&mut tx, &client_key).await?;
         let user = guichet_store::users::find_user(&mut tx, id).await?;
         tx.commit().await?;
+        // Told only to whoever knew the password: it says nothing to a guesser.
+        if !limits.password_allowed(&user) {
+            return Err(AppError::SignInRefused(crate::identities::SignInRefusal::UseProvider));
+        }
         Ok(Principal::from_user(user))
     }
 
@@ -313,6 +317,20 @@ pub struct SignInSettings {
     pub session_lifetime: chrono::Duration,
     /// Days an API token lasts unless said otherwise.
     pub token_days: u32,
+    /// Roles that may sign in with a password here; the others sign in
+    /// through an identity provider.
+    pub local_roles: Vec<guichet_domain::user::Role>,
+    /// An administrator who keeps password sign-in whatever `local_roles`
+    /// says: the way in when the providers are down.
+    pub break_glass: Option<EmailAddress>,
+}
+
+impl SignInSettings {
+    pub fn password_allowed(&self, user: &User) -> bool {
+        use guichet_domain::user::Role;
+        self.local_roles.contains(&user.role)
+            || (user.role == Role::Admin && self.break_glass.as_ref() == Some(&user.email))
+    }
 }
 
 impl Default for SignInSettings {
@@ -326,6 +344,8 @@ impl Default for SignInSettings {
             session_idle: chrono::Duration::hours(2),
             session_lifetime: chrono::Duration::hours(SESSION_HOURS),
             token_days: 365,
+            local_roles: guichet_domain::user::Role::ALL.to_vec(),
+            break_glass: None,
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum AppError {
     /// A job's lease passed to another node: its writes are refused.
     #[error("the lease `{0}` is no longer this node's")]
     LeaseLost(String),
+    /// A person a provider signed in, or a password sign-in, is not let in: why.
+    #[error("sign-in refused: {0:?}")]
+    SignInRefused(crate::identities::SignInRefusal),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod filters;
 pub mod handover;
 pub mod help;
+pub mod identities;
 pub mod incidents;
 pub mod leases;
 pub mod mail;
@@ -56,6 +57,8 @@ pub struct Settings {
     pub sign_in: auth::SignInSettings,
     /// Personal saved filters per user.
     pub saved_filters_per_user: usize,
+    /// How each identity provider's people become accounts, by provider name.
+    pub identity_rules: std::collections::BTreeMap<String, guichet_domain::identity::IdentityRules>,
 }
 
 /// A name for this process: the host's name and the process id.
@@ -83,6 +86,7 @@ impl Default for Settings {
             node: default_node_name(),
             sign_in: auth::SignInSettings::default(),
             saved_filters_per_user: filters::DEFAULT_PER_USER,
+            identity_rules: std::collections::BTreeMap::new(),
         }
     }
 }

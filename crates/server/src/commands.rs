@@ -61,7 +61,12 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             window: chrono::Duration::minutes(config.incidents.propose_minutes.clamp(1, 24 * 60)),
             ..guichet_domain::incident::ProposalRule::default()
         },
-        sign_in: config.sign_in.settings(),
+        sign_in: guichet_app::auth::SignInSettings {
+            local_roles: config.auth.password_roles()?,
+            break_glass: config.auth.break_glass()?,
+            ..config.sign_in.settings()
+        },
+        identity_rules: config.auth.rules()?,
         node: config.node_name(),
         saved_filters_per_user: config.limits.saved_filters_per_user,
         help_limits: guichet_app::help::HelpLimits {

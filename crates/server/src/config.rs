@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod auth;
+pub use auth::AuthOptions;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -66,6 +69,8 @@ pub struct Config {
     pub limits: LimitOptions,
     /// The background jobs' timing (`[jobs]`).
     pub jobs: JobOptions,
+    /// Password sign-in and identity providers (`[auth]`, `[[auth.cas]]`, `[[auth.oidc]]`).
+    pub auth: AuthOptions,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -160,6 +165,7 @@ impl SignInOptions {
             session_idle: chrono::Duration::minutes(self.session_idle_minutes),
             session_lifetime: chrono::Duration::hours(self.session_hours),
             token_days: self.token_days,
+            ..guichet_app::auth::SignInSettings::default()
         }
     }
 }
@@ -274,6 +280,7 @@ impl Default for Config {
             sign_in: SignInOptions::default(),
             limits: LimitOptions::default(),
             jobs: JobOptions::default(),
+            auth: AuthOptions::default(),
         }
     }
 }
@@ -403,6 +410,7 @@ impl Config {
                 bail!("limits.{name} must be between {min} and {max}, not {value}");
             }
         }
+        self.auth.validate()?;
         if !(1..=1000).contains(&self.database_pool_size) {
             bail!("database_pool_size must be between 1 and 1000, not {}", self.database_pool_size);
         }
@@ -588,6 +596,7 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(self.limits.request_timeout_seconds),
             max_in_flight: self.limits.max_in_flight,
             help_in_flight: self.limits.help_in_flight,
+            providers: self.auth.providers(&self.public_url())?,
         })
     }
 

@@ -149,6 +149,19 @@ impl TestApp {
         TestApp { app, router, clock, backend, db: Arc::new(db) }
     }
 
+    /// Serves this app over HTTP on a free loopback port, with the web
+    /// configuration `web` makes from the base URL (identity providers need
+    /// their callbacks under it); returns that URL. The server lives as long
+    /// as the test's runtime.
+    pub async fn serve(&self, web: impl FnOnce(&str) -> guichet_web::WebConfig) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = guichet_web::router(self.app.clone(), web(&base));
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
+        base
+    }
+
     /// A second node on the same database: its own pool, caches and node
     /// name, the same settings otherwise and the same clock.
     pub async fn another_node(&self, name: &str) -> TestApp {

@@ -107,6 +107,9 @@ impl From<AppError> for ApiError {
             error @ AppError::TooLarge { .. } => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.to_string(), Some("file".into()))
             }
+            error @ AppError::SignInRefused(_) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", error.to_string(), None)
+            }
             error @ AppError::LeaseLost(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string(), None)
             }

@@ -35,6 +35,8 @@ pub struct WebConfig {
     pub https: bool,
     /// Origins (the ENT's) allowed to show the HELP page in a frame.
     pub help_frame_ancestors: Vec<String>,
+    /// Identity providers people may sign in with (CAS, OpenID Connect).
+    pub providers: guichet_sso::Providers,
 }
 
 impl Default for WebConfig {
@@ -47,6 +49,7 @@ impl Default for WebConfig {
             help_in_flight: 16,
             https: false,
             help_frame_ancestors: Vec::new(),
+            providers: guichet_sso::Providers::default(),
         }
     }
 }
@@ -58,6 +61,8 @@ pub struct AppState {
     pub web: WebConfig,
     /// Room for HELP messages being received.
     pub help_slots: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The HTTP client that talks to identity providers.
+    pub sso_http: reqwest::Client,
 }
 
 /// The whole HTTP service: pages, API, probes.
@@ -66,7 +71,11 @@ pub fn router(app: App, web: WebConfig) -> Router {
     let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(web.max_in_flight.max(1)));
     let timeout = web.request_timeout;
     let https = web.https;
-    let state = AppState { app, web, help_slots };
+    let sso_http = guichet_sso::http_client().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot build the identity providers' HTTP client; sign-in by provider will fail");
+        reqwest::Client::default()
+    });
+    let state = AppState { app, web, help_slots, sso_http };
     let (api, openapi) = api::v1::router(&state);
     let openapi = std::sync::Arc::new(openapi);
     Router::new()

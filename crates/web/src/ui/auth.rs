@@ -20,13 +20,21 @@ struct LoginPage {
     next: String,
     email: String,
     failure: Option<String>,
+    /// The identity providers' buttons: link and label.
+    providers: Vec<(String, String)>,
 }
 
 /// Why the form comes back: a wrong password, or too many attempts.
 enum Failure {
     Wrong,
-    Throttled { retry_after: u64 },
-    Busy { retry_after: u64 },
+    Throttled {
+        retry_after: u64,
+    },
+    Busy {
+        retry_after: u64,
+    },
+    /// The right password, but this role signs in through a provider.
+    UseProvider,
 }
 
 impl Failure {
@@ -35,12 +43,13 @@ impl Failure {
             Failure::Wrong => axum::http::StatusCode::UNAUTHORIZED,
             Failure::Throttled { .. } => axum::http::StatusCode::TOO_MANY_REQUESTS,
             Failure::Busy { .. } => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Failure::UseProvider => axum::http::StatusCode::FORBIDDEN,
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Failure::Wrong => None,
+            Failure::Wrong | Failure::UseProvider => None,
             Failure::Throttled { retry_after } | Failure::Busy { retry_after } => Some(*retry_after),
         }
     }
@@ -61,6 +70,8 @@ impl Failure {
             Failure::Busy { .. } => {
                 "Le serveur traite beaucoup de connexions. Réessayez dans quelques secondes.".into()
             }
+            Failure::UseProvider if en => "Your account signs in with the ENT: use the button above.".into(),
+            Failure::UseProvider => "Votre compte se connecte avec l'ENT : utilisez le bouton ci-dessus.".into(),
         }
     }
 }
@@ -97,6 +108,7 @@ fn login_form(
     failure: Option<Failure>,
 ) -> Result<Response, PageError> {
     let csrf = random_secret();
+    let next_for_buttons = next.clone();
     let jar = visitor.jar.add(cookie(state, LOGIN_CSRF_COOKIE, csrf.clone()));
     let page = LoginPage {
         layout: Layout::anonymous(visitor.lang, i18n::t(visitor.lang, "login"), &visitor.path),
@@ -104,6 +116,7 @@ fn login_form(
         next,
         email,
         failure: failure.as_ref().map(|f| f.message(visitor.lang)),
+        providers: super::sso::buttons(state, &next_for_buttons),
     };
     let mut response = render(&page, visitor.lang)?;
     if let Some(failure) = failure {
@@ -165,6 +178,9 @@ pub async fn login(
         Err(guichet_app::AppError::Busy { retry_after }) => {
             login_form(&state, visitor, next, form.email, Some(Failure::Busy { retry_after }))
         }
+        Err(guichet_app::AppError::SignInRefused(guichet_app::identities::SignInRefusal::UseProvider)) => {
+            login_form(&state, visitor, next, form.email, Some(Failure::UseProvider))
+        }
         Err(e) => Err(PageError::app(e, visitor.lang)),
     }
 }
@@ -180,14 +196,20 @@ pub async fn logout(
     visitor: Visitor,
     Form(form): Form<LogoutForm>,
 ) -> Result<Response, PageError> {
+    let mut target = None;
     if let (Some(session), Some(secret)) = (&visitor.session, &visitor.secret) {
         if !same_secret(&form.csrf, &session.csrf_token) {
             return Err(PageError::Csrf(visitor.lang));
         }
+        let provider = state.app.session_provider(secret).await.map_err(|e| PageError::app(e, visitor.lang))?;
         state.app.close_session(secret).await.map_err(|e| PageError::app(e, visitor.lang))?;
+        if let Some((name, hint)) = provider {
+            target = super::sso::logout_target(&state, &name, hint.as_deref()).await;
+        }
     }
     let jar = visitor.jar.remove(expired(&state, SESSION_COOKIE));
-    Ok((jar, Redirect::to("/login")).into_response())
+    // Signed in by a provider: signed out there too, which then sends the browser back here.
+    Ok((jar, Redirect::to(target.as_deref().unwrap_or("/login"))).into_response())
 }
 
 #[derive(Debug, Deserialize)]

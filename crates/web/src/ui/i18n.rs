@@ -92,6 +92,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("attach", "Joindre", "Attach"),
     ("attachments", "Pièces jointes", "Attachments"),
     ("back", "Retour", "Back"),
+    ("sign_in_refused", "Connexion impossible", "Cannot sign in"),
+    ("or_password", "Ou avec un mot de passe", "Or with a password"),
     ("browser", "Navigateur et système", "Browser and OS"),
     ("call_resolved", "Résolue pendant l'appel", "Resolved during the call"),
     ("caller", "Appelant", "Caller"),

@@ -15,6 +15,7 @@ pub mod phone;
 pub mod reports;
 pub mod search;
 pub mod session;
+pub mod sso;
 pub mod tickets;
 
 use crate::AppState;
@@ -152,12 +153,18 @@ pub fn urlencode(s: &str) -> String {
 /// Errors of pages: a redirection to sign in, or a page that says what went wrong.
 #[derive(Debug)]
 pub enum PageError {
-    SignIn { next: String },
+    SignIn {
+        next: String,
+    },
     NotFound(Language),
     Forbidden(Language),
     BadRequest(Language),
     Csrf(Language),
     Internal(Language),
+    /// A sign-in (by a provider, or a password where a provider is due) not let in, and why.
+    SignInRefused(Language, guichet_app::identities::SignInRefusal),
+    /// The identity provider does not answer.
+    ProviderDown(Language),
 }
 
 impl PageError {
@@ -166,6 +173,7 @@ impl PageError {
             AppError::NotFound(_) => PageError::NotFound(lang),
             AppError::Forbidden(_) => PageError::Forbidden(lang),
             AppError::Unauthenticated => PageError::SignIn { next: "/".into() },
+            AppError::SignInRefused(why) => PageError::SignInRefused(lang, why),
             AppError::Internal(source) => {
                 tracing::error!(error = %source, "internal error on a page");
                 PageError::Internal(lang)
@@ -180,13 +188,24 @@ impl PageError {
 struct ErrorPage {
     layout: Layout,
     message: String,
+    /// Where "back" leads: home, or the sign-in page after a refused sign-in.
+    back: &'static str,
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        let mut back = "/";
         let (status, lang, title, message) = match self {
             PageError::SignIn { next } => {
                 return Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response();
+            }
+            PageError::SignInRefused(l, why) => {
+                back = "/login";
+                (StatusCode::FORBIDDEN, l, i18n::t(l, "sign_in_refused"), refusal_text(l, why))
+            }
+            PageError::ProviderDown(l) => {
+                back = "/login";
+                (StatusCode::BAD_GATEWAY, l, i18n::t(l, "sign_in_refused"), provider_down_text(l))
             }
             PageError::NotFound(l) => (StatusCode::NOT_FOUND, l, i18n::t(l, "not_found"), i18n::t(l, "not_found_text")),
             PageError::Forbidden(l) => (StatusCode::FORBIDDEN, l, i18n::t(l, "error"), forbidden_text(l)),
@@ -194,11 +213,44 @@ impl IntoResponse for PageError {
             PageError::Csrf(l) => (StatusCode::FORBIDDEN, l, i18n::t(l, "error"), csrf_text(l)),
             PageError::Internal(l) => (StatusCode::INTERNAL_SERVER_ERROR, l, i18n::t(l, "error"), internal_text(l)),
         };
-        let page = ErrorPage { layout: Layout::anonymous(lang, title, "/"), message: message.to_owned() };
+        let page = ErrorPage { layout: Layout::anonymous(lang, title, "/"), message: message.to_owned(), back };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, message).into_response(),
         }
+    }
+}
+
+fn refusal_text(l: Language, why: guichet_app::identities::SignInRefusal) -> &'static str {
+    use guichet_app::identities::SignInRefusal as R;
+    let en = l == Language::En;
+    match (why, en) {
+        (R::NoSubject, false) => "Le service de connexion n'a pas transmis d'identifiant : le support ne peut pas savoir qui vous êtes. Contactez le support.",
+        (R::NoSubject, true) => "The sign-in service sent no identifier: the desk cannot tell who you are. Contact the desk.",
+        (R::Unknown, false) => "Votre compte n'est pas connu du support ENT. Si vous administrez un établissement, demandez au support de créer votre accès en lui donnant votre adresse électronique.",
+        (R::Unknown, true) => "The ENT support desk does not know your account. If you administer a school, ask the desk to create your access, giving them your e-mail address.",
+        (R::NoKnownSchool, false) => "Aucun des établissements de votre profil ENT n'est suivi par ce support. Contactez le support de votre académie.",
+        (R::NoKnownSchool, true) => "None of the schools in your ENT profile is served by this desk. Contact your académie's support.",
+        (R::NoEmail, false) => "Votre profil ENT ne comporte pas d'adresse électronique : le support ne peut pas créer votre accès. Contactez le support.",
+        (R::NoEmail, true) => "Your ENT profile has no e-mail address: the desk cannot create your access. Contact the desk.",
+        (R::AddressTaken, false) => "Un compte existe déjà avec votre adresse électronique, mais le service de connexion ne la garantit pas. Demandez au support de relier votre compte ENT à ce compte.",
+        (R::AddressTaken, true) => "An account already has your e-mail address, but the sign-in service does not vouch for it. Ask the desk to link your ENT account to it.",
+        (R::Disabled, false) => "Votre accès a été désactivé. Contactez le support.",
+        (R::Disabled, true) => "Your access has been disabled. Contact the desk.",
+        (R::UseProvider, false) => "Votre compte se connecte avec l'ENT : utilisez le bouton de connexion ENT.",
+        (R::UseProvider, true) => "Your account signs in with the ENT: use the ENT sign-in button.",
+        (R::FlowExpired, false) => "La connexion n'a pas abouti : le lien a expiré, a déjà servi ou a été ouvert dans un autre navigateur. Recommencez depuis la page de connexion.",
+        (R::FlowExpired, true) => "The sign-in did not complete: the link expired, was already used or was opened in another browser. Start again from the sign-in page.",
+        (R::NotConfirmed, false) => "Le service de connexion n'a pas confirmé votre identité (ticket invalide ou déjà utilisé, connexion annulée). Recommencez la connexion.",
+        (R::NotConfirmed, true) => "The sign-in service did not confirm who you are (an invalid or already used ticket, a cancelled sign-in). Sign in again.",
+    }
+}
+
+fn provider_down_text(l: Language) -> &'static str {
+    if l == Language::En {
+        "The ENT's sign-in service is not answering. Try again in a few minutes, or use your password if you have one."
+    } else {
+        "Le service de connexion de l'ENT ne répond pas. Réessayez dans quelques minutes, ou utilisez votre mot de passe si vous en avez un."
     }
 }
 
@@ -306,6 +358,10 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route("/auth/cas/{name}", get(sso::start_cas))
+        .route("/auth/cas/{name}/callback", get(sso::cas_callback).post(sso::cas_single_logout))
+        .route("/auth/oidc/{name}", get(sso::start_oidc))
+        .route("/auth/oidc/{name}/callback", get(sso::oidc_callback))
         .route("/lang/{code}", post(auth::switch_language))
         .route("/desk", get(desk::dashboard))
         .route("/desk/tiles", get(desk::dashboard_tiles))
