@@ -330,7 +330,34 @@ impl App {
         if disabled {
             guichet_store::sessions::delete_user_sessions(&mut tx, id, None).await?;
         }
+        let change = if disabled { "disabled" } else { "enabled" };
+        self.record_admin_change(&mut tx, p, id, "access", None, Some(change.to_owned())).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes an administrator's change to an account's history.
+    pub(crate) async fn record_admin_change(
+        &self,
+        tx: &mut guichet_store::Conn,
+        p: &Principal,
+        id: guichet_domain::ids::UserId,
+        field: &str,
+        old: Option<String>,
+        new: Option<String>,
+    ) -> Result<(), AppError> {
+        // The command line acts as the operator, who is nobody's account.
+        let actor = Some(p.user.id).filter(|a| a.0 != 0);
+        let event = guichet_store::identities::UserEvent {
+            actor,
+            actor_name: None,
+            source: "admin".into(),
+            field: field.into(),
+            old,
+            new,
+            at: self.now(),
+        };
+        guichet_store::identities::insert_user_event(tx, id, &event).await?;
         Ok(())
     }
 
@@ -350,6 +377,7 @@ impl App {
         })?;
         // Whoever knew the old password is signed out everywhere.
         guichet_store::sessions::delete_user_sessions(&mut tx, id, None).await?;
+        self.record_admin_change(&mut tx, p, id, "password", None, Some("reset".into())).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -384,10 +412,22 @@ impl App {
                 return Err(AppError::field("establishments", "a requester belongs to at least one establishment"));
             }
         }
-        guichet_store::users::update_user_role(&mut tx, id, role, &ids).await.map_err(|e| match e {
+        let before = guichet_store::users::find_user(&mut tx, id).await.map_err(|e| match e {
             guichet_store::StoreError::NotFound => AppError::NotFound("user"),
             other => other.into(),
         })?;
+        guichet_store::users::update_user_role(&mut tx, id, role, &ids).await?;
+        let describe = |role: Role, schools: &[guichet_domain::establishment::Establishment]| {
+            let mut uais: Vec<&str> = schools.iter().map(|e| e.uai.as_str()).collect();
+            uais.sort();
+            format!("{} {}", role.as_str(), uais.join(" ")).trim().to_owned()
+        };
+        let old_schools = guichet_store::establishments::find_establishments(&mut tx, &before.establishments).await?;
+        let new_schools = guichet_store::establishments::find_establishments(&mut tx, &ids).await?;
+        let (old, new) = (describe(before.role, &old_schools), describe(role, &new_schools));
+        if old != new {
+            self.record_admin_change(&mut tx, p, id, "role", Some(old), Some(new)).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

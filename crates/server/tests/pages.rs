@@ -359,3 +359,38 @@ async fn the_forms_asking_for_ticket_keys_show_the_desks_own_prefix() {
 
 #[path = "pages/hardening.rs"]
 mod hardening;
+
+backend_test!(an_administrators_changes_to_an_account_are_in_its_history_and_only_admins_read_it, |app| async move {
+    let f = app.fixture().await;
+    let admin = app.sign_in("boss@desk.test", PASSWORD).await;
+    let me = app.get("/api/v1/me", &f.requester_a).await.json();
+    let id = me["id"].as_i64().unwrap();
+    let role = app
+        .form(
+            &admin,
+            &format!("/admin/users/{id}/role"),
+            &[("role", "requester"), ("establishments", &format!("{} {}", f.uai_a, f.uai_b))],
+            None,
+        )
+        .await;
+    assert!(role.headers["location"].to_str().unwrap().contains("ok="), "{:?}", role.headers);
+    app.form(&admin, &format!("/admin/users/{id}/disabled"), &[("disabled", "true")], None).await;
+    app.form(&admin, &format!("/admin/users/{id}/disabled"), &[("disabled", "false")], None).await;
+    let page = app.page(&admin.cookie, &format!("/admin/users/{id}/tokens")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    assert!(html.contains("Historique du compte") && html.contains("Responsable"), "{html}");
+    assert!(
+        html.contains(&format!("requester {}", f.uai_a))
+            && html.contains(&format!("requester {} {}", f.uai_a, f.uai_b)),
+        "{html}"
+    );
+    assert!(html.contains("disabled") && html.contains("enabled"), "{html}");
+    assert!(
+        html.contains("ce compte ne s&#39;est jamais connecté par l&#39;ENT") || html.contains("jamais connecté"),
+        "{html}"
+    );
+    // The desk reads no one's account history; nor does the person.
+    let agent = app.sign_in("claire@desk.test", PASSWORD).await;
+    assert_eq!(app.page(&agent.cookie, &format!("/admin/users/{id}/tokens")).await.status, StatusCode::FORBIDDEN);
+});

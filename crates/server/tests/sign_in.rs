@@ -252,6 +252,12 @@ per_backend_test!(
         let (events, _) = site.app.app.user_history(&site.app.app.operator(), created.id).await.unwrap();
         let moved = events.iter().find(|e| e.field == "establishments").unwrap();
         assert_eq!((moved.old.as_deref(), moved.new.as_deref()), (Some("0750655E"), Some("0930124E")));
+        // What the administrators see of it.
+        let admin = site.app.sign_in("boss@desk.test", PASSWORD).await;
+        let page = site.app.page(&admin.cookie, &format!("/admin/users/{}/tokens", created.id.0)).await;
+        let html = String::from_utf8_lossy(&page.bytes).into_owned();
+        assert!(html.contains(&format!("<code>{user}</code>")) && html.contains("Établissements"), "{html}");
+        assert!(html.contains("0750655E") && html.contains("0930124E") && html.contains("Compte créé"), "{html}");
         // Only schools this desk serves: a profile naming none of them is refused, nothing changed.
         cas_person(&user, json!({"mail": email, "profile": "National_DIR", "uai": "0011223A"}));
         let refused = Browser::new().cas_sign_in(&site.base, &user).await;

@@ -58,6 +58,25 @@ struct AccountPage {
     /// Whose tokens these are, when an administrator looks at someone else's.
     owner: Option<String>,
     token_days: u32,
+    /// For an administrator: the providers that sign this person in…
+    identities: Vec<IdentityRow>,
+    /// …and the changes made to the account.
+    history: Vec<ChangeRow>,
+}
+
+pub struct IdentityRow {
+    pub provider: String,
+    pub subject: String,
+    pub last_seen: String,
+}
+
+pub struct ChangeRow {
+    pub at: String,
+    /// Who: an administrator's name, or the provider that said so at sign-in.
+    pub by: String,
+    pub field: String,
+    pub old: String,
+    pub new: String,
 }
 
 async fn account_page(state: &AppState, viewer: &Viewer, new_token: Option<String>) -> Result<Response, PageError> {
@@ -73,6 +92,8 @@ async fn account_page(state: &AppState, viewer: &Viewer, new_token: Option<Strin
         new_token,
         owner: None,
         token_days: state.app.settings.sign_in.token_days,
+        identities: Vec::new(),
+        history: Vec::new(),
     };
     render(&page, lang)
 }
@@ -200,8 +221,23 @@ pub async fn user_tokens(
     let fail = |e| PageError::app(e, lang);
     let user = state.app.find_user(viewer.principal(), UserId(id)).await.map_err(fail)?;
     let tokens = state.app.list_tokens(viewer.principal(), Some(user.id)).await.map_err(fail)?;
+    let (events, identities) = state.app.user_history(viewer.principal(), user.id).await.map_err(fail)?;
+    let identities = identities
+        .into_iter()
+        .map(|i| IdentityRow { provider: i.provider, subject: i.subject, last_seen: when(i.last_seen_at, lang) })
+        .collect();
+    let history = events
+        .into_iter()
+        .map(|e| ChangeRow {
+            at: when(e.at, lang),
+            by: e.actor_name.unwrap_or_else(|| e.source.strip_prefix("provider:").unwrap_or(&e.source).to_owned()),
+            field: super::i18n::label(lang, &format!("change_{}", e.field)),
+            old: e.old.unwrap_or_default(),
+            new: e.new.unwrap_or_default(),
+        })
+        .collect();
     let page = AccountPage {
-        layout: Layout::new(&viewer, t(lang, "tokens")),
+        layout: Layout::new(&viewer, t(lang, "user_access")),
         name: user.name.clone(),
         email: user.email.as_str().to_owned(),
         role: super::i18n::label(lang, user.role.as_str()),
@@ -209,6 +245,8 @@ pub async fn user_tokens(
         new_token: None,
         owner: Some(user.name),
         token_days: state.app.settings.sign_in.token_days,
+        identities,
+        history,
     };
     render(&page, lang)
 }
