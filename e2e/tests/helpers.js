@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -13,12 +14,13 @@ export const root = join(here, "..", "..");
 export const PASSWORD = "guichet-demo";
 
 /** Starts the server with demo data (and `config` as its guichet.toml when
- * given); resolves with its URL and the demo logins. */
-export async function startServer({ config } = {}) {
+ * given, on `port` when given: a public URL in `config` needs it known);
+ * resolves with its URL and the demo logins. */
+export async function startServer({ config, port = 0 } = {}) {
   const bin = process.env.GUICHET_BIN || join(root, "target", "debug", "guichet");
   const dir = mkdtempSync(join(tmpdir(), "guichet-e2e-"));
   if (config) writeFileSync(join(dir, "guichet.toml"), config);
-  const child = spawn(bin, ["serve", "--demo", "--bind", "127.0.0.1:0"], {
+  const child = spawn(bin, ["serve", "--demo", "--bind", `127.0.0.1:${port}`], {
     cwd: dir,
     env: { ...process.env, GUICHET_LOG: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
@@ -35,6 +37,17 @@ export async function startServer({ config } = {}) {
     });
   });
   return { url, logins, stop: () => new Promise((r) => { child.on("exit", r); child.kill("SIGTERM"); }) };
+}
+
+/** A TCP port nothing listens on now. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function launch() {

@@ -507,6 +507,7 @@ impl Config {
             "[jobs]\nclock_seconds = {}\nlease_seconds = {}\n",
             self.jobs.clock_seconds, self.jobs.lease_seconds
         ));
+        out.push_str(&self.auth.to_masked_toml());
         out.push_str(&format!(
             "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\nframe_ancestors = {:?}\n",
             self.help.per_ip_per_hour, self.help.per_establishment_per_hour, self.help.frame_ancestors

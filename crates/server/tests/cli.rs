@@ -514,3 +514,23 @@ fn the_cluster_benchmark_runs_through_nginx_with_one_to_three_nodes() {
     assert_eq!(sqlite.status.code(), Some(1));
     assert!(text(&sqlite.stderr).contains("needs PostgreSQL"), "{}", text(&sqlite.stderr));
 }
+
+#[test]
+fn config_check_shows_the_identity_providers_without_their_secrets_and_refuses_a_lockout() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "public_url = \"https://support.example\"\n[auth]\npassword_roles = [\"admin\"]\n\
+        [[auth.cas]]\nname = \"ent\"\nserver_url = \"https://ent.example/cas\"\n\
+        [[auth.oidc]]\nname = \"academie\"\nissuer = \"https://id.example\"\nclient_id = \"guichet\"\nclient_secret = \"top-secret-value\"\n";
+    std::fs::write(dir.path().join("guichet.toml"), config).unwrap();
+    let out = run(dir.path(), &["config", "check"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("[[auth.cas]]\nname = \"ent\"") && stdout.contains("client_secret = \"***\""), "{stdout}");
+    assert!(!stdout.contains("top-secret-value"));
+    // No administrator would keep a password and no break-glass account is named: refused at start.
+    std::fs::write(dir.path().join("guichet.toml"), config.replace("[\"admin\"]", "[\"requester\"]")).unwrap();
+    let out = run(dir.path(), &["config", "check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("auth.break_glass") && stderr.trim().lines().count() == 1, "{stderr}");
+}

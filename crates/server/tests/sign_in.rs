@@ -354,7 +354,12 @@ per_backend_test!(signing_out_here_signs_out_of_the_ent_too, |backend| async mov
     cas_person(&user, json!({"mail": "claire@desk.test"}));
     let browser = Browser::new();
     assert_eq!(browser.cas_sign_in(&site.base, &user).await.status, StatusCode::SEE_OTHER);
-    let desk = browser.get(&format!("{}/desk", site.base)).await;
+    let response = browser.0.get(format!("{}/desk", site.base)).send().await.unwrap();
+    // The sign-out form leads to the CAS server: the pages' policy lets forms go there, and only there.
+    let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let cas_origin = reqwest::Url::parse(&env("GUICHET_TEST_CAS")).unwrap().origin().ascii_serialization();
+    assert!(policy.contains(&format!("form-action 'self' {cas_origin}")), "{policy}");
+    let desk = Browser::page(response).await;
     let csrf = guichet_testkit::csrf_of(&desk.body).unwrap();
     let out = browser.post_form(&format!("{}/logout", site.base), &[("_csrf", &csrf)]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);

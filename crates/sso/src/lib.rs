@@ -44,6 +44,24 @@ impl Providers {
     pub fn find_oidc(&self, name: &str) -> Option<&oidc::OidcProvider> {
         self.oidc.iter().find(|p| p.name == name)
     }
+
+    /// The origins signing out may lead to (a sign-out form's answer sends
+    /// the browser to the provider's logout): the pages' Content-Security-
+    /// Policy allows forms to lead there, and nowhere else.
+    pub fn logout_origins(&self) -> Vec<String> {
+        let cas = self.cas.iter().filter(|p| p.logout_at_provider).map(|p| p.server_url.origin());
+        let oidc = self
+            .oidc
+            .iter()
+            .filter(|p| p.logout_at_provider)
+            .filter_map(|p| url::Url::parse(&p.issuer).ok())
+            .map(|u| u.origin());
+        let mut origins: Vec<String> =
+            cas.chain(oidc).filter(|o| o.is_tuple()).map(|o| o.ascii_serialization()).collect();
+        origins.sort();
+        origins.dedup();
+        origins
+    }
 }
 
 /// The HTTP client for providers: no redirects followed (a redirect from a

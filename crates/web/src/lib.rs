@@ -75,6 +75,7 @@ pub fn router(app: App, web: WebConfig) -> Router {
         tracing::error!(error = %e, "cannot build the identity providers' HTTP client; sign-in by provider will fail");
         reqwest::Client::default()
     });
+    let form_targets = web.providers.logout_origins();
     let state = AppState { app, web, help_slots, sso_http };
     let (api, openapi) = api::v1::router(&state);
     let openapi = std::sync::Arc::new(openapi);
@@ -111,7 +112,7 @@ pub fn router(app: App, web: WebConfig) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&content_security_policy("'none'"))
+            HeaderValue::from_str(&content_security_policy("'none'", &form_targets))
                 .unwrap_or(HeaderValue::from_static("default-src 'self'")),
         ))
         .layer(SetResponseHeaderLayer::overriding(
@@ -123,10 +124,13 @@ pub fn router(app: App, web: WebConfig) -> Router {
 /// The pages' Content-Security-Policy: every script, style and image from
 /// this server only (no inline script, no remote image), forms posted here
 /// only, framed by `frame_ancestors` only.
-pub fn content_security_policy(frame_ancestors: &str) -> String {
+/// `form_targets`: the identity providers' origins, where signing out leads.
+pub fn content_security_policy(frame_ancestors: &str, form_targets: &[String]) -> String {
+    let form_action = std::iter::once("'self'").chain(form_targets.iter().map(String::as_str)).collect::<Vec<_>>();
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
+         object-src 'none'; base-uri 'none'; form-action {}; frame-ancestors {frame_ancestors}",
+        form_action.join(" ")
     )
 }
 

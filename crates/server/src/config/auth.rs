@@ -232,6 +232,53 @@ impl AuthOptions {
             .transpose()
     }
 
+    /// As `config check` shows it: client secrets masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut out = format!(
+            "[auth]\npassword_roles = {:?}\nbreak_glass = {:?}\n",
+            self.password_roles,
+            self.break_glass.as_deref().unwrap_or("")
+        );
+        let rules = |a: &AccountOptions| {
+            let created: Vec<String> = a
+                .create
+                .iter()
+                .map(|r| format!("{{ attribute = {:?}, values = {:?}, role = {:?} }}", r.attribute, r.values, r.role))
+                .collect();
+            format!(
+                "match_email = {}\nuai_attribute = {:?}\ncreate = [{}]\n",
+                a.match_email,
+                a.uai_attribute.as_deref().unwrap_or(""),
+                created.join(", ")
+            )
+        };
+        for c in &self.cas {
+            out.push_str(&format!(
+                "[[auth.cas]]\nname = {:?}\nlabel = {:?}\nserver_url = {:?}\nformat = {:?}\ntrust_email = {}\n{}",
+                c.name,
+                c.label,
+                c.server_url,
+                c.format,
+                c.trust_email,
+                rules(&c.accounts)
+            ));
+        }
+        for o in &self.oidc {
+            let secret = if o.client_secret.is_some() || o.client_secret_file.is_some() { "***" } else { "" };
+            out.push_str(&format!(
+                "[[auth.oidc]]\nname = {:?}\nlabel = {:?}\nissuer = {:?}\nclient_id = {:?}\nclient_secret = {:?}\nscopes = {:?}\n{}",
+                o.name,
+                o.label,
+                o.issuer,
+                o.client_id,
+                secret,
+                o.scopes,
+                rules(&o.accounts)
+            ));
+        }
+        out
+    }
+
     /// Each provider's account rules, by name.
     pub fn rules(&self) -> anyhow::Result<BTreeMap<String, IdentityRules>> {
         let mut out = BTreeMap::new();

@@ -53,7 +53,7 @@ fn framable(state: &AppState, mut response: Response, status: StatusCode) -> Res
     } else {
         format!("'self' {}", state.web.help_frame_ancestors.join(" "))
     };
-    let policy = crate::content_security_policy(&ancestors);
+    let policy = crate::content_security_policy(&ancestors, &state.web.providers.logout_origins());
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
