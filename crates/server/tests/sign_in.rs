@@ -502,3 +502,25 @@ per_backend_test!(
         assert_eq!(site.app.get("/api/v1/me", &site.f.agent).await.status, axum::http::StatusCode::OK);
     }
 );
+
+per_backend_test!(the_page_after_a_provider_sign_in_never_leaves_the_site, |backend| async move {
+    let site = Site::new(backend).await;
+    let user = guichet_testkit::mail::unique("claire");
+    cas_person(&user, json!({"mail": "claire@desk.test"}));
+    let sub = guichet_testkit::mail::unique("agent");
+    oidc_person(&sub, json!({"email": "claire@desk.test", "email_verified": true})).await;
+    for next in ["//evil.example/", "/\\evil.example", "/\t/evil.example", "https://evil.example/", "/tickets\r\nX: y"]
+    {
+        let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        let b = Browser::new();
+        let start = b.get(&format!("{}/auth/cas/ent?next={encoded}", site.base)).await;
+        let (back_url, _) = b.cas_login(&start.location.unwrap(), &user).await;
+        let back = b.get(&back_url).await;
+        assert_eq!((back.status, back.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "CAS, next={next:?}");
+        let b = Browser::new();
+        let start = b.get(&format!("{}/auth/oidc/academie?next={encoded}", site.base)).await;
+        let back = b.post_form(&start.location.unwrap(), &[("sub", &sub)]).await;
+        let back = b.get(&back.location.unwrap()).await;
+        assert_eq!((back.status, back.location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "OIDC, next={next:?}");
+    }
+});
