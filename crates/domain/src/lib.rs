@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod incident;
 pub mod mail;
+pub mod privacy;
 pub mod query;
 pub mod report;
 pub mod search;
