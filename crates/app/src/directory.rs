@@ -323,7 +323,10 @@ impl App {
             return Err(AppError::field("disabled", "you cannot disable your own account"));
         }
         let mut tx = self.db.begin().await?;
-        guichet_store::users::update_user_disabled(&mut tx, id, disabled).await.map_err(|e| match e {
+        if !disabled && guichet_store::privacy::is_anonymised(&mut tx, id).await? {
+            return Err(AppError::field("disabled", "an anonymised account cannot be enabled again"));
+        }
+        guichet_store::users::update_user_disabled(&mut tx, id, disabled, self.now()).await.map_err(|e| match e {
             guichet_store::StoreError::NotFound => AppError::NotFound("user"),
             other => other.into(),
         })?;

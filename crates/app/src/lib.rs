@@ -17,6 +17,7 @@ pub mod incidents;
 pub mod leases;
 pub mod mail;
 pub mod notify;
+pub mod privacy;
 pub mod render;
 pub mod reports;
 pub mod rota;
@@ -59,6 +60,8 @@ pub struct Settings {
     pub saved_filters_per_user: usize,
     /// How each identity provider's people become accounts, by provider name.
     pub identity_rules: std::collections::BTreeMap<String, guichet_domain::identity::IdentityRules>,
+    /// How long each kind of personal data is kept.
+    pub retention: guichet_domain::privacy::RetentionPolicy,
 }
 
 /// A name for this process: the host's name and the process id.
@@ -87,6 +90,7 @@ impl Default for Settings {
             sign_in: auth::SignInSettings::default(),
             saved_filters_per_user: filters::DEFAULT_PER_USER,
             identity_rules: std::collections::BTreeMap::new(),
+            retention: guichet_domain::privacy::RetentionPolicy::default(),
         }
     }
 }

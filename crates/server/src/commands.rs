@@ -67,6 +67,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             ..config.sign_in.settings()
         },
         identity_rules: config.auth.rules()?,
+        retention: config.retention.policy(),
         node: config.node_name(),
         saved_filters_per_user: config.limits.saved_filters_per_user,
         help_limits: guichet_app::help::HelpLimits {

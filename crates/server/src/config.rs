@@ -71,6 +71,74 @@ pub struct Config {
     pub jobs: JobOptions,
     /// Password sign-in and identity providers (`[auth]`, `[[auth.cas]]`, `[[auth.oidc]]`).
     pub auth: AuthOptions,
+    /// How long each kind of personal data is kept (`[retention]`, docs/privacy.md).
+    pub retention: RetentionOptions,
+}
+
+/// Days (or months of 30 days) each kind of personal data is kept; 0 keeps it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionOptions {
+    /// A HELP sender's name, address and profile, after the request is closed.
+    pub help_identity_days: u32,
+    /// Screenshots and other files, after the ticket is closed.
+    pub attachments_days: u32,
+    /// Inbound mail as received, and quarantined mail.
+    pub raw_mail_days: u32,
+    /// Bodies of the mail sent.
+    pub sent_mail_days: u32,
+    /// Names, addresses and phone numbers in closed tickets' text.
+    pub requesters_months: u32,
+    /// Disabled accounts are anonymised this long after being disabled.
+    pub disabled_accounts_days: u32,
+    /// The privacy audit log and accounts' histories.
+    pub audit_months: u32,
+}
+
+impl Default for RetentionOptions {
+    fn default() -> Self {
+        Self {
+            help_identity_days: 90,
+            attachments_days: 365,
+            raw_mail_days: 90,
+            sent_mail_days: 90,
+            requesters_months: 24,
+            disabled_accounts_days: 90,
+            audit_months: 12,
+        }
+    }
+}
+
+impl RetentionOptions {
+    pub fn policy(&self) -> guichet_domain::privacy::RetentionPolicy {
+        use guichet_domain::privacy::MONTH_DAYS;
+        // Bounded so that the cut-off stays a date: 100 years is "keep" in practice.
+        let days = |n: u32| (n > 0).then(|| chrono::Duration::days(i64::from(n.min(36_500))));
+        let months = |n: u32| (n > 0).then(|| chrono::Duration::days(i64::from(n.min(1_200)) * MONTH_DAYS));
+        guichet_domain::privacy::RetentionPolicy {
+            help_identity: days(self.help_identity_days),
+            attachments: days(self.attachments_days),
+            raw_mail: days(self.raw_mail_days),
+            sent_mail: days(self.sent_mail_days),
+            requesters: months(self.requesters_months),
+            disabled_accounts: days(self.disabled_accounts_days),
+            audit: months(self.audit_months),
+        }
+    }
+
+    fn to_toml(&self) -> String {
+        format!(
+            "[retention]\nhelp_identity_days = {}\nattachments_days = {}\nraw_mail_days = {}\nsent_mail_days = {}\n\
+             requesters_months = {}\ndisabled_accounts_days = {}\naudit_months = {}\n",
+            self.help_identity_days,
+            self.attachments_days,
+            self.raw_mail_days,
+            self.sent_mail_days,
+            self.requesters_months,
+            self.disabled_accounts_days,
+            self.audit_months
+        )
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -280,6 +348,7 @@ impl Default for Config {
             sign_in: SignInOptions::default(),
             limits: LimitOptions::default(),
             jobs: JobOptions::default(),
+            retention: RetentionOptions::default(),
             auth: AuthOptions::default(),
         }
     }
@@ -508,6 +577,7 @@ impl Config {
             self.jobs.clock_seconds, self.jobs.lease_seconds
         ));
         out.push_str(&self.auth.to_masked_toml());
+        out.push_str(&self.retention.to_toml());
         out.push_str(&format!(
             "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\nframe_ancestors = {:?}\n",
             self.help.per_ip_per_hour, self.help.per_establishment_per_hour, self.help.frame_ancestors

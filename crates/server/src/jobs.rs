@@ -331,6 +331,11 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
                 }
             }
         }
+        // Personal data past its retention, in batches (docs/privacy.md).
+        if let Err(e) = app.run_retention_under(Some(&fence)).await {
+            tracing::warn!(error = %e, "retention pass failed; retrying at the next tick");
+            failure = Some(e.to_string());
+        }
         if let Err(e) = app.sweep_expired().await {
             tracing::warn!(error = %e, "cannot forget ended sessions and counters; retrying at the next tick");
         }

@@ -31,6 +31,7 @@ pub mod identities;
 pub mod incidents;
 pub mod leases;
 pub mod mail;
+pub mod privacy;
 pub mod reports;
 pub mod rota;
 pub mod saved_filters;

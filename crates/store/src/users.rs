@@ -219,10 +219,14 @@ pub async fn update_user_language(conn: &mut Conn, id: UserId, language: Languag
 }
 
 /// Enables or disables a user; a disabled user's sessions and tokens stop working.
-pub async fn update_user_disabled(conn: &mut Conn, id: UserId, disabled: bool) -> Result<()> {
-    crate::db::one_row(on_conn!(conn, |c| sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+/// When it was disabled is kept: disabled accounts are anonymised some time after.
+pub async fn update_user_disabled(conn: &mut Conn, id: UserId, disabled: bool, now: DateTime<Utc>) -> Result<()> {
+    let sql = "UPDATE users SET disabled = $1, \
+        disabled_at = CASE WHEN $1 THEN COALESCE(disabled_at, $3) ELSE NULL END WHERE id = $2";
+    crate::db::one_row(on_conn!(conn, |c| sqlx::query(sql)
         .bind(disabled)
         .bind(id.0)
+        .bind(crate::db::to_micros(now))
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected()))?)?;

@@ -1,0 +1,213 @@
+//! Privacy on both backends with a clock moved by hand: each retention rule
+//! forgets its kind at its age and nothing else, reports count the same
+//! before and after, and search no longer finds what was forgotten.
+#![allow(clippy::unwrap_used)]
+
+use axum::http::StatusCode;
+use chrono::Duration;
+use guichet_app::help::HelpRequest;
+use guichet_domain::privacy::DataKind;
+use guichet_testkit::{json, per_backend_test, TestApp, PNG};
+
+async fn keys(app: &TestApp, token: &str, q: &str) -> Vec<String> {
+    let path = format!("/api/v1/search?q={}", url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>());
+    let r = app.get(&path, token).await;
+    assert_eq!(r.status, StatusCode::OK, "{q}: {}", String::from_utf8_lossy(&r.bytes));
+    r.json().as_array().unwrap().iter().map(|h| h["key"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let mut conn = app.app.db.conn().await.unwrap();
+    guichet_store::on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *c).await).unwrap()
+}
+
+async fn reports(app: &TestApp, token: &str) -> Vec<serde_json::Value> {
+    let q = "from=2026-03-01&to=2026-04-30";
+    let mut out = Vec::new();
+    for path in [
+        format!("/api/v1/reports/volume?{q}&granularity=month"),
+        format!("/api/v1/reports/breakdown?{q}&dimension=establishment"),
+        format!("/api/v1/reports/breakdown?{q}&dimension=category"),
+        format!("/api/v1/reports/times?{q}"),
+        format!("/api/v1/reports/sla?{q}"),
+        format!("/api/v1/reports/agents?{q}"),
+        format!("/api/v1/reports/escalations?{q}"),
+    ] {
+        let r = app.get(&path, token).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&r.bytes));
+        out.push(r.json());
+    }
+    out
+}
+
+/// One retention pass, checking that every report counts the same after it
+/// as just before (at the same instant: an open ticket's times grow with the clock).
+async fn retention(app: &TestApp, token: &str) -> std::collections::BTreeMap<DataKind, u64> {
+    let before = reports(app, token).await;
+    let counts = app.app.run_retention_under(None).await.unwrap().counts;
+    assert_eq!(reports(app, token).await, before, "every report counts the same after {counts:?}");
+    counts
+}
+
+/// An app that queues notifications, as with an SMTP server configured.
+async fn app_with_mail(backend: guichet_testkit::Backend) -> TestApp {
+    let mail = guichet_app::notify::MailSettings { notifications: true, ..Default::default() };
+    let settings = guichet_app::Settings { mail, attachment_max_bytes: 64 * 1024, ..Default::default() };
+    TestApp::with_settings(backend, settings).await
+}
+
+per_backend_test!(each_retention_rule_forgets_its_kind_at_its_age_and_reports_count_the_same, |backend| async move {
+    let app = app_with_mail(backend).await;
+    let f = app.fixture().await;
+    // A pupil writes through the HELP page, with a screenshot.
+    let help = app
+        .app
+        .submit_help(HelpRequest {
+            uai: f.uai_a.clone(),
+            profile: "student".into(),
+            name: "Léa Martin".into(),
+            email: "lea.martin@eleve.test".into(),
+            message: "Je suis Léa Martin, rappelez-moi au 06 12 34 56 78, je ne peux plus me connecter".into(),
+            screenshot: Some(("ecran.png".into(), PNG.to_vec())),
+            client: "10.0.0.1".into(),
+            ..HelpRequest::default()
+        })
+        .await
+        .unwrap();
+    let guichet_app::help::HelpOutcome::Filed(help_id) = help else { panic!("not filed") };
+    let help_key = format!("SUP-{}", help_id.0);
+    // The school's administrator gives her number in a reply; a mail comes in; one is quarantined.
+    let path_a = format!("/api/v1/tickets/{}", f.ticket_a);
+    let r = app
+        .post(
+            &format!("{path_a}/comments"),
+            &f.requester_a,
+            json!({"body": "Joignable au 07 98 76 54 32, Nathalie Durand"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let raw = "From: admin.a@lycee-a.test\r\nTo: support@guichet.test\r\nSubject: Cahier de textes\r\n\
+        Message-ID: <privacy-1@client.test>\r\nDate: Mon, 2 Mar 2026 14:00:00 +0100\r\n\r\nBonjour, Nathalie Durand\r\n";
+    let mailed = match app.app.ingest_mail(raw.as_bytes(), None).await.unwrap() {
+        guichet_app::mail::IngestOutcome::Ticket { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    let durand = |mut keys: Vec<String>| {
+        keys.sort();
+        keys
+    };
+    let forged = raw.replace("admin.a@lycee-a.test", "claire@desk.test").replace("privacy-1", "privacy-2");
+    app.app.ingest_mail(forged.as_bytes(), None).await.unwrap();
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_quarantine").await, 1);
+    assert!(count(&app, "SELECT COUNT(*) FROM mail_messages WHERE raw IS NOT NULL").await >= 1);
+    // Ticket A and the HELP request are resolved, then closed; ticket B stays open.
+    for key in [&f.ticket_a, &help_key] {
+        let path = format!("/api/v1/tickets/{key}");
+        let r = app.patch(&path, &f.admin, json!({"status": "resolved", "resolution": "fixed"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+        let r = app.patch(&path, &f.admin, json!({"status": "closed"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    }
+    // A school administrator who left: disabled today.
+    let (_, gone) = app
+        .user("ancien@lycee-a.test", "Ancien Proviseur", guichet_domain::user::Role::Requester, Some(&f.uai_a))
+        .await;
+    let op = app.app.operator();
+    app.app.set_user_disabled(&op, guichet_domain::ids::UserId(gone), true).await.unwrap();
+
+    // Everything queued was sent.
+    {
+        let mut conn = app.app.db.conn().await.unwrap();
+        guichet_store::on_conn!(conn, |c| sqlx::query("UPDATE outbox SET sent_at = created_at")
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))
+        .unwrap();
+    }
+    assert!(count(&app, "SELECT COUNT(*) FROM outbox WHERE body_text <> ''").await > 0);
+    assert_eq!(keys(&app, &f.agent, "Léa").await, vec![help_key.clone()]);
+    assert_eq!(durand(keys(&app, &f.agent, "Durand").await), durand(vec![f.ticket_a.clone(), mailed.clone()]));
+    let files = "SELECT COUNT(*) FROM attachments";
+    let files_at_start = count(&app, files).await;
+
+    // Day 89: nothing is due yet.
+    app.clock.advance(Duration::days(89));
+    assert_eq!(retention(&app, &f.agent).await, Default::default());
+
+    // Day 91: HELP identity, raw and quarantined mail, sent bodies, the disabled account.
+    app.clock.advance(Duration::days(2));
+    let counts = retention(&app, &f.agent).await;
+    assert_eq!(counts.get(&DataKind::HelpIdentity), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&DataKind::DisabledAccounts), Some(&1), "{counts:?}");
+    assert!(counts.get(&DataKind::RawMail).is_some_and(|n| *n >= 2), "{counts:?}");
+    assert!(counts.get(&DataKind::SentMail).is_some_and(|n| *n > 0), "{counts:?}");
+    assert!(!counts.contains_key(&DataKind::Attachments) && !counts.contains_key(&DataKind::Requesters), "{counts:?}");
+    let contact = app.app.contact(&op, &help_key).await.unwrap().unwrap();
+    assert_eq!(
+        (contact.name.as_str(), contact.email, contact.profile.as_str()),
+        (format!("Personne anonymisée #{}", help_id.0).as_str(), None, "")
+    );
+    assert!(keys(&app, &f.agent, "Léa").await.is_empty() && keys(&app, &f.agent, "0612345678").await.is_empty());
+    let help_ticket = app.get(&format!("/api/v1/tickets/{help_key}"), &f.agent).await.json();
+    let text = help_ticket.to_string();
+    assert!(!text.contains("Léa") && !text.contains("56 78") && text.contains("[téléphone masqué]"), "{text}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_quarantine").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_messages WHERE raw IS NOT NULL").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE body_text <> ''").await, 0);
+    let account = {
+        let mut conn = app.app.db.conn().await.unwrap();
+        guichet_store::users::find_user(&mut conn, guichet_domain::ids::UserId(gone)).await.unwrap()
+    };
+    assert_eq!(account.name, format!("Personne anonymisée #{gone}"));
+    assert!(account.email.as_str().ends_with("@guichet.invalid") && account.phones.is_empty() && account.disabled);
+    // Not yet: files, and the requester's own words on ticket A.
+    assert_eq!(count(&app, files).await, files_at_start);
+    assert_eq!(durand(keys(&app, &f.agent, "Durand").await), durand(vec![f.ticket_a.clone(), mailed.clone()]));
+    // An anonymised account cannot come back.
+    let back = app.app.set_user_disabled(&op, guichet_domain::ids::UserId(gone), false).await;
+    assert!(back.is_err());
+
+    // Day 366: the files of closed tickets go; ticket B's stay.
+    app.clock.advance(Duration::days(275));
+    // Tokens last a year: new ones.
+    let agent = app.app.create_token("claire@desk.test", "next year").await.unwrap();
+    let requester = app.app.create_token("admin.a@lycee-a.test", "next year").await.unwrap();
+    let counts = retention(&app, &agent).await;
+    assert_eq!(counts.get(&DataKind::Attachments), Some(&3), "two on ticket A, the screenshot: {counts:?}");
+    let b_id = f.ticket_b.trim_start_matches("SUP-");
+    assert_eq!(
+        count(&app, &format!("SELECT COUNT(*) FROM attachments WHERE ticket_id = {b_id}")).await,
+        2,
+        "ticket B's"
+    );
+    let gone_file = app.get(&format!("/api/v1/attachments/{}", f.public_attachment_a), &requester).await;
+    assert_eq!(gone_file.status, StatusCode::NOT_FOUND);
+    assert_eq!(count(&app, files).await, files_at_start - 3);
+
+    // Day 721: names, addresses and numbers leave closed tickets' text; ticket B is as it was.
+    app.clock.advance(Duration::days(355));
+    let counts = retention(&app, &agent).await;
+    assert_eq!(counts.get(&DataKind::Requesters), Some(&2), "{counts:?}");
+    assert!(
+        counts.get(&DataKind::Audit).is_some_and(|n| *n > 0),
+        "the first runs' entries are over a year old: {counts:?}"
+    );
+    assert_eq!(keys(&app, &agent, "Durand").await, vec![mailed.clone()], "the open ticket keeps its words");
+    // What people wrote; the author stays the account, which is still active.
+    let comments = app.get(&format!("{path_a}/comments"), &agent).await.json();
+    let a: String =
+        comments.as_array().unwrap().iter().map(|c| c["body"].as_str().unwrap().to_owned() + "\n").collect();
+    assert!(!a.contains("Durand") && !a.contains("54 32") && a.contains("Personne anonymisée"), "{a}");
+    let b = app.get(&format!("/api/v1/tickets/{}", f.ticket_b), &agent).await.json();
+    assert_eq!(b["description"], "Page blanche");
+
+    // The audit log kept counts, never a name or an address.
+    let audit = app.app.privacy_audit(&op, None, 100).await.unwrap();
+    let retention_entry = audit.iter().find(|e| e.action == "retention").unwrap();
+    assert!(retention_entry.details.contains("requesters"), "{retention_entry:?}");
+    for e in &audit {
+        assert!(!e.details.contains('@') && !e.details.contains("Durand") && !e.subject.contains('@'), "{e:?}");
+    }
+    // A second pass finds nothing more to do.
+    assert_eq!(retention(&app, &agent).await, Default::default());
+});
