@@ -268,6 +268,27 @@ impl App {
     ) -> Result<Option<guichet_store::incidents::Contact>, AppError> {
         let mut conn = self.db.conn().await?;
         let record = self.visible_ticket(&mut conn, p, key).await?;
-        Ok(guichet_store::incidents::find_contact(&mut conn, record.ticket.id).await?)
+        let contact = guichet_store::incidents::find_contact(&mut conn, record.ticket.id).await?;
+        drop(conn);
+        // The operator (command line, id 0) is no account to record.
+        if p.user.id.0 > 0 && contact.as_ref().is_some_and(|c| c.email.is_some()) {
+            self.record_contact_viewed(p, &self.key(record.ticket.id)).await?;
+        }
+        Ok(contact)
+    }
+
+    /// Who looked at a HELP sender's details: once per reader, ticket and day
+    /// in the privacy audit log.
+    async fn record_contact_viewed(&self, p: &Principal, key: &str) -> Result<(), AppError> {
+        use guichet_store::privacy::{audited_since, insert_audit};
+        const ACTION: &str = "help_contact_viewed";
+        let now = self.now();
+        let subject = format!("ticket:{key}");
+        let mut tx = self.db.begin().await?;
+        if !audited_since(&mut tx, p.user.id, ACTION, &subject, now - chrono::Duration::days(1)).await? {
+            insert_audit(&mut tx, now, Some(p.user.id), ACTION, &subject, "{}").await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -126,12 +126,26 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+33\s?(?:\(0\)\s?)?|\b0)[1-9](?:[\s.\-]?\d{2}){4}\b").expect("a valid pattern")
 });
 
+/// A value as a pattern: literal, except a phone number, stored as digits,
+/// which matches however people space it (06 12 34 56 78, 06.12.34.56.78).
+fn value_pattern(value: &str) -> String {
+    let digits = value.chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect::<String>();
+    let phone = (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit() || c == '+');
+    if phone {
+        digits.chars().map(|c| regex::escape(&c.to_string())).collect::<Vec<_>>().join(r"[\s.\-]?")
+    } else {
+        regex::escape(value)
+    }
+}
+
 /// Takes a person's values (name, addresses, phone numbers) out of text, and
 /// any address or phone number it recognises.
 #[derive(Debug, Clone)]
 pub struct Scrubber {
     known: Option<Regex>,
     placeholder: String,
+    /// Also any address or phone number, not only the person's.
+    patterns: bool,
 }
 
 impl Scrubber {
@@ -147,10 +161,16 @@ impl Scrubber {
         let known = if values.is_empty() {
             None
         } else {
-            let pattern = values.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|");
+            let pattern = values.iter().map(|v| value_pattern(v)).collect::<Vec<_>>().join("|");
             RegexBuilder::new(&pattern).case_insensitive(true).size_limit(1 << 22).build().ok()
         };
-        Scrubber { known, placeholder: placeholder.to_owned() }
+        Scrubber { known, placeholder: placeholder.to_owned(), patterns: true }
+    }
+
+    /// Only the person's own values: for texts where other people's
+    /// addresses and numbers are legitimately written (others' tickets).
+    pub fn known_only<S: AsRef<str>>(known: &[S], placeholder: &str) -> Scrubber {
+        Scrubber { patterns: false, ..Scrubber::new(known, placeholder) }
     }
 
     /// The text without the person's values nor any recognisable address or
@@ -162,10 +182,10 @@ impl Scrubber {
                 out = std::borrow::Cow::Owned(known.replace_all(&out, self.placeholder.as_str()).into_owned());
             }
         }
-        if EMAIL.is_match(&out) {
+        if self.patterns && EMAIL.is_match(&out) {
             out = std::borrow::Cow::Owned(EMAIL.replace_all(&out, MASKED_EMAIL).into_owned());
         }
-        if PHONE.is_match(&out) {
+        if self.patterns && PHONE.is_match(&out) {
             out = std::borrow::Cow::Owned(PHONE.replace_all(&out, MASKED_PHONE).into_owned());
         }
         match out {
@@ -201,6 +221,23 @@ mod tests {
         );
         assert!(out.contains("[téléphone masqué] ou [téléphone masqué]"), "{out}");
         assert!(out.ends_with("Personne anonymisée #7"), "the shorter value too: {out}");
+    }
+
+    #[test]
+    fn a_stored_number_matches_however_it_is_written() {
+        let s = Scrubber::known_only(&["0612345678"], "X");
+        for text in ["06 12 34 56 78", "06.12.34.56.78", "0612345678", "06-12-34-56-78"] {
+            assert_eq!(s.scrub(text).as_deref(), Some("X"), "{text}");
+        }
+    }
+
+    #[test]
+    fn known_only_leaves_other_peoples_addresses() {
+        let s = Scrubber::known_only(&["Marie Dupont"], "X");
+        assert_eq!(
+            s.scrub("Marie Dupont, voir support@ac.fr 01 23 45 67 89").as_deref(),
+            Some("X, voir support@ac.fr 01 23 45 67 89")
+        );
     }
 
     #[test]

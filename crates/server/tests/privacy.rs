@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use guichet_app::help::HelpRequest;
 use guichet_domain::privacy::DataKind;
-use guichet_testkit::{json, per_backend_test, TestApp, PNG};
+use guichet_testkit::{backend_test, json, per_backend_test, TestApp, PNG};
 
 async fn keys(app: &TestApp, token: &str, q: &str) -> Vec<String> {
     let path = format!("/api/v1/search?q={}", url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>());
@@ -210,4 +210,239 @@ per_backend_test!(each_retention_rule_forgets_its_kind_at_its_age_and_reports_co
     }
     // A second pass finds nothing more to do.
     assert_eq!(retention(&app, &agent).await, Default::default());
+});
+
+/// The archive's files by name.
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).unwrap();
+        let mut content = Vec::new();
+        file.read_to_end(&mut content).unwrap();
+        out.insert(file.name().to_owned(), content);
+    }
+    out
+}
+
+backend_test!(a_persons_export_holds_all_of_their_data_and_nobody_elses, |app| async move {
+    let f = app.fixture().await;
+    // Nathalie (school A) writes; a look-alike in school B writes too.
+    let (look_alike, _) = app
+        .user("nathalie.durand@lycee-b.test", "Nathalie Durand", guichet_domain::user::Role::Requester, Some(&f.uai_b))
+        .await;
+    let r = app
+        .post(
+            "/api/v1/tickets",
+            &look_alike,
+            json!({"title": "Nathalie Durand: ENT", "description": "Nathalie Durand ici", "establishment": f.uai_b}),
+        )
+        .await;
+    let other_key = r.json()["key"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/api/v1/tickets/{}/comments", f.ticket_a),
+        &f.requester_a,
+        json!({"body": "Merci, c'est réglé"}),
+    )
+    .await;
+    // She also wrote in school B's ticket? No: she commented on her own only. A HELP request names her address.
+    app.app
+        .submit_help(HelpRequest {
+            uai: f.uai_a.clone(),
+            profile: "teacher".into(),
+            name: "N. Durand".into(),
+            email: "admin.a@lycee-a.test".into(),
+            message: "Je n'ai plus accès".into(),
+            client: "10.0.0.2".into(),
+            ..HelpRequest::default()
+        })
+        .await
+        .unwrap();
+
+    // Only administrators.
+    for token in [&f.requester_a, &f.agent, &f.technician] {
+        let r = app.post("/api/v1/privacy/people/export", token, json!({"email": "admin.a@lycee-a.test"})).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&r.bytes));
+    }
+    let bad = app.post("/api/v1/privacy/people/export", &f.admin, json!({"email": "pas une adresse"})).await;
+    assert_eq!(
+        (bad.status, bad.code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+        "{}",
+        String::from_utf8_lossy(&bad.bytes)
+    );
+
+    let preview =
+        app.post("/api/v1/privacy/people/lookup", &f.admin, json!({"email": "Admin.A@lycee-a.test"})).await.json();
+    assert_eq!((preview["tickets_filed"].as_i64(), preview["help_requests"].as_i64()), (Some(1), Some(1)), "{preview}");
+    assert_eq!(preview["account"]["name"], "Nathalie Durand");
+
+    let r = app.post("/api/v1/privacy/people/export", &f.admin, json!({"email": "admin.a@lycee-a.test"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "application/zip");
+    let files = unzip(&r.bytes);
+    let person: serde_json::Value = serde_json::from_slice(&files["person.json"]).unwrap();
+    let keys: Vec<&str> = person["tickets"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap()).collect();
+    assert!(keys.contains(&f.ticket_a.as_str()) && keys.len() == 2, "her ticket and her HELP request: {keys:?}");
+    assert!(!keys.contains(&other_key.as_str()) && !keys.contains(&f.ticket_b.as_str()), "nobody else's: {keys:?}");
+    assert_eq!(person["account"]["email"], "admin.a@lycee-a.test");
+    assert_eq!(person["account"]["phones"], json!(["0144321200"]));
+    let text = String::from_utf8_lossy(&files["comments.csv"]).into_owned();
+    assert!(text.contains("Merci, c'est réglé") && !text.contains("Nathalie Durand ici"), "{text}");
+    assert!(String::from_utf8_lossy(&files["tickets.csv"]).contains(&f.ticket_a));
+    assert!(
+        files.keys().any(|k| k.starts_with(&format!("files/{}/", f.ticket_a))),
+        "her ticket's files: {:?}",
+        files.keys()
+    );
+    // The export is in the audit log, without the address.
+    let audit = app.get("/api/v1/privacy/audit", &f.admin).await.json();
+    let entry = audit.as_array().unwrap().iter().find(|e| e["action"] == "export").unwrap();
+    assert!(
+        entry["subject"].as_str().unwrap().starts_with("user:") && !entry.to_string().contains("lycee-a"),
+        "{entry}"
+    );
+    assert_eq!(app.get("/api/v1/privacy/audit", &f.agent).await.status, StatusCode::FORBIDDEN);
+});
+
+backend_test!(an_erasure_anonymises_the_person_everywhere_and_keeps_the_statistics, |app| async move {
+    let f = app.fixture().await;
+    app.post(
+        &format!("/api/v1/tickets/{}/comments", f.ticket_a),
+        &f.requester_a,
+        json!({"body": "Signé Nathalie Durand, 06 11 22 33 44"}),
+    )
+    .await;
+    // A colleague's ticket in her school, where she wrote too (her number as people write it).
+    let (colleague, _) =
+        app.user("cpe@lycee-a.test", "Paul Roux", guichet_domain::user::Role::Requester, Some(&f.uai_a)).await;
+    let r = app
+        .post(
+            "/api/v1/tickets",
+            &colleague,
+            json!({"title": "Notes", "description": "Appeler le standard au 01 02 03 04 05", "establishment": f.uai_a}),
+        )
+        .await;
+    let colleague_key = r.json()["key"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/api/v1/tickets/{colleague_key}/comments"),
+        &f.requester_a,
+        json!({"body": "Vu aussi, Nathalie Durand (01 44 32 12 00)"}),
+    )
+    .await;
+    // Someone else with the same name, in school B: not her.
+    let (homonym, _) = app
+        .user("n.durand@lycee-b.test", "Nathalie Durand", guichet_domain::user::Role::Requester, Some(&f.uai_b))
+        .await;
+    let r = app
+        .post(
+            "/api/v1/tickets",
+            &homonym,
+            json!({"title": "ENT", "description": "De la part de Nathalie Durand", "establishment": f.uai_b}),
+        )
+        .await;
+    let homonym_key = r.json()["key"].as_str().unwrap().to_owned();
+    let volume = "/api/v1/reports/volume?from=2026-03-01&to=2026-03-31&granularity=month";
+    let before = app.get(volume, &f.agent).await.json();
+    // Confirmation required; not oneself; administrators only.
+    let r = app
+        .post("/api/v1/privacy/people/erase", &f.admin, json!({"email": "admin.a@lycee-a.test", "confirm": false}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r =
+        app.post("/api/v1/privacy/people/erase", &f.admin, json!({"email": "boss@desk.test", "confirm": true})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .post("/api/v1/privacy/people/erase", &f.agent, json!({"email": "admin.a@lycee-a.test", "confirm": true}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let r = app
+        .post("/api/v1/privacy/people/erase", &f.admin, json!({"email": "admin.a@lycee-a.test", "confirm": true}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    // She can no longer sign in, her token is gone, her name is nowhere.
+    assert_eq!(app.get("/api/v1/me", &f.requester_a).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(keys(&app, &f.agent, "Durand").await, vec![homonym_key.clone()], "only the homonym's ticket");
+    let a = app.get(&format!("/api/v1/tickets/{}/comments", f.ticket_a), &f.agent).await.json().to_string();
+    assert!(!a.contains("Durand") && !a.contains("33 44") && a.contains("Personne anonymisée"), "{a}");
+    // In her colleague's ticket only her own values went: the school's number stays.
+    let c = app.get(&format!("/api/v1/tickets/{colleague_key}/comments"), &f.agent).await.json().to_string();
+    assert!(!c.contains("Durand") && !c.contains("44 32") && c.contains("Personne anonymisée"), "{c}");
+    let c = app.get(&format!("/api/v1/tickets/{colleague_key}"), &f.agent).await.json();
+    assert_eq!(c["description"], "Appeler le standard au 01 02 03 04 05");
+    let ticket = app.get(&format!("/api/v1/tickets/{}", f.ticket_a), &f.agent).await.json();
+    assert!(ticket["requester"]["name"].as_str().unwrap().starts_with("Personne anonymisée"), "{ticket}");
+    assert_eq!(app.get(volume, &f.agent).await.json(), before, "the statistics are the same");
+    let preview =
+        app.post("/api/v1/privacy/people/lookup", &f.admin, json!({"email": "admin.a@lycee-a.test"})).await.json();
+    assert!(preview["account"].is_null(), "the address is no longer known: {preview}");
+    let audit = app.get("/api/v1/privacy/audit", &f.admin).await.json();
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "erasure"));
+});
+
+backend_test!(a_redaction_removes_the_secret_everywhere_and_says_who_masked_it, |app| async move {
+    let f = app.fixture().await;
+    let path = format!("/api/v1/tickets/{}", f.ticket_a);
+    let r = app
+        .post(&format!("{path}/comments"), &f.requester_a, json!({"body": "Mon mot de passe est Zorglub-42, merci"}))
+        .await;
+    let comment = r.json()["id"].as_i64().unwrap();
+    assert_eq!(keys(&app, &f.agent, "Zorglub").await, vec![f.ticket_a.clone()]);
+    let request = json!({"target": "comment", "id": comment, "text": "Zorglub-42", "reason": "mot de passe collé"});
+    // Not the school, not a ticket the desk cannot find, not a text that is not there.
+    assert_eq!(
+        app.post(&format!("{path}/redactions"), &f.requester_a, request.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let elsewhere = app.post(&format!("/api/v1/tickets/{}/redactions", f.ticket_b), &f.agent, request.clone()).await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND, "the comment is not on that ticket");
+    let absent = json!({"target": "comment", "id": comment, "text": "absent", "reason": "x"});
+    assert_eq!(
+        app.post(&format!("{path}/redactions"), &f.agent, absent).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let no_reason = json!({"target": "comment", "id": comment, "text": "Zorglub-42", "reason": " "});
+    assert_eq!(
+        app.post(&format!("{path}/redactions"), &f.agent, no_reason).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let r = app.post(&format!("{path}/redactions"), &f.agent, request).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
+    let list = r.json();
+    assert_eq!(
+        (list[0]["by"].as_str(), list[0]["reason"].as_str()),
+        (Some("Claire Oreja"), Some("mot de passe collé"))
+    );
+    assert!(keys(&app, &f.agent, "Zorglub").await.is_empty(), "gone from search");
+    let comments = app.get(&format!("{path}/comments"), &f.requester_a).await.json().to_string();
+    assert!(
+        !comments.contains("Zorglub") && comments.contains("Mon mot de passe est [contenu masqué], merci"),
+        "{comments}"
+    );
+    let outbox =
+        count(&app, "SELECT COUNT(*) FROM outbox WHERE body_text LIKE '%Zorglub%' OR subject LIKE '%Zorglub%'").await;
+    assert_eq!(outbox, 0);
+    // The school sees that something was masked, and why.
+    let seen = app.get(&format!("{path}/redactions"), &f.requester_a).await.json();
+    assert_eq!(seen[0]["target"], "comment");
+    assert_eq!(
+        app.get(&format!("/api/v1/tickets/{}/redactions", f.ticket_a), &f.requester_b).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A file: removed, content included.
+    let file = json!({"target": "attachment", "id": f.public_attachment_a, "reason": "capture avec des noms d'élèves"});
+    assert_eq!(app.post(&format!("{path}/redactions"), &f.agent, file).await.status, StatusCode::CREATED);
+    assert_eq!(
+        app.get(&format!("/api/v1/attachments/{}", f.public_attachment_a), &f.agent).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The whole description.
+    let whole = json!({"target": "description", "reason": "données d'un élève"});
+    assert_eq!(app.post(&format!("{path}/redactions"), &f.agent, whole).await.status, StatusCode::CREATED);
+    assert_eq!(app.get(&path, &f.agent).await.json()["description"], "[contenu masqué]");
+    let audit = app.get("/api/v1/privacy/audit", &f.admin).await.json();
+    assert_eq!(audit.as_array().unwrap().iter().filter(|e| e["action"] == "redaction").count(), 3);
 });

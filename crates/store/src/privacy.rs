@@ -353,3 +353,190 @@ pub async fn list_audit(conn: &mut Conn, before_id: Option<i64>, limit: i64) -> 
         })
         .collect())
 }
+
+/// Where a person (an address) appears: what an export gathers and an
+/// erasure rewrites. Found by ids and exact addresses, never by text search,
+/// so that another person with a similar name is never included.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonTrace {
+    pub account: Option<UserId>,
+    /// Tickets the account filed.
+    pub filed: Vec<TicketId>,
+    /// HELP requests sent from the address.
+    pub help: Vec<TicketId>,
+    /// Tickets where the account wrote, outside those above.
+    pub commented: Vec<TicketId>,
+    /// Outbox rows addressed to the person.
+    pub mails_to: Vec<i64>,
+    /// Inbound mail from the address (mail_messages).
+    pub mails_from: Vec<i64>,
+    /// Quarantined mail from the address.
+    pub quarantined: Vec<i64>,
+}
+
+async fn ids(conn: &mut Conn, sql: &str, key: &str) -> Result<Vec<i64>> {
+    Ok(on_conn!(conn, |c| sqlx::query_scalar(sql).bind(key).fetch_all(&mut *c).await)?)
+}
+
+async fn ids_of_user(conn: &mut Conn, sql: &str, user: UserId) -> Result<Vec<i64>> {
+    Ok(on_conn!(conn, |c| sqlx::query_scalar(sql).bind(user.0).fetch_all(&mut *c).await)?)
+}
+
+/// Everything held about the person with this address (lower-case).
+pub async fn person_trace(conn: &mut Conn, email: &str) -> Result<PersonTrace> {
+    let account: Option<i64> = on_conn!(conn, |c| sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&mut *c)
+        .await)?;
+    let mut trace = PersonTrace { account: account.map(UserId), ..PersonTrace::default() };
+    if let Some(user) = trace.account {
+        trace.filed = requester_tickets(conn, user).await?;
+        let sql = "SELECT DISTINCT ticket_id FROM comments WHERE author_id = $1 ORDER BY ticket_id";
+        trace.commented = ids_of_user(conn, sql, user)
+            .await?
+            .into_iter()
+            .map(TicketId)
+            .filter(|t| !trace.filed.contains(t))
+            .collect();
+    }
+    let help =
+        ids(conn, "SELECT ticket_id FROM ticket_contacts WHERE LOWER(email) = $1 ORDER BY ticket_id", email).await?;
+    trace.help = help.into_iter().map(TicketId).filter(|t| !trace.filed.contains(t)).collect();
+    trace.commented.retain(|t| !trace.help.contains(t));
+    trace.mails_to = ids(conn, "SELECT id FROM outbox WHERE LOWER(recipient) = $1 ORDER BY id", email).await?;
+    trace.mails_from =
+        ids(conn, "SELECT id FROM mail_messages WHERE direction = 'in' AND LOWER(sender) = $1 ORDER BY id", email)
+            .await?;
+    trace.quarantined = ids(conn, "SELECT id FROM mail_quarantine WHERE LOWER(sender) = $1 ORDER BY id", email).await?;
+    Ok(trace)
+}
+
+/// A mail sent to the person, as kept in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailCopy {
+    pub id: i64,
+    pub ticket: Option<TicketId>,
+    pub subject: String,
+    pub body: String,
+    pub at: DateTime<Utc>,
+    pub sent: bool,
+}
+
+pub async fn outbox_copies(conn: &mut Conn, ids: &[i64]) -> Result<Vec<MailCopy>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let sql = "SELECT id, ticket_id, subject, body_text, created_at, sent_at IS NOT NULL FROM outbox WHERE id = $1";
+        let row: Option<(i64, Option<i64>, String, String, i64, bool)> =
+            on_conn!(conn, |c| sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await)?;
+        if let Some((id, ticket, subject, body, at, sent)) = row {
+            out.push(MailCopy { id, ticket: ticket.map(TicketId), subject, body, at: from_micros(at), sent });
+        }
+    }
+    Ok(out)
+}
+
+/// A mail received from the person: its subject and, while kept, the message as received.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InboundCopy {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub subject: String,
+    pub raw: Option<Vec<u8>>,
+    pub created_at: i64,
+}
+
+pub async fn inbound_copies(conn: &mut Conn, ids: &[i64]) -> Result<Vec<InboundCopy>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let sql = "SELECT id, ticket_id, subject, raw, created_at FROM mail_messages WHERE id = $1";
+        let row: Option<InboundCopy> = on_conn!(conn, |c| sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await)?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// Mail to an erased person: queued mail is given up, copies lose their
+/// body and the address.
+pub async fn erase_mail_to(conn: &mut Conn, ids: &[i64], placeholder: &str, now: DateTime<Utc>) -> Result<()> {
+    for id in ids {
+        let sql = "UPDATE outbox SET recipient = $1, body_text = '', body_html = '', \
+            failed_at = CASE WHEN sent_at IS NULL THEN COALESCE(failed_at, $2) ELSE failed_at END, \
+            last_error = CASE WHEN sent_at IS NULL THEN 'recipient erased' ELSE last_error END WHERE id = $3";
+        on_conn!(conn, |c| sqlx::query(sql)
+            .bind(placeholder)
+            .bind(to_micros(now))
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Mail from an erased person: the message as received and its sender go;
+/// quarantined messages are removed.
+pub async fn erase_mail_from(conn: &mut Conn, messages: &[i64], quarantined: &[i64]) -> Result<()> {
+    for id in messages {
+        let sql = "UPDATE mail_messages SET raw = NULL, sender = '', subject = '' WHERE id = $1";
+        on_conn!(conn, |c| sqlx::query(sql).bind(id).execute(&mut *c).await.map(|_| ()))?;
+    }
+    for id in quarantined {
+        on_conn!(conn, |c| sqlx::query("DELETE FROM mail_quarantine WHERE id = $1")
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Content masked on a ticket: where, by whom, when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redaction {
+    pub target: String,
+    pub target_id: Option<i64>,
+    pub actor_name: Option<String>,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn insert_redaction(
+    conn: &mut Conn,
+    ticket: TicketId,
+    target: &str,
+    target_id: Option<i64>,
+    actor: UserId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let sql =
+        "INSERT INTO redactions (ticket_id, target, target_id, actor_id, reason, at) VALUES ($1, $2, $3, $4, $5, $6)";
+    on_conn!(conn, |c| sqlx::query(sql)
+        .bind(ticket.0)
+        .bind(target)
+        .bind(target_id)
+        .bind(actor.0)
+        .bind(reason)
+        .bind(to_micros(now))
+        .execute(&mut *c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+pub async fn list_redactions(conn: &mut Conn, ticket: TicketId) -> Result<Vec<Redaction>> {
+    let sql = "SELECT r.target, r.target_id, u.name, r.reason, r.at FROM redactions r \
+        LEFT JOIN users u ON u.id = r.actor_id WHERE r.ticket_id = $1 ORDER BY r.id";
+    type Row = (String, Option<i64>, Option<String>, String, i64);
+    let rows: Vec<Row> = on_conn!(conn, |c| sqlx::query_as(sql).bind(ticket.0).fetch_all(&mut *c).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(target, target_id, actor_name, reason, at)| Redaction {
+            target,
+            target_id,
+            actor_name,
+            reason,
+            at: from_micros(at),
+        })
+        .collect())
+}

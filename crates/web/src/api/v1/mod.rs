@@ -8,6 +8,7 @@ pub mod filters;
 pub mod incidents;
 pub mod mail;
 pub mod me;
+pub mod privacy;
 pub mod reports;
 pub mod rota;
 pub mod search;
@@ -119,6 +120,12 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(me::get_me))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(privacy::lookup_person))
+        .routes(routes!(privacy::export_person))
+        .routes(routes!(privacy::erase_person))
+        .routes(routes!(privacy::run_retention))
+        .routes(routes!(privacy::list_audit))
+        .routes(routes!(privacy::list_redactions, privacy::create_redaction))
         .routes(routes!(desk::get_dashboard))
         .routes(routes!(desk::get_calendar, desk::put_calendar))
         .routes(routes!(desk::get_sla_policy, desk::put_sla_policy))
