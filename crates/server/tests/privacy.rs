@@ -446,3 +446,71 @@ backend_test!(a_redaction_removes_the_secret_everywhere_and_says_who_masked_it, 
     let audit = app.get("/api/v1/privacy/audit", &f.admin).await.json();
     assert_eq!(audit.as_array().unwrap().iter().filter(|e| e["action"] == "redaction").count(), 3);
 });
+
+const PASSWORD: &str = "correct horse battery";
+
+backend_test!(the_privacy_page_looks_up_exports_and_erases_for_administrators_only, |app| async move {
+    let f = app.fixture().await;
+    for email in ["admin.a@lycee-a.test", "claire@desk.test"] {
+        let s = app.sign_in(email, PASSWORD).await;
+        assert_eq!(app.page(&s.cookie, "/admin/privacy").await.status, StatusCode::FORBIDDEN, "{email}");
+        let r = app.form(&s, "/admin/privacy/export", &[("email", "admin.b@lycee-b.test")], None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{email}");
+        let r =
+            app.form(&s, "/admin/privacy/erase", &[("email", "admin.b@lycee-b.test"), ("confirm", "yes")], None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{email}");
+    }
+    let admin = app.sign_in("boss@desk.test", PASSWORD).await;
+    let page = app.page(&admin.cookie, "/admin/privacy").await;
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    assert!(
+        html.contains("Durées de conservation")
+            && html.contains("90 jours")
+            && html.contains("href=\"/admin/privacy\""),
+        "{html}"
+    );
+    // Without the session's token, nothing.
+    let r = app
+        .form(&admin, "/admin/privacy/erase", &[("email", "admin.b@lycee-b.test"), ("confirm", "yes")], Some("forged"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let found = app.form(&admin, "/admin/privacy/person", &[("email", "admin.b@lycee-b.test")], None).await;
+    let html = String::from_utf8_lossy(&found.bytes).into_owned();
+    assert!(html.contains("Karim Benali") && html.contains("Demandes déposées : 1"), "{html}");
+    let zip = app.form(&admin, "/admin/privacy/export", &[("email", "admin.b@lycee-b.test")], None).await;
+    assert_eq!(zip.headers["content-type"], "application/zip");
+    assert!(unzip(&zip.bytes).contains_key("person.json"));
+    // Unticked confirmation: nothing erased.
+    let r = app.form(&admin, "/admin/privacy/erase", &[("email", "admin.b@lycee-b.test")], None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/api/v1/me", &f.requester_b).await.status, StatusCode::OK);
+    let r =
+        app.form(&admin, "/admin/privacy/erase", &[("email", "admin.b@lycee-b.test"), ("confirm", "yes")], None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/api/v1/me", &f.requester_b).await.status, StatusCode::UNAUTHORIZED);
+    let csv = app.page(&admin.cookie, "/admin/privacy/audit.csv").await;
+    let csv = String::from_utf8_lossy(&csv.bytes).into_owned();
+    assert!(csv.contains(";export;user:") && csv.contains(";erasure;user:") && !csv.contains("lycee-b"), "{csv}");
+});
+
+backend_test!(the_desk_masks_a_pasted_password_from_the_ticket_page, |app| async move {
+    let f = app.fixture().await;
+    let r = app
+        .post(&format!("/api/v1/tickets/{}/comments", f.ticket_a), &f.requester_a, json!({"body": "mdp Hunter-77"}))
+        .await;
+    let id = r.json()["id"].as_i64().unwrap().to_string();
+    let fields = [("target", "comment"), ("id", id.as_str()), ("text", "Hunter-77"), ("reason", "mot de passe")];
+    let school = app.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let page = String::from_utf8_lossy(&app.page(&school.cookie, &format!("/tickets/{}", f.ticket_a)).await.bytes)
+        .into_owned();
+    assert!(!page.contains("/redact"), "no mask form for the school");
+    let r = app.form(&school, &format!("/tickets/{}/redact", f.ticket_a), &fields, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let desk = app.sign_in("claire@desk.test", PASSWORD).await;
+    let r = app.form(&desk, &format!("/tickets/{}/redact", f.ticket_a), &fields, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = String::from_utf8_lossy(&app.page(&school.cookie, &format!("/tickets/{}", f.ticket_a)).await.bytes)
+        .into_owned();
+    assert!(!page.contains("Hunter-77") && page.contains("mdp [contenu masqué]"), "{page}");
+    assert!(page.contains("Contenu masqué par Claire Oreja") && page.contains("motif : mot de passe"), "{page}");
+});

@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod incidents;
 pub mod mail;
 pub mod phone;
+pub mod privacy;
 pub mod reports;
 pub mod search;
 pub mod session;
@@ -74,6 +75,7 @@ impl Layout {
                 ("/admin/users", "users"),
                 ("/admin/categories", "categories"),
                 ("/admin/mail", "mail"),
+                ("/admin/privacy", "privacy"),
             ]);
         }
         let path = viewer.path.split('?').next().unwrap_or("/").to_owned();
@@ -396,6 +398,12 @@ pub fn router() -> Router<AppState> {
         .route("/reports", get(reports::page))
         .route("/reports/{name}", get(reports::csv))
         .route("/admin/mail", get(mail::page))
+        .route("/admin/privacy", get(privacy::page))
+        .route("/admin/privacy/person", post(privacy::lookup))
+        .route("/admin/privacy/export", post(privacy::export))
+        .route("/admin/privacy/erase", post(privacy::erase))
+        .route("/admin/privacy/retention", post(privacy::run_retention))
+        .route("/admin/privacy/audit.csv", get(privacy::audit_csv))
         .route("/admin/mail/quarantine/{id}/raw", get(mail::raw))
         .route("/admin/mail/quarantine/{id}/reprocess", post(mail::reprocess))
         .route("/admin/mail/quarantine/{id}/dismiss", post(mail::dismiss))
@@ -410,6 +418,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{key}/links", post(incidents::link))
         .route("/tickets/{key}/links/delete", post(incidents::unlink))
         .route("/tickets/{key}/merge", post(incidents::merge))
+        .route("/tickets/{key}/redact", post(tickets::redact))
         .route("/similar", get(incidents::similar))
 }
 

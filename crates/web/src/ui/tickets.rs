@@ -324,6 +324,10 @@ pub struct Entry {
     pub body_html: Option<String>,
     /// "Status: New → In progress", for changes.
     pub change: Option<String>,
+    /// The comment's id, for the desk's "mask" form.
+    pub comment_id: Option<i64>,
+    /// "Contenu masqué par X le …, motif …".
+    pub masked: Option<String>,
 }
 
 pub struct FileView {
@@ -390,6 +394,9 @@ struct TicketPage {
     incident: Option<(i64, String)>,
     /// Who wrote through the HELP page: name, profile and address.
     contact: Option<String>,
+    /// What was masked in the description, and files removed, by whom and why.
+    description_masked: Option<String>,
+    files_masked: Vec<String>,
 }
 
 pub struct LinkRow {
@@ -414,6 +421,21 @@ pub async fn page(
     let comments = app.list_comments(p, &key).await.map_err(err)?;
     let history = app.ticket_history(p, &key).await.map_err(err)?;
     let attachments = app.list_attachments(p, &key).await.map_err(err)?;
+    let redactions = app.redactions(p, &key).await.map_err(err)?;
+    let masked_note = |r: &guichet_store::privacy::Redaction| {
+        format!(
+            "{} {} · {} · {} : {}",
+            t(lang, "masked_by"),
+            r.actor_name.clone().unwrap_or_default(),
+            when(r.at, lang),
+            t(lang, "masked_reason"),
+            r.reason
+        )
+    };
+    let comment_masked =
+        |id: i64| redactions.iter().rev().find(|r| r.target == "comment" && r.target_id == Some(id)).map(masked_note);
+    let description_masked = redactions.iter().rev().find(|r| r.target == "description").map(masked_note);
+    let files_masked: Vec<String> = redactions.iter().filter(|r| r.target == "attachment").map(masked_note).collect();
     let categories = app.categories().await.map_err(err)?;
     let record = details.record;
     let tk = record.ticket;
@@ -444,6 +466,8 @@ pub async fn page(
                     internal: c.internal,
                     body_html: Some(guichet_app::render::markdown_to_safe_html(&c.body)),
                     change: None,
+                    comment_id: Some(c.id.0),
+                    masked: comment_masked(c.id.0),
                 },
             )
         })
@@ -467,6 +491,8 @@ pub async fn page(
                 internal: h.internal,
                 body_html: None,
                 change: Some(change),
+                comment_id: None,
+                masked: None,
             },
         ));
     }
@@ -582,6 +608,8 @@ pub async fn page(
             parts.extend(c.email);
             parts.join(" · ")
         }),
+        description_masked,
+        files_masked,
         title: tk.title,
         entries: entries.into_iter().map(|(_, e)| e).collect(),
         files,
@@ -969,6 +997,39 @@ pub async fn delete_filter(
             Some(if lang == Language::En { "Filter deleted." } else { "Filtre supprimé." }),
             None,
         )),
+        Err(e) => Err(PageError::app(e, lang)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RedactForm {
+    /// `description`, `comment` or `attachment`.
+    target: String,
+    id: Option<i64>,
+    #[serde(default)]
+    text: String,
+    reason: String,
+}
+
+/// The desk masks content pasted by mistake (see `App::redact`).
+pub async fn redact(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    CsrfForm { viewer, form }: CsrfForm<RedactForm>,
+) -> Result<Response, PageError> {
+    use guichet_app::privacy::RedactionTarget;
+    use guichet_domain::ids::CommentId;
+    let lang = viewer.lang;
+    let to = format!("/tickets/{key}");
+    let target = match (form.target.as_str(), form.id) {
+        ("description", _) => RedactionTarget::Description,
+        ("comment", Some(id)) => RedactionTarget::Comment(CommentId(id)),
+        ("attachment", Some(id)) => RedactionTarget::Attachment(AttachmentId(id)),
+        _ => return Err(PageError::BadRequest(lang)),
+    };
+    match state.app.redact(viewer.principal(), &key, target, &form.text, &form.reason).await {
+        Ok(()) => Ok(back(&viewer, &to, Some(t(lang, "masked")), None)),
+        Err(e @ AppError::Validation(_)) => Ok(back(&viewer, &to, None, Some(&error_text(&e, lang)))),
         Err(e) => Err(PageError::app(e, lang)),
     }
 }
