@@ -242,6 +242,11 @@ fn require_admin(p: &crate::auth::Principal, what: &str) -> Result<(), AppError>
     }
 }
 
+/// Who acted, for the audit log: none for the command line's operator (no account).
+fn actor(p: &crate::auth::Principal) -> Option<UserId> {
+    (p.user.id.0 > 0).then_some(p.user.id)
+}
+
 fn person_email(email: &str) -> Result<String, AppError> {
     guichet_domain::user::EmailAddress::parse(email)
         .map(|e| e.as_str().to_owned())
@@ -344,7 +349,7 @@ impl App {
             "tickets_commented": summary.tickets_commented, "mails_received": summary.mails_received,
             "mails_sent": summary.mails_sent, "mails_quarantined": summary.mails_quarantined,
         });
-        store::insert_audit(&mut tx, now, Some(p.user.id), "erasure", &subject, &details.to_string()).await?;
+        store::insert_audit(&mut tx, now, actor(p), "erasure", &subject, &details.to_string()).await?;
         tx.commit().await?;
         tracing::info!(subject = %subject, "person erased on request");
         Ok(summary)
@@ -422,17 +427,10 @@ impl App {
             }
         }
         store::forget_ticket_mail(&mut tx, ticket).await?;
-        store::insert_redaction(&mut tx, ticket, target_name, target_id, p.user.id, reason, now).await?;
+        store::insert_redaction(&mut tx, ticket, target_name, target_id, actor(p), reason, now).await?;
         let details = serde_json::json!({"target": target_name, "id": target_id}).to_string();
-        store::insert_audit(
-            &mut tx,
-            now,
-            Some(p.user.id),
-            "redaction",
-            &format!("ticket:{}", self.key(ticket)),
-            &details,
-        )
-        .await?;
+        store::insert_audit(&mut tx, now, actor(p), "redaction", &format!("ticket:{}", self.key(ticket)), &details)
+            .await?;
         tx.commit().await?;
         tracing::info!(ticket = %self.key(ticket), target = target_name, "content masked");
         Ok(())
@@ -648,7 +646,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let subject = trace.account.map(|u| format!("user:{}", u.0)).unwrap_or_else(|| "address".into());
         let details = json!({"tickets": tickets.len(), "mails": received.len() + sent.len()}).to_string();
-        store::insert_audit(&mut tx, self.now(), Some(p.user.id), "export", &subject, &details).await?;
+        store::insert_audit(&mut tx, self.now(), actor(p), "export", &subject, &details).await?;
         tx.commit().await?;
         archive.finish()
     }

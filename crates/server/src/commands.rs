@@ -237,6 +237,56 @@ pub async fn demo(config: &Config, options: guichet_app::demo::DemoOptions) -> a
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_person(p: &guichet_app::privacy::PersonSummary) {
+    match &p.account {
+        Some(a) => {
+            println!("account: #{} {} ({}){}", a.id, a.name, a.role, if a.anonymised { ", anonymised" } else { "" })
+        }
+        None => println!("account: none at this address"),
+    }
+    println!("tickets filed: {}", p.tickets_filed);
+    println!("HELP requests: {}", p.help_requests);
+    println!("other tickets written in: {}", p.tickets_commented);
+    println!("mail received from Guichet: {}", p.mails_received);
+    println!("mail sent to Guichet: {} (+{} quarantined)", p.mails_sent, p.mails_quarantined);
+}
+
+pub async fn privacy_export(config: &Config, email: &str, to: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let op = app.operator();
+    let zip = app.export_person(&op, email).await.map_err(app_error)?;
+    let path = to.unwrap_or_else(|| format!("guichet-export-{}.zip", app.now().format("%Y%m%d-%H%M%S")).into());
+    std::fs::write(&path, &zip).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{} ({} bytes)", path.display(), zip.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn privacy_erase(config: &Config, email: &str, yes: bool) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let op = app.operator();
+    if !yes {
+        let preview = app.person_preview(&op, email).await.map_err(app_error)?;
+        print_person(&preview);
+        println!("kept for the statistics: the tickets (type, category, school, dates, levels, times)");
+        println!("nothing changed: run again with --yes to anonymise this person");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let erased = app.erase_person(&op, email).await.map_err(app_error)?;
+    print_person(&erased);
+    println!("anonymised");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn privacy_retention(config: &Config) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let run = app.run_retention_now(&app.operator()).await.map_err(app_error)?;
+    for (kind, n) in &run.counts {
+        println!("{:<18} {n}", kind.as_str());
+    }
+    println!("forgotten: {} in {} batches (longest {} ms)", run.total(), run.batches, run.longest_batch.as_millis());
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::read_csv;

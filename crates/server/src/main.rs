@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Personal data: a person's export and erasure, the retention pass (docs/privacy.md).
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
     /// Generate deterministic, realistic demo data (also the benchmark data set).
     Demo {
         /// Number of establishments (schools).
@@ -148,6 +153,30 @@ enum TokenCommand {
         /// The token's id.
         id: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PrivacyCommand {
+    /// Everything held about a person, as a ZIP of JSON, CSV, files and mail (the right of access).
+    Export {
+        /// The person's address: their account's, or the one they wrote from.
+        #[arg(long)]
+        email: String,
+        /// Where to write the archive (default: guichet-export-<date>.zip).
+        #[arg(long)]
+        to: Option<std::path::PathBuf>,
+    },
+    /// Anonymise a person now (the right to erasure). Without --yes, only says what would change.
+    Erase {
+        /// The person's address.
+        #[arg(long)]
+        email: String,
+        /// Do it: an erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Apply the retention rules now, instead of waiting for the server's clock; prints what was forgotten.
+    Retention,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,7 +294,9 @@ fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colour codes only for a person at a terminal, not in a file or a journal.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }
 
 async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCode> {
@@ -288,6 +319,13 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
             commands::list_tokens(&config, user.as_deref()).await
         }
         Command::Token { command: TokenCommand::Revoke { id } } => commands::revoke_token(&config, id).await,
+        Command::Privacy { command: PrivacyCommand::Export { email, to } } => {
+            commands::privacy_export(&config, &email, to).await
+        }
+        Command::Privacy { command: PrivacyCommand::Erase { email, yes } } => {
+            commands::privacy_erase(&config, &email, yes).await
+        }
+        Command::Privacy { command: PrivacyCommand::Retention } => commands::privacy_retention(&config).await,
         Command::Demo { establishments, tickets, seed } => {
             commands::demo(&config, guichet_app::demo::DemoOptions { establishments, tickets, seed }).await
         }

@@ -534,3 +534,117 @@ fn config_check_shows_the_identity_providers_without_their_secrets_and_refuses_a
     let stderr = text(&out.stderr);
     assert!(stderr.contains("auth.break_glass") && stderr.trim().lines().count() == 1, "{stderr}");
 }
+
+#[test]
+fn privacy_commands_preview_erase_and_export_a_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _, _) = serve_demo(dir.path(), &[]);
+    assert!(stop(child).success());
+    let email = "frederic.morel.0916414c@ac-idf.test";
+    let out = run(dir.path(), &["privacy", "export", "--email", email, "--to", "frederic.zip"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let zip = std::fs::read(dir.path().join("frederic.zip")).unwrap();
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    assert!(archive.file_names().any(|n| n == "person.json"));
+    let preview = run(dir.path(), &["privacy", "erase", "--email", email], None);
+    assert!(preview.status.success());
+    assert!(text(&preview.stdout).contains("nothing changed: run again with --yes"), "{}", text(&preview.stdout));
+    let erased = run(dir.path(), &["privacy", "erase", "--email", email, "--yes"], None);
+    assert!(erased.status.success(), "{}", text(&erased.stderr));
+    let again = run(dir.path(), &["privacy", "erase", "--email", email], None);
+    assert!(text(&again.stdout).contains("account: none at this address"), "{}", text(&again.stdout));
+    let bad = run(dir.path(), &["privacy", "export", "--email", "not an address"], None);
+    assert!(!bad.status.success());
+    assert_eq!(text(&bad.stderr).lines().count(), 1, "{}", text(&bad.stderr));
+    let retention = run(dir.path(), &["privacy", "retention"], None);
+    assert!(
+        retention.status.success() && text(&retention.stdout).contains("forgotten:"),
+        "{}",
+        text(&retention.stdout)
+    );
+}
+
+/// Everything a full run of the service logs at info: sign-ins, HELP
+/// messages, tickets, replies, mail in and out. It names nobody.
+#[test]
+fn the_log_at_info_holds_no_address_name_or_message_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut child = guichet(dir.path(), &["serve", "--demo", "--bind", "127.0.0.1:0"])
+        .env("GUICHET_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut tokens = Vec::new();
+    let base = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(url) = line.strip_prefix("Guichet is listening on ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+        if let Some((_, token)) = line.split_once("API token: ") {
+            tokens.push(token.trim().to_owned());
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let requester = &tokens[3];
+    let post = |path: &str, token: &str, body: serde_json::Value| {
+        ureq::post(&format!("{base}{path}"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .send_json(body)
+            .map_err(Box::new)
+    };
+    let created: serde_json::Value = post(
+        "/api/v1/tickets",
+        requester,
+        serde_json::json!({"title": "Zéphyrine Quintal-Brossard ne reçoit rien", "description": "écrire à zephyrine.qb@parents.test", "establishment": "0916414C"}),
+    )
+    .unwrap()
+    .into_json()
+    .unwrap();
+    let key = created["key"].as_str().unwrap();
+    post(
+        &format!("/api/v1/tickets/{key}/comments"),
+        &tokens[1],
+        serde_json::json!({"body": "Rappeler Zéphyrine au 06 55 44 33 22"}),
+    )
+    .unwrap();
+    // A HELP message from a pupil, and a wrong password.
+    let fields = [
+        ("profile", "student"),
+        ("name", "Zéphyrine Quintal"),
+        ("email", "zephyrine.qb@eleves.test"),
+        ("message", "Mot de passe perdu Zorglub"),
+    ];
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| format!("--b\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"))
+        .chain(["--b--\r\n".to_owned()])
+        .collect();
+    let help = ureq::post(&format!("{base}/aide/0916414C"))
+        .set("Content-Type", "multipart/form-data; boundary=b")
+        .send_string(&body);
+    assert!(help.is_ok(), "{help:?}");
+    let _ = ureq::post(&format!("{base}/login"))
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string("email=zephyrine.qb%40eleves.test&password=x");
+    assert!(stop(child).success());
+    // A mail from a stranger, through the mail server's pipe.
+    let message = "From: Zephyrine QB <zephyrine.qb@inconnu.test>\r\nTo: support@guichet.test\r\nSubject: Zorglub ne marche plus\r\n\
+        Message-ID: <log-scan@inconnu.test>\r\n\r\nBonjour, Zephyrine\r\n";
+    let mut ingest = guichet(dir.path(), &["mail", "ingest"]);
+    ingest.env("GUICHET_LOG", "info").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut out = ingest.spawn().unwrap();
+    out.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+    let out = out.wait_with_output().unwrap();
+    let logged = std::fs::read_to_string(dir.path().join("serve.log")).unwrap() + &text(&out.stderr);
+    assert!(
+        logged.contains("ticket created") && logged.contains("HELP message filed"),
+        "the log is the service's: {logged}"
+    );
+    assert!(!logged.contains('\u{1b}'), "no colour codes in a file");
+    for secret in ["zephyrine", "Zéphyrine", "Quintal", "Zorglub", "55 44", "@", "frederic.morel"] {
+        assert!(!logged.contains(secret), "`{secret}` is in the log:\n{logged}");
+    }
+}

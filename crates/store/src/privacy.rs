@@ -505,7 +505,7 @@ pub async fn insert_redaction(
     ticket: TicketId,
     target: &str,
     target_id: Option<i64>,
-    actor: UserId,
+    actor: Option<UserId>,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -515,7 +515,7 @@ pub async fn insert_redaction(
         .bind(ticket.0)
         .bind(target)
         .bind(target_id)
-        .bind(actor.0)
+        .bind(actor.map(|a| a.0))
         .bind(reason)
         .bind(to_micros(now))
         .execute(&mut *c)
