@@ -209,6 +209,12 @@ enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         iterations: usize,
     },
+    /// A retention pass with `days` of closed tickets due (from the oldest):
+    /// batches, their longest and p99 time, and the pace of ticket creation meanwhile.
+    Retention {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
     /// p50/p99 of the reports over the last month and the last year (as an agent).
     Reports {
         #[arg(long, default_value_t = 10)]
@@ -339,6 +345,7 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Bench { command: BenchCommand::Search { iterations } } => {
             bench::search(&config, iterations.max(1)).await
         }
+        Command::Bench { command: BenchCommand::Retention { days } } => bench::retention(&config, days.max(1)).await,
         Command::Bench { command: BenchCommand::Reports { iterations } } => {
             bench::reports(&config, iterations.max(1)).await
         }

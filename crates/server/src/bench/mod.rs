@@ -258,3 +258,90 @@ mod http;
 
 pub use cluster::cluster;
 pub use http::http;
+
+/// `guichet bench retention`: a retention pass over `days` of closed tickets
+/// (counted from the oldest one still named), every kind due alike, while a
+/// school files a ticket every 50 ms: how long each batch held the database,
+/// and how long those tickets waited.
+pub async fn retention(config: &Config, days: u32) -> anyhow::Result<ExitCode> {
+    let base = open_app(config).await?;
+    let oldest: Option<i64> = {
+        let mut conn = base.db.conn().await?;
+        let sql = "SELECT MIN(closed_at) FROM tickets WHERE closed_at IS NOT NULL AND anonymised_at IS NULL";
+        guichet_store::on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_one(&mut *c).await)?
+    };
+    let oldest = oldest.context("no closed ticket left to anonymise: load `guichet demo` first")?;
+    let cutoff = guichet_store::db::from_micros(oldest) + chrono::Duration::days(i64::from(days));
+    let keep = Some(base.now() - cutoff);
+    let policy = guichet_domain::privacy::RetentionPolicy {
+        help_identity: keep,
+        attachments: keep,
+        raw_mail: keep,
+        sent_mail: keep,
+        requesters: keep,
+        disabled_accounts: keep,
+        audit: keep,
+    };
+    let settings = guichet_app::Settings { retention: policy, ..(*base.settings).clone() };
+    let app = guichet_app::App::new(base.db.clone(), settings, std::sync::Arc::new(guichet_app::SystemClock))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let op = app.operator();
+    let filter = guichet_store::users::UserFilter { role: Some(Role::Requester), ..Default::default() };
+    let school = app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+    let school = school.into_iter().next().context("no school administrator: load `guichet demo` first")?;
+    let uai = {
+        let mut conn = app.db.conn().await?;
+        let id = *school.establishments.first().context("the school administrator has no school")?;
+        guichet_store::establishments::find_establishment(&mut conn, id).await?.uai.as_str().to_owned()
+    };
+    let principal = guichet_app::auth::Principal::from_user(school);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let filer = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut waits = Vec::new();
+            while !*stopped.borrow() {
+                let started = Instant::now();
+                let ticket = guichet_app::tickets::CreateTicket {
+                    title: "Pendant la conservation".into(),
+                    description: "Mesure".into(),
+                    establishment: uai.clone(),
+                    ..Default::default()
+                };
+                if app.create_ticket(&principal, ticket).await.is_ok() {
+                    waits.push(started.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            waits
+        })
+    };
+    let started = Instant::now();
+    let run = app.run_retention_under(None).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let total = started.elapsed();
+    let _ = stop.send(true);
+    let mut waits = filer.await?;
+    waits.sort();
+    let mut batches = run.batch_times.clone();
+    batches.sort();
+    let backend = match app.db.backend() {
+        guichet_store::Backend::Sqlite => "SQLite",
+        guichet_store::Backend::Postgres => "PostgreSQL",
+    };
+    println!("{backend}, retention pass over {days} days of closed tickets (every kind due alike)");
+    for (kind, n) in &run.counts {
+        println!("  {:<18} {n:>9}", kind.as_str());
+    }
+    println!("{:<40} {:>10}", "items forgotten", run.total());
+    println!("{:<40} {:>10.1}", "pass (s)", total.as_secs_f64());
+    println!("{:<40} {:>10}", "batches (transactions)", run.batches);
+    println!("{:<40} {:>10}", "batch p50 (ms)", ms(percentile(&batches, 50.0)));
+    println!("{:<40} {:>10}", "batch p99 (ms)", ms(percentile(&batches, 99.0)));
+    println!("{:<40} {:>10}", "longest batch (ms)", ms(run.longest_batch));
+    println!("{:<40} {:>10}", "tickets filed meanwhile", waits.len());
+    println!("{:<40} {:>10}", "their creation p50 (ms)", ms(percentile(&waits, 50.0)));
+    println!("{:<40} {:>10}", "their creation p99 (ms)", ms(percentile(&waits, 99.0)));
+    println!("{:<40} {:>10}", "their creation max (ms)", ms(waits.last().copied().unwrap_or_default()));
+    Ok(ExitCode::SUCCESS)
+}

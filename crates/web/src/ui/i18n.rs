@@ -13,7 +13,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("retention", "Durées de conservation", "Retention"),
     (
         "retention_help",
-        "Chaque nuit et à chaque passage de l'horloge, Guichet oublie ce qui a dépassé sa durée, par petits lots ; les statistiques restent identiques. Réglages : section [retention] de guichet.toml.",
+        "À chaque passage de l'horloge (toutes les minutes), Guichet oublie ce qui a dépassé sa durée, par petits lots ; les statistiques restent identiques. Réglages : section [retention] de guichet.toml.",
         "Guichet forgets what is past its time at each pass of the clock, in small batches; statistics stay the same. Settings: the [retention] section of guichet.toml.",
     ),
     ("data_kind", "Donnée", "Data"),

@@ -70,12 +70,19 @@ async fn show(
     admin_only(viewer)?;
     let lang = viewer.lang;
     let policy = state.app.retention_policy();
-    let days = if lang == Language::Fr { "jours" } else { "days" };
+    let (days, months) = if lang == Language::Fr { ("jours", "mois") } else { ("days", "months") };
+    // Rules set in months read in months (a month counts 30 days).
+    let duration = |d: chrono::Duration| match d.num_days() {
+        n if n >= 360 && n % guichet_domain::privacy::MONTH_DAYS == 0 && n % 365 != 0 => {
+            format!("{} {months}", n / guichet_domain::privacy::MONTH_DAYS)
+        }
+        n => format!("{n} {days}"),
+    };
     let rules = DataKind::ALL
         .iter()
         .map(|&kind| RuleRow {
             kind: kind_label(kind, lang),
-            keep: policy.keep(kind).map_or_else(|| t(lang, "kept").to_owned(), |d| format!("{} {days}", d.num_days())),
+            keep: policy.keep(kind).map_or_else(|| t(lang, "kept").to_owned(), duration),
         })
         .collect();
     let audit = state
