@@ -465,16 +465,31 @@ fn archive_name(name: &str) -> String {
 }
 
 /// Writes the export archive; the `zip` crate does the format, this the layout.
-struct Archive(zip::ZipWriter<std::io::Cursor<Vec<u8>>>);
+struct Archive(zip::ZipWriter<std::io::Cursor<Vec<u8>>>, zip::DateTime);
 
 impl Archive {
-    fn new() -> Archive {
-        Archive(zip::ZipWriter::new(std::io::Cursor::new(Vec::new())))
+    /// Files dated `at` (in UTC), not the format's default of 1980.
+    fn new(at: chrono::DateTime<chrono::Utc>) -> Archive {
+        use chrono::{Datelike, Timelike};
+        let (y, mo, d) = (at.year(), at.month(), at.day());
+        let (h, mi, se) = (at.hour(), at.minute(), at.second());
+        let stamp = zip::DateTime::from_date_and_time(
+            u16::try_from(y).unwrap_or(1980),
+            u8::try_from(mo).unwrap_or(1),
+            u8::try_from(d).unwrap_or(1),
+            u8::try_from(h).unwrap_or(0),
+            u8::try_from(mi).unwrap_or(0),
+            u8::try_from(se).unwrap_or(0),
+        )
+        .unwrap_or_default();
+        Archive(zip::ZipWriter::new(std::io::Cursor::new(Vec::new())), stamp)
     }
 
     fn add(&mut self, name: &str, content: &[u8]) -> Result<(), AppError> {
         use std::io::Write;
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(self.1);
         self.0.start_file(name, options).map_err(|e| AppError::Internal(format!("export archive: {e}").into()))?;
         self.0.write_all(content).map_err(|e| AppError::Internal(format!("export archive: {e}").into()))?;
         Ok(())
@@ -506,7 +521,7 @@ impl App {
         let email = person_email(email)?;
         let mut conn = self.db.conn().await?;
         let (summary, trace) = self.person_summary(&mut conn, &email).await?;
-        let mut archive = Archive::new();
+        let mut archive = Archive::new(self.now());
         let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339();
         let opt_time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339());
 
