@@ -302,7 +302,9 @@ impl App {
         require_admin(p, "erase a person's data")?;
         let email = person_email(email)?;
         if email == p.user.email.as_str() {
-            return Err(AppError::field("email", "you cannot erase your own account"));
+            // A conflict with who is asking, not a bad address.
+            let message = "you cannot erase the account you are signed in with".to_owned();
+            return Err(AppError::Conflict { field: "email".into(), message });
         }
         let now = self.now();
         let mut tx = self.db.begin().await?;

@@ -153,5 +153,28 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     // After the routes: a modifier of the OpenApi derive would see none.
     CommonResponses.modify(&mut doc);
+    ClosedVariants.modify(&mut doc);
     (router, doc)
+}
+
+/// Tagged request bodies (`{"target": "comment", …}`) refuse unknown fields
+/// like every other body; utoipa says so for structs, not for an enum's
+/// variants, so the document says it here.
+struct ClosedVariants;
+
+impl Modify for ClosedVariants {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else { return };
+        for name in ["RedactionRequest"] {
+            if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(name) {
+                for item in &mut one_of.items {
+                    if let RefOr::T(Schema::Object(object)) = item {
+                        object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -19,17 +19,26 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(deny_unknown_fields)]
 pub struct PersonRequest {
     /// The person's address: their account's, or the one they wrote from.
-    #[schema(min_length = 3, max_length = 254)]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErasureRequest {
-    #[schema(min_length = 3, max_length = 254)]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// Must be true: an erasure cannot be undone.
+    #[schema(schema_with = must_be_true)]
     pub confirm: bool,
+}
+
+/// `{"type": "boolean", "enum": [true]}`: the schema says what the handler requires.
+fn must_be_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,7 +51,7 @@ pub struct AccountSummaryView {
 
 /// What Guichet holds about a person.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PersonView {
+pub struct PersonDataView {
     pub email: String,
     pub account: Option<AccountSummaryView>,
     pub tickets_filed: usize,
@@ -53,9 +62,9 @@ pub struct PersonView {
     pub mails_quarantined: usize,
 }
 
-impl From<PersonSummary> for PersonView {
+impl From<PersonSummary> for PersonDataView {
     fn from(s: PersonSummary) -> Self {
-        PersonView {
+        PersonDataView {
             email: s.email,
             account: s.account.map(|a| AccountSummaryView {
                 id: a.id,
@@ -75,12 +84,12 @@ impl From<PersonSummary> for PersonView {
 
 /// What Guichet holds about a person, before an export or an erasure (administrators).
 #[utoipa::path(post, path = "/privacy/people/lookup", tag = "privacy", request_body = PersonRequest,
-    responses((status = 200, body = PersonView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PersonDataView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn lookup_person(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<PersonRequest>,
-) -> ApiResult<axum::Json<PersonView>> {
+) -> ApiResult<axum::Json<PersonDataView>> {
     Ok(axum::Json(state.app.person_preview(&p, &body.email).await?.into()))
 }
 
@@ -103,12 +112,13 @@ pub async fn export_person(
 /// Erasure on request: anonymises the person now; tickets stay for the
 /// statistics (administrators; recorded in the audit log).
 #[utoipa::path(post, path = "/privacy/people/erase", tag = "privacy", request_body = ErasureRequest,
-    responses((status = 200, body = PersonView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PersonDataView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn erase_person(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<ErasureRequest>,
-) -> ApiResult<axum::Json<PersonView>> {
+) -> ApiResult<axum::Json<PersonDataView>> {
     if !body.confirm {
         return Err(guichet_app::AppError::field("confirm", "an erasure cannot be undone: send confirm = true").into());
     }
@@ -162,7 +172,11 @@ pub async fn list_audit(
     Auth(p): Auth,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<axum::Json<Vec<AuditEntryView>>> {
-    let entries = state.app.privacy_audit(&p, q.before, q.limit.unwrap_or(100)).await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(guichet_app::AppError::field("limit", "between 1 and 1000").into());
+    }
+    let entries = state.app.privacy_audit(&p, q.before, limit).await?;
     Ok(axum::Json(entries.into_iter().map(audit_view).collect()))
 }
 
@@ -177,28 +191,34 @@ pub fn audit_view(e: guichet_store::privacy::AuditEntry) -> AuditEntryView {
     }
 }
 
+/// What to mask: the description or a comment (each occurrence of `text`, or
+/// all of it when `text` is empty), or a file (removed with its content).
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RedactionTargetKind {
-    Description,
-    Comment,
-    Attachment,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RedactionRequest {
-    pub target: RedactionTargetKind,
-    /// The comment's or attachment's id.
-    pub id: Option<i64>,
-    /// The words to mask (each occurrence); empty or absent: the whole
-    /// description or comment. Ignored for an attachment (the file goes).
-    #[serde(default)]
-    #[schema(max_length = 5000)]
-    pub text: String,
-    /// Why, shown on the ticket.
-    #[schema(min_length = 1, max_length = 500)]
-    pub reason: String,
+#[serde(tag = "target", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RedactionRequest {
+    Description {
+        #[serde(default)]
+        #[schema(max_length = 5000)]
+        text: String,
+        /// Why, shown on the ticket.
+        #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+        reason: String,
+    },
+    Comment {
+        /// The comment's id.
+        id: i64,
+        #[serde(default)]
+        #[schema(max_length = 5000)]
+        text: String,
+        #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+        reason: String,
+    },
+    Attachment {
+        /// The file's id.
+        id: i64,
+        #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -226,13 +246,16 @@ pub async fn create_redaction(
     Path(key): Path<String>,
     Json(body): Json<RedactionRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Vec<RedactionView>>)> {
-    let need_id = || body.id.ok_or_else(|| guichet_app::AppError::field("id", "which one: give its id"));
-    let target = match body.target {
-        RedactionTargetKind::Description => RedactionTarget::Description,
-        RedactionTargetKind::Comment => RedactionTarget::Comment(guichet_domain::ids::CommentId(need_id()?)),
-        RedactionTargetKind::Attachment => RedactionTarget::Attachment(guichet_domain::ids::AttachmentId(need_id()?)),
+    let (target, text, reason) = match body {
+        RedactionRequest::Description { text, reason } => (RedactionTarget::Description, text, reason),
+        RedactionRequest::Comment { id, text, reason } => {
+            (RedactionTarget::Comment(guichet_domain::ids::CommentId(id)), text, reason)
+        }
+        RedactionRequest::Attachment { id, reason } => {
+            (RedactionTarget::Attachment(guichet_domain::ids::AttachmentId(id)), String::new(), reason)
+        }
     };
-    state.app.redact(&p, &key, target, &body.text, &body.reason).await?;
+    state.app.redact(&p, &key, target, &text, &reason).await?;
     let list = state.app.redactions(&p, &key).await?;
     Ok((StatusCode::CREATED, axum::Json(list.into_iter().map(redaction_view).collect())))
 }
