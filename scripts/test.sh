@@ -17,12 +17,15 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_install() {
   log "installing $*"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+  # Only what each package needs: Chromium's recommendations alone pull in
+  # a hundred packages (printing, avahi, samba) a headless browser never uses.
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # --- Chromium and the end-to-end test tools -------------------------------------
 if ! command -v chromium >/dev/null 2>&1; then
-  apt_install chromium
+  # Fonts are a recommendation of Chromium's: without them pages render as boxes.
+  apt_install chromium fonts-liberation
 fi
 if ! command -v node >/dev/null 2>&1; then
   apt_install nodejs npm
@@ -112,5 +115,5 @@ cargo build --quiet --bin guichet
 export GUICHET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/guichet"
 log "the OpenAPI document against the API (schemathesis, every check)"
 scripts/openapi-check.sh "$GUICHET_BIN"
-log "end-to-end tests in headless Chromium (screenshots in docs/screenshots/)"
+log "end-to-end tests in headless Chromium (screenshots in target/screenshots/; UPDATE_SCREENSHOTS=1 refreshes docs/screenshots/)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)

@@ -105,8 +105,12 @@ export async function audit(page) {
   return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
 }
 
+/**
+ * Screenshots go to target/screenshots/, so that a test run leaves the
+ * checkout clean; UPDATE_SCREENSHOTS=1 refreshes the documentation's.
+ */
 export async function screenshot(page, name) {
-  const dir = join(root, "docs", "screenshots");
+  const dir = process.env.UPDATE_SCREENSHOTS === "1" ? join(root, "docs", "screenshots") : join(root, "target", "screenshots");
   mkdirSync(dir, { recursive: true });
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });

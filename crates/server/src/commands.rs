@@ -16,9 +16,18 @@ use std::sync::Arc;
 /// Opens and migrates the database, then builds the application.
 pub async fn open_app(config: &Config) -> anyhow::Result<App> {
     let (url, create) = config.database()?;
-    let db = Db::connect_with(&url, create, config.limits.write_queue, config.database_pool_size)
-        .await
-        .context("cannot open the database")?;
+    let db = match Db::connect_with(&url, create, config.limits.write_queue, config.database_pool_size).await {
+        Ok(db) => db,
+        Err(e) => {
+            let e = anyhow::Error::new(e);
+            let missing = url.starts_with("postgres") && format!("{e:#}").contains("does not exist");
+            return Err(e.context(if missing {
+                "cannot open the database (create it first: see the README, \"PostgreSQL in five minutes\")"
+            } else {
+                "cannot open the database"
+            }));
+        }
+    };
     db.migrate().await.context("cannot migrate the database")?;
     App::new(db, settings(config)?, Arc::new(SystemClock)).await.map_err(app_error)
 }
@@ -140,31 +149,104 @@ pub async fn add_user(config: &Config, args: NewUserArgs) -> anyhow::Result<Exit
     let new =
         NewUser::parse(&args.email, &args.name, role, args.language.as_deref(), &args.phones, &args.establishments)
             .map_err(|e| app_error(e.into()))?;
-    let password = if args.password_stdin {
+    let password = read_password(args.password_stdin, "Password (empty for none): ")?;
+    let app = open_app(config).await?;
+    let user = app.insert_user(new, password.as_deref()).await.map_err(app_error)?;
+    println!("user {} created ({}, id {})", user.email.as_str(), user.role, user.id);
+    if password.is_none() {
+        // Not an error: they may sign in through an identity provider.
+        println!(
+            "no password set: they sign in through an identity provider, or set one with `guichet user password {}`",
+            user.email.as_str()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A password from the first line of standard input, or asked twice on a
+/// terminal; `None` when none is given.
+fn read_password(from_stdin: bool, prompt: &str) -> anyhow::Result<Option<String>> {
+    if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
         let password = line.trim_end_matches(['\r', '\n']).to_owned();
         if password.is_empty() {
             bail!("no password on standard input");
         }
-        Some(password)
-    } else if std::io::stdin().is_terminal() {
-        let password = rpassword::prompt_password("Password (empty for none): ").context("cannot read the password")?;
-        if password.is_empty() {
-            None
-        } else {
-            let again = rpassword::prompt_password("Password again: ").context("cannot read the password")?;
-            if again != password {
-                bail!("the two passwords differ");
-            }
-            Some(password)
+        return Ok(Some(password));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let password = rpassword::prompt_password(prompt).context("cannot read the password")?;
+    if password.is_empty() {
+        return Ok(None);
+    }
+    let again = rpassword::prompt_password("Password again: ").context("cannot read the password")?;
+    if again != password {
+        bail!("the two passwords differ");
+    }
+    Ok(Some(password))
+}
+
+async fn user_by_email(app: &guichet_app::App, email: &str) -> anyhow::Result<guichet_domain::user::User> {
+    let address = guichet_domain::user::EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut conn = app.db.conn().await?;
+    guichet_store::users::find_user_by_email(&mut conn, &address)
+        .await?
+        .with_context(|| format!("no user has the address {email} (see `guichet user list`)"))
+}
+
+/// `guichet user list`.
+pub async fn list_users(config: &Config, role: Option<&str>, search: Option<String>) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let role = role.map(Role::parse).transpose().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let filter = guichet_store::users::UserFilter { role, search, ..Default::default() };
+    let (users, total) = app.list_users(&app.operator(), &filter, 10_000, 0).await.map_err(app_error)?;
+    let mut conn = app.db.conn().await?;
+    println!("{:>6}  {:<40} {:<10} {:<30} {:<8} schools", "id", "email", "role", "name", "state");
+    for u in &users {
+        let mut uais = Vec::new();
+        for e in &u.establishments {
+            uais.push(guichet_store::establishments::find_establishment(&mut conn, *e).await?.uai.as_str().to_owned());
         }
-    } else {
-        None
+        let state = if u.disabled { "disabled" } else { "active" };
+        println!(
+            "{:>6}  {:<40} {:<10} {:<30} {:<8} {}",
+            u.id.0,
+            u.email.as_str(),
+            u.role.as_str(),
+            u.name,
+            state,
+            uais.join(",")
+        );
+    }
+    println!("{total} user(s)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `guichet user disable|enable`.
+pub async fn set_disabled(config: &Config, email: &str, disabled: bool) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let user = user_by_email(&app, email).await?;
+    app.set_user_disabled(&app.operator(), user.id, disabled).await.map_err(app_error)?;
+    println!(
+        "{} {}",
+        user.email.as_str(),
+        if disabled { "disabled: their sessions and tokens stopped" } else { "enabled" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `guichet user password`.
+pub async fn set_password(config: &Config, email: &str, from_stdin: bool) -> anyhow::Result<ExitCode> {
+    let Some(password) = read_password(from_stdin, "New password: ")? else {
+        bail!("no password given: type it at the prompt, or pipe it with --password-stdin");
     };
     let app = open_app(config).await?;
-    let user = app.insert_user(new, password.as_deref()).await.map_err(app_error)?;
-    println!("user {} created ({}, id {})", user.email.as_str(), user.role, user.id);
+    let user = user_by_email(&app, email).await?;
+    app.reset_password(&app.operator(), user.id, &password).await.map_err(app_error)?;
+    println!("password of {} set; their sessions ended", user.email.as_str());
     Ok(ExitCode::SUCCESS)
 }
 

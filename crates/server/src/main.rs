@@ -107,10 +107,13 @@ enum EstablishmentCommand {
 enum UserCommand {
     /// Create a user.
     Add {
+        /// What the person does here: requester (a school's administrator), agent, technician or admin.
         #[arg(long, value_parser = ["requester", "agent", "technician", "admin"])]
         role: String,
+        /// Their address: how they sign in and where mail goes.
         #[arg(long)]
         email: String,
+        /// Their name as the desk and the schools see it.
         #[arg(long)]
         name: String,
         /// Phone number (repeat for several).
@@ -122,6 +125,34 @@ enum UserCommand {
         /// Preferred language: fr or en.
         #[arg(long)]
         language: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users: address, role, name, state, schools.
+    List {
+        /// Only this role.
+        #[arg(long, value_parser = ["requester", "agent", "technician", "admin"])]
+        role: Option<String>,
+        /// Only names, addresses or phone numbers containing this.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Disable a user: their sessions and tokens stop working at once.
+    Disable {
+        /// The user's address.
+        email: String,
+    },
+    /// Enable a disabled user again (an anonymised one cannot be).
+    Enable {
+        /// The user's address.
+        email: String,
+    },
+    /// Set a user's password (asked twice on a terminal, or the first line of
+    /// standard input with --password-stdin); their sessions end.
+    Password {
+        /// The user's address.
+        email: String,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
@@ -289,11 +320,29 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            // One line, with the chain of causes.
-            eprintln!("error: {error:#}");
+            // One line, with the chain of causes, each said once (a cause
+            // often repeats its source's message in its own).
+            eprintln!("error: {}", one_line(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose words the
+/// line already holds.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn init_tracing(filter: &str) {
@@ -311,6 +360,18 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Migrate => commands::migrate(&config).await,
         Command::Establishment { command: EstablishmentCommand::Import { file } } => {
             commands::import_establishments(&config, &file).await
+        }
+        Command::User { command: UserCommand::List { role, search } } => {
+            commands::list_users(&config, role.as_deref(), search).await
+        }
+        Command::User { command: UserCommand::Disable { email } } => {
+            commands::set_disabled(&config, &email, true).await
+        }
+        Command::User { command: UserCommand::Enable { email } } => {
+            commands::set_disabled(&config, &email, false).await
+        }
+        Command::User { command: UserCommand::Password { email, password_stdin } } => {
+            commands::set_password(&config, &email, password_stdin).await
         }
         Command::User {
             command: UserCommand::Add { role, email, name, phones, establishments, language, password_stdin },

@@ -18,7 +18,9 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
+        .with_context(|| {
+            format!("cannot listen on {} (is another server there? choose another address with --bind or `bind` in guichet.toml)", config.bind)
+        })?;
     let address = listener.local_addr().context("no local address")?;
     // Installed before saying we listen: a SIGTERM from then on is a clean stop.
     let signals = shutdown_signal()?;

@@ -648,3 +648,104 @@ fn the_log_at_info_holds_no_address_name_or_message_text() {
         assert!(!logged.contains(secret), "`{secret}` is in the log:\n{logged}");
     }
 }
+
+/// Every command's `--help`, recursively: each option and argument says what it is for.
+#[test]
+fn every_option_of_every_command_has_help_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pending = vec![Vec::<String>::new()];
+    let mut seen = 0;
+    while let Some(path) = pending.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let out = run(dir.path(), &args, None);
+        assert!(out.status.success(), "{args:?}");
+        let help = text(&out.stdout);
+        seen += 1;
+        let mut section = "";
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                section = line;
+                continue;
+            }
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            match section {
+                "Commands:" => {
+                    let name = trimmed.split_whitespace().next().unwrap();
+                    if name != "help" {
+                        pending.push(path.iter().cloned().chain([name.to_owned()]).collect());
+                    }
+                    assert!(trimmed.split_whitespace().count() > 1, "{args:?}: `{name}` has no description");
+                }
+                "Options:" | "Arguments:" => {
+                    // `--name <NAME>  What it is`, or the description on the next, deeper line.
+                    let indent = |l: &str| l.len() - l.trim_start().len();
+                    let next_describes = lines.get(i + 1).is_some_and(|n| {
+                        !n.trim().is_empty() && indent(n) > indent(line) && !n.trim_start().starts_with('-')
+                    });
+                    let is_item = trimmed.starts_with('-') || trimmed.starts_with('<') || trimmed.starts_with('[');
+                    let described = !is_item || trimmed.contains("  ") || next_describes;
+                    assert!(described, "{args:?}: `{trimmed}` has no help text");
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(seen > 20, "only {seen} commands seen");
+}
+
+#[test]
+fn users_are_listed_disabled_enabled_and_given_a_password_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        run(dir.path(), &["user", "add", "--role", "agent", "--email", "paul@desk.test", "--name", "Paul Roux"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("no password set"),
+        "a user without a password is said so: {}",
+        text(&out.stdout)
+    );
+    let list = run(dir.path(), &["user", "list", "--role", "agent"], None);
+    assert!(
+        text(&list.stdout).contains("paul@desk.test") && text(&list.stdout).contains("active"),
+        "{}",
+        text(&list.stdout)
+    );
+    let out =
+        run(dir.path(), &["user", "password", "paul@desk.test", "--password-stdin"], Some("un mot de passe sûr\n"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(dir.path(), &["user", "disable", "paul@desk.test"], None);
+    assert!(out.status.success());
+    assert!(text(&run(dir.path(), &["user", "list"], None).stdout).contains("disabled"));
+    assert!(run(dir.path(), &["user", "enable", "paul@desk.test"], None).status.success());
+    // Errors: one line, the cause said once, and what to do.
+    let missing = run(dir.path(), &["user", "disable", "nobody@desk.test"], None);
+    assert!(!missing.status.success());
+    assert_eq!(
+        text(&missing.stderr).trim(),
+        "error: no user has the address nobody@desk.test (see `guichet user list`)"
+    );
+    let none = run(dir.path(), &["user", "password", "paul@desk.test"], None);
+    assert!(text(&none.stderr).contains("--password-stdin"), "{}", text(&none.stderr));
+}
+
+#[test]
+fn a_port_in_use_points_to_bind_and_errors_say_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = busy.local_addr().unwrap().to_string();
+    let out = run(dir.path(), &["serve", "--bind", &address], None);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--bind") && stderr.lines().count() == 1, "{stderr}");
+    let Ok(url) = std::env::var("GUICHET_TEST_POSTGRES_URL") else { return };
+    let missing = url.rsplit_once('/').map(|(base, _)| format!("{base}/guichet_missing_db")).unwrap();
+    let out = run(dir.path(), &["--database-url", &missing, "migrate"], None);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("PostgreSQL in five minutes"), "{stderr}");
+    assert_eq!(stderr.matches("does not exist").count(), 1, "the cause once: {stderr}");
+}
