@@ -30,6 +30,10 @@ fi
 if ! command -v node >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
+# The README's tour uses curl and jq; its examples run below.
+if ! command -v jq >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+  apt_install jq curl
+fi
 
 # --- Mail servers: Dovecot (IMAP + LMTP) and aiosmtpd for SMTP -------------------
 if ! command -v dovecot >/dev/null 2>&1 || [ ! -x /usr/lib/dovecot/lmtp ]; then
@@ -115,5 +119,7 @@ cargo build --quiet --bin guichet
 export GUICHET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/guichet"
 log "the OpenAPI document against the API (schemathesis, every check)"
 scripts/openapi-check.sh "$GUICHET_BIN"
+log "the README's examples against a fresh demo server"
+scripts/readme-check.py "$GUICHET_BIN"
 log "end-to-end tests in headless Chromium (screenshots in target/screenshots/; UPDATE_SCREENSHOTS=1 refreshes docs/screenshots/)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)
