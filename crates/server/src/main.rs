@@ -83,6 +83,11 @@ enum Command {
         command: BenchCommand,
     },
     /// The e-mail channel: import a message, fetch the mailboxes, send the outbox.
+    ///
+    /// Mail is configured in guichet.toml only (environment variables do not
+    /// reach these sections): `[smtp]` for sending, `[[mailboxes]]` for the
+    /// IMAP mailboxes to read, `[mail]` for addresses and trust; see the
+    /// README's "E-mail" section.
     Mail {
         #[command(subcommand)]
         command: MailCommand,
