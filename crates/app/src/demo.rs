@@ -19,11 +19,13 @@ pub struct DemoOptions {
     pub establishments: usize,
     pub tickets: usize,
     pub seed: u64,
+    /// Tickets written so far, for a caller that shows progress.
+    pub written: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self { establishments: 40, tickets: 600, seed: 42 }
+        Self { establishments: 40, tickets: 600, seed: 42, written: Default::default() }
     }
 }
 
@@ -650,6 +652,7 @@ impl App {
             tx.commit().await?;
             report.tickets += tickets.len();
             report.comments += comments.len();
+            options.written.fetch_add(tickets.len(), std::sync::atomic::Ordering::Relaxed);
             remaining -= size;
         }
         let mut tx = self.db.begin().await?;

@@ -306,7 +306,10 @@ pub async fn revoke_token(config: &Config, id: i64) -> anyhow::Result<ExitCode> 
 pub async fn demo(config: &Config, options: guichet_app::demo::DemoOptions) -> anyhow::Result<ExitCode> {
     let app = open_app(config).await?;
     let started = std::time::Instant::now();
-    let report = app.load_demo(&options).await.map_err(app_error)?;
+    let progress = crate::progress::Progress::start("tickets", options.written.clone(), options.tickets);
+    let report = app.load_demo(&options).await.map_err(app_error);
+    progress.finish().await;
+    let report = report?;
     let elapsed = started.elapsed();
     crate::serve::print_demo_logins(&report);
     println!(

@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 mod jobs;
 mod mail;
+mod progress;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -399,7 +400,8 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         }
         Command::Privacy { command: PrivacyCommand::Retention } => commands::privacy_retention(&config).await,
         Command::Demo { establishments, tickets, seed } => {
-            commands::demo(&config, guichet_app::demo::DemoOptions { establishments, tickets, seed }).await
+            let options = guichet_app::demo::DemoOptions { establishments, tickets, seed, ..Default::default() };
+            commands::demo(&config, options).await
         }
         Command::Bench { command: BenchCommand::Filters { iterations } } => {
             bench::filters(&config, iterations.max(1)).await
