@@ -687,7 +687,10 @@ fn every_option_of_every_command_has_help_text() {
                     let next_describes = lines.get(i + 1).is_some_and(|n| {
                         !n.trim().is_empty() && indent(n) > indent(line) && !n.trim_start().starts_with('-')
                     });
-                    let is_item = trimmed.starts_with('-') || trimmed.starts_with('<') || trimmed.starts_with('[');
+                    // `[FILE]` is an argument; `[env: …]`, `[default: …]` continue a description.
+                    let is_item = trimmed.starts_with('-')
+                        || trimmed.starts_with('<')
+                        || trimmed.starts_with('[') && !trimmed.contains(": ");
                     let described = !is_item || trimmed.contains("  ") || next_describes;
                     assert!(described, "{args:?}: `{trimmed}` has no help text");
                 }
