@@ -380,22 +380,33 @@ impl Config {
         }
         // Only the settings' own names: other GUICHET_* variables (GUICHET_CONFIG,
         // a test harness's) are not configuration.
-        let env = Env::prefixed("GUICHET_").only(&[
-            "data_dir",
-            "database_url",
-            "database_url_file",
-            "database_pool_size",
-            "database_listen_url",
-            "bind",
-            "key_prefix",
-            "attachment_max_bytes",
-            "log",
-            "secure_cookies",
-            "auto_assign",
-            "public_url",
-            "trusted_proxies",
-            "node",
-        ]);
+        let env = Env::prefixed("GUICHET_")
+            .only(&[
+                "data_dir",
+                "database_url",
+                "database_url_file",
+                "database_pool_size",
+                "database_listen_url",
+                "bind",
+                "key_prefix",
+                "attachment_max_bytes",
+                "log",
+                "secure_cookies",
+                "auto_assign",
+                "public_url",
+                "trusted_proxies",
+                "node",
+                // The SMTP server, nested with `__` (GUICHET_SMTP__HOST): a container's
+                // usual way. Mailboxes are a list, and stay in the file.
+                "smtp__host",
+                "smtp__port",
+                "smtp__tls",
+                "smtp__user",
+                "smtp__password",
+                "smtp__password_file",
+                "smtp__from",
+            ])
+            .split("__");
         figment = figment.merge(env).merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().context("invalid configuration")?;
         if let Some(path) = &config.database_url_file {

@@ -85,10 +85,10 @@ enum Command {
     },
     /// The e-mail channel: import a message, fetch the mailboxes, send the outbox.
     ///
-    /// Mail is configured in guichet.toml only (environment variables do not
-    /// reach these sections): `[smtp]` for sending, `[[mailboxes]]` for the
-    /// IMAP mailboxes to read, `[mail]` for addresses and trust; see the
-    /// README's "E-mail" section.
+    /// Mail is configured in guichet.toml: `[smtp]` for sending (also from the
+    /// environment: GUICHET_SMTP__HOST, __PORT, __TLS, __USER, __PASSWORD,
+    /// __FROM), `[[mailboxes]]` for the IMAP mailboxes to read, `[mail]` for
+    /// addresses and trust; see the README's "E-mail" section.
     Mail {
         #[command(subcommand)]
         command: MailCommand,

@@ -752,3 +752,22 @@ fn a_port_in_use_points_to_bind_and_errors_say_each_cause_once() {
     assert!(stderr.contains("PostgreSQL in five minutes"), "{stderr}");
     assert_eq!(stderr.matches("does not exist").count(), 1, "the cause once: {stderr}");
 }
+
+#[test]
+fn the_smtp_server_can_come_from_the_environment_with_its_password_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = guichet(dir.path(), &["config", "check"])
+        .env("GUICHET_SMTP__HOST", "smtp.ent.test")
+        .env("GUICHET_SMTP__PORT", "2525")
+        .env("GUICHET_SMTP__FROM", "Support ENT <support@ent.test>")
+        .env("GUICHET_SMTP__PASSWORD", "s3cret-env")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("host = \"smtp.ent.test\"") && shown.contains("port = 2525"), "{shown}");
+    assert!(!shown.contains("s3cret-env"), "{shown}");
+    let bad = guichet(dir.path(), &["config", "check"]).env("GUICHET_SMTP__PORT", "not-a-port").output().unwrap();
+    assert!(!bad.status.success());
+    assert_eq!(text(&bad.stderr).lines().count(), 1, "{}", text(&bad.stderr));
+}
