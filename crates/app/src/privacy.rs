@@ -207,7 +207,8 @@ pub(crate) async fn scrub_ticket(tx: &mut Conn, ticket: TicketId, scrubber: &Scr
 
 /// What Guichet holds about one person, as counted before an export or an
 /// erasure: what will change, and what stays for the statistics.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// Also the API's answer (`PersonSummary`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PersonSummary {
     pub email: String,
     pub account: Option<AccountSummary>,
@@ -222,7 +223,7 @@ pub struct PersonSummary {
     pub mails_quarantined: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AccountSummary {
     pub id: i64,
     pub name: String,
@@ -388,7 +389,7 @@ impl App {
         let (target_name, target_id, removed) = match target {
             RedactionTarget::Description => {
                 let cell = TextCell {
-                    column: TextColumn::TicketDescription,
+                    column: TextColumn::TICKET_DESCRIPTION,
                     id: ticket.0,
                     text: record.ticket.description.clone(),
                 };
@@ -404,7 +405,7 @@ impl App {
                 let Some(comment) = comments.into_iter().find(|c| c.id == id) else {
                     return Err(AppError::NotFound("comment"));
                 };
-                let cell = TextCell { column: TextColumn::CommentBody, id: id.0, text: comment.body.clone() };
+                let cell = TextCell { column: TextColumn::COMMENT_BODY, id: id.0, text: comment.body.clone() };
                 let Some(text) = guichet_domain::privacy::redact(&cell.text, secret) else {
                     return Err(AppError::field("text", "this text is not in the comment"));
                 };

@@ -183,6 +183,12 @@ impl Browser {
     }
 }
 
+/// The service URL (this site's callback for one flow) in a CAS login URL.
+fn service_of(login_url: &str) -> String {
+    let url = reqwest::Url::parse(login_url).unwrap();
+    url.query_pairs().find(|(k, _)| k == "service").map(|(_, v)| v.into_owned()).unwrap()
+}
+
 per_backend_test!(an_agent_signs_in_through_the_ent_and_is_known_by_it_afterwards, |backend| async move {
     let site = Site::new(backend).await;
     let user = guichet_testkit::mail::unique("claire");
@@ -298,13 +304,7 @@ per_backend_test!(a_service_ticket_serves_once_and_only_in_the_browser_that_aske
     let ok = browser.cas_sign_in(&site.base, &user).await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
     // The first ticket replayed in a fresh flow of the same browser: refused here and by the CAS server.
-    let fresh = browser.get(&format!("{}/auth/cas/ent", site.base)).await.location.unwrap();
-    let service: String = reqwest::Url::parse(&fresh)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "service")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let service = service_of(&browser.get(&format!("{}/auth/cas/ent", site.base)).await.location.unwrap());
     let replay = browser.get(&format!("{service}&ticket={ticket}")).await;
     assert_eq!(replay.status, StatusCode::FORBIDDEN);
     assert!(replay.body.contains("n'a pas confirmé votre identité"), "{}", replay.body);
@@ -314,13 +314,7 @@ per_backend_test!(a_service_ticket_serves_once_and_only_in_the_browser_that_aske
         let start = b.get(&format!("{}/auth/cas/ent", site.base)).await;
         let (url, ticket) = b.cas_login(&start.location.unwrap(), &user).await;
         assert_eq!(b.get(&url).await.status, StatusCode::SEE_OTHER);
-        let fresh = b.get(&format!("{}/auth/cas/ent", site.base)).await.location.unwrap();
-        let service: String = reqwest::Url::parse(&fresh)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "service")
-            .map(|(_, v)| v.into_owned())
-            .unwrap();
+        let service = service_of(&b.get(&format!("{}/auth/cas/ent", site.base)).await.location.unwrap());
         b.get(&format!("{service}&ticket={ticket}")).await
     };
     assert_eq!(used.status, StatusCode::FORBIDDEN);
@@ -481,8 +475,7 @@ per_backend_test!(a_provider_that_is_down_gives_a_clear_page, |backend| async mo
     assert!(oidc.body.contains("ne répond pas"), "{}", oidc.body);
     // CAS: the login redirection needs nothing from the server; validating the ticket does.
     let start = b.get(&format!("{}/auth/cas/ent", site.base)).await;
-    let login: reqwest::Url = start.location.unwrap().parse().unwrap();
-    let service: String = login.query_pairs().find(|(k, _)| k == "service").map(|(_, v)| v.into_owned()).unwrap();
+    let service = service_of(&start.location.unwrap());
     let back = b.get(&format!("{service}&ticket=ST-1-made-up")).await;
     assert_eq!(back.status, StatusCode::BAD_GATEWAY);
     assert!(back.body.contains("ne répond pas"), "{}", back.body);

@@ -6,52 +6,50 @@ use crate::db::{from_micros, to_micros, Conn, Result};
 use chrono::{DateTime, Utc};
 use guichet_domain::ids::{TicketId, UserId};
 
-/// A text column that may hold personal values: only these are rewritten,
-/// so that the SQL below is built from this list and never from input.
+/// A text column that may hold personal values. Only the constants below
+/// exist (the fields are private), so the SQL built from them never comes
+/// from input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextColumn {
-    TicketTitle,
-    TicketDescription,
-    ReproSteps,
-    ReproOutcome,
-    ReproUrl,
-    CommentBody,
-    EventOld,
-    EventNew,
-    AttachmentName,
-    OutboxSubject,
-    OutboxRecipient,
-    OutboxText,
-    OutboxHtml,
-    MailSubject,
-    MailSender,
-    UserEventOld,
-    UserEventNew,
+pub struct TextColumn {
+    table: &'static str,
+    column: &'static str,
+}
+
+const fn text(table: &'static str, column: &'static str) -> TextColumn {
+    TextColumn { table, column }
 }
 
 impl TextColumn {
+    pub const TICKET_DESCRIPTION: TextColumn = text("tickets", "description");
+    pub const COMMENT_BODY: TextColumn = text("comments", "body");
+
     fn table_column(self) -> (&'static str, &'static str) {
-        match self {
-            TextColumn::TicketTitle => ("tickets", "title"),
-            TextColumn::TicketDescription => ("tickets", "description"),
-            TextColumn::ReproSteps => ("tickets", "repro_steps"),
-            TextColumn::ReproOutcome => ("tickets", "repro_outcome"),
-            TextColumn::ReproUrl => ("tickets", "repro_url"),
-            TextColumn::CommentBody => ("comments", "body"),
-            TextColumn::EventOld => ("ticket_events", "old_value"),
-            TextColumn::EventNew => ("ticket_events", "new_value"),
-            TextColumn::AttachmentName => ("attachments", "filename"),
-            TextColumn::OutboxSubject => ("outbox", "subject"),
-            TextColumn::OutboxRecipient => ("outbox", "recipient"),
-            TextColumn::OutboxText => ("outbox", "body_text"),
-            TextColumn::OutboxHtml => ("outbox", "body_html"),
-            TextColumn::MailSubject => ("mail_messages", "subject"),
-            TextColumn::MailSender => ("mail_messages", "sender"),
-            TextColumn::UserEventOld => ("user_events", "old_value"),
-            TextColumn::UserEventNew => ("user_events", "new_value"),
-        }
+        (self.table, self.column)
     }
 }
+
+/// The ticket's own texts (found by `id`), then the texts of rows that belong
+/// to a ticket (found by `ticket_id`).
+const TICKET_OWN_TEXTS: [TextColumn; 5] = [
+    text("tickets", "title"),
+    TextColumn::TICKET_DESCRIPTION,
+    text("tickets", "repro_steps"),
+    text("tickets", "repro_outcome"),
+    text("tickets", "repro_url"),
+];
+const TICKET_ROW_TEXTS: [TextColumn; 10] = [
+    TextColumn::COMMENT_BODY,
+    text("ticket_events", "old_value"),
+    text("ticket_events", "new_value"),
+    text("attachments", "filename"),
+    text("outbox", "subject"),
+    text("outbox", "recipient"),
+    text("outbox", "body_text"),
+    text("outbox", "body_html"),
+    text("mail_messages", "subject"),
+    text("mail_messages", "sender"),
+];
+const USER_EVENT_TEXTS: [TextColumn; 2] = [text("user_events", "old_value"), text("user_events", "new_value")];
 
 /// One text value in one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,22 +74,8 @@ async fn cells(conn: &mut Conn, columns: &[TextColumn], filter: &str, key: i64) 
 /// Every text of a ticket where people write or are named: the ticket's own
 /// fields, comments, history values, file names, mail subjects and addresses.
 pub async fn ticket_texts(conn: &mut Conn, ticket: TicketId) -> Result<Vec<TextCell>> {
-    use TextColumn::*;
-    let mut out =
-        cells(conn, &[TicketTitle, TicketDescription, ReproSteps, ReproOutcome, ReproUrl], "id = $1", ticket.0).await?;
-    let by_ticket = [
-        CommentBody,
-        EventOld,
-        EventNew,
-        AttachmentName,
-        OutboxSubject,
-        OutboxRecipient,
-        OutboxText,
-        OutboxHtml,
-        MailSubject,
-        MailSender,
-    ];
-    out.extend(cells(conn, &by_ticket, "ticket_id = $1", ticket.0).await?);
+    let mut out = cells(conn, &TICKET_OWN_TEXTS, "id = $1", ticket.0).await?;
+    out.extend(cells(conn, &TICKET_ROW_TEXTS, "ticket_id = $1", ticket.0).await?);
     Ok(out)
 }
 
@@ -106,7 +90,7 @@ pub async fn forget_ticket_mail(conn: &mut Conn, ticket: TicketId) -> Result<()>
 
 /// The values of an account's history (old and new addresses, names).
 pub async fn user_event_texts(conn: &mut Conn, user: UserId) -> Result<Vec<TextCell>> {
-    cells(conn, &[TextColumn::UserEventOld, TextColumn::UserEventNew], "user_id = $1", user.0).await
+    cells(conn, &USER_EVENT_TEXTS, "user_id = $1", user.0).await
 }
 
 pub async fn update_text(conn: &mut Conn, cell: &TextCell, text: &str) -> Result<()> {

@@ -41,56 +41,15 @@ fn must_be_true() -> utoipa::openapi::Object {
         .build()
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountSummaryView {
-    pub id: i64,
-    pub name: String,
-    pub role: String,
-    pub anonymised: bool,
-}
-
-/// What Guichet holds about a person.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PersonDataView {
-    pub email: String,
-    pub account: Option<AccountSummaryView>,
-    pub tickets_filed: usize,
-    pub help_requests: usize,
-    pub tickets_commented: usize,
-    pub mails_received: usize,
-    pub mails_sent: usize,
-    pub mails_quarantined: usize,
-}
-
-impl From<PersonSummary> for PersonDataView {
-    fn from(s: PersonSummary) -> Self {
-        PersonDataView {
-            email: s.email,
-            account: s.account.map(|a| AccountSummaryView {
-                id: a.id,
-                name: a.name,
-                role: a.role,
-                anonymised: a.anonymised,
-            }),
-            tickets_filed: s.tickets_filed,
-            help_requests: s.help_requests,
-            tickets_commented: s.tickets_commented,
-            mails_received: s.mails_received,
-            mails_sent: s.mails_sent,
-            mails_quarantined: s.mails_quarantined,
-        }
-    }
-}
-
 /// What Guichet holds about a person, before an export or an erasure (administrators).
 #[utoipa::path(post, path = "/privacy/people/lookup", tag = "privacy", request_body = PersonRequest,
-    responses((status = 200, body = PersonDataView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PersonSummary), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn lookup_person(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<PersonRequest>,
-) -> ApiResult<axum::Json<PersonDataView>> {
-    Ok(axum::Json(state.app.person_preview(&p, &body.email).await?.into()))
+) -> ApiResult<axum::Json<PersonSummary>> {
+    Ok(axum::Json(state.app.person_preview(&p, &body.email).await?))
 }
 
 /// Everything held about a person, as a ZIP of JSON and CSV with their files
@@ -112,17 +71,17 @@ pub async fn export_person(
 /// Erasure on request: anonymises the person now; tickets stay for the
 /// statistics (administrators; recorded in the audit log).
 #[utoipa::path(post, path = "/privacy/people/erase", tag = "privacy", request_body = ErasureRequest,
-    responses((status = 200, body = PersonDataView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+    responses((status = 200, body = PersonSummary), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn erase_person(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<ErasureRequest>,
-) -> ApiResult<axum::Json<PersonDataView>> {
+) -> ApiResult<axum::Json<PersonSummary>> {
     if !body.confirm {
         return Err(guichet_app::AppError::field("confirm", "an erasure cannot be undone: send confirm = true").into());
     }
-    Ok(axum::Json(state.app.erase_person(&p, &body.email).await?.into()))
+    Ok(axum::Json(state.app.erase_person(&p, &body.email).await?))
 }
 
 /// One retention pass now, instead of waiting for the clock job (administrators).
