@@ -8,6 +8,7 @@ use guichet_domain::ids::{TicketId, UserId};
 use guichet_domain::privacy::{anonymised_email, anonymised_name, DataKind, RetentionPolicy, Scrubber};
 use guichet_store::Conn;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Rows per batch for plain updates; tickets per batch where each ticket's
@@ -67,6 +68,16 @@ impl App {
     /// Applies every retention rule to what is due now, batch after batch,
     /// and records the counts in the privacy audit log.
     pub async fn run_retention_under(&self, fence: Option<&Fence>) -> Result<RetentionRun, AppError> {
+        self.run_retention_counting(fence, &AtomicUsize::new(0)).await
+    }
+
+    /// The retention pass, adding each batch's forgotten items to `forgotten`
+    /// as it commits, for a command to show its progress.
+    pub async fn run_retention_counting(
+        &self,
+        fence: Option<&Fence>,
+        forgotten: &AtomicUsize,
+    ) -> Result<RetentionRun, AppError> {
         let policy = self.retention_policy();
         let now = self.now();
         let mut run = RetentionRun::default();
@@ -83,6 +94,7 @@ impl App {
                 run.longest_batch = run.longest_batch.max(took);
                 run.batch_times.push(took);
                 *run.counts.entry(kind).or_default() += done;
+                forgotten.fetch_add(done as usize, Ordering::Relaxed);
                 if !full {
                     break;
                 }

@@ -28,7 +28,12 @@ pub async fn open_app(config: &Config) -> anyhow::Result<App> {
             }));
         }
     };
-    db.migrate().await.context("cannot migrate the database")?;
+    // A migration over a large base (an index on a million tickets) can take
+    // minutes: say so rather than seem to hang.
+    let progress = crate::progress::Progress::waiting("applying the database migrations");
+    let migrated = db.migrate().await;
+    progress.finish().await;
+    migrated.context("cannot migrate the database")?;
     App::new(db, settings(config)?, Arc::new(SystemClock)).await.map_err(app_error)
 }
 
@@ -364,7 +369,12 @@ pub async fn privacy_erase(config: &Config, email: &str, yes: bool) -> anyhow::R
 
 pub async fn privacy_retention(config: &Config) -> anyhow::Result<ExitCode> {
     let app = open_app(config).await?;
-    let run = app.run_retention_now(&app.operator()).await.map_err(app_error)?;
+    // The command line acts as the operator, an administrator: no check to make.
+    let forgotten = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let progress = crate::progress::Progress::open("items forgotten", forgotten.clone());
+    let run = app.run_retention_counting(None, &forgotten).await;
+    progress.finish().await;
+    let run = run.map_err(app_error)?;
     for (kind, n) in &run.counts {
         println!("{:<18} {n}", kind.as_str());
     }

@@ -6,9 +6,12 @@ use super::http::{file_tickets, read_tickets, start_server, subjects, Server};
 use super::{ms, percentile};
 use crate::commands::open_app;
 use crate::config::Config;
+use crate::progress::Progress;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// nginx, run in the foreground from a throw-away directory; stopped
@@ -91,6 +94,8 @@ pub async fn cluster(config: &Config, requests: usize, max_nodes: usize) -> anyh
     let dir = std::env::temp_dir().join(format!("guichet-bench-cluster-{}", std::process::id()));
     const CLIENTS: usize = 16;
     let mut rounds = Vec::new();
+    let done = Arc::new(AtomicUsize::new(0));
+    let progress = Progress::start("requests", done.clone(), max_nodes * 2 * requests);
     for n in 1..=max_nodes {
         let mut servers: Vec<Server> = Vec::new();
         let mut addresses = Vec::new();
@@ -100,14 +105,15 @@ pub async fn cluster(config: &Config, requests: usize, max_nodes: usize) -> anyh
             addresses.push(base.trim_start_matches("http://").to_owned());
         }
         let (balancer, base) = start_nginx(&nginx, &dir.join(n.to_string()), &addresses)?;
-        let (created, rate) = file_tickets(&base, &s, CLIENTS, requests)?;
+        let (created, rate) = file_tickets(&base, &s, CLIENTS, requests, &done)?;
         let auth = ("Authorization", format!("Bearer {}", s.agent_token));
-        let (reads, took) = read_tickets(&base, "/api/v1/tickets/", auth, &s, requests, CLIENTS)?;
+        let (reads, took) = read_tickets(&base, "/api/v1/tickets/", auth, &s, requests, CLIENTS, &done)?;
         let read_rate = reads.len() as f64 / took.as_secs_f64();
         rounds.push(Round { nodes: n, created, rate, reads, read_rate });
         drop(balancer);
         drop(servers);
     }
+    progress.finish().await;
     let _ = std::fs::remove_dir_all(&dir);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("Nodes behind nginx on one PostgreSQL, {CLIENTS} clients, on this machine's {cores} core(s)");

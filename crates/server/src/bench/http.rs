@@ -4,9 +4,12 @@
 use super::{ms, percentile};
 use crate::commands::open_app;
 use crate::config::Config;
+use crate::progress::Progress;
 use anyhow::Context;
 use guichet_domain::user::Role;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The benchmarked server: asked to stop (SIGTERM, a graceful shutdown) when
@@ -118,12 +121,19 @@ fn joined<T>(handle: std::thread::JoinHandle<Result<T, String>>) -> anyhow::Resu
 
 /// Files `total` tickets over the API with `clients` concurrent clients;
 /// returns how many were filed and the rate per second.
-pub(super) fn file_tickets(base: &str, s: &Subjects, clients: usize, total: usize) -> anyhow::Result<(usize, f64)> {
+/// Each request done adds one to `done`, for the progress display.
+pub(super) fn file_tickets(
+    base: &str,
+    s: &Subjects,
+    clients: usize,
+    total: usize,
+    done: &Arc<AtomicUsize>,
+) -> anyhow::Result<(usize, f64)> {
     let per_client = total / clients;
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
-            let (base, token, uai) = (base.to_owned(), s.token.clone(), s.uai.clone());
+            let (base, token, uai, counter) = (base.to_owned(), s.token.clone(), s.uai.clone(), done.clone());
             std::thread::spawn(move || -> Result<usize, String> {
                 let agent = ureq::AgentBuilder::new().build();
                 for i in 0..per_client {
@@ -137,16 +147,17 @@ pub(super) fn file_tickets(base: &str, s: &Subjects, clients: usize, total: usiz
                         .set("Authorization", &format!("Bearer {token}"))
                         .send_json(body)
                         .map_err(|e| e.to_string())?;
+                    counter.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(per_client)
             })
         })
         .collect();
-    let mut done = 0;
+    let mut filed = 0;
     for h in handles {
-        done += joined(h)?;
+        filed += joined(h)?;
     }
-    Ok((done, done as f64 / start.elapsed().as_secs_f64()))
+    Ok((filed, filed as f64 / start.elapsed().as_secs_f64()))
 }
 
 /// Reads `reads` tickets spread over the whole base (a multiplicative walk
@@ -159,11 +170,13 @@ pub(super) fn read_tickets(
     s: &Subjects,
     reads: usize,
     clients: usize,
+    done: &Arc<AtomicUsize>,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
             let (base, prefix, auth, tickets) = (base.to_owned(), s.prefix.clone(), auth.clone(), s.tickets as u64);
+            let counter = done.clone();
             std::thread::spawn(move || -> Result<Vec<Duration>, String> {
                 let agent = ureq::AgentBuilder::new().build();
                 let mut times = Vec::with_capacity(reads / clients);
@@ -177,6 +190,7 @@ pub(super) fn read_tickets(
                         .map_err(|e| e.to_string())?;
                     response.into_string().map_err(|e| e.to_string())?;
                     times.push(begun.elapsed());
+                    counter.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(times)
             })
@@ -213,14 +227,18 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     let pid = child.0.id();
     let idle = rss_kb(pid, "VmRSS:").unwrap_or(0);
     let mut rates = Vec::new();
-    for clients in [1usize, 16] {
-        let (done, rate) = file_tickets(&base, &s, clients, requests)?;
-        rates.push((clients, done, rate));
-    }
     let reads = requests.clamp(50, 1000);
+    let done = Arc::new(AtomicUsize::new(0));
+    let progress = Progress::start("requests", done.clone(), 2 * requests + 2 * reads);
+    for clients in [1usize, 16] {
+        let (filed, rate) = file_tickets(&base, &s, clients, requests, &done)?;
+        rates.push((clients, filed, rate));
+    }
     let api_auth = ("Authorization", format!("Bearer {}", s.agent_token));
-    let (api, _) = read_tickets(&base, "/api/v1/tickets/", api_auth, &s, reads, 1)?;
-    let (page, _) = read_tickets(&base, "/tickets/", ("Cookie", format!("guichet_session={session}")), &s, reads, 1)?;
+    let (api, _) = read_tickets(&base, "/api/v1/tickets/", api_auth, &s, reads, 1, &done)?;
+    let page_auth = ("Cookie", format!("guichet_session={session}"));
+    let (page, _) = read_tickets(&base, "/tickets/", page_auth, &s, reads, 1, &done)?;
+    progress.finish().await;
     let peak_before_storm = rss_kb(pid, "VmHWM:").unwrap_or(0);
     let storm = sign_in_storm(&base, &s.agent_token, &s.prefix, s.tickets)?;
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);

@@ -4,10 +4,13 @@
 
 use crate::commands::open_app;
 use crate::config::Config;
+use crate::progress::Progress;
 use anyhow::Context;
 use guichet_app::tickets::ListParams;
 use guichet_domain::user::Role;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -16,6 +19,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+fn backend_name(app: &guichet_app::App) -> &'static str {
+    match app.db.backend() {
+        guichet_store::Backend::Sqlite => "SQLite",
+        guichet_store::Backend::Postgres => "PostgreSQL",
+    }
+}
+
+/// A counter of runs done and its progress display, `total` runs in all.
+fn runs(total: usize) -> (Arc<AtomicUsize>, Progress) {
+    let done = Arc::new(AtomicUsize::new(0));
+    (done.clone(), Progress::start("runs", done, total))
 }
 
 fn ms(d: Duration) -> String {
@@ -30,10 +46,7 @@ pub async fn filters(config: &Config, iterations: usize) -> anyhow::Result<ExitC
     let agent = agents.into_iter().next().context("no agent in the database: load `guichet demo` first")?;
     let principal = guichet_app::auth::Principal::from_user(agent);
     let saved = app.saved_filters(&principal, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let backend = match app.db.backend() {
-        guichet_store::Backend::Sqlite => "SQLite",
-        guichet_store::Backend::Postgres => "PostgreSQL",
-    };
+    let backend = backend_name(&app);
     let mut conn = app.db.conn().await?;
     let total = guichet_store::tickets::list_tickets(
         &mut conn,
@@ -47,9 +60,9 @@ pub async fn filters(config: &Config, iterations: usize) -> anyhow::Result<ExitC
     .1
     .unwrap_or(0);
     drop(conn);
-    println!("{backend}, {total} tickets, {iterations} runs per filter (first page of 50, with the total count)");
-    println!("{:<32} {:>8} {:>10} {:>10}", "filter", "found", "p50 ms", "p99 ms");
+    let mut rows = Vec::new();
     let mut dashboard = Vec::with_capacity(iterations);
+    let (done, progress) = runs(saved.len() * iterations + iterations.min(20));
     for r in &saved {
         let params = ListParams { q: Some(r.filter.query.clone()), per_page: Some(50), ..ListParams::default() };
         let mut times = Vec::with_capacity(iterations);
@@ -58,23 +71,29 @@ pub async fn filters(config: &Config, iterations: usize) -> anyhow::Result<ExitC
             let start = Instant::now();
             let page = app.list_tickets(&principal, &params).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
             times.push(start.elapsed());
+            done.fetch_add(1, Ordering::Relaxed);
             found = page.total;
         }
         times.sort();
-        println!(
+        rows.push(format!(
             "{:<32} {:>8} {:>10} {:>10}",
             r.filter.name,
             found,
             ms(percentile(&times, 50.0)),
             ms(percentile(&times, 99.0))
-        );
+        ));
     }
     for _ in 0..iterations.min(20) {
         let start = Instant::now();
         app.dashboard(&principal).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
         dashboard.push(start.elapsed());
+        done.fetch_add(1, Ordering::Relaxed);
     }
+    progress.finish().await;
     dashboard.sort();
+    println!("{backend}, {total} tickets, {iterations} runs per filter (first page of 50, with the total count)");
+    println!("{:<32} {:>8} {:>10} {:>10}", "filter", "found", "p50 ms", "p99 ms");
+    rows.iter().for_each(|row| println!("{row}"));
     println!(
         "{:<32} {:>8} {:>10} {:>10}",
         "dashboard (all tiles)",
@@ -128,10 +147,7 @@ pub async fn mail(config: &Config, count: usize, mailbox: Option<&str>) -> anyho
     let start = Instant::now();
     let report = guichet_mail::imap::poll_once(&app, mailbox).await?;
     let elapsed = start.elapsed();
-    let backend = match app.db.backend() {
-        guichet_store::Backend::Sqlite => "SQLite",
-        guichet_store::Backend::Postgres => "PostgreSQL",
-    };
+    let backend = backend_name(&app);
     println!("mail import over IMAP ({backend}), mailbox `{}`", mailbox.name);
     println!("  appended {count} messages in {:.1} s", filled.as_secs_f64());
     println!(
@@ -157,14 +173,13 @@ pub async fn reports(config: &Config, iterations: usize) -> anyhow::Result<ExitC
     let agent = agents.into_iter().next().context("no agent in the database: load `guichet demo` first")?;
     let p = guichet_app::auth::Principal::from_user(agent);
     let today = app.now().date_naive();
-    let backend = match app.db.backend() {
-        guichet_store::Backend::Sqlite => "SQLite",
-        guichet_store::Backend::Postgres => "PostgreSQL",
-    };
-    println!("{backend}, reports as an agent, {iterations} runs each (ms)");
-    println!("{:<44} {:>9} {:>9}", "report", "p50", "p99");
+    let backend = backend_name(&app);
     let app_err = |e: guichet_app::AppError| anyhow::anyhow!(e.to_string());
-    for (period, days, granularity) in [("month", 30, "day"), ("year", 365, "month")] {
+    const REPORTS: usize = 6;
+    let periods = [("month", 30, "day"), ("year", 365, "month")];
+    let (done, progress) = runs(periods.len() * REPORTS * iterations);
+    let mut rows = Vec::new();
+    for (period, days, granularity) in periods {
         let params = ReportParams {
             from: Some((today - chrono::Duration::days(days)).to_string()),
             to: Some(today.to_string()),
@@ -172,7 +187,7 @@ pub async fn reports(config: &Config, iterations: usize) -> anyhow::Result<ExitC
             ..ReportParams::default()
         };
         let scope = app.report_scope(&p, &params).await.map_err(app_err)?;
-        let names = [
+        let names: [&str; REPORTS] = [
             "created vs resolved",
             "by establishment (top 10)",
             "response/resolution times",
@@ -193,16 +208,17 @@ pub async fn reports(config: &Config, iterations: usize) -> anyhow::Result<ExitC
                     _ => drop(app.report_escalations(&scope).await.map_err(app_err)?),
                 }
                 times.push(start.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
             }
             times.sort();
-            println!(
-                "{:<44} {:>9} {:>9}",
-                format!("{name}, last {period}"),
-                ms(percentile(&times, 50.0)),
-                ms(percentile(&times, 99.0))
-            );
+            let label = format!("{name}, last {period}");
+            rows.push(format!("{label:<44} {:>9} {:>9}", ms(percentile(&times, 50.0)), ms(percentile(&times, 99.0))));
         }
     }
+    progress.finish().await;
+    println!("{backend}, reports as an agent, {iterations} runs each (ms)");
+    println!("{:<44} {:>9} {:>9}", "report", "p50", "p99");
+    rows.iter().for_each(|row| println!("{row}"));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -223,12 +239,7 @@ pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCo
     };
     let agent = guichet_app::auth::Principal::from_user(first(Role::Agent).await?);
     let requester = guichet_app::auth::Principal::from_user(first(Role::Requester).await?);
-    let backend = match app.db.backend() {
-        guichet_store::Backend::Sqlite => "SQLite",
-        guichet_store::Backend::Postgres => "PostgreSQL",
-    };
-    println!("{backend}, full-text search, first 20 hits, {iterations} runs each (ms)");
-    println!("{:<48} {:>6} {:>9} {:>9}", "search", "hits", "p50", "p99");
+    let backend = backend_name(&app);
     let cases = [
         ("rare word", "winmail"),
         ("common word", "messagerie"),
@@ -236,7 +247,10 @@ pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCo
         ("prefix", "navigat*"),
         ("accents folded", "evenement"),
     ];
-    for (who, p) in [("agent", &agent), ("requester", &requester)] {
+    let people = [("agent", &agent), ("requester", &requester)];
+    let (done, progress) = runs(people.len() * cases.len() * iterations);
+    let mut rows = Vec::new();
+    for (who, p) in people {
         for (name, q) in cases {
             let mut times = Vec::with_capacity(iterations);
             let mut hits = 0;
@@ -244,12 +258,21 @@ pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCo
                 let start = Instant::now();
                 hits = app.search(p, q, 20).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.len();
                 times.push(start.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
             }
             times.sort();
             let label = format!("{name} {q} ({who})");
-            println!("{label:<48} {hits:>6} {:>9} {:>9}", ms(percentile(&times, 50.0)), ms(percentile(&times, 99.0)));
+            rows.push(format!(
+                "{label:<48} {hits:>6} {:>9} {:>9}",
+                ms(percentile(&times, 50.0)),
+                ms(percentile(&times, 99.0))
+            ));
         }
     }
+    progress.finish().await;
+    println!("{backend}, full-text search, first 20 hits, {iterations} runs each (ms)");
+    println!("{:<48} {:>6} {:>9} {:>9}", "search", "hits", "p50", "p99");
+    rows.iter().for_each(|row| println!("{row}"));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -318,17 +341,18 @@ pub async fn retention(config: &Config, days: u32) -> anyhow::Result<ExitCode> {
         })
     };
     let started = Instant::now();
-    let run = app.run_retention_under(None).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let forgotten = Arc::new(AtomicUsize::new(0));
+    let progress = Progress::open("items forgotten", forgotten.clone());
+    let run = app.run_retention_counting(None, &forgotten).await;
+    progress.finish().await;
+    let run = run.map_err(|e| anyhow::anyhow!(e.to_string()))?;
     let total = started.elapsed();
     let _ = stop.send(true);
     let mut waits = filer.await?;
     waits.sort();
     let mut batches = run.batch_times.clone();
     batches.sort();
-    let backend = match app.db.backend() {
-        guichet_store::Backend::Sqlite => "SQLite",
-        guichet_store::Backend::Postgres => "PostgreSQL",
-    };
+    let backend = backend_name(&app);
     println!("{backend}, retention pass over {days} days of closed tickets (every kind due alike)");
     for (kind, n) in &run.counts {
         println!("  {:<18} {n:>9}", kind.as_str());
