@@ -112,17 +112,22 @@ impl Sender {
                     tracing::info!(outbox = mail.id, "claim expired before sending; left to another sender");
                     continue;
                 }
+                // Logged under the id of the request that queued it, on whichever node sends it.
+                let span = tracing::info_span!("mail", outbox = mail.id, request_id = mail.request_id.as_deref());
                 let result = match self.build(mail) {
-                    Ok(message) => self.transport.send(message).await.map_err(|e| (e.to_string(), e.is_permanent())),
+                    Ok(message) => tracing::Instrument::instrument(self.transport.send(message), span.clone())
+                        .await
+                        .map_err(|e| (e.to_string(), e.is_permanent())),
                     Err(e) => Err((e, true)),
                 };
                 match result {
                     Ok(_) => {
+                        span.in_scope(|| tracing::info!("mail sent"));
                         record_sent(app, mail.id).await?;
                         sent += 1;
                     }
                     Err((error, permanent)) => {
-                        tracing::warn!(outbox = mail.id, %error, permanent, "mail not sent");
+                        span.in_scope(|| tracing::warn!(%error, permanent, "mail not sent"));
                         app.mail_failed(mail, &error, permanent).await?;
                         if !permanent {
                             // The server is likely down: the rest waits for the next round.

@@ -16,7 +16,13 @@ use std::sync::Arc;
 /// Opens and migrates the database, then builds the application.
 pub async fn open_app(config: &Config) -> anyhow::Result<App> {
     let (url, create) = config.database()?;
-    let db = match Db::connect_with(&url, create, config.limits.write_queue, config.database_pool_size).await {
+    let options = guichet_store::DbOptions {
+        create,
+        write_queue: config.limits.write_queue,
+        pool_size: config.database_pool_size,
+        durability: config.durability.store(),
+    };
+    let db = match Db::connect_with(&url, &options).await {
         Ok(db) => db,
         Err(e) => {
             let e = anyhow::Error::new(e);

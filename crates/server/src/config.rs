@@ -33,6 +33,13 @@ pub struct Config {
     /// listening session. Unset: the listener uses `database_url`.
     #[serde(serialize_with = "skip_secret")]
     pub database_listen_url: Option<SecretString>,
+    /// What an acknowledged write survives on SQLite: `safe` (the default,
+    /// a power cut too) or `fast` (a crash of the process only; the last
+    /// writes before a power cut may be lost). docs/operations.md.
+    pub durability: DurabilityOption,
+    /// How log lines are written: `text` (for people; coloured on a
+    /// terminal only) or `json` (one object per line, for a log collector).
+    pub log_format: LogFormat,
     pub bind: SocketAddr,
     /// Prefix of ticket keys: `SUP` gives `SUP-123`.
     pub key_prefix: String,
@@ -319,6 +326,45 @@ impl Default for MailOptions {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityOption {
+    Safe,
+    Fast,
+}
+
+impl DurabilityOption {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DurabilityOption::Safe => "safe",
+            DurabilityOption::Fast => "fast",
+        }
+    }
+
+    pub fn store(self) -> guichet_store::Durability {
+        match self {
+            DurabilityOption::Safe => guichet_store::Durability::Safe,
+            DurabilityOption::Fast => guichet_store::Durability::Fast,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 fn skip_secret<S: serde::Serializer>(_: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_none()
 }
@@ -331,6 +377,8 @@ impl Default for Config {
             database_url_file: None,
             database_pool_size: 16,
             database_listen_url: None,
+            durability: DurabilityOption::Safe,
+            log_format: LogFormat::Text,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             key_prefix: "SUP".into(),
             attachment_max_bytes: 10 * 1024 * 1024,
@@ -387,6 +435,8 @@ impl Config {
                 "database_url_file",
                 "database_pool_size",
                 "database_listen_url",
+                "durability",
+                "log_format",
                 "bind",
                 "key_prefix",
                 "attachment_max_bytes",
@@ -538,6 +588,8 @@ impl Config {
         if let Some(url) = &self.database_listen_url {
             out.push_str(&format!("database_listen_url = {:?}\n", mask_url(url.expose_secret())));
         }
+        out.push_str(&format!("durability = {:?}\n", self.durability.as_str()));
+        out.push_str(&format!("log_format = {:?}\n", self.log_format.as_str()));
         out.push_str(&format!("bind = \"{}\"\n", self.bind));
         out.push_str(&format!("key_prefix = {:?}\n", self.key_prefix));
         out.push_str(&format!("attachment_max_bytes = {}\n", self.attachment_max_bytes));

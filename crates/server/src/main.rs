@@ -319,7 +319,7 @@ fn main() -> ExitCode {
         },
     };
     let result = config::Config::load(cli.config.as_deref(), &overrides).and_then(|config| {
-        init_tracing(&config.log);
+        init_tracing(&config.log, config.log_format);
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         runtime.block_on(run(cli.command, config))
     });
@@ -351,13 +351,17 @@ fn one_line(error: &anyhow::Error) -> String {
     line
 }
 
-fn init_tracing(filter: &str) {
+fn init_tracing(filter: &str, format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colour codes only for a person at a terminal, not in a file or a journal.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        // One object per line, the span's fields (a request's id) included, for a collector.
+        config::LogFormat::Json => lines.json().with_current_span(true).with_span_list(false).try_init(),
+        // Colour codes only for a person at a terminal, not in a file or a journal.
+        config::LogFormat::Text => lines.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
+    };
 }
 
 async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCode> {

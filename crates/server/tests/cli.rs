@@ -771,3 +771,36 @@ fn the_smtp_server_can_come_from_the_environment_with_its_password_masked() {
     assert!(!bad.status.success());
     assert_eq!(text(&bad.stderr).lines().count(), 1, "{}", text(&bad.stderr));
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_carrying_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut child = guichet(dir.path(), &["serve", "--demo", "--bind", "127.0.0.1:0"])
+        .env("GUICHET_LOG", "info,tower_http=debug")
+        .env("GUICHET_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(url) = line.strip_prefix("Guichet is listening on ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let answer = ureq::get(&format!("{base}/healthz")).set("X-Request-Id", "support-4242").call().unwrap();
+    assert_eq!(answer.header("x-request-id"), Some("support-4242"));
+    assert!(stop(child).success());
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(!log.contains('\u{1b}'), "no colour codes in a file");
+    let objects: Vec<serde_json::Value> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(objects.iter().all(|o| o["level"].is_string() && o["timestamp"].is_string()));
+    assert!(
+        objects.iter().any(|o| o["span"]["request_id"] == "support-4242" && o["span"]["route"] == "/healthz"),
+        "{log}"
+    );
+}

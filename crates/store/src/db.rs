@@ -96,17 +96,53 @@ const ONE_TIME_LEASE_MICROS: i64 = 30_000_000;
 /// The advisory lock key taken while making the leases table ("guichet" in ASCII).
 const BOOTSTRAP_LOCK: i64 = 0x0067_7569_6368_6574;
 
+/// What a SQLite commit survives before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = FULL`: every acknowledged write survives a power cut
+    /// or a kernel crash. Group commit pays one fsync per batch, not per write.
+    #[default]
+    Safe,
+    /// `synchronous = NORMAL`: a crash of the process loses nothing, but a
+    /// power cut may lose the last writes acknowledged before it.
+    Fast,
+}
+
+/// How to open a database, beyond its URL.
+#[derive(Debug, Clone, Copy)]
+pub struct DbOptions {
+    /// Create the SQLite file when missing (the default embedded database only).
+    pub create: bool,
+    /// Writes that may wait for SQLite's one writer.
+    pub write_queue: usize,
+    /// The most PostgreSQL connections kept.
+    pub pool_size: u32,
+    /// SQLite's commits (PostgreSQL keeps its server's own settings).
+    pub durability: Durability,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            create: false,
+            write_queue: crate::group_commit::DEFAULT_QUEUE,
+            pool_size: DEFAULT_POOL_SIZE,
+            durability: Durability::Safe,
+        }
+    }
+}
+
 impl Db {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`).
     /// A SQLite file must exist unless `create` is set: a mistyped path is an
     /// error, not a new empty database.
     pub async fn connect(url: &str, create: bool) -> Result<Db> {
-        Self::connect_with(url, create, crate::group_commit::DEFAULT_QUEUE, DEFAULT_POOL_SIZE).await
+        Self::connect_with(url, &DbOptions { create, ..DbOptions::default() }).await
     }
 
-    /// [`Db::connect`] with the number of writes that may wait for SQLite's
-    /// writer (`write_queue`) and the most PostgreSQL connections kept (`pool_size`).
-    pub async fn connect_with(url: &str, create: bool, write_queue: usize, pool_size: u32) -> Result<Db> {
+    /// [`Db::connect`] with every option.
+    pub async fn connect_with(url: &str, options: &DbOptions) -> Result<Db> {
+        let DbOptions { create, write_queue, pool_size, durability } = *options;
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
             let pool = PgPoolOptions::new()
@@ -119,7 +155,10 @@ impl Db {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(e.to_string()))?
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(match durability {
+                    Durability::Safe => SqliteSynchronous::Full,
+                    Durability::Fast => SqliteSynchronous::Normal,
+                })
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("cache_size", "-32000")
@@ -290,15 +329,17 @@ impl Db {
             return Ok(value);
         };
         let (deliver, delivered) = tokio::sync::oneshot::channel();
+        // The writer is another task: the request id goes along with the write.
+        let request = crate::context::current_request_id();
         let job: crate::group_commit::Job = Box::new(move |conn| {
-            Box::pin(async move {
+            Box::pin(crate::context::with_request_id(request, async move {
                 let result = work(conn).await;
                 let ok = result.is_ok();
                 let finish: crate::group_commit::Finish = Box::new(move |committed| {
                     let _ = deliver.send(committed.map_err(E::from).and(result));
                 });
                 crate::group_commit::Outcome { ok, finish }
-            })
+            }))
         });
         batches.push(job).await?;
         delivered.await.map_err(|_| StoreError::NotCommitted("its transaction could not begin"))?

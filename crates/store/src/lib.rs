@@ -22,6 +22,7 @@ macro_rules! on_conn {
 pub mod attachments;
 pub mod categories;
 pub mod comments;
+pub mod context;
 pub mod db;
 pub mod demo;
 pub mod establishments;
@@ -44,4 +45,4 @@ pub mod tokens;
 pub mod users;
 pub mod workflows;
 
-pub use db::{Backend, Conn, Db, StoreError};
+pub use db::{Backend, Conn, Db, DbOptions, Durability, StoreError};

@@ -232,6 +232,8 @@ pub struct Outgoing {
     pub sent_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// The request that queued it, for the logs.
+    pub request_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -254,6 +256,7 @@ struct OutgoingRow {
     sent_at: Option<i64>,
     failed_at: Option<i64>,
     last_error: Option<String>,
+    request_id: Option<String>,
 }
 
 impl From<OutgoingRow> for Outgoing {
@@ -279,12 +282,13 @@ impl From<OutgoingRow> for Outgoing {
             sent_at: r.sent_at.map(from_micros),
             failed_at: r.failed_at.map(from_micros),
             last_error: r.last_error,
+            request_id: r.request_id,
         }
     }
 }
 
 const OUTBOX_SELECT: &str = "SELECT id, ticket_id, kind, recipient, subject, body_text, body_html, message_id, \
-    in_reply_to, thread_refs, automatic, reply_to, created_at, attempts, next_attempt_at, sent_at, failed_at, last_error \
+    in_reply_to, thread_refs, automatic, reply_to, created_at, attempts, next_attempt_at, sent_at, failed_at, last_error, request_id \
     FROM outbox";
 
 /// Queues a notification and records its Message-ID, so that an answer to it
@@ -292,8 +296,8 @@ const OUTBOX_SELECT: &str = "SELECT id, ticket_id, kind, recipient, subject, bod
 pub async fn insert_outgoing(conn: &mut Conn, m: &NewOutgoing, now: DateTime<Utc>) -> Result<i64> {
     let sql =
         "INSERT INTO outbox (ticket_id, kind, recipient, subject, body_text, body_html, message_id, in_reply_to, \
-        thread_refs, automatic, reply_to, created_at, next_attempt_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id";
+        thread_refs, automatic, reply_to, created_at, next_attempt_at, request_id) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id";
     let id: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql)
         .bind(m.ticket.map(|t| t.0))
         .bind(&m.kind)
@@ -307,6 +311,7 @@ pub async fn insert_outgoing(conn: &mut Conn, m: &NewOutgoing, now: DateTime<Utc
         .bind(m.automatic)
         .bind(&m.reply_to)
         .bind(to_micros(now))
+        .bind(crate::context::current_request_id())
         .fetch_one(&mut *c)
         .await)?;
     let record = NewMailMessage {

@@ -102,8 +102,10 @@ pub fn router(app: App, web: WebConfig) -> Router {
                 .extensions()
                 .get::<axum::extract::MatchedPath>()
                 .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
-            tracing::info_span!("request", method = %req.method(), route = %route)
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
         }))
+        .layer(axum::middleware::from_fn(request_id))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -119,6 +121,29 @@ pub fn router(app: App, web: WebConfig) -> Router {
             header::STRICT_TRANSPORT_SECURITY,
             https.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains")),
         ))
+}
+
+/// The header naming a request in the logs of every node, proxy and job it touches.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every request an id, in its logs and in the answer's `X-Request-Id`:
+/// the one a proxy sent when it is short and plain (letters, digits, `-_.`;
+/// anything else could forge or garble a log line), a new one otherwise.
+async fn request_id(mut req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let given = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|id| plain_request_id(id));
+    let id = match given {
+        Some(id) => id.to_owned(),
+        None => format!("{:032x}", rand::random::<u128>()),
+    };
+    let value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid"));
+    req.headers_mut().insert(REQUEST_ID, value.clone());
+    let mut response = guichet_store::context::with_request_id(Some(id), next.run(req)).await;
+    response.headers_mut().insert(REQUEST_ID, value);
+    response
+}
+
+fn plain_request_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// The pages' Content-Security-Policy: every script, style and image from

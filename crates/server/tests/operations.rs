@@ -1,0 +1,71 @@
+//! Running Guichet for years, on both backends: a request's id follows it
+//! into the mail it queues, and what an operator's commands rely on.
+#![allow(clippy::unwrap_used)]
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use guichet_testkit::{per_backend_test, TestApp};
+
+async fn app_with_mail(backend: guichet_testkit::Backend) -> TestApp {
+    let mail = guichet_app::notify::MailSettings { notifications: true, ..Default::default() };
+    let settings = guichet_app::Settings { mail, attachment_max_bytes: 64 * 1024, ..Default::default() };
+    TestApp::with_settings(backend, settings).await
+}
+
+/// Files a ticket as `token` with the header `X-Request-Id: id` (when given);
+/// returns the answer's request id and the ticket's key.
+async fn file_with_request_id(app: &TestApp, token: &str, id: Option<&str>, uai: &str) -> (String, String) {
+    let body = serde_json::json!({"title": "Cahier de textes vide", "establishment": uai});
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/tickets")
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json");
+    if let Some(id) = id {
+        request = request.header("X-Request-Id", id);
+    }
+    let r = app.send(request.body(Body::from(body.to_string())).unwrap()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
+    let answered = r.headers.get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    (answered, r.json()["key"].as_str().unwrap().to_owned())
+}
+
+async fn queued_request_ids(app: &TestApp, key: &str) -> Vec<Option<String>> {
+    let number: i64 = key.rsplit_once('-').unwrap().1.parse().unwrap();
+    let mut conn = app.app.db.conn().await.unwrap();
+    let sql = "SELECT request_id FROM outbox WHERE ticket_id = $1 ORDER BY id";
+    guichet_store::on_conn!(conn, |c| sqlx::query_scalar::<_, Option<String>>(sql)
+        .bind(number)
+        .fetch_all(&mut *c)
+        .await)
+    .unwrap()
+}
+
+per_backend_test!(a_request_id_follows_the_request_into_the_mail_it_queues, |backend| async move {
+    let app = app_with_mail(backend).await;
+    let f = app.fixture().await;
+    let (answered, key) = file_with_request_id(&app, &f.requester_a, Some("desk-42.a_b"), &f.uai_a).await;
+    assert_eq!(answered, "desk-42.a_b", "a proxy's plain id is kept and answered");
+    let queued = queued_request_ids(&app, &key).await;
+    assert!(!queued.is_empty(), "the acknowledgment is queued");
+    assert!(queued.iter().all(|id| id.as_deref() == Some("desk-42.a_b")), "{queued:?}");
+});
+
+per_backend_test!(a_request_without_a_plain_id_gets_a_new_one, |backend| async move {
+    let app = app_with_mail(backend).await;
+    let f = app.fixture().await;
+    let (first, _) = file_with_request_id(&app, &f.requester_a, None, &f.uai_a).await;
+    let (second, _) = file_with_request_id(&app, &f.requester_a, None, &f.uai_a).await;
+    assert_eq!(first.len(), 32);
+    assert_ne!(first, second, "each request has its own id");
+    // What could forge or garble a log line is not taken: spaces, quotes,
+    // control characters, braces, non-ASCII, overlong.
+    let long = "a".repeat(65);
+    for forged in ["two words", "x\"}{\"level\":\"ERROR", "tab\there", "é-accent", long.as_str()] {
+        let (answered, key) = file_with_request_id(&app, &f.requester_a, Some(forged), &f.uai_a).await;
+        assert_ne!(answered, forged);
+        assert_eq!(answered.len(), 32, "{forged:?} gave {answered:?}");
+        let queued = queued_request_ids(&app, &key).await;
+        assert!(queued.iter().all(|id| id.as_deref() == Some(answered.as_str())), "{queued:?}");
+    }
+});
