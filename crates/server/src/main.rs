@@ -1,6 +1,7 @@
 //! The `guichet` binary: command line, configuration, wiring and the server's
 //! life (start, graceful shutdown). Business rules live in the other crates.
 
+mod backup;
 mod bench;
 mod commands;
 mod config;
@@ -46,6 +47,28 @@ enum Command {
     },
     /// Apply database migrations and print the schema version.
     Migrate,
+    /// Write a consistent copy of the live database (the server may keep running).
+    ///
+    /// SQLite: a checked copy of the database file, attachments included,
+    /// `guichet-<UTC time>.db`. PostgreSQL: `pg_dump` in its custom format,
+    /// `guichet-<UTC time>.dump`. docs/operations.md has the schedule and
+    /// continuous replication (Litestream).
+    Backup {
+        /// The folder to write it in (default: `backups` in the data directory).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Then keep only this many backups in that folder, the newest.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+    },
+    /// Put a backup back: into an empty data directory (SQLite) or an empty database (PostgreSQL).
+    ///
+    /// Never overwrites a database: stop the service and move the old one
+    /// away first. The restored database is migrated at the next start.
+    Restore {
+        /// The backup file (`guichet-….db` or `guichet-….dump`).
+        file: PathBuf,
+    },
     /// Manage establishments.
     Establishment {
         #[command(subcommand)]
@@ -368,6 +391,8 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
     match command {
         Command::Serve { demo, .. } => serve::serve(config, demo).await.map(|()| ExitCode::SUCCESS),
         Command::Migrate => commands::migrate(&config).await,
+        Command::Backup { to, keep } => backup::backup(&config, to.as_deref(), keep.map(|k| k as usize)).await,
+        Command::Restore { file } => backup::restore(&config, &file).await,
         Command::Establishment { command: EstablishmentCommand::Import { file } } => {
             commands::import_establishments(&config, &file).await
         }

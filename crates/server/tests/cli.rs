@@ -804,3 +804,160 @@ fn json_logs_are_one_object_per_line_carrying_the_request_id() {
         "{log}"
     );
 }
+
+/// Files tickets as `token` for `uai` from 8 threads until `stop` is set;
+/// every key the server acknowledged, with when it was acknowledged.
+fn writers(
+    base: &str,
+    token: &str,
+    uai: &str,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<Vec<(std::time::Instant, String)>>> {
+    (0..8)
+        .map(|w| {
+            let (base, token, uai, stop) = (base.to_owned(), token.to_owned(), uai.to_owned(), stop.clone());
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = serde_json::json!({"title": format!("Écriture {w}"), "establishment": uai});
+                    let created = ureq::post(&format!("{base}/api/v1/tickets"))
+                        .set("Authorization", &format!("Bearer {token}"))
+                        .send_json(body);
+                    if let Ok(answer) = created {
+                        let key = answer.into_json::<serde_json::Value>().unwrap()["key"].as_str().unwrap().to_owned();
+                        acked.push((std::time::Instant::now(), key));
+                    }
+                }
+                acked
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_backup_taken_under_load_restores_every_ticket_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base, logins) = serve_demo(dir.path(), &[]);
+    let requester = logins.iter().find(|(r, _)| r == "requester").unwrap().1.clone();
+    let uai = get_json(&format!("{base}/api/v1/me"), &requester)["establishments"][0].as_str().unwrap().to_owned();
+    let halt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let threads = writers(&base, &requester, &uai, &halt);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    let out = run(dir.path(), &["backup", "--to", "sauvegardes"], None);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    halt.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<(std::time::Instant, String)> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert!(stop(child).success());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(line.starts_with("backup written: sauvegardes/guichet-") && line.contains("schema version"), "{line}");
+    let before: Vec<&String> = acked.iter().filter(|(at, _)| *at < started).map(|(_, k)| k).collect();
+    let after = acked.len() - before.len();
+    assert!(before.len() >= 8 && after > 0, "writes went on around the backup: {} before, {after} after", before.len());
+    let backups: Vec<_> =
+        std::fs::read_dir(dir.path().join("sauvegardes")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(backups.len(), 1, "one whole file, no partial one left: {backups:?}");
+
+    // Restored into an empty data directory, it holds every acknowledged ticket and migrates.
+    let restored = tempfile::tempdir().unwrap();
+    let backup = backups[0].to_str().unwrap();
+    let out = run(restored.path(), &["restore", backup], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(restored.path(), &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let db = restored.path().join("guichet-data/guichet.db");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (check, numbers): (String, Vec<i64>) = runtime.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).connect().await.unwrap();
+        let check = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut c).await.unwrap();
+        (check, sqlx::query_scalar("SELECT id FROM tickets").fetch_all(&mut c).await.unwrap())
+    });
+    assert_eq!(check, "ok");
+    let missing: Vec<_> =
+        before.iter().filter(|k| !numbers.contains(&k.trim_start_matches("SUP-").parse::<i64>().unwrap())).collect();
+    assert!(missing.is_empty(), "acknowledged before the backup and lost: {missing:?}");
+
+    // Never over a database: the same restore again is refused in one line.
+    let again = run(restored.path(), &["restore", backup], None);
+    assert_eq!(again.status.code(), Some(1));
+    let error = text(&again.stderr);
+    assert!(error.contains("a database already exists at guichet-data/guichet.db"), "{error}");
+    assert_eq!(error.lines().count(), 1, "{error}");
+}
+
+#[test]
+fn restore_clears_a_stale_write_ahead_log_and_refuses_what_is_not_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["demo", "--establishments", "3", "--tickets", "20"], None).status.success());
+    let out = run(dir.path(), &["backup", "--to", "b", "--keep", "2"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for _ in 0..2 {
+        assert!(run(dir.path(), &["backup", "--to", "b", "--keep", "2"], None).status.success());
+    }
+    let mut kept: Vec<_> = std::fs::read_dir(dir.path().join("b")).unwrap().map(|e| e.unwrap().path()).collect();
+    kept.sort();
+    assert_eq!(kept.len(), 2, "--keep 2 keeps the two newest: {kept:?}");
+
+    let target = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(target.path().join("guichet-data")).unwrap();
+    // What a deleted database left behind would be replayed into the restored one.
+    std::fs::write(target.path().join("guichet-data/guichet.db-wal"), b"stale").unwrap();
+    std::fs::write(target.path().join("guichet-data/guichet.db-shm"), b"stale").unwrap();
+    let out = run(target.path(), &["restore", kept[1].to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("removed the stale"), "{}", text(&out.stdout));
+    assert!(!target.path().join("guichet-data/guichet.db-wal").exists());
+    let out = run(target.path(), &["user", "list"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(elsewhere.path().join("notes.db"), b"pas une base").unwrap();
+    let truncated = std::fs::read(&kept[1]).unwrap();
+    std::fs::write(elsewhere.path().join("cut.db"), &truncated[..truncated.len() / 2]).unwrap();
+    for (file, expected) in [
+        ("notes.db", "is not a Guichet backup"),
+        ("cut.db", "cannot be restored"),
+        ("absent.db", "cannot open absent.db"),
+    ] {
+        let out = run(elsewhere.path(), &["restore", file], None);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        let error = text(&out.stderr);
+        assert!(error.contains(expected), "{file}: {error}");
+        assert_eq!(error.lines().count(), 1, "{error}");
+        assert!(!elsewhere.path().join("guichet-data/guichet.db").exists(), "{file} left no database");
+    }
+}
+
+#[test]
+fn a_postgresql_backup_is_a_pg_dump_restored_only_into_an_empty_database() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let source = runtime.block_on(guichet_testkit::TestDb::new(guichet_testkit::Backend::Postgres));
+    let empty = runtime.block_on(guichet_testkit::empty_postgres_database());
+    let dir = tempfile::tempdir().unwrap();
+    let demo =
+        run(dir.path(), &["--database-url", &source.url, "demo", "--establishments", "3", "--tickets", "30"], None);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let out = run(dir.path(), &["--database-url", &source.url, "backup", "--to", "b"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pg_dump custom format"), "{}", text(&out.stdout));
+    let dump = std::fs::read_dir(dir.path().join("b")).unwrap().next().unwrap().unwrap().path();
+    assert!(dump.to_str().unwrap().ends_with(".dump"));
+    let dump = dump.to_str().unwrap();
+
+    let out = run(dir.path(), &["--database-url", &empty, "restore", dump], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let count = |url: &str| {
+        let out = run(dir.path(), &["--database-url", url, "user", "list"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(count(&empty), count(&source.url), "the same people after the restore");
+    let again = run(dir.path(), &["--database-url", &empty, "restore", dump], None);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("restore only into an empty database"), "{}", text(&again.stderr));
+    // A dump is not restored into SQLite, nor a SQLite file into PostgreSQL.
+    let wrong = run(dir.path(), &["restore", dump], None);
+    assert!(text(&wrong.stderr).contains("is a PostgreSQL dump and the database is SQLite"), "{}", text(&wrong.stderr));
+}

@@ -20,6 +20,7 @@ macro_rules! on_conn {
 }
 
 pub mod attachments;
+pub mod backup;
 pub mod categories;
 pub mod comments;
 pub mod context;
