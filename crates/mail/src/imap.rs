@@ -113,6 +113,15 @@ pub async fn connect(config: &MailboxConfig) -> Result<Session, MailError> {
     Ok(session)
 }
 
+/// Signs in to the mailbox and selects its folder, as a pass would, and
+/// reads nothing: `guichet doctor`'s check. Returns the folder's message count.
+pub async fn check(config: &MailboxConfig) -> Result<u32, MailError> {
+    let mut session = connect(config).await?;
+    let exists = session.select(&config.folder).await?.exists;
+    let _ = session.logout().await;
+    Ok(exists)
+}
+
 async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
     client: &mut async_imap::Client<T>,
 ) -> Result<(), MailError> {

@@ -97,6 +97,16 @@ impl Sender {
             .map_err(|e| e.to_string())
     }
 
+    /// Connects, greets and signs in to the SMTP server as sending would,
+    /// and sends nothing: `guichet doctor`'s check.
+    pub async fn check(&self) -> Result<(), MailError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(MailError::Smtp("the server did not answer NOOP".into())),
+            Err(e) => Err(MailError::Smtp(e.to_string())),
+        }
+    }
+
     /// Sends every mail due now; returns how many went out.
     pub async fn send_due(&self, app: &App) -> Result<usize, MailError> {
         let claim = chrono::Duration::from_std(CLAIM).unwrap_or(chrono::Duration::minutes(1));

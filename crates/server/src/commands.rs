@@ -115,6 +115,28 @@ pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Lists the migrations `migrate` would apply, without opening the
+/// database for writing (nor creating it).
+pub async fn migrate_dry_run(config: &Config) -> anyhow::Result<ExitCode> {
+    let (url, _) = config.database()?;
+    let missing = guichet_store::backup::sqlite_file(&url).ok().flatten().is_some_and(|f| !f.exists());
+    let db = if missing {
+        // Nothing to open: every migration of an in-memory database is pending.
+        Db::connect("sqlite::memory:", true).await?
+    } else {
+        Db::connect(&url, false).await.context("cannot open the database")?
+    };
+    let pending = db.pending_migrations().await?;
+    if pending.is_empty() {
+        println!("nothing to apply: schema version {}", db.schema_version().await?);
+    }
+    for (version, description) in &pending {
+        println!("would apply {version:04} {description}");
+    }
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Reads a whole CSV and parses it (the parsing is shared with the web import).
 fn read_csv(mut reader: impl Read) -> std::io::Result<Vec<ImportRow>> {
     let mut bytes = Vec::new();

@@ -6,6 +6,7 @@ mod bench;
 mod commands;
 mod config;
 mod deploy;
+mod doctor;
 mod jobs;
 mod mail;
 mod progress;
@@ -46,7 +47,11 @@ enum Command {
         node: Option<String>,
     },
     /// Apply database migrations and print the schema version.
-    Migrate,
+    Migrate {
+        /// List the migrations that would run, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write a consistent copy of the live database (the server may keep running).
     ///
     /// SQLite: a checked copy of the database file, attachments included,
@@ -116,6 +121,10 @@ enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// Check everything the service needs, one line each: the configuration, the
+    /// database and its schema, the clock, free disk, each mailbox's sign-in, the
+    /// SMTP server (nothing is sent), the public URL. Exits 1 when one fails.
+    Doctor,
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -390,9 +399,11 @@ fn init_tracing(filter: &str, format: config::LogFormat) {
 async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { demo, .. } => serve::serve(config, demo).await.map(|()| ExitCode::SUCCESS),
-        Command::Migrate => commands::migrate(&config).await,
+        Command::Migrate { dry_run: false } => commands::migrate(&config).await,
+        Command::Migrate { dry_run: true } => commands::migrate_dry_run(&config).await,
         Command::Backup { to, keep } => backup::backup(&config, to.as_deref(), keep.map(|k| k as usize)).await,
         Command::Restore { file } => backup::restore(&config, &file).await,
+        Command::Doctor => doctor::doctor(&config).await,
         Command::Establishment { command: EstablishmentCommand::Import { file } } => {
             commands::import_establishments(&config, &file).await
         }

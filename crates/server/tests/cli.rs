@@ -961,3 +961,65 @@ fn a_postgresql_backup_is_a_pg_dump_restored_only_into_an_empty_database() {
     let wrong = run(dir.path(), &["restore", dump], None);
     assert!(text(&wrong.stderr).contains("is a PostgreSQL dump and the database is SQLite"), "{}", text(&wrong.stderr));
 }
+
+#[test]
+fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = guichet_testkit::mail::unique("support");
+    let smtp_port = guichet_testkit::mail::free_port();
+    let _relay = guichet_testkit::mail::SmtpRelay::start(smtp_port);
+    mail_config(dir.path(), &desk, smtp_port);
+    let (child, base, _) = serve_demo(dir.path(), &[]);
+    let config = std::fs::read_to_string(dir.path().join("guichet.toml")).unwrap();
+    std::fs::write(dir.path().join("guichet.toml"), format!("public_url = \"{base}\"\n{config}")).unwrap();
+
+    let out = run(dir.path(), &["doctor"], None);
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{report}{}", text(&out.stderr));
+    for line in [
+        "ok    configuration: valid; 1 mailbox(es), SMTP configured".to_owned(),
+        "ok    database: SQLite, schema version".to_owned(),
+        "--    clock: SQLite runs on this machine's clock".to_owned(),
+        "ok    disk: ".to_owned(),
+        format!("ok    mailbox {desk}: signed in to "),
+        "ok    smtp: 127.0.0.1 answers; nothing was sent".to_owned(),
+        format!("ok    public url: {base} answers and is ready"),
+    ] {
+        assert!(report.lines().any(|l| l.starts_with(&line)), "{line}\n{report}");
+    }
+    assert_eq!(report.lines().count(), 7, "{report}");
+
+    // The IMAP server gone (nothing listens on its port) and the service
+    // stopped: each named in its own line.
+    assert!(stop(child).success());
+    let (_, imap_port) = guichet_testkit::mail::imap_server();
+    let down = guichet_testkit::mail::free_port();
+    let broken = std::fs::read_to_string(dir.path().join("guichet.toml"))
+        .unwrap()
+        .replace(&format!("port = {imap_port}"), &format!("port = {down}"));
+    std::fs::write(dir.path().join("guichet.toml"), broken).unwrap();
+    let out = run(dir.path(), &["doctor"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    let failed: Vec<&str> = report.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failed.len(), 2, "{report}");
+    assert!(failed[0].starts_with(&format!("FAIL  mailbox {desk}: cannot reach 127.0.0.1:{down}")), "{report}");
+    assert!(failed[1].starts_with(&format!("FAIL  public url: nothing answers at {base}")), "{report}");
+    assert_eq!(text(&out.stderr).trim(), "error: 2 check(s) failed");
+}
+
+#[test]
+fn migrate_dry_run_lists_what_would_run_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite")).unwrap().count();
+    let out = run(dir.path(), &["migrate", "--dry-run"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert_eq!(listed.lines().count(), migrations, "{listed}");
+    assert!(listed.starts_with("would apply 0001 "), "{listed}");
+    assert!(!dir.path().join("guichet-data/guichet.db").exists(), "a dry run creates no database");
+    assert!(run(dir.path(), &["migrate"], None).status.success());
+    let out = run(dir.path(), &["migrate", "--dry-run"], None);
+    assert_eq!(text(&out.stdout).trim(), format!("nothing to apply: schema version {migrations}"));
+}

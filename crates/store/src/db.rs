@@ -87,6 +87,7 @@ pub enum Db {
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 /// PostgreSQL connections a node keeps at most, unless configured.
 pub const DEFAULT_POOL_SIZE: u32 = 16;
 /// The lease held by the node applying migrations.
@@ -293,6 +294,36 @@ impl Db {
                 }
             }
         })
+    }
+
+    /// The schema version this program's migrations lead to.
+    pub fn known_version(&self) -> i64 {
+        let migrator = match self {
+            Db::Sqlite { .. } => &SQLITE_MIGRATIONS,
+            Db::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// The migrations not yet applied, in order: (version, description).
+    pub async fn pending_migrations(&self) -> Result<Vec<(i64, String)>> {
+        let migrator = match self {
+            Db::Sqlite { .. } => &SQLITE_MIGRATIONS,
+            Db::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        let mut conn = self.conn().await?;
+        let sql = "SELECT version FROM _sqlx_migrations WHERE success";
+        // A database never migrated has no such table: everything is pending.
+        let applied: Vec<i64> = match on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_all(&mut *c).await) {
+            Ok(versions) => versions,
+            Err(e) if e.to_string().contains("_sqlx_migrations") => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+            .map(|m| (m.version, m.description.to_string()))
+            .collect())
     }
 
     pub async fn schema_version(&self) -> Result<i64> {

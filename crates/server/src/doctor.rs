@@ -1,0 +1,208 @@
+//! `guichet doctor`: everything the service needs, checked the way the
+//! service uses it, one line each, so that an operator finds in a minute
+//! what stops it (and a monitoring probe can run it).
+
+use crate::config::Config;
+use guichet_store::Db;
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The longest one check may take: a server that does not answer is a finding.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+/// Less free space than this where the data lives fails the check.
+const MIN_FREE_BYTES: u64 = 1_000_000_000;
+/// A clock further than this from the database's breaks due dates and leases.
+const MAX_SKEW: f64 = 2.0;
+
+enum Verdict {
+    Ok(String),
+    Skipped(String),
+    Failed(String),
+}
+
+async fn timed(check: impl Future<Output = Verdict>) -> Verdict {
+    tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Verdict::Failed(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())))
+}
+
+pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
+    let mut checks: Vec<(String, Verdict)> = Vec::new();
+    checks.push(("configuration".into(), configuration(config)));
+    let (url, _) = config.database()?;
+    let db = open(&url).await;
+    checks.push(("database".into(), timed(database(&db, &url)).await));
+    checks.push(("clock".into(), timed(clock(&db)).await));
+    checks.push(("disk".into(), disk(config, &url)));
+    for mailbox in &config.mailboxes {
+        let verdict = timed(async {
+            match guichet_mail::imap::check(mailbox).await {
+                Ok(n) => Verdict::Ok(format!(
+                    "signed in to {}:{} as {}, folder {} ({n} messages)",
+                    mailbox.host,
+                    mailbox.port.map_or_else(|| "default port".into(), |p| p.to_string()),
+                    mailbox.credentials.user.as_deref().unwrap_or("(no user)"),
+                    mailbox.folder
+                )),
+                Err(e) => Verdict::Failed(e.to_string()),
+            }
+        })
+        .await;
+        checks.push((format!("mailbox {}", mailbox.name), verdict));
+    }
+    checks.push(("smtp".into(), timed(smtp(config)).await));
+    checks.push(("public url".into(), public_url(config).await));
+    if let Ok(db) = db {
+        db.close().await;
+    }
+    let mut failed = 0;
+    for (name, verdict) in &checks {
+        let (mark, detail) = match verdict {
+            Verdict::Ok(d) => ("ok  ", d),
+            Verdict::Skipped(d) => ("--  ", d),
+            Verdict::Failed(d) => {
+                failed += 1;
+                ("FAIL", d)
+            }
+        };
+        // One line each, whatever the error's text holds.
+        println!("{mark}  {name}: {}", detail.replace(['\n', '\r'], " "));
+    }
+    if failed > 0 {
+        eprintln!("error: {failed} check(s) failed");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn configuration(config: &Config) -> Verdict {
+    Verdict::Ok(format!(
+        "valid; {} mailbox(es), SMTP {}, {} sign-in provider(s), node {}",
+        config.mailboxes.len(),
+        if config.smtp.is_some() { "configured" } else { "not configured" },
+        config.auth.cas.len() + config.auth.oidc.len(),
+        config.node_name()
+    ))
+}
+
+/// Opens the database without creating or migrating it.
+async fn open(url: &str) -> Result<Db, String> {
+    if let Ok(Some(file)) = guichet_store::backup::sqlite_file(url) {
+        if !file.exists() {
+            return Err(format!("no database at {} yet: `guichet migrate` creates it", file.display()));
+        }
+    }
+    Db::connect(url, false).await.map_err(|e| e.to_string())
+}
+
+async fn database(db: &Result<Db, String>, url: &str) -> Verdict {
+    let db = match db {
+        Ok(db) => db,
+        Err(e) => return Verdict::Failed(e.clone()),
+    };
+    let backend = if url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" };
+    let version = match db.schema_version().await {
+        Ok(v) => v,
+        Err(e) => return Verdict::Failed(format!("{backend} answers but has no schema: {e}")),
+    };
+    let known = db.known_version();
+    match version.cmp(&known) {
+        std::cmp::Ordering::Equal => Verdict::Ok(format!("{backend}, schema version {version} (up to date)")),
+        std::cmp::Ordering::Less => Verdict::Failed(format!(
+            "{backend}, schema version {version}; this program needs {known}: run `guichet migrate`"
+        )),
+        std::cmp::Ordering::Greater => Verdict::Failed(format!(
+            "{backend}, schema version {version} is newer than this program's {known}: upgrade the program"
+        )),
+    }
+}
+
+async fn clock(db: &Result<Db, String>) -> Verdict {
+    let Ok(db) = db else { return Verdict::Skipped("no database to compare with".into()) };
+    let Db::Postgres(pool) = db else {
+        return Verdict::Skipped("SQLite runs on this machine's clock".into());
+    };
+    let sql = "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8";
+    let before = now_seconds();
+    let theirs: f64 = match sqlx::query_scalar(sql).fetch_one(pool).await {
+        Ok(t) => t,
+        Err(e) => return Verdict::Failed(e.to_string()),
+    };
+    let ours = (before + now_seconds()) / 2.0;
+    let skew = ours - theirs;
+    if skew.abs() > MAX_SKEW {
+        Verdict::Failed(format!(
+            "this machine is {skew:+.1} s from the database's clock (more than {MAX_SKEW} s): check NTP"
+        ))
+    } else {
+        Verdict::Ok(format!("{skew:+.3} s from the database's clock"))
+    }
+}
+
+fn now_seconds() -> f64 {
+    let now = guichet_domain::clock::Clock::now(&guichet_app::SystemClock);
+    now.timestamp_micros() as f64 / 1e6
+}
+
+/// Free space where the data lives: the SQLite file's folder, else the data directory.
+fn disk(config: &Config, url: &str) -> Verdict {
+    let place = guichet_store::backup::sqlite_file(url)
+        .ok()
+        .flatten()
+        .and_then(|f| f.parent().map(std::path::Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| config.data_dir.clone());
+    match rustix::fs::statvfs(&place) {
+        Ok(s) => {
+            let free = s.f_bavail.saturating_mul(s.f_frsize);
+            let total = s.f_blocks.saturating_mul(s.f_frsize);
+            let line =
+                format!("{:.1} GB free of {:.1} GB at {}", free as f64 / 1e9, total as f64 / 1e9, place.display());
+            if free < MIN_FREE_BYTES {
+                Verdict::Failed(format!("{line}: under {} GB", MIN_FREE_BYTES / 1_000_000_000))
+            } else {
+                Verdict::Ok(line)
+            }
+        }
+        Err(e) => Verdict::Failed(format!("cannot measure {}: {e}", place.display())),
+    }
+}
+
+async fn smtp(config: &Config) -> Verdict {
+    let Some(smtp) = &config.smtp else {
+        return Verdict::Skipped("not configured: no notification is sent".into());
+    };
+    let sender = match guichet_mail::smtp::Sender::new(smtp) {
+        Ok(s) => s,
+        Err(e) => return Verdict::Failed(e.to_string()),
+    };
+    match sender.check().await {
+        Ok(()) => Verdict::Ok(format!(
+            "{} answers{}; nothing was sent",
+            smtp.host,
+            if smtp.credentials.user.is_some() { " and accepts the credentials" } else { "" }
+        )),
+        Err(e) => Verdict::Failed(format!("{}: {e}", smtp.host)),
+    }
+}
+
+/// The address in the mails' links answers as this service (its `/readyz`).
+async fn public_url(config: &Config) -> Verdict {
+    let base = config.public_url();
+    let url = format!("{}/readyz", base.trim_end_matches('/'));
+    let probe = tokio::task::spawn_blocking(move || {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).redirects(0).build();
+        match agent.get(&url).call() {
+            Ok(r) if r.status() == 200 => Ok(()),
+            Ok(r) => Err(format!("{url} answers {}", r.status())),
+            Err(ureq::Error::Status(code, _)) => Err(format!("{url} answers {code}")),
+            Err(e) => Err(format!("nothing answers at {base} (is the service running?): {e}")),
+        }
+    });
+    match probe.await {
+        Ok(Ok(())) => Verdict::Ok(format!("{} answers and is ready", config.public_url())),
+        Ok(Err(e)) => Verdict::Failed(e),
+        Err(e) => Verdict::Failed(e.to_string()),
+    }
+}
