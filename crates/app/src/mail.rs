@@ -301,6 +301,23 @@ impl App {
     /// A message whose import fails (or panics) `max_import_attempts` times
     /// is quarantined instead, so that it never holds back the ones after it.
     pub async fn ingest_mail(&self, raw: &[u8], mailbox: Option<&str>) -> Result<IngestOutcome, AppError> {
+        let outcome = self.ingest_mail_once(raw, mailbox).await;
+        let label = match &outcome {
+            Ok(IngestOutcome::Ticket { .. }) => "ticket",
+            Ok(IngestOutcome::Reply { .. }) => "reply",
+            Ok(IngestOutcome::Note { .. }) => "note",
+            Ok(IngestOutcome::Automatic { .. }) => "automatic",
+            Ok(IngestOutcome::Refused) => "refused",
+            Ok(IngestOutcome::Duplicate) => "duplicate",
+            Ok(IngestOutcome::Quarantined { .. }) => "quarantined",
+            Err(_) => "failed",
+        };
+        let mailbox_label = mailbox.unwrap_or("-").to_owned();
+        metrics::counter!("guichet_mail_received_total", "mailbox" => mailbox_label, "outcome" => label).increment(1);
+        outcome
+    }
+
+    async fn ingest_mail_once(&self, raw: &[u8], mailbox: Option<&str>) -> Result<IngestOutcome, AppError> {
         let attempt = std::panic::AssertUnwindSafe(self.import_mail(raw, mailbox)).catch_unwind().await;
         let failure = match attempt {
             Ok(Ok(outcome)) => return Ok(outcome),

@@ -519,6 +519,11 @@ pub const GIVE_UP_AFTER_DAYS: i64 = 3;
 impl App {
     /// Claims notifications due for sending now, for this node, until
     /// `lease`: no other sender (node or command) takes them meanwhile.
+    /// Mails waiting to be sent and when the oldest was queued (the metrics).
+    pub async fn outbox_backlog(&self) -> Result<(i64, Option<chrono::DateTime<chrono::Utc>>), AppError> {
+        Ok(guichet_store::mail::outbox_backlog(&mut self.db.conn().await?).await?)
+    }
+
     pub async fn claim_due_mail(
         &self,
         limit: i64,

@@ -127,6 +127,7 @@ impl App {
         };
         guichet_store::tickets::update_sla(conn, id, &sla, status.next_check, now).await?;
         if status.state == SlaState::Breached && before != Some(SlaState::Breached) {
+            metrics::counter!("guichet_sla_breaches_total").increment(1);
             let change = FieldChange::internal("sla", before.map(|s| s.to_string()), Some(status.state.to_string()));
             guichet_store::events::insert_events(conn, id, None, &[change], now).await?;
         }

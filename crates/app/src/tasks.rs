@@ -51,6 +51,7 @@ impl TaskBoard {
     }
 
     pub fn succeeded(&self, name: &str, now: DateTime<Utc>) {
+        metrics::counter!("guichet_job_runs_total", "job" => name.to_owned(), "outcome" => "ok").increment(1);
         self.update(name, |s| {
             s.last_success_at = Some(now);
             s.failing = false;
@@ -58,6 +59,7 @@ impl TaskBoard {
     }
 
     pub fn failed(&self, name: &str, error: &str, now: DateTime<Utc>) {
+        metrics::counter!("guichet_job_runs_total", "job" => name.to_owned(), "outcome" => "failed").increment(1);
         self.update(name, |s| {
             s.last_error = Some(error.chars().take(500).collect());
             s.last_error_at = Some(now);

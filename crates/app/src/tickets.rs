@@ -328,6 +328,7 @@ impl App {
         });
         let next_check = clocks.and_then(|c| c.next_check);
         let id = guichet_store::tickets::insert_ticket(tx, &new, sla.unwrap_or_default(), next_check, now).await?;
+        metrics::counter!("guichet_tickets_created_total", "channel" => new.channel.to_string()).increment(1);
         if let Some(message_id) = filing.thread_root {
             guichet_store::mail::set_message_ticket(tx, message_id, id, None).await?;
         }
@@ -505,6 +506,7 @@ impl App {
             return Err(AppError::Stale { expected, current: record.ticket.version });
         }
         let mut ticket = record.ticket.clone();
+        let record_before_category = record.ticket.status_category(&self.workflows());
         if req.tier.is_some_and(|t| t != ticket.tier) {
             return Err(AppError::field(
                 "tier",
@@ -584,6 +586,11 @@ impl App {
         let record = guichet_store::tickets::find_ticket(&mut tx, ticket.id, &p.actor.scope()).await?;
         let details = self.details(&mut tx, record).await?;
         tx.commit().await?;
+        let workflows = self.workflows();
+        let resolved = Some(StatusCategory::Resolved);
+        if ticket.status_category(&workflows) == resolved && record_before_category != resolved {
+            metrics::counter!("guichet_tickets_resolved_total", "channel" => ticket.channel.to_string()).increment(1);
+        }
         Ok(details)
     }
 

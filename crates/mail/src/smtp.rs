@@ -133,11 +133,14 @@ impl Sender {
                 match result {
                     Ok(_) => {
                         span.in_scope(|| tracing::info!("mail sent"));
+                        metrics::counter!("guichet_mail_sent_total").increment(1);
                         record_sent(app, mail.id).await?;
                         sent += 1;
                     }
                     Err((error, permanent)) => {
                         span.in_scope(|| tracing::warn!(%error, permanent, "mail not sent"));
+                        let kind = if permanent { "permanent" } else { "temporary" };
+                        metrics::counter!("guichet_mail_send_failures_total", "kind" => kind).increment(1);
                         app.mail_failed(mail, &error, permanent).await?;
                         if !permanent {
                             // The server is likely down: the rest waits for the next round.

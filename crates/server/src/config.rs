@@ -40,6 +40,10 @@ pub struct Config {
     /// How log lines are written: `text` (for people; coloured on a
     /// terminal only) or `json` (one object per line, for a log collector).
     pub log_format: LogFormat,
+    /// A second address serving only `/metrics`, without a token, for
+    /// Prometheus on the monitoring network. Unset: `/metrics` on `bind`,
+    /// for an administrator's token.
+    pub metrics_bind: Option<SocketAddr>,
     pub bind: SocketAddr,
     /// Prefix of ticket keys: `SUP` gives `SUP-123`.
     pub key_prefix: String,
@@ -379,6 +383,7 @@ impl Default for Config {
             database_listen_url: None,
             durability: DurabilityOption::Safe,
             log_format: LogFormat::Text,
+            metrics_bind: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             key_prefix: "SUP".into(),
             attachment_max_bytes: 10 * 1024 * 1024,
@@ -437,6 +442,7 @@ impl Config {
                 "database_listen_url",
                 "durability",
                 "log_format",
+                "metrics_bind",
                 "bind",
                 "key_prefix",
                 "attachment_max_bytes",
@@ -590,6 +596,9 @@ impl Config {
         }
         out.push_str(&format!("durability = {:?}\n", self.durability.as_str()));
         out.push_str(&format!("log_format = {:?}\n", self.log_format.as_str()));
+        if let Some(bind) = self.metrics_bind {
+            out.push_str(&format!("metrics_bind = \"{bind}\"\n"));
+        }
         out.push_str(&format!("bind = \"{}\"\n", self.bind));
         out.push_str(&format!("key_prefix = {:?}\n", self.key_prefix));
         out.push_str(&format!("attachment_max_bytes = {}\n", self.attachment_max_bytes));
@@ -731,6 +740,7 @@ impl Config {
             max_in_flight: self.limits.max_in_flight,
             help_in_flight: self.limits.help_in_flight,
             providers: self.auth.providers(&self.public_url())?,
+            metrics: None,
         })
     }
 

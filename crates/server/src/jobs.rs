@@ -297,13 +297,25 @@ async fn poll_under_lease(
     }
 }
 
+/// Records how long a clock tick took, however it ends.
+struct JobTimer(std::time::Instant);
+
+impl Drop for JobTimer {
+    fn drop(&mut self) {
+        metrics::histogram!("guichet_job_duration_seconds", "job" => "clock").record(self.0.elapsed().as_secs_f64());
+    }
+}
+
 async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Receiver<Option<Fence>>, period: Duration) {
     let mut ticker = tokio::time::interval(period);
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
+        let scheduled = tokio::select! {
+            at = ticker.tick() => at,
             _ = stopped.changed() => break,
-        }
+        };
+        // How late the tick starts: a node too busy to keep its clock shows here.
+        metrics::gauge!("guichet_job_lag_seconds", "job" => "clock").set(scheduled.elapsed().as_secs_f64());
+        let _timer = JobTimer(std::time::Instant::now());
         // Another node holds the clock: nothing to do here.
         let Some(fence) = lease.borrow().clone() else {
             app.tasks.succeeded("clock", app.now());

@@ -9,6 +9,7 @@ mod deploy;
 mod doctor;
 mod jobs;
 mod mail;
+mod metrics;
 mod progress;
 mod serve;
 

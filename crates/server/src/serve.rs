@@ -28,7 +28,21 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("Guichet is listening on http://{address}/");
     let db = app.db.clone();
     let (stop_jobs, jobs) = crate::jobs::start(app.clone(), &config)?;
-    let router = guichet_web::router(app, config.web()?);
+    let mut web = config.web()?;
+    let render = crate::metrics::install()?;
+    web.metrics = Some(render.clone());
+    let scraper = match config.metrics_bind {
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind} for the metrics (metrics_bind in guichet.toml)"))?;
+            tracing::info!(address = %bind, "metrics served");
+            let scrape = guichet_web::metrics::scrape_router(app.clone(), render);
+            Some(tokio::spawn(async move { axum::serve(listener, scrape).await }))
+        }
+        None => None,
+    };
+    let router = guichet_web::router(app, web);
     // On SIGTERM the jobs stop first, giving their leases back at once, so
     // that another node takes over while this one finishes its requests.
     let shutdown = async move {
@@ -41,6 +55,9 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .context("the HTTP server failed")?;
     for job in jobs {
         let _ = job.await;
+    }
+    if let Some(scraper) = scraper {
+        scraper.abort();
     }
     db.close().await;
     tracing::info!("stopped");

@@ -1023,3 +1023,60 @@ fn migrate_dry_run_lists_what_would_run_and_changes_nothing() {
     let out = run(dir.path(), &["migrate", "--dry-run"], None);
     assert_eq!(text(&out.stdout).trim(), format!("nothing to apply: schema version {migrations}"));
 }
+
+/// The value of the first series of `name` whose labels include every one of `labels`.
+fn series(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|label| l.contains(label)))
+        .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
+}
+
+#[test]
+fn metrics_count_what_the_api_did_and_ask_for_an_administrator_on_the_main_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = guichet_testkit::mail::free_port();
+    std::fs::write(dir.path().join("guichet.toml"), format!("metrics_bind = \"127.0.0.1:{port}\"\n")).unwrap();
+    let (child, base, logins) = serve_demo(dir.path(), &[]);
+    let token = |role: &str| logins.iter().find(|(r, _)| r == role).unwrap().1.clone();
+    let requester = token("requester");
+    let uai = get_json(&format!("{base}/api/v1/me"), &requester)["establishments"][0].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let created = ureq::post(&format!("{base}/api/v1/tickets"))
+            .set("Authorization", &format!("Bearer {requester}"))
+            .send_json(serde_json::json!({"title": "Compteurs", "establishment": uai}));
+        assert_eq!(created.unwrap().status(), 201);
+    }
+    let missing = ureq::get(&format!("{base}/api/v1/tickets/SUP-99999"))
+        .set("Authorization", &format!("Bearer {requester}"))
+        .call();
+    assert!(matches!(missing, Err(ureq::Error::Status(404, _))));
+
+    let scraped = ureq::get(&format!("http://127.0.0.1:{port}/metrics")).call().unwrap();
+    assert!(scraped.content_type().starts_with("text/plain"));
+    let metrics = scraped.into_string().unwrap();
+    let created = ["method=\"POST\"", "route=\"/api/v1/tickets\"", "status=\"201\""];
+    assert_eq!(series(&metrics, "guichet_http_requests_total", &created), Some(3.0), "{metrics}");
+    let not_found = ["route=\"/api/v1/tickets/{key}\"", "status=\"404\""];
+    assert_eq!(series(&metrics, "guichet_http_requests_total", &not_found), Some(1.0), "{metrics}");
+    assert!(
+        series(&metrics, "guichet_http_request_duration_seconds_count", &["route=\"/api/v1/tickets\""]) >= Some(3.0)
+    );
+    assert!(series(&metrics, "guichet_tickets_created_total", &[]) >= Some(3.0), "{metrics}");
+    assert!(series(&metrics, "guichet_db_write_batch_size_count", &[]) >= Some(3.0), "{metrics}");
+    assert!(series(&metrics, "guichet_db_connections", &["state=\"max\""]) > Some(0.0), "{metrics}");
+    assert!(series(&metrics, "guichet_outbox_depth", &[]).is_some(), "{metrics}");
+    assert!(!metrics.contains("SUP-99999"), "series are by route pattern, not by path");
+
+    // On the service's own address: an administrator's token, nobody else.
+    let url = format!("{base}/metrics");
+    assert!(matches!(ureq::get(&url).call(), Err(ureq::Error::Status(401, _))));
+    let as_school = ureq::get(&url).set("Authorization", &format!("Bearer {requester}")).call();
+    assert!(matches!(as_school, Err(ureq::Error::Status(403, _))));
+    let as_agent = ureq::get(&url).set("Authorization", &format!("Bearer {}", token("agent"))).call();
+    assert!(matches!(as_agent, Err(ureq::Error::Status(403, _))));
+    let as_admin = ureq::get(&url).set("Authorization", &format!("Bearer {}", token("admin"))).call().unwrap();
+    assert!(as_admin.into_string().unwrap().contains("guichet_http_requests_total"));
+    assert!(stop(child).success());
+}

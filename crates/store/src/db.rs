@@ -97,6 +97,14 @@ const ONE_TIME_LEASE_MICROS: i64 = 30_000_000;
 /// The advisory lock key taken while making the leases table ("guichet" in ASCII).
 const BOOTSTRAP_LOCK: i64 = 0x0067_7569_6368_6574;
 
+/// A node's database connections at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// What a SQLite commit survives before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -206,6 +214,18 @@ impl Db {
         match self {
             Db::Sqlite { readers, .. } => readers.options().get_max_connections() > 1,
             Db::Postgres(_) => true,
+        }
+    }
+
+    /// Connections open and idle, and the most allowed, for the metrics.
+    pub fn pool_use(&self) -> PoolUse {
+        let of = |size: u32, idle: usize, max: u32| PoolUse { open: size, idle: idle as u32, max };
+        match self {
+            Db::Sqlite { readers, writer, .. } => {
+                let (r, w) = (readers.options().get_max_connections(), writer.options().get_max_connections());
+                of(readers.size() + writer.size(), readers.num_idle() + writer.num_idle(), r + w)
+            }
+            Db::Postgres(pool) => of(pool.size(), pool.num_idle(), pool.options().get_max_connections()),
         }
     }
 

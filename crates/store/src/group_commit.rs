@@ -102,6 +102,7 @@ async fn run(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let committed = if broken { Err(()) } else { conn.commit().await.map_err(|e| tracing::error!(error = %e)) };
+        metrics::histogram!("guichet_db_write_batch_size").record(kept.len() as f64);
         for finish in kept {
             finish(committed.map_err(|()| StoreError::NotCommitted("its batch could not be committed")));
         }

@@ -329,6 +329,15 @@ pub async fn insert_outgoing(conn: &mut Conn, m: &NewOutgoing, now: DateTime<Utc
     Ok(id)
 }
 
+/// Mails waiting to be sent (neither sent nor given up) and when the
+/// oldest was queued: the outbox's depth and age, for the metrics.
+pub async fn outbox_backlog(conn: &mut Conn) -> Result<(i64, Option<DateTime<Utc>>)> {
+    // Served by `outbox_due_idx`, whose condition this repeats.
+    let sql = "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL";
+    let (count, oldest): (i64, Option<i64>) = on_conn!(conn, |c| sqlx::query_as(sql).fetch_one(&mut *c).await)?;
+    Ok((count, oldest.map(from_micros)))
+}
+
 /// Claims up to `limit` notifications due for a (new) attempt, oldest
 /// first, for `holder` until `lease_until`: no other sender takes them
 /// meanwhile. A claim whose holder died expires and is taken again.

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod reports;
 pub mod ui;
 pub mod views;
@@ -37,6 +38,8 @@ pub struct WebConfig {
     pub help_frame_ancestors: Vec<String>,
     /// Identity providers people may sign in with (CAS, OpenID Connect).
     pub providers: guichet_sso::Providers,
+    /// Renders the metrics for `/metrics` (none: the route answers 404).
+    pub metrics: Option<metrics::Render>,
 }
 
 impl Default for WebConfig {
@@ -50,6 +53,7 @@ impl Default for WebConfig {
             https: false,
             help_frame_ancestors: Vec::new(),
             providers: guichet_sso::Providers::default(),
+            metrics: None,
         }
     }
 }
@@ -92,6 +96,7 @@ pub fn router(app: App, web: WebConfig) -> Router {
         // The public HELP form takes one screenshot: no more than that to buffer from strangers.
         .merge(ui::help_router().layer(axum::extract::DefaultBodyLimit::max(help_body_limit(&state))))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::authenticated))
         .fallback(fallback)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(axum::middleware::from_fn_with_state(in_flight, limit_in_flight))
@@ -105,6 +110,7 @@ pub fn router(app: App, web: WebConfig) -> Router {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
         }))
+        .layer(axum::middleware::from_fn(metrics::record))
         .layer(axum::middleware::from_fn(request_id))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
