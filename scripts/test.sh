@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need when it is
 # missing (PostgreSQL, Dovecot, aiosmtpd, nginx, a CAS server and an OpenID
-# Connect provider, Chromium), starts throw-away
+# Connect provider, Chromium, systemd's tools for the package test), starts throw-away
 # PostgreSQL and Dovecot servers on loopback, then runs formatting and lint
 # checks and every test on both database backends.
 #
@@ -53,6 +53,11 @@ fi
 # --- nginx: the load balancer in front of three nodes (tests/cluster.rs) ----------
 if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
   apt_install nginx-light
+fi
+
+# --- The Debian package's install test: dpkg, adduser, systemd's unit checks ---
+if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v adduser >/dev/null 2>&1; then
+  apt_install systemd adduser
 fi
 
 # --- schemathesis, which holds the OpenAPI document to the API ----------------
@@ -121,5 +126,7 @@ log "the OpenAPI document against the API (schemathesis, every check)"
 scripts/openapi-check.sh "$GUICHET_BIN"
 log "the README's examples against a fresh demo server"
 scripts/readme-check.py "$GUICHET_BIN"
+log "the Debian package: installed, started as its unit would, checked, purged"
+as_root scripts/package-test.sh "$GUICHET_BIN"
 log "end-to-end tests in headless Chromium (screenshots in target/screenshots/; UPDATE_SCREENSHOTS=1 refreshes docs/screenshots/)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)
