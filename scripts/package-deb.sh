@@ -25,7 +25,14 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root="$stage/guichet_${version}_${arch}"
 
+mkdir -p target/debian
+# The installed binary without its debug tables (function names stay, for
+# backtraces); the tables go to a .debug file kept beside the package, which
+# gdb and addr2line find through the binary's debuglink.
+debug_file="target/debian/guichet_${version}_${arch}.debug"
+objcopy --only-keep-debug "$binary" "$debug_file"
 install -D -m 0755 "$binary" "$root/usr/bin/guichet"
+objcopy --strip-debug --add-gnu-debuglink="$debug_file" "$root/usr/bin/guichet"
 install -D -m 0644 packaging/guichet.service "$root/lib/systemd/system/guichet.service"
 install -D -m 0640 packaging/guichet.toml "$root/etc/guichet/guichet.toml"
 install -D -m 0644 README.md "$root/usr/share/doc/guichet/README.md"
@@ -55,7 +62,7 @@ Description: service desk for school digital workspaces (ENT)
  an embedded SQLite database or several nodes on PostgreSQL.
 CONTROL
 
-mkdir -p target/debian
 out="target/debian/guichet_${version}_${arch}.deb"
 dpkg-deb --root-owner-group --build "$root" "$out" >/dev/null
 echo "$out"
+echo "package-deb: binary $(du -h "$binary" | cut -f1) before, $(du -h "$root/usr/bin/guichet" | cut -f1) installed; debug tables in $debug_file" >&2
