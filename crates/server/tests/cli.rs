@@ -1080,3 +1080,97 @@ fn metrics_count_what_the_api_did_and_ask_for_an_administrator_on_the_main_addre
     assert!(as_admin.into_string().unwrap().contains("guichet_http_requests_total"));
     assert!(stop(child).success());
 }
+
+/// The demo logins the previous release printed when it made its fixtures.
+fn fixture_tokens(tag: &str) -> Vec<(String, String)> {
+    let path = format!("{}/tests/fixtures/{tag}/logins.txt", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let (left, token) = line.split_once("API token: ")?;
+            Some((left.split_whitespace().next()?.to_owned(), token.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Rows of every table that holds the desk's data.
+fn row_counts(url: &str) -> Vec<(&'static str, i64)> {
+    let tables = ["tickets", "comments", "ticket_events", "attachments", "users", "establishments", "ticket_links"];
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = guichet_store::Db::connect(url, false).await.unwrap();
+        let mut conn = db.conn().await.unwrap();
+        let mut counts = Vec::new();
+        for table in tables {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            let n: i64 = guichet_store::on_conn!(conn, |c| sqlx::query_scalar(&sql).fetch_one(&mut *c).await).unwrap();
+            counts.push((table, n));
+        }
+        counts
+    })
+}
+
+/// After migrating a previous release's database (at `url`): every row is
+/// still there, its tickets are readable, and the desk works on it
+/// (filing, search, reports).
+fn smoke_test_an_upgraded_database(dir: &Path, extra: &[&str], url: &str, tag: &str) {
+    let before = row_counts(url);
+    assert!(before.iter().any(|(t, n)| *t == "comments" && *n > 0), "{before:?}");
+    let migrated = run(dir, &[extra, &["migrate"]].concat(), None);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let migrations =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite")).unwrap().count();
+    assert_eq!(text(&migrated.stdout).trim(), format!("schema version {migrations}"));
+    assert_eq!(row_counts(url), before, "no migration since {tag} loses a row");
+    let (child, base, _) = serve_demo(dir, extra);
+    let tokens = fixture_tokens(tag);
+    let token = |role: &str| tokens.iter().find(|(r, _)| r == role).unwrap().1.clone();
+    let agent = token("agent");
+    let list = get_json(&format!("{base}/api/v1/tickets?per_page=100&sort=created"), &agent);
+    let total = list["total"].as_u64().unwrap();
+    assert!(total >= 40, "the release's 40 tickets and its incident's are all there: {total}");
+    let first = get_json(&format!("{base}/api/v1/tickets/SUP-1"), &agent);
+    assert!(!first["title"].as_str().unwrap().is_empty());
+    let history = get_json(&format!("{base}/api/v1/tickets/SUP-1/history"), &agent);
+    assert!(!history.as_array().unwrap().is_empty(), "its history came along");
+    let requester = token("requester");
+    let me = get_json(&format!("{base}/api/v1/me"), &requester);
+    let uai = me["establishments"][0].as_str().unwrap();
+    let created: serde_json::Value = ureq::post(&format!("{base}/api/v1/tickets"))
+        .set("Authorization", &format!("Bearer {requester}"))
+        .send_json(serde_json::json!({"title": "Après la mise à jour", "establishment": uai}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(created["key"], format!("SUP-{}", total + 1), "numbering goes on after the old tickets");
+    let hits = get_json(&format!("{base}/api/v1/search?q=mise"), &agent);
+    assert!(hits.as_array().unwrap().iter().any(|h| h["key"] == created["key"]), "{hits}");
+    let volume = get_json(&format!("{base}/api/v1/reports/volume?granularity=month"), &agent);
+    assert!(volume.is_object(), "{volume}");
+    assert!(stop(child).success());
+}
+
+#[test]
+fn a_sqlite_database_of_the_previous_release_is_migrated_and_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let zipped = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v0.1.0/guichet-sqlite.zip"));
+    let mut archive = zip::ZipArchive::new(zipped.unwrap()).unwrap();
+    let mut old = archive.by_name("guichet.db").unwrap();
+    let mut file = std::fs::File::create(dir.path().join("v0.1.0.db")).unwrap();
+    std::io::copy(&mut old, &mut file).unwrap();
+    let restored = run(dir.path(), &["restore", "v0.1.0.db"], None);
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    let url = format!("sqlite://{}", dir.path().join("guichet-data/guichet.db").display());
+    smoke_test_an_upgraded_database(dir.path(), &[], &url, "v0.1.0");
+}
+
+#[test]
+fn a_postgresql_database_of_the_previous_release_is_migrated_and_works() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(guichet_testkit::empty_postgres_database());
+    let dir = tempfile::tempdir().unwrap();
+    let dump = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v0.1.0/guichet-postgres.dump");
+    let restored = run(dir.path(), &["--database-url", &url, "restore", dump], None);
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    smoke_test_an_upgraded_database(dir.path(), &["--database-url", &url], &url, "v0.1.0");
+}
