@@ -962,6 +962,40 @@ fn a_postgresql_backup_is_a_pg_dump_restored_only_into_an_empty_database() {
     assert!(text(&wrong.stderr).contains("is a PostgreSQL dump and the database is SQLite"), "{}", text(&wrong.stderr));
 }
 
+/// A Dovecot of one test's own (`scripts/mail-servers.sh`), stopped when dropped.
+struct Dovecot(tempfile::TempDir);
+
+impl Dovecot {
+    const SCRIPT: &'static str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/mail-servers.sh");
+
+    fn start(imap_port: u16) -> Dovecot {
+        let dir = tempfile::tempdir().unwrap();
+        // Dovecot goes on in the background holding what it inherited: no
+        // pipe for its output, which would never be closed.
+        let started = Command::new(Self::SCRIPT)
+            .args(["start", dir.path().to_str().unwrap()])
+            .env("IMAP_PORT", imap_port.to_string())
+            .env("LMTP_PORT", guichet_testkit::mail::free_port().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(started.success(), "Dovecot did not start (see {}/dovecot.log)", dir.path().display());
+        wait_for("Dovecot to listen", || std::net::TcpStream::connect(("127.0.0.1", imap_port)).is_ok().then_some(()));
+        Dovecot(dir)
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new(Self::SCRIPT)
+            .args(["stop", self.0.path().to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 #[test]
 fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
     let dir = tempfile::tempdir().unwrap();
@@ -969,6 +1003,13 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
     let smtp_port = guichet_testkit::mail::free_port();
     let _relay = guichet_testkit::mail::SmtpRelay::start(smtp_port);
     mail_config(dir.path(), &desk, smtp_port);
+    // A Dovecot of this test's own, to stop it half-way.
+    let imap_port = guichet_testkit::mail::free_port();
+    let dovecot = Dovecot::start(imap_port);
+    let (_, shared_port) = guichet_testkit::mail::imap_server();
+    let config = std::fs::read_to_string(dir.path().join("guichet.toml")).unwrap();
+    let own = config.replace(&format!("port = {shared_port}"), &format!("port = {imap_port}"));
+    std::fs::write(dir.path().join("guichet.toml"), own).unwrap();
     let (child, base, _) = serve_demo(dir.path(), &[]);
     let config = std::fs::read_to_string(dir.path().join("guichet.toml")).unwrap();
     std::fs::write(dir.path().join("guichet.toml"), format!("public_url = \"{base}\"\n{config}")).unwrap();
@@ -989,21 +1030,16 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
     }
     assert_eq!(report.lines().count(), 7, "{report}");
 
-    // The IMAP server gone (nothing listens on its port) and the service
-    // stopped: each named in its own line.
+    // The IMAP server stopped, and the service: each named in its own line.
     assert!(stop(child).success());
-    let (_, imap_port) = guichet_testkit::mail::imap_server();
-    let down = guichet_testkit::mail::free_port();
-    let broken = std::fs::read_to_string(dir.path().join("guichet.toml"))
-        .unwrap()
-        .replace(&format!("port = {imap_port}"), &format!("port = {down}"));
-    std::fs::write(dir.path().join("guichet.toml"), broken).unwrap();
+    drop(dovecot);
+    wait_for("Dovecot to stop", || std::net::TcpStream::connect(("127.0.0.1", imap_port)).is_err().then_some(()));
     let out = run(dir.path(), &["doctor"], None);
     assert_eq!(out.status.code(), Some(1));
     let report = text(&out.stdout);
     let failed: Vec<&str> = report.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert_eq!(failed.len(), 2, "{report}");
-    assert!(failed[0].starts_with(&format!("FAIL  mailbox {desk}: cannot reach 127.0.0.1:{down}")), "{report}");
+    assert!(failed[0].starts_with(&format!("FAIL  mailbox {desk}: cannot reach 127.0.0.1:{imap_port}")), "{report}");
     assert!(failed[1].starts_with(&format!("FAIL  public url: nothing answers at {base}")), "{report}");
     assert_eq!(text(&out.stderr).trim(), "error: 2 check(s) failed");
 }
