@@ -240,11 +240,17 @@ fn field_of(name: &str, column: usize) -> Result<(Field, &'static str), QueryErr
 fn loose(s: &str) -> String {
     let mut f: String = fold(s).chars().map(|c| if matches!(c, '_' | '-') { ' ' } else { c }).collect();
     f = f.split_whitespace().collect::<Vec<_>>().join(" ");
-    while f.ends_with('e') || f.ends_with('s') {
+    while f.ends_with('e') || f.ends_with('s') || f.ends_with('x') {
         if f.len() <= 3 {
             break;
         }
         f.pop();
+    }
+    // French agreement: the labels are feminine ("Nouvelle", for a demande),
+    // a desk types the masculine as often. -elle, -el and -eau(x) are one
+    // word: nouvelle, nouvel, nouveau(x).
+    if let Some(stem) = f.strip_suffix("eau").or_else(|| f.strip_suffix("ell")) {
+        f = format!("{stem}el");
     }
     f
 }
@@ -782,6 +788,23 @@ mod tests {
         );
         assert_eq!(run("status != résolu").unwrap(), run("status != resolved").unwrap());
         assert_eq!(run("catégorie = messagerie").unwrap(), run("category = mail").unwrap());
+    }
+
+    #[test]
+    fn a_status_is_found_whatever_the_gender_and_number_a_desk_types() {
+        let new = run("status = new").unwrap();
+        for typed in ["nouveau", "Nouvelle", "nouveaux", "nouvelles", "NOUVEAU"] {
+            assert_eq!(run(&format!("statut = {typed}")).unwrap(), new, "{typed}");
+        }
+        let closed = run("status = closed").unwrap();
+        for typed in ["fermé", "fermée", "fermés", "fermees"] {
+            assert_eq!(run(&format!("statut = {typed}")).unwrap(), closed, "{typed}");
+        }
+        for typed in ["résolu", "résolue", "resolus", "résolues"] {
+            assert_eq!(run(&format!("statut = {typed}")).unwrap(), run("status = resolved").unwrap(), "{typed}");
+        }
+        assert!(run("statut = nouvel").is_ok(), "the masculine before a vowel too");
+        assert!(run("statut = neuf").is_err());
     }
 
     #[test]
