@@ -274,6 +274,12 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         nodes: usize,
     },
+    /// p50/p99 of 20 ad-hoc queries (the query language, first page of 25 with its count), as an agent.
+    Queries {
+        /// Runs per query.
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+    },
     /// p50/p99 of full-text searches (rare word, common word, phrase, prefix) as an agent and as a requester.
     Search {
         #[arg(long, default_value_t = 50)]
@@ -450,6 +456,9 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Bench { command: BenchCommand::Http { requests } } => bench::http(&config, requests.max(16)).await,
         Command::Bench { command: BenchCommand::Cluster { requests, nodes } } => {
             bench::cluster(&config, requests.max(16), nodes.clamp(1, 8)).await
+        }
+        Command::Bench { command: BenchCommand::Queries { iterations } } => {
+            bench::queries(&config, iterations.max(1)).await
         }
         Command::Bench { command: BenchCommand::Search { iterations } } => {
             bench::search(&config, iterations.max(1)).await

@@ -1210,3 +1210,31 @@ fn a_postgresql_database_of_the_previous_release_is_migrated_and_works() {
     assert!(restored.status.success(), "{}", text(&restored.stderr));
     smoke_test_an_upgraded_database(dir.path(), &["--database-url", &url], &url, "v0.1.0");
 }
+
+/// `bench queries` on a small base: every shape runs, with the count it found.
+fn queries_benchmark_runs(dir: &Path, extra: &[&str]) {
+    let demo = run(dir, &[extra, &["demo", "--establishments", "5", "--tickets", "200"]].concat(), None);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let out = run(dir, &[extra, &["bench", "queries", "--iterations", "2"]].concat(), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.contains(" ORDER BY ")).collect();
+    assert_eq!(rows.len(), 20, "{stdout}");
+    let found = |shape: &str| -> u64 {
+        let row = rows.iter().find(|r| r.starts_with(shape)).unwrap();
+        row.split_whitespace().rev().nth(2).unwrap().parse().unwrap()
+    };
+    assert!(found("establishment = {uai} ORDER BY created DESC") > 0, "{stdout}");
+    assert!(found("statut = nouveau ORDER BY created") > 0, "{stdout}");
+    assert!(stdout.contains("worst p99: "), "{stdout}");
+}
+
+#[test]
+fn the_queries_benchmark_runs_on_a_small_data_set_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    queries_benchmark_runs(dir.path(), &[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(guichet_testkit::empty_postgres_database());
+    let pg = tempfile::tempdir().unwrap();
+    queries_benchmark_runs(pg.path(), &["--database-url", &url]);
+}

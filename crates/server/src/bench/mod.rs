@@ -369,3 +369,79 @@ pub async fn retention(config: &Config, days: u32) -> anyhow::Result<ExitCode> {
     println!("{:<40} {:>10}", "their creation max (ms)", ms(waits.last().copied().unwrap_or_default()));
     Ok(ExitCode::SUCCESS)
 }
+
+/// The ad-hoc queries `bench queries` runs, written before any tuning for
+/// them: what a desk types every day, over every indexed field, each with
+/// its ORDER BY. `{uai}` is a school of the base, `{agent}` an agent's address.
+pub const QUERY_SHAPES: [&str; 20] = [
+    "establishment = {uai} AND resolved IS EMPTY ORDER BY updated DESC",
+    "establishment = {uai} AND status != resolved ORDER BY updated DESC",
+    "resolved IS EMPTY AND priority = high AND type = anomalie ORDER BY updated DESC",
+    "assignee IS EMPTY ORDER BY created DESC",
+    "text ~ \"mot de passe\" ORDER BY updated DESC",
+    "statut = nouveau ORDER BY created",
+    "priority = critical ORDER BY created DESC",
+    "category = messagerie AND resolved IS EMPTY ORDER BY updated DESC",
+    "assignee = {agent} AND resolved IS EMPTY ORDER BY due",
+    "assignee = {agent} ORDER BY updated DESC",
+    "tier = technical AND resolved IS EMPTY ORDER BY created",
+    "channel = email AND created > -7d ORDER BY created DESC",
+    "type = evolution ORDER BY priority DESC, updated DESC",
+    "sla = \"en retard\" ORDER BY due",
+    "due < now() AND resolved IS EMPTY ORDER BY due",
+    "resolved > -30d ORDER BY resolved DESC",
+    "establishment = {uai} ORDER BY created DESC",
+    "status IN (nouveau, \"en cours\") AND priority IN (high, critical) ORDER BY priority DESC, created",
+    "created >= startOfWeek() AND tier = support ORDER BY updated DESC",
+    "title ~ imprimante ORDER BY updated DESC",
+];
+
+/// `guichet bench queries`: the first page of 25 (with its count) of each
+/// ad-hoc query shape, through the same path as `GET /api/v1/tickets?q=`, as an agent.
+pub async fn queries(config: &Config, iterations: usize) -> anyhow::Result<ExitCode> {
+    let app = open_app(config).await?;
+    let op = app.operator();
+    let filter = guichet_store::users::UserFilter { role: Some(Role::Agent), ..Default::default() };
+    let agents = app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string()))?.0;
+    let agent = agents.into_iter().next().context("no agent in the database: load `guichet demo` first")?;
+    let address = agent.email.as_str().to_owned();
+    let principal = guichet_app::auth::Principal::from_user(agent);
+    // The school with the most tickets: the heaviest `establishment = X`.
+    let uai: String = {
+        let mut conn = app.db.conn().await?;
+        let sql = "SELECT e.uai FROM establishments e JOIN tickets t ON t.establishment_id = e.id \
+                   GROUP BY e.uai ORDER BY COUNT(*) DESC, e.uai LIMIT 1";
+        guichet_store::on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_optional(&mut *c).await)?
+            .context("no ticket in the database: load `guichet demo` first")?
+    };
+    let backend = backend_name(&app);
+    let (done, progress) = runs(QUERY_SHAPES.len() * iterations);
+    let mut rows = Vec::new();
+    let mut worst = Duration::ZERO;
+    for shape in QUERY_SHAPES {
+        let q = shape.replace("{uai}", &uai).replace("{agent}", &address);
+        let params = ListParams { q: Some(q.clone()), per_page: Some(25), ..ListParams::default() };
+        let mut times = Vec::with_capacity(iterations);
+        let mut found = 0;
+        for _ in 0..iterations {
+            let start = Instant::now();
+            let page = app.list_tickets(&principal, &params).await.map_err(|e| anyhow::anyhow!("{q}: {e}"))?;
+            times.push(start.elapsed());
+            done.fetch_add(1, Ordering::Relaxed);
+            found = page.total;
+        }
+        times.sort();
+        worst = worst.max(percentile(&times, 99.0));
+        rows.push(format!(
+            "{shape:<96} {found:>8} {:>9} {:>9}",
+            ms(percentile(&times, 50.0)),
+            ms(percentile(&times, 99.0))
+        ));
+    }
+    progress.finish().await;
+    println!("{backend}, ad-hoc queries as an agent, first page of 25 with its count, {iterations} runs each (ms); school {uai}");
+    println!("{:<96} {:>8} {:>9} {:>9}", "query", "found", "p50", "p99");
+    rows.iter().for_each(|row| println!("{row}"));
+    println!("worst p99: {} ms", ms(worst));
+    Ok(ExitCode::SUCCESS)
+}
