@@ -201,7 +201,18 @@ impl App {
             statuses,
             categories,
         };
-        Ok(guichet_domain::query::resolve(&parsed, &ctx))
+        let mut resolved = match guichet_domain::query::resolve(&parsed, &ctx) {
+            Ok(resolved) => resolved,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Some(condition) = resolved.condition.take() {
+            let mut ids = Vec::new();
+            for names in condition.establishment_names() {
+                ids.push(guichet_store::tickets::establishment_ids_named(conn, names).await?);
+            }
+            resolved.condition = Some(condition.pin_establishments(&mut ids.into_iter()));
+        }
+        Ok(Ok(resolved))
     }
 
     pub(crate) fn ticket_id(&self, key: &str) -> Result<TicketId, AppError> {
@@ -466,6 +477,22 @@ impl App {
             }
         }
         Ok((filter, sort))
+    }
+
+    /// How the database would run [`App::list_tickets`]'s page and count,
+    /// for the query benchmark (`guichet bench queries --explain`).
+    pub async fn explain_tickets(
+        &self,
+        p: &Principal,
+        params: &ListParams,
+    ) -> Result<(Vec<String>, Vec<String>), AppError> {
+        let mut conn = self.db.conn().await?;
+        let mut errors = Vec::new();
+        let (filter, sort) = self.ticket_filter(&mut conn, p, params, &mut errors).await?;
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(guichet_store::tickets::explain_list(&mut conn, &filter, &sort).await?)
     }
 
     pub async fn list_tickets(&self, p: &Principal, params: &ListParams) -> Result<TicketPage, AppError> {

@@ -308,6 +308,7 @@ impl Drop for JobTimer {
 
 async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Receiver<Option<Fence>>, period: Duration) {
     let mut ticker = tokio::time::interval(period);
+    let mut optimized: Option<std::time::Instant> = None;
     loop {
         let scheduled = tokio::select! {
             at = ticker.tick() => at,
@@ -350,6 +351,15 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
         }
         if let Err(e) = app.sweep_expired().await {
             tracing::warn!(error = %e, "cannot forget ended sessions and counters; retrying at the next tick");
+        }
+        // The planner's statistics, once a day (and at the first tick).
+        if optimized.is_none_or(|at| at.elapsed() >= Duration::from_secs(24 * 3600)) {
+            let started = std::time::Instant::now();
+            match app.db.optimize().await {
+                Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "planner statistics refreshed"),
+                Err(e) => tracing::warn!(error = %e, "cannot refresh the planner's statistics"),
+            }
+            optimized = Some(std::time::Instant::now());
         }
         match failure {
             Some(e) => app.tasks.failed("clock", &e, app.now()),

@@ -279,6 +279,9 @@ enum BenchCommand {
         /// Runs per query.
         #[arg(long, default_value_t = 20)]
         iterations: usize,
+        /// Also print how the database runs each query (its plan, for the page and for the count).
+        #[arg(long)]
+        explain: bool,
     },
     /// p50/p99 of full-text searches (rare word, common word, phrase, prefix) as an agent and as a requester.
     Search {
@@ -457,8 +460,8 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Bench { command: BenchCommand::Cluster { requests, nodes } } => {
             bench::cluster(&config, requests.max(16), nodes.clamp(1, 8)).await
         }
-        Command::Bench { command: BenchCommand::Queries { iterations } } => {
-            bench::queries(&config, iterations.max(1)).await
+        Command::Bench { command: BenchCommand::Queries { iterations, explain } } => {
+            bench::queries(&config, iterations.max(1), explain).await
         }
         Command::Bench { command: BenchCommand::Search { iterations } } => {
             bench::search(&config, iterations.max(1)).await

@@ -1215,7 +1215,7 @@ fn a_postgresql_database_of_the_previous_release_is_migrated_and_works() {
 fn queries_benchmark_runs(dir: &Path, extra: &[&str]) {
     let demo = run(dir, &[extra, &["demo", "--establishments", "5", "--tickets", "200"]].concat(), None);
     assert!(demo.status.success(), "{}", text(&demo.stderr));
-    let out = run(dir, &[extra, &["bench", "queries", "--iterations", "2"]].concat(), None);
+    let out = run(dir, &[extra, &["bench", "queries", "--iterations", "2", "--explain"]].concat(), None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let rows: Vec<&str> = stdout.lines().filter(|l| l.contains(" ORDER BY ")).collect();
@@ -1227,6 +1227,9 @@ fn queries_benchmark_runs(dir: &Path, extra: &[&str]) {
     assert!(found("establishment = {uai} ORDER BY created DESC") > 0, "{stdout}");
     assert!(found("statut = nouveau ORDER BY created") > 0, "{stdout}");
     assert!(stdout.contains("worst p99: "), "{stdout}");
+    // Each query's plan follows it, for the page and for the count.
+    assert!(stdout.lines().filter(|l| l.starts_with("    page:  ")).count() >= 20, "{stdout}");
+    assert!(stdout.lines().filter(|l| l.starts_with("    count: ")).count() >= 20, "{stdout}");
 }
 
 #[test]

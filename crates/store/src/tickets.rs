@@ -601,6 +601,16 @@ where
             }
             qb.push(")");
         }
+        Condition::EstablishmentIds { ids, negated } => {
+            if ids.is_empty() {
+                // No such school: nothing matches (everything, when negated).
+                qb.push(if *negated { "1 = 1" } else { "1 = 0" });
+            } else {
+                qb.push(format_args!("{}t.establishment_id IN (", not(*negated)));
+                push_binds(qb, ids.iter().copied());
+                qb.push(")");
+            }
+        }
         Condition::Keys { ids, negated } => {
             qb.push(format_args!("{}t.id IN (", not(*negated)));
             push_binds(qb, ids.iter().copied());
@@ -644,6 +654,23 @@ where
     }
 }
 
+/// The establishments a query's `establishment = …` names: by UAI or name,
+/// or under a parent (département, académie) of that UAI or name.
+pub async fn establishment_ids_named(conn: &mut Conn, values: &[String]) -> Result<Vec<i64>> {
+    let mut ids: Vec<i64> = Vec::new();
+    for value in values {
+        let (upper, lower) = (value.to_uppercase(), value.to_lowercase());
+        let sql = "SELECT e.id FROM establishments e LEFT JOIN establishments p ON p.id = e.parent_id \
+                   WHERE e.uai = $1 OR p.uai = $1 OR LOWER(e.name) = $2 OR LOWER(p.name) = $2";
+        let found: Vec<i64> =
+            on_conn!(conn, |c| sqlx::query_scalar(sql).bind(&upper).bind(&lower).fetch_all(&mut *c).await)?;
+        ids.extend(found);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Lists tickets matching `filter`, sorted, one page; the total only when asked.
 pub async fn list_tickets(
     conn: &mut Conn,
@@ -653,15 +680,11 @@ pub async fn list_tickets(
     offset: i64,
     with_total: bool,
 ) -> Result<(Vec<TicketRecord>, Option<i64>)> {
-    let mut order: Vec<String> =
-        sort.iter().map(|s| format!("{} {}", s.field.sql(), if s.descending { "DESC" } else { "ASC" })).collect();
-    // A total order makes paging stable; the id follows the last key's
-    // direction so that an index on that key also gives the order of ties.
-    order.push(if sort.last().is_some_and(|s| !s.descending) { "t.id ASC" } else { "t.id DESC" }.into());
+    let order = order_by(sort);
     let rows: Vec<TicketRow> = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(SELECT);
         push_conditions(&mut qb, filter);
-        qb.push(format_args!(" ORDER BY {} LIMIT ", order.join(", ")));
+        qb.push(format_args!(" ORDER BY {order} LIMIT "));
         qb.push_bind(limit).push(" OFFSET ").push_bind(offset);
         qb.build_query_as().fetch_all(&mut *c).await
     })?;
@@ -677,6 +700,50 @@ pub async fn list_tickets(
         (true, _) => Some(count(conn, filter).await?),
     };
     Ok((rows.into_iter().map(TicketRow::into_record).collect::<Result<_>>()?, total))
+}
+
+/// The ORDER BY of a list: the sort keys, then the id for a total order
+/// (paging stays stable); the id follows the last key's direction so that
+/// an index on that key also gives the order of ties.
+fn order_by(sort: &[Sort]) -> String {
+    let mut order: Vec<String> =
+        sort.iter().map(|s| format!("{} {}", s.field.sql(), if s.descending { "DESC" } else { "ASC" })).collect();
+    order.push(if sort.last().is_some_and(|s| !s.descending) { "t.id ASC" } else { "t.id DESC" }.into());
+    order.join(", ")
+}
+
+/// How the database runs a list's page and its count (`EXPLAIN QUERY PLAN`
+/// on SQLite, `EXPLAIN` on PostgreSQL), for `guichet bench queries --explain`.
+pub async fn explain_list(conn: &mut Conn, filter: &TicketFilter, sort: &[Sort]) -> Result<(Vec<String>, Vec<String>)> {
+    let explain = match conn.backend() {
+        crate::Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+        crate::Backend::Postgres => "EXPLAIN ",
+    };
+    let order = order_by(sort);
+    let mut plans = Vec::new();
+    for select in [format!("{explain}{SELECT}"), format!("{explain}SELECT COUNT(*) FROM tickets t")] {
+        let counting = select.contains("COUNT(*)");
+        let lines: Vec<String> = on_conn!(conn, |c| {
+            let mut qb = QueryBuilder::new(select.clone());
+            push_conditions(&mut qb, filter);
+            if !counting {
+                qb.push(format_args!(" ORDER BY {order} LIMIT 25"));
+            }
+            let rows = qb.build().fetch_all(&mut *c).await?;
+            // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
+            Ok::<_, sqlx::Error>(
+                rows.iter()
+                    .map(|r| {
+                        use sqlx::Row;
+                        r.try_get::<String, _>("detail").or_else(|_| r.try_get::<String, _>(0)).unwrap_or_default()
+                    })
+                    .collect(),
+            )
+        })?;
+        plans.push(lines);
+    }
+    let count = plans.pop().unwrap_or_default();
+    Ok((plans.pop().unwrap_or_default(), count))
 }
 
 async fn count(conn: &mut Conn, filter: &TicketFilter) -> Result<i64> {

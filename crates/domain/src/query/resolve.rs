@@ -62,6 +62,35 @@ impl TimeOp {
     }
 }
 
+impl Condition {
+    /// Every list of establishment names or UAIs in the condition.
+    pub fn establishment_names(&self) -> Vec<&[String]> {
+        match self {
+            Condition::All(items) | Condition::Any(items) => {
+                items.iter().flat_map(Condition::establishment_names).collect()
+            }
+            Condition::Not(inner) => inner.establishment_names(),
+            Condition::Establishment { values, .. } => vec![values.as_slice()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replaces each list of names by the ids `ids_of` gives for it (in the
+    /// order of [`Condition::establishment_names`]).
+    pub fn pin_establishments(self, ids_of: &mut impl Iterator<Item = Vec<i64>>) -> Condition {
+        match self {
+            Condition::All(items) => Condition::All(items.into_iter().map(|c| c.pin_establishments(ids_of)).collect()),
+            Condition::Any(items) => Condition::Any(items.into_iter().map(|c| c.pin_establishments(ids_of)).collect()),
+            Condition::Not(inner) => Condition::Not(Box::new(inner.pin_establishments(ids_of))),
+            Condition::Establishment { values, negated } => match ids_of.next() {
+                Some(ids) => Condition::EstablishmentIds { ids, negated },
+                None => Condition::Establishment { values, negated },
+            },
+            other => other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PersonColumn {
     Requester,
@@ -106,6 +135,13 @@ pub enum Condition {
     /// UAIs or names of establishments (or of their parents).
     Establishment {
         values: Vec<String>,
+        negated: bool,
+    },
+    /// The same once the names are looked up ([`Condition::pin_establishments`]):
+    /// a short list of ids is a condition a database's planner can estimate,
+    /// where a sub-query over names is a guess.
+    EstablishmentIds {
+        ids: Vec<i64>,
         negated: bool,
     },
     Keys {
@@ -805,6 +841,24 @@ mod tests {
         }
         assert!(run("statut = nouvel").is_ok(), "the masculine before a vowel too");
         assert!(run("statut = neuf").is_err());
+    }
+
+    #[test]
+    fn establishment_names_are_pinned_to_ids_in_place_wherever_they_are() {
+        let r = run("(établissement = 0750655E OR NOT école = \"Lycée B\") AND type = anomalie").unwrap();
+        let condition = r.condition.unwrap();
+        let names: Vec<Vec<String>> = condition.establishment_names().into_iter().map(<[String]>::to_vec).collect();
+        assert_eq!(names, [vec!["0750655E".to_owned()], vec!["Lycée B".to_owned()]]);
+        let pinned = condition.pin_establishments(&mut [vec![7], vec![]].into_iter());
+        let Condition::All(items) = pinned else { panic!("{pinned:?}") };
+        assert_eq!(
+            items[0],
+            Condition::Any(vec![
+                Condition::EstablishmentIds { ids: vec![7], negated: false },
+                Condition::Not(Box::new(Condition::EstablishmentIds { ids: vec![], negated: false })),
+            ])
+        );
+        assert!(items[0].establishment_names().is_empty());
     }
 
     #[test]

@@ -398,7 +398,7 @@ pub const QUERY_SHAPES: [&str; 20] = [
 
 /// `guichet bench queries`: the first page of 25 (with its count) of each
 /// ad-hoc query shape, through the same path as `GET /api/v1/tickets?q=`, as an agent.
-pub async fn queries(config: &Config, iterations: usize) -> anyhow::Result<ExitCode> {
+pub async fn queries(config: &Config, iterations: usize, explain: bool) -> anyhow::Result<ExitCode> {
     let app = open_app(config).await?;
     let op = app.operator();
     let filter = guichet_store::users::UserFilter { role: Some(Role::Agent), ..Default::default() };
@@ -437,6 +437,12 @@ pub async fn queries(config: &Config, iterations: usize) -> anyhow::Result<ExitC
             ms(percentile(&times, 50.0)),
             ms(percentile(&times, 99.0))
         ));
+        if explain {
+            let (page, count) =
+                app.explain_tickets(&principal, &params).await.map_err(|e| anyhow::anyhow!("{q}: {e}"))?;
+            rows.extend(page.iter().map(|l| format!("    page:  {l}")));
+            rows.extend(count.iter().map(|l| format!("    count: {l}")));
+        }
     }
     progress.finish().await;
     println!("{backend}, ad-hoc queries as an agent, first page of 25 with its count, {iterations} runs each (ms); school {uai}");
