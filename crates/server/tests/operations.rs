@@ -69,3 +69,47 @@ per_backend_test!(a_request_without_a_plain_id_gets_a_new_one, |backend| async m
         assert!(queued.iter().all(|id| id.as_deref() == Some(answered.as_str())), "{queued:?}");
     }
 });
+
+async fn keys_for(app: &TestApp, token: &str, q: &str) -> Vec<String> {
+    let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    let r = app.get(&format!("/api/v1/tickets?q={q}&per_page=100"), token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    let mut keys: Vec<String> =
+        r.json()["items"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_owned()).collect();
+    keys.sort();
+    keys
+}
+
+per_backend_test!(a_schools_open_tickets_are_found_whichever_index_drives_the_query, |backend| async move {
+    let app = TestApp::new(backend).await;
+    let f = app.fixture().await;
+    let open_a = format!("establishment = {} AND resolved IS EMPTY ORDER BY updated DESC", f.uai_a);
+    assert_eq!(keys_for(&app, &f.agent, &open_a).await, vec![f.ticket_a.clone()]);
+    // By name, by a list, negated, or beside another condition: the same tickets as before pinning.
+    assert_eq!(
+        keys_for(&app, &f.agent, "école = \"Lycée Henri Wallon\" AND resolved IS EMPTY").await,
+        vec![f.ticket_a.clone()]
+    );
+    let both = format!("establishment IN ({}, {}) AND resolved IS EMPTY", f.uai_a, f.uai_b);
+    assert_eq!(keys_for(&app, &f.agent, &both).await.len(), 2);
+    let not_a = format!("establishment != {} AND resolved IS EMPTY", f.uai_a);
+    assert_eq!(keys_for(&app, &f.agent, &not_a).await, vec![f.ticket_b.clone()]);
+    let either = format!("establishment = {} OR resolved IS EMPTY", f.uai_a);
+    assert_eq!(keys_for(&app, &f.agent, &either).await.len(), 2);
+    assert!(keys_for(&app, &f.agent, "establishment = 0999999Z AND resolved IS EMPTY").await.is_empty());
+    // Resolved, it leaves the school's open tickets.
+    let r = app
+        .patch(
+            &format!("/api/v1/tickets/{}", f.ticket_a),
+            &f.agent,
+            serde_json::json!({"status": "resolved", "resolution": "fixed"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    assert!(keys_for(&app, &f.agent, &open_a).await.is_empty());
+    let resolved_a = format!("establishment = {} AND resolved IS NOT EMPTY", f.uai_a);
+    assert_eq!(keys_for(&app, &f.agent, &resolved_a).await, vec![f.ticket_a.clone()]);
+    // A school asking the same sees its own only.
+    let open_b = format!("establishment = {} AND resolved IS EMPTY", f.uai_b);
+    assert!(keys_for(&app, &f.requester_a, &open_b).await.is_empty());
+});
