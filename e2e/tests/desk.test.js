@@ -1,34 +1,23 @@
 // The main flows of the desk and of school administrators, in a real browser.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, signIn, api, audit, screenshot, PNG_BASE64, cspViolations } from "./helpers.js";
+import { useServerAndBrowser, signIn, api, audit, screenshot, PNG_BASE64, cspViolations } from "./helpers.js";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const ctx = useServerAndBrowser();
 
 /** The requester's school and a ticket of another school, from the API. */
 async function schools() {
-  const me = await api(server.url, server.logins.requester.token, "GET", "/me");
+  const me = await api(ctx.server.url, ctx.server.logins.requester.token, "GET", "/me");
   const own = me.json.establishments[0];
-  const all = await api(server.url, server.logins.admin.token, "GET", "/tickets?per_page=100");
+  const all = await api(ctx.server.url, ctx.server.logins.admin.token, "GET", "/tickets?per_page=100");
   const other = all.json.items.find((t) => t.establishment.uai !== own);
   return { own, other };
 }
 
 test("a requester files an anomaly with a pasted screenshot, the desk answers, the requester reopens, the desk resolves", async () => {
-  const requester = await signIn(browser, server.url, server.logins.requester.email);
+  const requester = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.requester.email);
   const page = requester.page;
-  await page.goto(`${server.url}/tickets/new`);
+  await page.goto(`${ctx.server.url}/tickets/new`);
   await page.getByLabel("Je signale une anomalie").check();
   await page.getByLabel("Titre").fill("Messagerie : page blanche à l'ouverture");
   await page.getByLabel("Description", { exact: true }).fill("Depuis ce matin, la messagerie affiche une page blanche.");
@@ -50,9 +39,9 @@ test("a requester files an anomaly with a pasted screenshot, the desk answers, t
   assert.equal(await page.locator(".files img").count(), 1, "the screenshot is attached and shown");
 
   // The agent classifies, writes an internal note and a reply.
-  const agent = await signIn(browser, server.url, server.logins.agent.email);
+  const agent = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.agent.email);
   const desk = agent.page;
-  await desk.goto(`${server.url}/tickets/${key}`);
+  await desk.goto(`${ctx.server.url}/tickets/${key}`);
   await desk.getByRole("button", { name: "M'attribuer" }).click();
   await desk.getByLabel("Priorité").selectOption("high");
   await desk.getByLabel("Statut", { exact: true }).selectOption("in_progress");
@@ -80,7 +69,7 @@ test("a requester files an anomaly with a pasted screenshot, the desk answers, t
   await page.reload();
   await page.getByRole("button", { name: "Rouvrir" }).click();
   await page.getByText("Enregistré.").waitFor();
-  const reopened = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}`);
+  const reopened = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/tickets/${key}`);
   assert.equal(reopened.json.status, "in_progress");
   await screenshot(page, "ticket-requester");
 
@@ -89,7 +78,7 @@ test("a requester files an anomaly with a pasted screenshot, the desk answers, t
   await desk.getByLabel("Statut", { exact: true }).selectOption("resolved");
   await desk.getByRole("button", { name: "Enregistrer" }).first().click();
   await desk.getByText("Enregistré.").waitFor();
-  const resolved = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}`);
+  const resolved = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/tickets/${key}`);
   assert.equal(resolved.json.status, "resolved");
   assert.equal(resolved.json.type, "anomaly");
   assert.equal(resolved.json.reproduction.service, "Messagerie");
@@ -98,11 +87,11 @@ test("a requester files an anomaly with a pasted screenshot, the desk answers, t
 });
 
 test("an agent logs a phone call for an existing caller found by phone number", async () => {
-  const me = await api(server.url, server.logins.requester.token, "GET", "/me");
+  const me = await api(ctx.server.url, ctx.server.logins.requester.token, "GET", "/me");
   const phone = me.json.phones[0].replace(/(\d{2})(?=\d)/g, "$1 ");
-  const agent = await signIn(browser, server.url, server.logins.agent.email);
+  const agent = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.agent.email);
   const page = agent.page;
-  await page.goto(`${server.url}/phone`);
+  await page.goto(`${ctx.server.url}/phone`);
   await page.getByLabel("Appelant").fill(phone);
   await page.getByRole("button", { name: "Rechercher" }).click();
   await page.getByRole("link", { name: me.json.name }).click();
@@ -112,7 +101,7 @@ test("an agent logs a phone call for an existing caller found by phone number", 
   await page.getByRole("button", { name: "Créer" }).click();
   await page.getByText("Appel enregistré.").waitFor();
   const key = page.url().match(/SUP-\d+/)[0];
-  const ticket = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}`);
+  const ticket = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/tickets/${key}`);
   assert.equal(ticket.json.channel, "phone");
   assert.equal(ticket.json.status, "resolved");
   assert.equal(ticket.json.requester.name, me.json.name);
@@ -123,37 +112,37 @@ test("a requester cannot open another school's ticket by URL, nor its attachment
   const { other } = await schools();
   const upload = new FormData();
   upload.append("file", new Blob([Buffer.from(PNG_BASE64, "base64")], { type: "image/png" }), "autre.png");
-  const res = await fetch(`${server.url}/api/v1/tickets/${other.key}/attachments`, {
-    method: "POST", headers: { Authorization: `Bearer ${server.logins.admin.token}` }, body: upload,
+  const res = await fetch(`${ctx.server.url}/api/v1/tickets/${other.key}/attachments`, {
+    method: "POST", headers: { Authorization: `Bearer ${ctx.server.logins.admin.token}` }, body: upload,
   });
   const attachment = await res.json();
-  const requester = await signIn(browser, server.url, server.logins.requester.email);
-  const ticketPage = await requester.page.goto(`${server.url}/tickets/${other.key}`);
+  const requester = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.requester.email);
+  const ticketPage = await requester.page.goto(`${ctx.server.url}/tickets/${other.key}`);
   assert.equal(ticketPage.status(), 404);
   assert.equal(await requester.page.getByText(other.title).count(), 0);
-  const file = await requester.page.goto(`${server.url}/attachments/${attachment.id}`);
+  const file = await requester.page.goto(`${ctx.server.url}/attachments/${attachment.id}`);
   assert.equal(file.status(), 404);
   await requester.context.close();
 });
 
 test("a form post without the CSRF token is refused", async () => {
-  const agent = await signIn(browser, server.url, server.logins.agent.email);
+  const agent = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.agent.email);
   const { own } = await schools();
-  const list = await api(server.url, server.logins.agent.token, "GET", `/tickets?establishment=${own}`);
+  const list = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/tickets?establishment=${own}`);
   const key = list.json.items[0].key;
-  const before = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}/comments`);
+  const before = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/tickets/${key}/comments`);
   for (const form of [{ body: "Sans jeton", kind: "reply" }, { body: "Mauvais jeton", kind: "reply", _csrf: "forged" }]) {
-    const response = await agent.context.request.post(`${server.url}/tickets/${key}/comments`, { form, maxRedirects: 0 });
+    const response = await agent.context.request.post(`${ctx.server.url}/tickets/${key}/comments`, { form, maxRedirects: 0 });
     assert.equal(response.status(), 403);
   }
-  const afterwards = await api(server.url, server.logins.agent.token, "GET", `/tickets/${key}/comments`);
+  const afterwards = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/tickets/${key}/comments`);
   assert.equal(afterwards.json.length, before.json.length, "nothing was written");
   await agent.context.close();
 });
 
 test("every main page passes an accessibility audit and renders quickly", async () => {
   const { own } = await schools();
-  const list = await api(server.url, server.logins.agent.token, "GET", `/tickets?establishment=${own}`);
+  const list = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/tickets?establishment=${own}`);
   const key = list.json.items[0].key;
   const pages = [
     ["agent", "/desk", "desk-dashboard"],
@@ -178,16 +167,16 @@ test("every main page passes an accessibility audit and renders quickly", async 
   const report = [];
   const contexts = {};
   for (const [role, path, shot] of pages) {
-    contexts[role] ??= await signIn(browser, server.url, server.logins[role].email);
+    contexts[role] ??= await signIn(ctx.browser, ctx.server.url, ctx.server.logins[role].email);
     const { page, context } = contexts[role];
-    await page.goto(`${server.url}${path}`);
+    await page.goto(`${ctx.server.url}${path}`);
     const violations = await audit(page);
     assert.deepEqual(violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `${role} ${path}`);
     if (shot) await screenshot(page, shot);
     const times = [];
     for (let i = 0; i < 15; i++) {
       const start = performance.now();
-      const response = await context.request.get(`${server.url}${path}`);
+      const response = await context.request.get(`${ctx.server.url}${path}`);
       assert.equal(response.status(), 200);
       await response.body();
       times.push(performance.now() - start);
@@ -196,17 +185,17 @@ test("every main page passes an accessibility audit and renders quickly", async 
     report.push(`${role.padEnd(10)} ${path.padEnd(28)} median ${times[7].toFixed(1)} ms, axe: 0 serious/critical`);
   }
   // The login page, before signing in.
-  const anonymous = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "fr-FR" });
+  const anonymous = await ctx.browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "fr-FR" });
   const login = await anonymous.newPage();
-  await login.goto(`${server.url}/login`);
+  await login.goto(`${ctx.server.url}/login`);
   assert.deepEqual(await audit(login), []);
   await screenshot(login, "login");
   // The public HELP page of the requester's school.
-  await login.goto(`${server.url}/aide/${own}`);
+  await login.goto(`${ctx.server.url}/aide/${own}`);
   assert.deepEqual(await audit(login), []);
   // The requester portal on a phone.
-  const phone = await signIn(browser, server.url, server.logins.requester.email, { viewport: { width: 390, height: 844 }, isMobile: true });
-  await phone.page.goto(`${server.url}/tickets/new`);
+  const phone = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.requester.email, { viewport: { width: 390, height: 844 }, isMobile: true });
+  await phone.page.goto(`${ctx.server.url}/tickets/new`);
   assert.deepEqual(await audit(phone.page), []);
   await screenshot(phone.page, "portal-mobile");
   console.log(["Page render times (HTTP round trip on loopback, demo data):", ...report].join("\n"));
@@ -216,9 +205,9 @@ test("every main page passes an accessibility audit and renders quickly", async 
 });
 
 test("the interface speaks English on request and French by default", async () => {
-  const context = await browser.newContext({ locale: "en-GB", extraHTTPHeaders: { "Accept-Language": "en-GB,en;q=0.9" } });
+  const context = await ctx.browser.newContext({ locale: "en-GB", extraHTTPHeaders: { "Accept-Language": "en-GB,en;q=0.9" } });
   const page = await context.newPage();
-  await page.goto(`${server.url}/login`);
+  await page.goto(`${ctx.server.url}/login`);
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   await page.getByRole("button", { name: "Français" }).click();
   await page.getByRole("button", { name: "Connexion" }).waitFor();
@@ -226,8 +215,8 @@ test("the interface speaks English on request and French by default", async () =
 });
 
 test("the monthly report prints without the navigation, its charts and tables whole", async () => {
-  const { page, context } = await signIn(browser, server.url, server.logins.agent.email);
-  await page.goto(`${server.url}/reports`);
+  const { page, context } = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.agent.email);
+  await page.goto(`${ctx.server.url}/reports`);
   await page.getByRole("link", { name: "Rapport du mois dernier" }).click();
   await page.waitForURL((u) => u.search.includes("granularity=day"));
   const charts = await page.locator("svg.chart").count();
@@ -244,8 +233,8 @@ test("the monthly report prints without the navigation, its charts and tables wh
 });
 
 test("the global search box is one keystroke away and highlights what it found", async () => {
-  const { page, context } = await signIn(browser, server.url, server.logins.agent.email);
-  await page.goto(`${server.url}/desk`);
+  const { page, context } = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.agent.email);
+  await page.goto(`${ctx.server.url}/desk`);
   await page.keyboard.press("/");
   assert.equal(await page.evaluate(() => document.activeElement?.id), "global-q");
   await page.keyboard.type("messagerie");
@@ -261,9 +250,9 @@ test("the global search box is one keystroke away and highlights what it found",
 
 test("a pupil asks for help on the school's HELP page; its administrator answers, then forwards it to the desk", async () => {
   const { own } = await schools();
-  const visitor = await browser.newContext({ viewport: { width: 800, height: 900 }, locale: "fr-FR" });
+  const visitor = await ctx.browser.newContext({ viewport: { width: 800, height: 900 }, locale: "fr-FR" });
   const help = await visitor.newPage();
-  await help.goto(`${server.url}/aide/${own}`);
+  await help.goto(`${ctx.server.url}/aide/${own}`);
   await help.getByLabel("Élève").check();
   await help.getByLabel("Votre nom").fill("Léa Martin");
   await help.getByLabel("Votre message").fill("Je ne vois plus mes devoirs dans le cahier de textes depuis lundi.");
@@ -284,11 +273,11 @@ test("a pupil asks for help on the school's HELP page; its administrator answers
   await visitor.close();
 
   // The school's administrator finds it in their requests, answers, then forwards it.
-  const requester = await signIn(browser, server.url, server.logins.requester.email);
+  const requester = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.requester.email);
   const page = requester.page;
-  const mine = await api(server.url, server.logins.requester.token, "GET", "/tickets?channel=help_form&tier=establishment&sort=-created");
+  const mine = await api(ctx.server.url, ctx.server.logins.requester.token, "GET", "/tickets?channel=help_form&tier=establishment&sort=-created");
   const key = mine.json.items.find((t) => t.title.startsWith("Je ne vois plus mes devoirs")).key;
-  await page.goto(`${server.url}/tickets/${key}`);
+  await page.goto(`${ctx.server.url}/tickets/${key}`);
   await page.getByText("Léa Martin · Élève").waitFor();
   assert.equal(await page.locator(".files img").count(), 1, "the screenshot is attached");
   await page.getByLabel("Votre message").fill("Bonjour Léa, ton compte est rattaché à la bonne classe maintenant.");
@@ -299,16 +288,16 @@ test("a pupil asks for help on the school's HELP page; its administrator answers
   await page.getByText("Transmise.").waitFor();
 
   // Level 1 now has it, with the conversation, and can escalate it with a summary.
-  const agent = await signIn(browser, server.url, server.logins.agent.email);
-  await agent.page.goto(`${server.url}/tickets/${key}`);
+  const agent = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.agent.email);
+  await agent.page.goto(`${ctx.server.url}/tickets/${key}`);
   await agent.page.getByText("ton compte est rattaché").waitFor();
   await agent.page.getByLabel(/^Résumé pour le niveau suivant/).fill("Devoirs invisibles pour une élève de 4e B après rattachement ; reproduit avec son compte.");
   await agent.page.getByRole("button", { name: "Transmettre au niveau 2" }).click();
   await agent.page.getByText("Transmise.").waitFor();
   await screenshot(agent.page, "ticket-escalated");
-  const tech = await signIn(browser, server.url, server.logins.technician.email);
-  await tech.page.goto(`${server.url}/desk`);
-  const dashboard = await api(server.url, server.logins.technician.token, "GET", "/dashboard");
+  const tech = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.technician.email);
+  await tech.page.goto(`${ctx.server.url}/desk`);
+  const dashboard = await api(ctx.server.url, ctx.server.logins.technician.token, "GET", "/dashboard");
   assert.ok(dashboard.json.every((tile) => tile.tickets.every((t) => t.tier === "technical")), "level 2 sees its own queue");
   await requester.context.close();
   await agent.context.close();

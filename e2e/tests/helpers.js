@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { before, after } from "node:test";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, "..", "..");
@@ -119,3 +120,20 @@ export async function screenshot(page, name) {
 /** A 40×24 PNG (red), for pasting and uploading. */
 export const PNG_BASE64 =
   "iVBORw0KGgoAAAANSUhEUgAAACgAAAAYCAIAAAAH5iiXAAAAKElEQVR4nGM4o6Q0IIhh1OJRi0ctHrV41OJRi0ctHrV41OJRi4ePxQAsC/wu1IvE4gAAAABJRU5ErkJggg==";
+
+/**
+ * Starts a demo server and Chromium before a file's tests and stops both
+ * after them: `ctx.server` and `ctx.browser` are there once the tests run.
+ */
+export function useServerAndBrowser(options) {
+  const ctx = {};
+  before(async () => {
+    ctx.server = await startServer(options);
+    ctx.browser = await launch();
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  });
+  return ctx;
+}

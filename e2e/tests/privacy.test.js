@@ -1,31 +1,20 @@
 // Personal data in the browser: the desk masks a password a school pasted
 // (the school then sees that it was masked, by whom and why), and an
 // administrator looks a person up, downloads their export and erases them.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, api, audit, screenshot, signIn, cspViolations } from "./helpers.js";
+import { useServerAndBrowser, api, audit, screenshot, signIn, cspViolations } from "./helpers.js";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const ctx = useServerAndBrowser();
 
 test("the desk masks a pasted password and the school sees who masked it and why", async () => {
-  const requester = server.logins.requester;
-  const own = (await api(server.url, requester.token, "GET", "/tickets?per_page=1")).json.items[0];
-  const posted = await api(server.url, requester.token, "POST", `/tickets/${own.key}/comments`, { body: "Mon mot de passe : Tr0ub4dor&3" });
+  const requester = ctx.server.logins.requester;
+  const own = (await api(ctx.server.url, requester.token, "GET", "/tickets?per_page=1")).json.items[0];
+  const posted = await api(ctx.server.url, requester.token, "POST", `/tickets/${own.key}/comments`, { body: "Mon mot de passe : Tr0ub4dor&3" });
   assert.equal(posted.status, 201);
 
-  const { context, page } = await signIn(browser, server.url, server.logins.agent.email);
-  await page.goto(`${server.url}/tickets/${own.key}`);
+  const { context, page } = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.agent.email);
+  await page.goto(`${ctx.server.url}/tickets/${own.key}`);
   const message = page.locator("li.message", { hasText: "Tr0ub4dor&3" });
   await message.locator("summary", { hasText: "Masquer" }).click();
   await message.getByLabel("Texte à masquer (vide : tout)").fill("Tr0ub4dor&3");
@@ -35,8 +24,8 @@ test("the desk masks a pasted password and the school sees who masked it and why
   assert.match(await page.textContent("body"), /Contenu masqué\./);
   await context.close();
 
-  const school = await signIn(browser, server.url, requester.email);
-  await school.page.goto(`${server.url}/tickets/${own.key}`);
+  const school = await signIn(ctx.browser, ctx.server.url, requester.email);
+  await school.page.goto(`${ctx.server.url}/tickets/${own.key}`);
   const body = await school.page.textContent("body");
   assert.ok(!body.includes("Tr0ub4dor&3"), "the password is gone");
   assert.match(body, /Mon mot de passe : \[contenu masqué\]/);
@@ -47,10 +36,10 @@ test("the desk masks a pasted password and the school sees who masked it and why
 });
 
 test("an administrator looks a person up, exports their data and erases them", async () => {
-  const { context, page } = await signIn(browser, server.url, server.logins.admin.email);
+  const { context, page } = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.admin.email);
   await page.getByRole("link", { name: "Données personnelles" }).click();
   await page.waitForURL((u) => u.pathname === "/admin/privacy");
-  await page.getByLabel("Adresse e-mail").fill(server.logins.requester.email);
+  await page.getByLabel("Adresse e-mail").fill(ctx.server.logins.requester.email);
   await page.getByRole("button", { name: "Rechercher" }).click();
   await page.locator("#person").waitFor();
   assert.match(await page.textContent("#person"), /Demandes déposées : \d+/);
@@ -67,7 +56,7 @@ test("an administrator looks a person up, exports their data and erases them", a
   const rows = await page.locator("table").last().textContent();
   assert.match(rows, /erasure/);
   assert.match(rows, /export/);
-  const me = await api(server.url, server.logins.requester.token, "GET", "/me");
+  const me = await api(ctx.server.url, ctx.server.logins.requester.token, "GET", "/me");
   assert.equal(me.status, 401, "the erased person's token no longer works");
   await context.close();
   assert.deepEqual(cspViolations, []);

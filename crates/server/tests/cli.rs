@@ -147,9 +147,21 @@ fn config_check_masks_secrets() {
 /// Starts `guichet serve --demo` on a free port and returns it with its base URL
 /// and the demo logins it printed.
 fn serve_demo(dir: &Path, extra: &[&str]) -> (std::process::Child, String, Vec<(String, String)>) {
+    serve_demo_with(dir, extra, &[])
+}
+
+/// [`serve_demo`] with environment variables set, its log in `serve.log`.
+fn serve_demo_with(
+    dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, Vec<(String, String)>) {
     let mut args = vec!["serve", "--demo", "--bind", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    let mut child = guichet(dir, &args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
+    let mut command = guichet(dir, &args);
+    command.envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::from(log));
+    let mut child = command.spawn().unwrap();
     let mut logins = Vec::new();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let base = loop {
@@ -569,25 +581,8 @@ fn privacy_commands_preview_erase_and_export_a_person() {
 #[test]
 fn the_log_at_info_holds_no_address_name_or_message_text() {
     let dir = tempfile::tempdir().unwrap();
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let mut child = guichet(dir.path(), &["serve", "--demo", "--bind", "127.0.0.1:0"])
-        .env("GUICHET_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut tokens = Vec::new();
-    let base = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(url) = line.strip_prefix("Guichet is listening on ") {
-            break url.trim_end_matches('/').to_owned();
-        }
-        if let Some((_, token)) = line.split_once("API token: ") {
-            tokens.push(token.trim().to_owned());
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let (child, base, logins) = serve_demo_with(dir.path(), &[], &[("GUICHET_LOG", "info")]);
+    let tokens: Vec<String> = logins.into_iter().map(|(_, token)| token).collect();
     let requester = &tokens[3];
     let post = |path: &str, token: &str, body: serde_json::Value| {
         ureq::post(&format!("{base}{path}"))
@@ -775,22 +770,8 @@ fn the_smtp_server_can_come_from_the_environment_with_its_password_masked() {
 #[test]
 fn json_logs_are_one_object_per_line_carrying_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let mut child = guichet(dir.path(), &["serve", "--demo", "--bind", "127.0.0.1:0"])
-        .env("GUICHET_LOG", "info,tower_http=debug")
-        .env("GUICHET_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(url) = line.strip_prefix("Guichet is listening on ") {
-            break url.trim_end_matches('/').to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let env = [("GUICHET_LOG", "info,tower_http=debug"), ("GUICHET_LOG_FORMAT", "json")];
+    let (child, base, _) = serve_demo_with(dir.path(), &[], &env);
     let answer = ureq::get(&format!("{base}/healthz")).set("X-Request-Id", "support-4242").call().unwrap();
     assert_eq!(answer.header("x-request-id"), Some("support-4242"));
     assert!(stop(child).success());
