@@ -4,7 +4,7 @@ use crate::auth::Principal;
 use crate::{App, AppError};
 use chrono::{Datelike, Duration, TimeZone, Utc};
 use guichet_domain::workflow::StatusCategory;
-use guichet_store::tickets::{Sort, SortField, TicketFilter, TicketRecord};
+use guichet_store::tickets::{Counting, Sort, SortField, TicketFilter, TicketRecord};
 
 /// One tile of the dashboard: a saved filter's count, first tickets and query.
 #[derive(Debug, Clone)]
@@ -12,6 +12,8 @@ pub struct Tile {
     pub id: i64,
     pub title: String,
     pub count: i64,
+    /// More tickets than `count` match (counting stops at [`crate::tickets::COUNT_LIMIT`]).
+    pub more: bool,
     pub items: Vec<TicketRecord>,
     /// The query of the queue page showing all of them.
     pub query: String,
@@ -58,6 +60,7 @@ impl App {
             .map(|r| Tile {
                 title: r.filter.name,
                 count: r.count,
+                more: r.more,
                 items: r.items,
                 query: r.filter.query,
                 id: r.filter.id,
@@ -81,7 +84,7 @@ impl App {
         };
         let mut conn = self.db.conn().await?;
         let sort = [Sort { field: SortField::Updated, descending: true }];
-        Ok(guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 20, 0, false).await?.0)
+        Ok(guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 20, 0, Counting::No).await?.0)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::{App, AppError};
 use guichet_domain::query::SortKey;
 use guichet_store::saved_filters::SavedFilter;
-use guichet_store::tickets::{Sort, SortField, TicketFilter, TicketRecord};
+use guichet_store::tickets::{Counting, Sort, SortField, TicketFilter, TicketRecord};
 use guichet_store::StoreError;
 
 /// A saved filter with what it finds now.
@@ -13,6 +13,8 @@ use guichet_store::StoreError;
 pub struct FilterResult {
     pub filter: SavedFilter,
     pub count: i64,
+    /// More tickets than `count` match (counting stops at [`crate::tickets::COUNT_LIMIT`]).
+    pub more: bool,
     /// The first tickets, when asked.
     pub items: Vec<TicketRecord>,
 }
@@ -74,7 +76,7 @@ impl App {
                 Ok(r) => r,
                 // A filter broken by a vocabulary change shows as empty rather than breaking the page.
                 Err(_) => {
-                    out.push(FilterResult { filter, count: 0, items: Vec::new() });
+                    out.push(FilterResult { filter, count: 0, more: false, items: Vec::new() });
                     continue;
                 }
             };
@@ -93,9 +95,12 @@ impl App {
             if sort.is_empty() {
                 sort.push(Sort { field: SortField::from(SortKey::Updated), descending: true });
             }
+            let counting = Counting::UpTo(crate::tickets::COUNT_LIMIT);
             let (found, count) =
-                guichet_store::tickets::list_tickets(&mut conn, &ticket_filter, &sort, items.max(0), 0, true).await?;
-            out.push(FilterResult { filter, count: count.unwrap_or(0), items: found });
+                guichet_store::tickets::list_tickets(&mut conn, &ticket_filter, &sort, items.max(0), 0, counting)
+                    .await?;
+            let count = count.unwrap_or_default();
+            out.push(FilterResult { filter, count: count.count, more: count.more, items: found });
         }
         Ok(out)
     }

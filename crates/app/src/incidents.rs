@@ -327,7 +327,7 @@ impl App {
                 &sort,
                 proposal.tickets.len() as i64,
                 0,
-                false,
+                guichet_store::tickets::Counting::No,
             )
             .await?;
             let suggested_title = tickets.first().map(|t| t.ticket.title.clone()).unwrap_or_default();

@@ -6,7 +6,7 @@
 use crate::auth::Principal;
 use crate::{App, AppError};
 use guichet_domain::search::SearchQuery;
-use guichet_store::tickets::{Sort, SortField, TicketFilter, TicketRecord};
+use guichet_store::tickets::{Counting, Sort, SortField, TicketFilter, TicketRecord};
 
 /// Marks around a matched word in a snippet: control characters no text
 /// contains, replaced by the page's highlighting once escaped.
@@ -49,7 +49,7 @@ impl App {
         }
         let ids = TicketFilter { ids: Some(hits.iter().map(|h| h.ticket).collect()), ..filter };
         let sort = [Sort { field: SortField::Updated, descending: true }];
-        let (records, _) = guichet_store::tickets::list_tickets(conn, &ids, &sort, limit, 0, false).await?;
+        let (records, _) = guichet_store::tickets::list_tickets(conn, &ids, &sort, limit, 0, Counting::No).await?;
         let mut results = Vec::with_capacity(hits.len());
         for hit in hits {
             if let Some(record) = records.iter().find(|r| r.ticket.id == hit.ticket) {

@@ -14,7 +14,7 @@ use guichet_domain::ticket::{
 use guichet_domain::user::{EmailAddress, Role};
 use guichet_domain::workflow::StatusCategory;
 use guichet_domain::FieldError;
-use guichet_store::tickets::{Sort, SortField, TicketFilter, TicketRecord};
+use guichet_store::tickets::{Counting, Sort, SortField, TicketFilter, TicketRecord};
 use guichet_store::{Conn, StoreError};
 
 /// A ticket with its watchers, as read by one actor.
@@ -88,6 +88,10 @@ pub struct ListParams {
 }
 
 pub const PER_PAGE_MAX: i64 = 100;
+/// Lists and filter counts are exact up to this many tickets, then "more
+/// than" (« plus de 10 000 »): an exact count reads every match, and a
+/// figure past it helps nobody sort their work.
+pub const COUNT_LIMIT: i64 = 10_000;
 /// The longest `text` filter of a listing.
 pub const TEXT_FILTER_MAX: usize = 500;
 
@@ -113,6 +117,8 @@ pub(crate) struct Filing<'a> {
 pub struct TicketPage {
     pub items: Vec<TicketRecord>,
     pub total: i64,
+    /// More tickets than `total` match: counting stopped at [`COUNT_LIMIT`].
+    pub more: bool,
     pub page: i64,
     pub per_page: i64,
 }
@@ -492,7 +498,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        Ok(guichet_store::tickets::explain_list(&mut conn, &filter, &sort).await?)
+        Ok(guichet_store::tickets::explain_list(&mut conn, &filter, &sort, COUNT_LIMIT).await?)
     }
 
     pub async fn list_tickets(&self, p: &Principal, params: &ListParams) -> Result<TicketPage, AppError> {
@@ -520,9 +526,11 @@ impl App {
             return Err(AppError::Validation(errors));
         }
         let offset = (page - 1).saturating_mul(per_page);
+        let counting = Counting::UpTo(COUNT_LIMIT);
         let (items, total) =
-            guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, per_page, offset, true).await?;
-        Ok(TicketPage { items, total: total.unwrap_or(0), page, per_page })
+            guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, per_page, offset, counting).await?;
+        let total = total.unwrap_or_default();
+        Ok(TicketPage { items, total: total.count, more: total.more, page, per_page })
     }
 
     pub async fn update_ticket(&self, p: &Principal, key: &str, req: UpdateTicket) -> Result<TicketDetails, AppError> {

@@ -720,3 +720,31 @@ backend_test!(a_request_and_its_screenshots_are_filed_together_or_not_at_all, |a
 
 #[path = "api/hardening.rs"]
 mod hardening;
+
+backend_test!(counts_stop_at_ten_thousand_and_say_more_than_that, |app| async move {
+    let options = guichet_app::demo::DemoOptions { establishments: 2, tickets: 10_050, ..Default::default() };
+    let report = app.app.load_demo(&options).await.unwrap();
+    let agent = report.logins.iter().find(|l| l.role == guichet_domain::user::Role::Agent).unwrap();
+    let all = app.get("/api/v1/tickets?per_page=1", &agent.token).await.json();
+    assert_eq!((all["total"].as_i64(), all["more_than_total"].as_bool()), (Some(10_000), Some(true)));
+    // Pages past the counting limit still come: a full page has a next one.
+    let far = app.get("/api/v1/tickets?per_page=100&page=101", &agent.token).await.json();
+    assert!(far["items"].as_array().is_some_and(|items| !items.is_empty()), "{far}");
+    // A small set is counted exactly.
+    let prefix = &app.app.settings.key_prefix;
+    let keys = format!("key IN ({prefix}-1, {prefix}-2, {prefix}-3)");
+    let two = app.get(&q(&keys), &agent.token).await.json();
+    assert_eq!(two["more_than_total"], false);
+    assert_eq!(two["total"], 3);
+    // The dashboard's tiles and the filters' counts stop there too.
+    let tiles = app.get("/api/v1/dashboard", &agent.token).await.json();
+    let tiles = tiles.as_array().unwrap();
+    assert!(tiles.iter().all(|t| t["count"].as_i64().unwrap() <= 10_000), "{tiles:?}");
+    assert!(tiles.iter().all(|t| t["more_than_count"] == (t["count"] == 10_000)), "{tiles:?}");
+    // The queue page says so in words, and offers the next page without a last one.
+    let session = app.sign_in(&agent.email, guichet_app::demo::DEMO_PASSWORD).await;
+    let page = String::from_utf8(app.page(&session.cookie, "/tickets").await.bytes).unwrap();
+    assert!(page.contains("plus de 10\u{202f}000"), "{page}");
+    assert!(page.contains("rel=\"next\""), "{page}");
+    assert!(!page.contains("1 / "), "no last page is claimed: {page}");
+});

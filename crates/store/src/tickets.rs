@@ -241,7 +241,7 @@ pub async fn find_ticket(conn: &mut Conn, id: TicketId, scope: &TicketScope) -> 
         sqlx::query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE").bind(id.0).execute(&mut **tx).await?;
     }
     let filter = TicketFilter { scope: scope.clone(), ids: Some(vec![id]), ..TicketFilter::default() };
-    let (mut rows, _) = list_tickets(conn, &filter, &[], 1, 0, false).await?;
+    let (mut rows, _) = list_tickets(conn, &filter, &[], 1, 0, Counting::No).await?;
     rows.pop().ok_or(StoreError::NotFound)
 }
 
@@ -707,8 +707,8 @@ pub async fn list_tickets(
     sort: &[Sort],
     limit: i64,
     offset: i64,
-    with_total: bool,
-) -> Result<(Vec<TicketRecord>, Option<i64>)> {
+    counting: Counting,
+) -> Result<(Vec<TicketRecord>, Option<Total>)> {
     let order = order_by(sort);
     let rows: Vec<TicketRow> = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(SELECT);
@@ -717,18 +717,47 @@ pub async fn list_tickets(
         qb.push_bind(limit).push(" OFFSET ").push_bind(offset);
         qb.build_query_as().fetch_all(&mut *c).await
     })?;
-    let total = match (with_total, filter.not_tier) {
-        (false, _) => None,
+    let cap = match counting {
+        Counting::No => None,
+        Counting::Exact => Some(i64::MAX),
+        Counting::UpTo(cap) => Some(cap.max(0)),
+    };
+    let total = match (cap, filter.not_tier) {
+        (None, _) => None,
         // Counting "every tier but one" row by row would read each matching
         // ticket; everything minus that tier's few counts from the indexes.
-        (true, Some(tier)) if filter.tiers.is_empty() => {
+        // Beyond the cap, the first matches are found soon enough directly.
+        (Some(cap), Some(tier)) if filter.tiers.is_empty() => {
             let everything = TicketFilter { not_tier: None, ..filter.clone() };
-            let excluded = TicketFilter { not_tier: None, tiers: vec![tier], ..filter.clone() };
-            Some(count(conn, &everything).await? - count(conn, &excluded).await?)
+            let all = count(conn, &everything, cap).await?;
+            if all.more {
+                Some(count(conn, filter, cap).await?)
+            } else {
+                let excluded = TicketFilter { not_tier: None, tiers: vec![tier], ..filter.clone() };
+                Some(Total { count: all.count - count(conn, &excluded, cap).await?.count, more: false })
+            }
         }
-        (true, _) => Some(count(conn, filter).await?),
+        (Some(cap), _) => Some(count(conn, filter, cap).await?),
     };
     Ok((rows.into_iter().map(TicketRow::into_record).collect::<Result<_>>()?, total))
+}
+
+/// Whether a list also counts its matches, and how far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    No,
+    Exact,
+    /// Exactly up to this many, then "more than": a count reads every match,
+    /// and past a few thousand nobody reads the exact figure.
+    UpTo(i64),
+}
+
+/// How many tickets a list matches: `count`, or more than `count` when
+/// counting stopped at its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Total {
+    pub count: i64,
+    pub more: bool,
 }
 
 /// The ORDER BY of a list: the sort keys, then the id for a total order
@@ -743,19 +772,27 @@ fn order_by(sort: &[Sort]) -> String {
 
 /// How the database runs a list's page and its count (`EXPLAIN QUERY PLAN`
 /// on SQLite, `EXPLAIN` on PostgreSQL), for `guichet bench queries --explain`.
-pub async fn explain_list(conn: &mut Conn, filter: &TicketFilter, sort: &[Sort]) -> Result<(Vec<String>, Vec<String>)> {
+pub async fn explain_list(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    sort: &[Sort],
+    cap: i64,
+) -> Result<(Vec<String>, Vec<String>)> {
     let explain = match conn.backend() {
         crate::Backend::Sqlite => "EXPLAIN QUERY PLAN ",
         crate::Backend::Postgres => "EXPLAIN ",
     };
     let order = order_by(sort);
     let mut plans = Vec::new();
-    for select in [format!("{explain}{SELECT}"), format!("{explain}SELECT COUNT(*) FROM tickets t")] {
+    let count = format!("{explain}SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
+    for select in [format!("{explain}{SELECT}"), count] {
         let counting = select.contains("COUNT(*)");
         let lines: Vec<String> = on_conn!(conn, |c| {
             let mut qb = QueryBuilder::new(select.clone());
             push_conditions(&mut qb, filter);
-            if !counting {
+            if counting {
+                qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS capped");
+            } else {
                 qb.push(format_args!(" ORDER BY {order} LIMIT 25"));
             }
             let rows = qb.build().fetch_all(&mut *c).await?;
@@ -775,12 +812,21 @@ pub async fn explain_list(conn: &mut Conn, filter: &TicketFilter, sort: &[Sort])
     Ok((plans.pop().unwrap_or_default(), count))
 }
 
-async fn count(conn: &mut Conn, filter: &TicketFilter) -> Result<i64> {
-    Ok(on_conn!(conn, |c| {
-        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
-        push_conditions(&mut qb, filter);
-        qb.build_query_scalar().fetch_one(&mut *c).await
-    })?)
+async fn count(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<Total> {
+    let counted: i64 = on_conn!(conn, |c| {
+        if cap == i64::MAX {
+            let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
+            push_conditions(&mut qb, filter);
+            qb.build_query_scalar().fetch_one(&mut *c).await
+        } else {
+            // One row past the cap tells "more" from "exactly the cap".
+            let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
+            push_conditions(&mut qb, filter);
+            qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS capped");
+            qb.build_query_scalar().fetch_one(&mut *c).await
+        }
+    })?;
+    Ok(if counted > cap { Total { count: cap, more: true } } else { Total { count: counted, more: false } })
 }
 
 pub async fn list_watchers(conn: &mut Conn, ticket: TicketId) -> Result<Vec<UserRef>> {

@@ -121,7 +121,10 @@ impl TicketView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageView<T: ToSchema> {
     pub items: Vec<T>,
+    /// Matches in all; for tickets, exact up to 10,000.
     pub total: i64,
+    /// More tickets than `total` match: counting stopped at 10,000 (shown as « plus de 10 000 »).
+    pub more_than_total: bool,
     pub page: i64,
     pub per_page: i64,
 }

@@ -31,6 +31,9 @@ impl Drop for Server {
     }
 }
 
+/// Concurrent clients of the list load, as many as the peer comparison used.
+const LIST_CLIENTS: usize = 8;
+
 fn rss_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
@@ -75,9 +78,10 @@ pub(super) async fn subjects(app: &guichet_app::App) -> anyhow::Result<Subjects>
         &[],
         1,
         0,
-        true,
+        guichet_store::tickets::Counting::Exact,
     )
     .await?;
+    let tickets = tickets.map(|t| t.count);
     Ok(Subjects {
         token,
         uai,
@@ -205,12 +209,62 @@ pub(super) fn read_tickets(
     Ok((times, elapsed))
 }
 
+/// Lists tickets with `clients` concurrent clients, `lists` requests in all:
+/// every ad-hoc query shape of `bench queries` in turn, over the API as an
+/// agent and as the queue page, the load that once left the server holding
+/// hundreds of megabytes after it ended.
+pub(super) fn list_tickets(
+    base: &str,
+    s: &Subjects,
+    session: &str,
+    lists: usize,
+    clients: usize,
+    done: &Arc<AtomicUsize>,
+) -> anyhow::Result<Vec<Duration>> {
+    let queries: Vec<String> = super::QUERY_SHAPES
+        .iter()
+        .map(|shape| shape.replace("{uai}", &s.uai).replace("{agent}", s.agent.email.as_str()))
+        .collect();
+    let queries = Arc::new(queries);
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (base, token, cookie) =
+                (base.to_owned(), format!("Bearer {}", s.agent_token), format!("guichet_session={session}"));
+            let (queries, counter) = (queries.clone(), done.clone());
+            std::thread::spawn(move || -> Result<Vec<Duration>, String> {
+                let agent = ureq::AgentBuilder::new().build();
+                let mut times = Vec::with_capacity(lists / clients);
+                for i in (c..lists).step_by(clients) {
+                    let q = &queries[(i / 2) % queries.len()];
+                    let request = if i % 2 == 0 {
+                        agent.get(&format!("{base}/api/v1/tickets")).set("Authorization", &token)
+                    } else {
+                        agent.get(&format!("{base}/tickets")).set("Cookie", &cookie)
+                    };
+                    let begun = Instant::now();
+                    let response = request.query("q", q).call().map_err(|e| format!("{q}: {e}"))?;
+                    response.into_string().map_err(|e| e.to_string())?;
+                    times.push(begun.elapsed());
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(times)
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(lists);
+    for h in handles {
+        times.extend(joined(h)?);
+    }
+    times.sort();
+    Ok(times)
+}
+
 /// `guichet bench http`: the load generator. Starts `guichet serve` on the
 /// configured database, then files `requests` tickets over the REST API
 /// with 1 client and with 16 concurrent clients, reads tickets spread over
 /// the base as an agent (API and HTML page), and prints tickets per second,
 /// read latencies, start-up time and the server's resident memory idle and
-/// at its peak.
+/// at its peak, and again once an 8-client list load has ended.
 pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> {
     let app = open_app(config).await?;
     let s = subjects(&app).await?;
@@ -229,7 +283,8 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     let mut rates = Vec::new();
     let reads = requests.clamp(50, 1000);
     let done = Arc::new(AtomicUsize::new(0));
-    let progress = Progress::start("requests", done.clone(), 2 * requests + 2 * reads);
+    let lists = (2 * reads).max(2 * super::QUERY_SHAPES.len() * LIST_CLIENTS);
+    let progress = Progress::start("requests", done.clone(), 2 * requests + 2 * reads + lists);
     for clients in [1usize, 16] {
         let (filed, rate) = file_tickets(&base, &s, clients, requests, &done)?;
         rates.push((clients, filed, rate));
@@ -238,7 +293,12 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
     let (api, _) = read_tickets(&base, "/api/v1/tickets/", api_auth, &s, reads, 1, &done)?;
     let page_auth = ("Cookie", format!("guichet_session={session}"));
     let (page, _) = read_tickets(&base, "/tickets/", page_auth, &s, reads, 1, &done)?;
+    let listed = list_tickets(&base, &s, &session, lists, LIST_CLIENTS, &done)?;
     progress.finish().await;
+    // Memory a server keeps once the load is over is memory every other
+    // process on the machine goes without: measured after a pause.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after_load = rss_kb(pid, "VmRSS:").unwrap_or(0);
     let peak_before_storm = rss_kb(pid, "VmHWM:").unwrap_or(0);
     let storm = sign_in_storm(&base, &s.agent_token, &s.prefix, s.tickets)?;
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
@@ -257,6 +317,14 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
             ms(percentile(times, 99.0))
         );
     }
+    println!(
+        "  ad-hoc lists, {LIST_CLIENTS} clients (API and queue page, the {} shapes of `bench queries`): \
+         {} lists, p50 {} ms, p99 {} ms",
+        super::QUERY_SHAPES.len(),
+        listed.len(),
+        ms(percentile(&listed, 50.0)),
+        ms(percentile(&listed, 99.0))
+    );
     let quiet = percentile(&api, 50.0);
     println!(
         "  sign-in storm: {} parallel wrong passwords, {} checked (401), {} throttled (429), {} busy (503); \
@@ -271,10 +339,12 @@ pub async fn http(config: &Config, requests: usize) -> anyhow::Result<ExitCode> 
         percentile(&storm.reads, 50.0).as_secs_f64() / quiet.as_secs_f64().max(1e-6)
     );
     println!(
-        "  server memory: {} MB idle, {} MB peak ({} MB before the sign-in storm)",
+        "  server memory: {} MB idle at start, {} MB peak ({} MB before the sign-in storm), \
+         {} MB idle 5 s after the list load",
         idle / 1024,
         peak / 1024,
-        peak_before_storm / 1024
+        peak_before_storm / 1024,
+        after_load / 1024
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use guichet_domain::user::Language;
 
 pub struct TileView {
     pub title: String,
-    pub count: i64,
+    pub count: String,
     pub rows: Vec<Row>,
     pub href: String,
 }
@@ -52,7 +52,7 @@ async fn tiles(state: &AppState, viewer: &Viewer) -> Result<(Vec<TileView>, Vec<
         .into_iter()
         .map(|t| TileView {
             title: builtin_name(&t.title, lang),
-            count: t.count,
+            count: super::count_label(t.count, t.more, lang),
             rows: t.items.into_iter().map(|r| Row::new(&state.app, r, lang)).collect(),
             href: format!("/tickets?q={}", urlencode(&for_level(&t.query, level.as_deref()))),
         })

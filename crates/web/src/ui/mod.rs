@@ -148,6 +148,33 @@ impl Layout {
     }
 }
 
+/// A ticket count as the pages show it: the figure, or « plus de 10 000 »
+/// when counting stopped at its limit.
+pub fn count_label(count: i64, more: bool, lang: Language) -> String {
+    match (more, lang) {
+        (false, _) => count.to_string(),
+        // Grouped as each language writes thousands, with a narrow no-break space in French.
+        (true, Language::En) => format!("more than {}", grouped(count, ',')),
+        (true, Language::Fr) => format!("plus de {}", grouped(count, '\u{202f}')),
+    }
+}
+
+fn grouped(n: i64, separator: char) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(separator);
+        }
+        out.push(d);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 pub fn urlencode(s: &str) -> String {
     serde_urlencoded::to_string([("", s)]).map(|q| q.trim_start_matches('=').to_owned()).unwrap_or_default()
 }
@@ -428,4 +455,18 @@ pub fn help_router() -> Router<AppState> {
     Router::new()
         .route("/aide/{uai}", get(help::page).post(help::submit))
         .route("/aide/{uai}/widget.js", get(help::widget))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_past_its_limit_reads_as_more_than_in_each_language() {
+        assert_eq!(count_label(9_999, false, Language::Fr), "9999");
+        assert_eq!(count_label(10_000, true, Language::Fr), "plus de 10\u{202f}000");
+        assert_eq!(count_label(10_000, true, Language::En), "more than 10,000");
+        assert_eq!(count_label(1_234_567, true, Language::En), "more than 1,234,567");
+        assert_eq!(count_label(999, true, Language::En), "more than 999");
+    }
 }

@@ -166,7 +166,7 @@ fn filters_as_query(q: &QueueQuery) -> String {
 pub struct SavedView {
     pub id: i64,
     pub name: String,
-    pub count: i64,
+    pub count: String,
     pub href: String,
     pub own: bool,
 }
@@ -179,9 +179,10 @@ struct QueuePage {
     saved: Vec<SavedView>,
     staff: bool,
     rows: Vec<Row>,
-    total: i64,
+    total: String,
     page: i64,
-    pages: i64,
+    /// Unknown when counting stopped at its limit.
+    pages: Option<i64>,
     prev_href: Option<String>,
     next_href: Option<String>,
     types: Vec<Choice>,
@@ -227,13 +228,15 @@ pub async fn queue(
         resolved_week: q.resolved_week.is_some(),
         q: nonempty(&q.q),
     };
-    let (rows, total, problem) = match app.list_tickets(viewer.principal(), &params).await {
-        Ok(page) => (page.items.into_iter().map(|r| Row::new(app, r, lang)).collect(), page.total, None),
-        Err(e @ AppError::Validation(_)) => (Vec::new(), 0, Some(error_text(&e, lang))),
+    let (rows, total, more, problem): (Vec<Row>, _, _, _) = match app.list_tickets(viewer.principal(), &params).await {
+        Ok(page) => (page.items.into_iter().map(|r| Row::new(app, r, lang)).collect(), page.total, page.more, None),
+        Err(e @ AppError::Validation(_)) => (Vec::new(), 0, false, Some(error_text(&e, lang))),
         Err(e) => return Err(PageError::app(e, lang)),
     };
     let page = q.page.unwrap_or(1).max(1);
     let pages = ((total + 49) / 50).max(1);
+    // Past the counting limit the last page is unknown: a full page has a next one.
+    let has_next = if more { rows.len() == 50 } else { page < pages };
     let href = |p: i64| {
         let query = viewer.path.split_once('?').map(|(_, q)| q).unwrap_or_default();
         let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
@@ -268,7 +271,7 @@ pub async fn queue(
         .map(|r| SavedView {
             id: r.filter.id,
             name: super::desk::builtin_name(&r.filter.name, lang),
-            count: r.count,
+            count: super::count_label(r.count, r.more, lang),
             href: format!("/tickets?q={}", super::urlencode(&r.filter.query)),
             own: r.filter.owner_id == Some(me),
         })
@@ -289,11 +292,11 @@ pub async fn queue(
         saved,
         staff: viewer.is_staff(),
         rows,
-        total,
+        total: super::count_label(total, more, lang),
         page,
-        pages,
+        pages: (!more).then_some(pages),
         prev_href: (page > 1).then(|| href(page - 1)),
-        next_href: (page < pages).then(|| href(page + 1)),
+        next_href: has_next.then(|| href(page + 1)),
         types: vocabulary(TicketType::ALL, TicketType::as_str, lang, &selected(&q.ticket_type)),
         statuses: choices(statuses, &selected(&q.status)),
         priorities: vocabulary(Priority::ALL, Priority::as_str, lang, &selected(&q.priority)),

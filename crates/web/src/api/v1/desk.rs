@@ -136,8 +136,10 @@ pub async fn put_sla_policy(
 pub struct TileView {
     pub id: i64,
     pub title: String,
-    /// Tickets matching, for this person's level.
+    /// Tickets matching, for this person's level; exact up to 10,000.
     pub count: i64,
+    /// More tickets than `count` match: counting stopped at 10,000.
+    pub more_than_count: bool,
     pub query: String,
     /// The first tickets (at most 5).
     pub tickets: Vec<crate::views::TicketView>,
@@ -156,6 +158,7 @@ pub async fn get_dashboard(State(state): State<AppState>, Auth(p): Auth) -> ApiR
                 id: t.id,
                 title: t.title,
                 count: t.count,
+                more_than_count: t.more,
                 query: t.query,
                 tickets: t
                     .items

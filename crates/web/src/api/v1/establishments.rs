@@ -66,7 +66,7 @@ pub async fn list_establishments(
     let parent_ids: Vec<_> = list.iter().filter_map(|e| e.parent).collect();
     let parents = state.app.find_establishments(&parent_ids).await?;
     let items = list.into_iter().map(|e| EstablishmentView::new(e, &parents)).collect();
-    Ok(axum::Json(PageView { items, total, page, per_page }))
+    Ok(axum::Json(PageView { items, total, more_than_total: false, page, per_page }))
 }
 
 /// Create an establishment (administrators).

@@ -22,12 +22,15 @@ pub struct FilterView {
     /// One of the desk's built-in filters.
     pub builtin: bool,
     pub position: i64,
-    /// How many tickets it finds now, for the caller.
+    /// How many tickets it finds now, for the caller; exact up to 10,000.
     pub count: Option<i64>,
+    /// More tickets than `count` match: counting stopped at 10,000.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub more_than_count: bool,
 }
 
 impl FilterView {
-    fn new(f: SavedFilter, count: Option<i64>) -> Self {
+    fn new(f: SavedFilter, count: Option<i64>, more_than_count: bool) -> Self {
         Self {
             id: f.id,
             name: f.name,
@@ -36,6 +39,7 @@ impl FilterView {
             builtin: f.builtin,
             position: f.position,
             count,
+            more_than_count,
         }
     }
 }
@@ -69,7 +73,7 @@ pub struct UpdateFilterRequest {
 #[utoipa::path(get, path = "/filters", tag = "filters", responses((status = 200, body = Vec<FilterView>)))]
 pub async fn list_filters(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<axum::Json<Vec<FilterView>>> {
     let results = state.app.saved_filters(&p, 0).await?;
-    Ok(axum::Json(results.into_iter().map(|r| FilterView::new(r.filter, Some(r.count))).collect()))
+    Ok(axum::Json(results.into_iter().map(|r| FilterView::new(r.filter, Some(r.count), r.more)).collect()))
 }
 
 /// Save a filter.
@@ -81,7 +85,7 @@ pub async fn create_filter(
     Json(req): Json<CreateFilterRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<FilterView>)> {
     let filter = state.app.create_filter(&p, &req.name, &req.query, req.shared).await?;
-    Ok((StatusCode::CREATED, axum::Json(FilterView::new(filter, None))))
+    Ok((StatusCode::CREATED, axum::Json(FilterView::new(filter, None, false))))
 }
 
 /// Rename, rewrite, share or move a filter (one's own; shared ones: administrators).
@@ -98,7 +102,7 @@ pub async fn update_filter(
     let change =
         FilterChange { name: req.name, query: req.query, shared: req.shared, position: req.position.flatten() };
     let filter = state.app.update_filter(&p, id, change).await?;
-    Ok(axum::Json(FilterView::new(filter, None)))
+    Ok(axum::Json(FilterView::new(filter, None, false)))
 }
 
 /// Delete a filter.

@@ -164,7 +164,13 @@ pub async fn list_tickets(
     };
     let page = state.app.list_tickets(&p, &params).await?;
     let items = page.items.into_iter().map(|r| TicketView::new(&state.app, r, Vec::new())).collect();
-    Ok(axum::Json(PageView { items, total: page.total, page: page.page, per_page: page.per_page }))
+    Ok(axum::Json(PageView {
+        items,
+        total: page.total,
+        more_than_total: page.more,
+        page: page.page,
+        per_page: page.per_page,
+    }))
 }
 
 /// File a ticket.

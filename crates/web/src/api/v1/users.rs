@@ -77,7 +77,7 @@ pub async fn list_users(
     let ids: Vec<_> = users.iter().flat_map(|u| u.establishments.iter().copied()).collect();
     let establishments = state.app.find_establishments(&ids).await?;
     let items = users.into_iter().map(|u| UserView::new(u, &establishments)).collect();
-    Ok(axum::Json(PageView { items, total, page, per_page }))
+    Ok(axum::Json(PageView { items, total, more_than_total: false, page, per_page }))
 }
 
 /// Create a user (administrators).
