@@ -486,14 +486,15 @@ fn the_search_benchmark_runs_on_a_small_data_set() {
 fn the_http_load_generator_runs_on_a_small_data_set() {
     let dir = tempfile::tempdir().unwrap();
     assert!(run(dir.path(), &["demo", "--establishments", "5", "--tickets", "50"], None).status.success());
-    let out = run(dir.path(), &["bench", "http", "--requests", "32"], None);
+    let out = run(dir.path(), &["bench", "http", "--requests", "32", "--settle", "1"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("ticket creation,  1 client(s): 32 tickets"), "{stdout}");
     assert!(stdout.contains("ticket creation, 16 client(s): 32 tickets"), "{stdout}");
     assert!(stdout.contains("ticket read (API, JSON): 50 reads"), "{stdout}");
     assert!(stdout.contains("ticket page (HTML): 50 reads"), "{stdout}");
-    assert!(stdout.contains("server memory:"), "{stdout}");
+    assert!(stdout.contains("ad-hoc lists, 8 clients"), "{stdout}");
+    assert!(stdout.contains("MB idle 1 s after the list load"), "{stdout}");
     let before: usize = stdout
         .split(" tickets before the load")
         .next()

@@ -585,8 +585,10 @@ fn three_nodes_behind_nginx_lose_and_double_nothing_when_one_is_killed_and_anoth
         // SMTP has no way to send exactly once across a crash: the one mail
         // the killed node had handed to the server but not yet recorded as
         // sent (a few milliseconds) is sent again when its claim lapses. Any
-        // other duplicate is a fault; that one is said, with its times.
-        let in_flight = |at: &Vec<f64>| at.len() == 2 && (killed_unix - 1.0..=killed_unix + 0.05).contains(&at[0]);
+        // other duplicate is a fault; that one is said, with its times. The
+        // SMTP server stamps a mail when its (Python) process gets to it: on
+        // a busy machine that came 67 ms after a kill the mail preceded.
+        let in_flight = |at: &Vec<f64>| at.len() == 2 && (killed_unix - 1.0..=killed_unix + 0.5).contains(&at[0]);
         for ((id, rcpt), at) in &twice {
             println!("sent again after the SIGKILL: {id} to {rcpt}, received at {at:?} (killed at {killed_unix:.3})");
         }
