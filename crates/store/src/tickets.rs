@@ -723,17 +723,19 @@ pub async fn list_tickets(
     let total = match (cap, filter.not_tier) {
         (None, _) => None,
         // Counting "every tier but one" row by row would read each matching
-        // ticket; everything minus that tier's few counts from the indexes.
-        // Beyond the cap, the first matches are found soon enough directly.
+        // ticket for its tier; everything minus that tier's few counts from
+        // the indexes. Counting everything up to the cap plus that tier's
+        // tickets tells whether more than the cap remain without them.
         (Some(cap), Some(tier)) if filter.tiers.is_empty() => {
+            let excluded = TicketFilter { not_tier: None, tiers: vec![tier], ..filter.clone() };
+            let excluded = count(conn, &excluded, i64::MAX).await?.count;
             let everything = TicketFilter { not_tier: None, ..filter.clone() };
-            let all = count(conn, &everything, cap).await?;
-            if all.more {
-                Some(count(conn, filter, cap).await?)
+            let all = count(conn, &everything, cap.saturating_add(excluded)).await?;
+            Some(if all.more {
+                Total { count: cap, more: true }
             } else {
-                let excluded = TicketFilter { not_tier: None, tiers: vec![tier], ..filter.clone() };
-                Some(Total { count: all.count - count(conn, &excluded, cap).await?.count, more: false })
-            }
+                Total { count: all.count - excluded, more: false }
+            })
         }
         (Some(cap), _) => Some(count(conn, filter, cap).await?),
     };
