@@ -4,6 +4,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod canned;
 pub mod comments;
 pub mod demo;
 pub mod desk;

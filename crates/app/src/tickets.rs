@@ -534,12 +534,28 @@ impl App {
     }
 
     pub async fn update_ticket(&self, p: &Principal, key: &str, req: UpdateTicket) -> Result<TicketDetails, AppError> {
-        let now = self.now();
         let mut tx = self.db.begin().await?;
         let record = self.visible_ticket(&mut tx, p, key).await?;
         if let Some(expected) = req.expected_version.filter(|v| *v != record.ticket.version) {
             return Err(AppError::Stale { expected, current: record.ticket.version });
         }
+        let ticket = self.apply_update(&mut tx, p, &record, req).await?;
+        let record = guichet_store::tickets::find_ticket(&mut tx, ticket.id, &p.actor.scope()).await?;
+        let details = self.details(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(details)
+    }
+
+    /// Applies a change inside the caller's transaction: checks it, records
+    /// its history, refreshes the service levels and tells the requester.
+    pub(crate) async fn apply_update(
+        &self,
+        tx: &mut Conn,
+        p: &Principal,
+        record: &TicketRecord,
+        req: UpdateTicket,
+    ) -> Result<Ticket, AppError> {
+        let now = self.now();
         let mut ticket = record.ticket.clone();
         let record_before_category = record.ticket.status_category(&self.workflows());
         if req.tier.is_some_and(|t| t != ticket.tier) {
@@ -550,14 +566,14 @@ impl App {
         }
         let category = match req.category {
             Some(Some(code)) => {
-                let c = self.category(&mut tx, &code).await?;
+                let c = self.category(tx, &code).await?;
                 Some(Some(CategoryRef { id: c.id(), code: c.code }))
             }
             Some(None) => Some(None),
             None => None,
         };
         let assignee = match req.assignee {
-            Some(Some(id)) => Some(Some(self.assignable(&mut tx, id).await?)),
+            Some(Some(id)) => Some(Some(self.assignable(tx, id).await?)),
             Some(None) => Some(None),
             None => None,
         };
@@ -580,16 +596,16 @@ impl App {
             }
             let mut names = Vec::with_capacity(watchers.len());
             for id in &watchers {
-                let user = guichet_store::users::find_user(&mut tx, *id)
+                let user = guichet_store::users::find_user(tx, *id)
                     .await
                     .map_err(|_| AppError::field("watchers", format!("no user has the id {id}")))?;
                 names.push(user.name);
             }
             let old: Vec<String> =
-                guichet_store::tickets::list_watchers(&mut tx, ticket.id).await?.into_iter().map(|w| w.name).collect();
+                guichet_store::tickets::list_watchers(tx, ticket.id).await?.into_iter().map(|w| w.name).collect();
             names.sort();
             if names != old {
-                guichet_store::tickets::replace_watchers(&mut tx, ticket.id, &watchers).await?;
+                guichet_store::tickets::replace_watchers(tx, ticket.id, &watchers).await?;
                 changes.push(FieldChange::internal("watchers", Some(old.join(", ")), Some(names.join(", "))));
                 ticket.updated_at = now;
             }
@@ -600,7 +616,7 @@ impl App {
             }
             let uai = Uai::parse(&uai)
                 .map_err(|_| AppError::field("establishment", format!("`{}` is not a valid UAI code", uai.trim())))?;
-            let target = guichet_store::establishments::find_establishment_by_uai(&mut tx, &uai)
+            let target = guichet_store::establishments::find_establishment_by_uai(tx, &uai)
                 .await?
                 .ok_or_else(|| AppError::field("establishment", format!("no establishment has the UAI {uai}")))?;
             if target.id != ticket.establishment {
@@ -611,22 +627,20 @@ impl App {
             }
         }
         if !changes.is_empty() {
-            guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
-            guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &changes, now).await?;
-            self.refresh_sla(&mut tx, ticket.id).await?;
+            guichet_store::tickets::update_ticket(tx, &ticket).await?;
+            guichet_store::events::insert_events(tx, ticket.id, Some(p.user.id), &changes, now).await?;
+            self.refresh_sla(tx, ticket.id).await?;
             if p.actor.role.is_staff() || record.ticket.tier == Tier::Establishment {
-                self.notify_status_change(&mut tx, &record.ticket, &ticket).await?;
+                self.notify_status_change(tx, &record.ticket, &ticket).await?;
             }
         }
-        let record = guichet_store::tickets::find_ticket(&mut tx, ticket.id, &p.actor.scope()).await?;
-        let details = self.details(&mut tx, record).await?;
-        tx.commit().await?;
-        let workflows = self.workflows();
         let resolved = Some(StatusCategory::Resolved);
-        if ticket.status_category(&workflows) == resolved && record_before_category != resolved {
+        if ticket.status_category(&self.workflows()) == resolved && record_before_category != resolved {
+            // Counted before the commit: a rolled-back resolution is counted
+            // once too many, which a rate over minutes does not notice.
             metrics::counter!("guichet_tickets_resolved_total", "channel" => ticket.channel.to_string()).increment(1);
         }
-        Ok(details)
+        Ok(ticket)
     }
 
     /// Tells the requester their request now waits on them, or is resolved.

@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod calendar;
+pub mod canned;
 pub mod clock;
 pub mod comment;
 pub mod error;

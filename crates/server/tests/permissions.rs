@@ -224,6 +224,12 @@ backend_test!(every_route_refuses_a_missing_or_bad_token, |app| async move {
         (Method::DELETE, "/api/v1/filters/1".to_owned(), None),
         (Method::POST, "/api/v1/rota".to_owned(), Some(json!({"day": "2026-03-02", "part": "day", "user": 1}))),
         (Method::DELETE, "/api/v1/rota/2026-03-02/day/1".to_owned(), None),
+        (Method::GET, "/api/v1/canned-responses".to_owned(), None),
+        (Method::POST, "/api/v1/canned-responses".to_owned(), Some(json!({"name": "x", "body": "y"}))),
+        (Method::GET, "/api/v1/canned-responses/1".to_owned(), None),
+        (Method::PATCH, "/api/v1/canned-responses/1".to_owned(), Some(json!({"name": "x"}))),
+        (Method::DELETE, "/api/v1/canned-responses/1".to_owned(), None),
+        (Method::GET, format!("/api/v1/tickets/{}/canned-responses/1", f.ticket_a), None),
     ]);
     for (method, path, body) in routes {
         for token in [None, Some("gch_not-a-real-token"), Some("something else")] {

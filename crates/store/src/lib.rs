@@ -21,6 +21,7 @@ macro_rules! on_conn {
 
 pub mod attachments;
 pub mod backup;
+pub mod canned;
 pub mod categories;
 pub mod comments;
 pub mod context;

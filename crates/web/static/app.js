@@ -110,3 +110,145 @@ document.querySelectorAll("[data-similar]").forEach((box) => {
     }),
   );
 });
+
+// The canned-response picker: a search box over the responses, keyboard
+// first. "m" opens it, typing filters, arrows move, Enter inserts the
+// response in the composer; Ctrl+Enter in the composer sends. Without this
+// script the picker is a select whose "Insert" button reloads the page filled.
+document.querySelectorAll("#canned-picker").forEach((picker) => {
+  const select = picker.querySelector("select");
+  const form = document.getElementById("comment-form");
+  if (!select || !form) return;
+  const body = form.elements.namedItem("body");
+  const cannedField = form.elements.namedItem("canned");
+  const sets = document.getElementById("canned-sets");
+  const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  const options = Array.from(select.options).map((o) => ({
+    id: o.value,
+    name: o.textContent,
+    body: o.dataset.body || "",
+    sets: o.dataset.sets || "",
+    haystack: fold(`${o.textContent} ${o.dataset.body || ""}`),
+  }));
+  const label = picker.querySelector("label");
+  const search = document.createElement("input");
+  search.type = "search";
+  search.id = "canned-search";
+  search.autocomplete = "off";
+  search.setAttribute("role", "combobox");
+  search.setAttribute("aria-controls", "canned-list");
+  search.setAttribute("aria-expanded", "false");
+  search.placeholder = label ? label.textContent : "";
+  const list = document.createElement("ul");
+  list.id = "canned-list";
+  list.className = "canned-list";
+  list.setAttribute("role", "listbox");
+  list.hidden = true;
+  select.hidden = true;
+  picker.querySelector("button").hidden = true;
+  if (label) label.htmlFor = "canned-search";
+  select.after(search, list);
+  const keys = picker.querySelector(".canned-keys");
+  if (keys) keys.hidden = false;
+  let shown = [];
+  let active = 0;
+  const render = () => {
+    const words = fold(search.value).split(/\s+/).filter(Boolean);
+    shown = options.filter((o) => words.every((w) => o.haystack.includes(w)));
+    active = Math.min(active, Math.max(shown.length - 1, 0));
+    list.replaceChildren(
+      ...shown.map((o, i) => {
+        const li = document.createElement("li");
+        li.id = `canned-option-${o.id}`;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", i === active ? "true" : "false");
+        li.textContent = o.name;
+        if (o.sets) {
+          const meta = document.createElement("span");
+          meta.className = "meta";
+          meta.textContent = ` — ${o.sets}`;
+          li.append(meta);
+        }
+        li.addEventListener("mousedown", (e) => {
+          e.preventDefault();
+          insert(o);
+        });
+        return li;
+      }),
+    );
+    if (!shown.length) {
+      const li = document.createElement("li");
+      li.className = "meta";
+      li.textContent = picker.dataset.none || "—";
+      list.append(li);
+    }
+    search.setAttribute("aria-activedescendant", shown.length ? `canned-option-${shown[active].id}` : "");
+  };
+  const open = () => {
+    list.hidden = false;
+    search.setAttribute("aria-expanded", "true");
+    render();
+  };
+  const close = () => {
+    list.hidden = true;
+    search.setAttribute("aria-expanded", "false");
+  };
+  const insert = (o) => {
+    body.value = o.body;
+    cannedField.value = o.id;
+    const reply = form.querySelector('input[name="kind"][value="reply"]');
+    if (reply) reply.checked = true;
+    if (sets) {
+      sets.hidden = !o.sets;
+      sets.querySelector("span").textContent = o.sets;
+    }
+    search.value = "";
+    close();
+    body.focus();
+    body.setSelectionRange(0, 0);
+  };
+  search.addEventListener("focus", open);
+  search.addEventListener("blur", close);
+  search.addEventListener("input", () => {
+    active = 0;
+    open();
+  });
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      if (!shown.length) return;
+      active = (active + (e.key === "ArrowDown" ? 1 : shown.length - 1)) % shown.length;
+      render();
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      if (shown[active]) insert(shown[active]);
+    } else if (e.key === "Escape") {
+      close();
+      body.focus();
+    }
+  });
+  // A text emptied by hand no longer carries the response's actions.
+  body.addEventListener("input", () => {
+    if (body.value.trim() === "") {
+      cannedField.value = "";
+      if (sets) sets.hidden = true;
+    }
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "m" || e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t instanceof HTMLElement && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    e.preventDefault();
+    search.focus();
+  });
+});
+
+// Ctrl+Enter (or Cmd+Enter) sends the composer.
+document.querySelectorAll("#comment-form textarea").forEach((area) => {
+  area.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      area.form.requestSubmit();
+    }
+  });
+});

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod canned;
 pub mod charts;
 pub mod desk;
 pub mod help;
@@ -60,6 +61,7 @@ impl Layout {
                 ("/phone", "phone_intake"),
                 ("/incidents", "incidents"),
                 ("/reports", "reports"),
+                ("/canned", "canned_responses"),
             ]);
         } else {
             items.extend([
@@ -329,12 +331,15 @@ pub fn render(template: &impl Template, lang: Language) -> Result<Response, Page
 /// make a page display the attacker's text.
 pub fn back(viewer: &Viewer, to: &str, ok: Option<&str>, error: Option<&str>) -> Response {
     let (to, fragment) = to.split_once('#').map_or((to, ""), |(path, f)| (path, f));
-    let mut url = to.split('?').next().unwrap_or("/").to_owned();
+    // The target's own parameters are kept (the composer's canned response
+    // after a refused reply); the message comes after them.
+    let mut url = to.to_owned();
+    let separator = if to.contains('?') { '&' } else { '?' };
     let secret = &viewer.session.csrf_token;
     if let Some(ok) = ok {
-        url = format!("{url}?ok={}&sig={}", urlencode(ok), message_signature(secret, "ok", ok));
+        url = format!("{url}{separator}ok={}&sig={}", urlencode(ok), message_signature(secret, "ok", ok));
     } else if let Some(error) = error {
-        url = format!("{url}?error={}&sig={}", urlencode(error), message_signature(secret, "error", error));
+        url = format!("{url}{separator}error={}&sig={}", urlencode(error), message_signature(secret, "error", error));
     }
     if !fragment.is_empty() {
         url = format!("{url}#{fragment}");
@@ -404,6 +409,9 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{key}/attachments", post(tickets::upload))
         .route("/attachments/{id}", get(tickets::attachment))
         .route("/phone", get(phone::page).post(phone::create))
+        .route("/canned", get(canned::page).post(canned::create))
+        .route("/canned/{id}", get(canned::edit_page).post(canned::update))
+        .route("/canned/{id}/delete", post(canned::delete))
         .route("/admin/establishments", get(admin::establishments).post(admin::create_establishment))
         .route("/admin/establishments/import", post(admin::import_establishments))
         .route("/admin/users", get(admin::users).post(admin::create_user))

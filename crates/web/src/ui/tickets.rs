@@ -3,7 +3,7 @@
 
 use super::i18n::{label, t};
 use super::session::{check_csrf, CsrfForm, Viewer};
-use super::{back, error_text, render, Layout, PageError};
+use super::{back, error_text, render, urlencode, Layout, PageError};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
@@ -400,6 +400,12 @@ struct TicketPage {
     /// What was masked in the description, and files removed, by whom and why.
     description_masked: Option<String>,
     files_masked: Vec<String>,
+    /// The canned responses this viewer may insert, filled for this ticket.
+    canned: Vec<CannedOption>,
+    /// The composer's text, id of the canned response it came from, and what that response also sets.
+    composer_body: String,
+    composer_canned: String,
+    composer_sets: String,
 }
 
 pub struct LinkRow {
@@ -411,16 +417,75 @@ pub struct LinkRow {
     pub status: String,
 }
 
+/// A canned response offered by the composer, filled for the ticket shown.
+pub struct CannedOption {
+    pub id: i64,
+    pub name: String,
+    pub body: String,
+    /// What sending it also changes, in words; empty when nothing.
+    pub sets: String,
+    pub selected: bool,
+}
+
+/// The words for what a canned response's macro changes.
+pub fn macro_label(app: &App, c: &guichet_store::canned::CannedResponse, lang: Language) -> String {
+    let mut parts = Vec::new();
+    let ticket_type = c.set_type.as_deref().and_then(|t| TicketType::parse(t).ok());
+    if let Some(t) = ticket_type {
+        parts.push(format!("{} → {}", super::i18n::t(lang, "type"), label(lang, t.as_str())));
+    }
+    if let Some(status) = &c.set_status {
+        let workflow_type = ticket_type.unwrap_or(TicketType::Assistance);
+        parts.push(format!("{} → {}", super::i18n::t(lang, "status"), status_label(app, workflow_type, status, lang)));
+    }
+    if let Some(category) = &c.set_category {
+        parts.push(format!("{} → {category}", super::i18n::t(lang, "category")));
+    }
+    if let Some(resolution) = &c.set_resolution {
+        parts.push(format!("{} → {}", super::i18n::t(lang, "resolution"), label(lang, resolution)));
+    }
+    parts.join(" · ")
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TicketQuery {
+    /// A canned response to fill the composer with (the picker without script).
+    canned: Option<String>,
+}
+
 pub async fn page(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(key): Path<String>,
+    Query(q): Query<TicketQuery>,
 ) -> Result<Response, PageError> {
     let lang = viewer.lang;
     let app = &state.app;
     let p = viewer.principal();
     let err = |e| PageError::app(e, lang);
     let details = app.get_ticket(p, &key).await.map_err(err)?;
+    let chosen: Option<i64> = q.canned.as_deref().and_then(|c| c.trim().parse().ok());
+    let canned: Vec<CannedOption> = if viewer.is_staff() {
+        app.canned_for_ticket(p, &key)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .map(|e| CannedOption {
+                id: e.canned.id,
+                sets: macro_label(app, &e.canned, lang),
+                selected: chosen == Some(e.canned.id),
+                name: e.canned.name,
+                body: e.body,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let composer = canned.iter().find(|c| c.selected);
+    let (composer_body, composer_canned, composer_sets) = match composer {
+        Some(c) => (c.body.clone(), c.id.to_string(), c.sets.clone()),
+        None => (String::new(), String::new(), String::new()),
+    };
     let comments = app.list_comments(p, &key).await.map_err(err)?;
     let history = app.ticket_history(p, &key).await.map_err(err)?;
     let attachments = app.list_attachments(p, &key).await.map_err(err)?;
@@ -616,6 +681,10 @@ pub async fn page(
         title: tk.title,
         entries: entries.into_iter().map(|(_, e)| e).collect(),
         files,
+        canned,
+        composer_body,
+        composer_canned,
+        composer_sets,
     };
     render(&page, lang)
 }
@@ -734,6 +803,9 @@ pub struct CommentForm {
     body: String,
     /// `reply` or `internal`: the writer chooses explicitly.
     kind: Option<String>,
+    /// The canned response the text came from: its macro applies on sending.
+    #[serde(default)]
+    canned: String,
 }
 
 pub async fn comment(
@@ -755,7 +827,17 @@ pub async fn comment(
             return Ok(back(&viewer, &target, None, Some(msg)));
         }
     };
-    match state.app.add_comment(viewer.principal(), &key, &form.body, internal, Channel::Portal).await {
+    let sent = match form.canned.trim() {
+        "" => state.app.add_comment(viewer.principal(), &key, &form.body, internal, Channel::Portal).await,
+        id => match id.parse::<i64>() {
+            Ok(id) => {
+                let p = viewer.principal();
+                state.app.reply_with_canned(p, &key, id, Some(&form.body), internal, Channel::Portal).await
+            }
+            Err(_) => Err(AppError::NotFound("canned response")),
+        },
+    };
+    match sent {
         Ok(_) => Ok(back(
             &viewer,
             &format!("{target}#composer"),
@@ -763,6 +845,12 @@ pub async fn comment(
             None,
         )),
         Err(e @ (AppError::NotFound(_) | AppError::Internal(_))) => Err(PageError::app(e, lang)),
+        // Refused with a canned response (its macro's status does not apply
+        // here): the composer comes back filled with it.
+        Err(e) if !form.canned.trim().is_empty() => {
+            let again = format!("{target}?canned={}#composer", urlencode(form.canned.trim()));
+            Ok(back(&viewer, &again, None, Some(&error_text(&e, lang))))
+        }
         Err(e) => Ok(back(&viewer, &target, None, Some(&error_text(&e, lang)))),
     }
 }

@@ -2,6 +2,7 @@
 //! same handler annotations, so the document cannot drift from the code.
 
 pub mod attachments;
+pub mod canned;
 pub mod desk;
 pub mod establishments;
 pub mod filters;
@@ -129,6 +130,9 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(desk::get_dashboard))
         .routes(routes!(desk::get_calendar, desk::put_calendar))
         .routes(routes!(desk::get_sla_policy, desk::put_sla_policy))
+        .routes(routes!(canned::list_canned, canned::create_canned))
+        .routes(routes!(canned::get_canned, canned::update_canned, canned::delete_canned))
+        .routes(routes!(canned::fill_canned))
         .routes(routes!(filters::list_filters, filters::create_filter))
         .routes(routes!(filters::update_filter, filters::delete_filter))
         .routes(routes!(rota::list_rota, rota::add_duty))

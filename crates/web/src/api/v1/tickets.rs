@@ -129,8 +129,12 @@ pub struct ListTicketsQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCommentRequest {
+    /// Needed unless `canned_response` is given; then it replaces that response's filled text.
     #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
-    pub body: String,
+    pub body: Option<String>,
+    /// Answer with this canned response (desk only): its text filled for the
+    /// ticket unless `body` is given, and its macro applied in the same change.
+    pub canned_response: Option<i64>,
     /// An internal note for the desk rather than a reply to the requester.
     #[serde(default)]
     pub internal: bool,
@@ -277,7 +281,8 @@ pub async fn list_comments(
 /// Reply to the requester, or write an internal note.
 #[utoipa::path(post, path = "/tickets/{key}/comments", tag = "tickets", request_body = CreateCommentRequest,
     params(("key" = String, Path)),
-    responses((status = 201, body = CommentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CommentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_comment(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -288,7 +293,13 @@ pub async fn create_comment(
     if !p.actor.role.is_staff() && !matches!(channel, Channel::Api | Channel::Portal) {
         return Err(ApiError::from(guichet_app::AppError::field("channel", "a requester comments by portal or API")));
     }
-    let comment = state.app.add_comment(&p, &key, &req.body, req.internal, channel).await?;
+    let comment = match (req.canned_response, req.body.as_deref()) {
+        (Some(id), body) => state.app.reply_with_canned(&p, &key, id, body, req.internal, channel).await?,
+        (None, Some(body)) => state.app.add_comment(&p, &key, body, req.internal, channel).await?,
+        (None, None) => {
+            return Err(ApiError::from(guichet_app::AppError::field("body", "a comment needs a body")));
+        }
+    };
     Ok((StatusCode::CREATED, axum::Json(CommentView::from(comment))))
 }
 
