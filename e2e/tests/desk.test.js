@@ -149,6 +149,7 @@ test("every main page passes an accessibility audit and renders quickly", async 
     ["agent", "/tickets", "queue"],
     ["agent", `/tickets/${key}`, null],
     ["agent", "/phone", null],
+    ["agent", "/canned", "canned-responses"],
     ["requester", "/tickets", "portal-requests"],
     ["requester", "/tickets/new", null],
     ["requester", `/tickets/${key}`, null],
@@ -302,6 +303,50 @@ test("a pupil asks for help on the school's HELP page; its administrator answers
   await requester.context.close();
   await agent.context.close();
   await tech.context.close();
+});
+
+test("an agent answers, classifies and resolves with a macro in three keystrokes", async () => {
+  const { own } = await schools();
+  const filed = await api(ctx.server.url, ctx.server.logins.requester.token, "POST", "/tickets", {
+    title: "Mot de passe oublié pour un élève de 5e A",
+    description: "L'élève ne peut plus se connecter depuis les vacances.",
+    establishment: own,
+  });
+  assert.equal(filed.status, 201);
+  const key = filed.json.key;
+  const me = await api(ctx.server.url, ctx.server.logins.requester.token, "GET", "/me");
+  const firstName = me.json.name.split(" ")[0];
+
+  const agent = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.agent.email);
+  const page = agent.page;
+  await page.goto(`${ctx.server.url}/tickets/${key}`);
+  // m: the picker, the most used response first; Enter: into the composer; Ctrl+Enter: sent.
+  await page.keyboard.press("m");
+  await page.locator("#canned-list li[aria-selected=true]", { hasText: "Mot de passe réinitialisé" }).waitFor();
+  await screenshot(page, "canned-picker", { around: "#composer" });
+  await page.keyboard.press("Enter");
+  assert.match(await page.getByLabel("Votre message").inputValue(), new RegExp(`^Bonjour ${firstName},`));
+  await page.getByText("En l'envoyant, cette réponse type change aussi").waitFor();
+  await page.keyboard.press("Control+Enter");
+  await page.getByText("Envoyé.").waitFor();
+
+  const ticket = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/tickets/${key}`);
+  assert.deepEqual(
+    [ticket.json.status, ticket.json.type, ticket.json.category, ticket.json.resolution],
+    ["resolved", "assistance", "accounts", "answered"],
+  );
+  const comments = await api(ctx.server.url, ctx.server.logins.requester.token, "GET", `/tickets/${key}/comments`);
+  const reply = comments.json.find((c) => c.body.startsWith(`Bonjour ${firstName},`));
+  assert.ok(reply && reply.body.includes(key), "the requester reads the filled reply");
+
+  // Typing filters: another response is found by a word of its text.
+  await page.keyboard.press("m");
+  await page.keyboard.type("annuaire");
+  const options = page.locator("#canned-list li[role=option]");
+  assert.equal(await options.count(), 1);
+  assert.match(await options.first().innerText(), /Compte sans adresse e-mail valide/);
+  await page.keyboard.press("Escape");
+  await agent.context.close();
 });
 
 test("no page breaks its own Content-Security-Policy", () => {

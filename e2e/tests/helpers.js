@@ -110,10 +110,12 @@ export async function audit(page) {
  * Screenshots go to target/screenshots/, so that a test run leaves the
  * checkout clean; UPDATE_SCREENSHOTS=1 refreshes the documentation's.
  */
-export async function screenshot(page, name) {
+export async function screenshot(page, name, { around } = {}) {
   const dir = process.env.UPDATE_SCREENSHOTS === "1" ? join(root, "docs", "screenshots") : join(root, "target", "screenshots");
   mkdirSync(dir, { recursive: true });
-  await page.evaluate(() => window.scrollTo(0, 0));
+  // `around`: a selector to bring to the middle of the view rather than the page's top.
+  if (around) await page.locator(around).evaluate((el) => el.scrollIntoView({ block: "center" }));
+  else await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });
 }
 

@@ -657,6 +657,7 @@ impl App {
         }
         let mut tx = self.db.begin().await?;
         guichet_store::demo::reset_sequences(&mut tx).await?;
+        guichet_store::demo::canned_usage(&mut tx, report.tickets).await?;
         tx.commit().await?;
         let mut conn = self.db.conn().await?;
         guichet_store::demo::analyze(&mut conn).await?;

@@ -198,6 +198,27 @@ pub async fn reset_sequences(conn: &mut Conn) -> Result<()> {
     Ok(())
 }
 
+/// The desk's use of the canned responses a new installation comes with, in
+/// proportion to the demo's tickets: the password reset is the most used, as
+/// on a real desk, so the composer's picker offers it first.
+pub async fn canned_usage(conn: &mut Conn, tickets: usize) -> Result<()> {
+    let tickets = i64::try_from(tickets).unwrap_or(i64::MAX);
+    for (name, per_thousand) in
+        [("Mot de passe réinitialisé", 120), ("Demande de précisions", 60), ("Compte sans adresse e-mail valide", 30)]
+    {
+        let uses = (tickets.saturating_mul(per_thousand) / 1000).max(1);
+        on_conn!(conn, |c| sqlx::query(
+            "UPDATE canned_responses SET use_count = $1 WHERE name = $2 AND owner_id IS NULL"
+        )
+        .bind(uses)
+        .bind(name)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
 /// Refreshes the planner's statistics after a bulk load. On PostgreSQL a
 /// VACUUM also fills the visibility map, without which index-only scans go
 /// back to the table for every row. Not inside a transaction.

@@ -123,12 +123,13 @@ async fn show(state: &AppState, viewer: &Viewer, editing: Option<i64>) -> Result
         None => None,
     };
     let admin = p.actor.role == Role::Admin;
+    let categories = app.categories().await.map_err(err)?;
     let rows = list
         .into_iter()
         .map(|c| CannedRow {
             id: c.id,
             scope: scope_label(CannedScope::of(&c), lang).to_owned(),
-            sets: macro_label(app, &c, lang),
+            sets: macro_label(app, &c, &categories, lang),
             uses: c.use_count,
             editable: c.owner_id.is_some() || admin,
             name: c.name,

@@ -428,7 +428,12 @@ pub struct CannedOption {
 }
 
 /// The words for what a canned response's macro changes.
-pub fn macro_label(app: &App, c: &guichet_store::canned::CannedResponse, lang: Language) -> String {
+pub fn macro_label(
+    app: &App,
+    c: &guichet_store::canned::CannedResponse,
+    categories: &[guichet_store::categories::Category],
+    lang: Language,
+) -> String {
     let mut parts = Vec::new();
     let ticket_type = c.set_type.as_deref().and_then(|t| TicketType::parse(t).ok());
     if let Some(t) = ticket_type {
@@ -438,8 +443,15 @@ pub fn macro_label(app: &App, c: &guichet_store::canned::CannedResponse, lang: L
         let workflow_type = ticket_type.unwrap_or(TicketType::Assistance);
         parts.push(format!("{} → {}", super::i18n::t(lang, "status"), status_label(app, workflow_type, status, lang)));
     }
-    if let Some(category) = &c.set_category {
-        parts.push(format!("{} → {category}", super::i18n::t(lang, "category")));
+    if let Some(code) = &c.set_category {
+        let name = categories.iter().find(|k| k.code == *code).map_or(code.as_str(), |k| {
+            if lang == Language::En {
+                k.label_en.as_str()
+            } else {
+                k.label_fr.as_str()
+            }
+        });
+        parts.push(format!("{} → {name}", super::i18n::t(lang, "category")));
     }
     if let Some(resolution) = &c.set_resolution {
         parts.push(format!("{} → {}", super::i18n::t(lang, "resolution"), label(lang, resolution)));
@@ -465,6 +477,7 @@ pub async fn page(
     let err = |e| PageError::app(e, lang);
     let details = app.get_ticket(p, &key).await.map_err(err)?;
     let chosen: Option<i64> = q.canned.as_deref().and_then(|c| c.trim().parse().ok());
+    let categories = app.categories().await.map_err(err)?;
     let canned: Vec<CannedOption> = if viewer.is_staff() {
         app.canned_for_ticket(p, &key)
             .await
@@ -472,7 +485,7 @@ pub async fn page(
             .into_iter()
             .map(|e| CannedOption {
                 id: e.canned.id,
-                sets: macro_label(app, &e.canned, lang),
+                sets: macro_label(app, &e.canned, &categories, lang),
                 selected: chosen == Some(e.canned.id),
                 name: e.canned.name,
                 body: e.body,
@@ -504,7 +517,6 @@ pub async fn page(
         |id: i64| redactions.iter().rev().find(|r| r.target == "comment" && r.target_id == Some(id)).map(masked_note);
     let description_masked = redactions.iter().rev().find(|r| r.target == "description").map(masked_note);
     let files_masked: Vec<String> = redactions.iter().filter(|r| r.target == "attachment").map(masked_note).collect();
-    let categories = app.categories().await.map_err(err)?;
     let record = details.record;
     let tk = record.ticket;
     let workflows = app.workflows();
