@@ -123,9 +123,50 @@ fn joined<T>(handle: std::thread::JoinHandle<Result<T, String>>) -> anyhow::Resu
     handle.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.map_err(|e| anyhow::anyhow!(e))
 }
 
-/// Files `total` tickets over the API with `clients` concurrent clients;
-/// returns how many were filed and the rate per second.
-/// Each request done adds one to `done`, for the progress display.
+/// Makes `requests` requests from `clients` threads, each thread with its own
+/// HTTP agent (its own keep-alive connection) taking every `clients`-th index;
+/// `request` makes the request of one index. Returns the sorted latencies and
+/// the time the whole load took.
+fn load<F>(
+    clients: usize,
+    requests: usize,
+    done: &Arc<AtomicUsize>,
+    request: F,
+) -> anyhow::Result<(Vec<Duration>, Duration)>
+where
+    F: Fn(&ureq::Agent, usize) -> Result<(), String> + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (request, counter) = (request.clone(), done.clone());
+            std::thread::spawn(move || -> Result<Vec<Duration>, String> {
+                let agent = ureq::AgentBuilder::new().build();
+                let mut times = Vec::with_capacity(requests / clients + 1);
+                for i in (c..requests).step_by(clients) {
+                    let begun = Instant::now();
+                    request(&agent, i)?;
+                    times.push(begun.elapsed());
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(times)
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(requests);
+    for h in handles {
+        times.extend(joined(h)?);
+    }
+    let elapsed = start.elapsed();
+    times.sort();
+    Ok((times, elapsed))
+}
+
+/// Files `total` tickets (rounded down to a multiple of `clients`) over the
+/// API with `clients` concurrent clients; returns how many were filed and
+/// the rate per second. Each request done adds one to `done`, for the
+/// progress display.
 pub(super) fn file_tickets(
     base: &str,
     s: &Subjects,
@@ -133,35 +174,17 @@ pub(super) fn file_tickets(
     total: usize,
     done: &Arc<AtomicUsize>,
 ) -> anyhow::Result<(usize, f64)> {
-    let per_client = total / clients;
-    let start = Instant::now();
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let (base, token, uai, counter) = (base.to_owned(), s.token.clone(), s.uai.clone(), done.clone());
-            std::thread::spawn(move || -> Result<usize, String> {
-                let agent = ureq::AgentBuilder::new().build();
-                for i in 0..per_client {
-                    let body = serde_json::json!({
-                        "title": format!("Charge {clients}×{c}×{i} : connexion impossible"),
-                        "description": "Les élèves n'arrivent plus à se connecter depuis ce matin.",
-                        "establishment": uai,
-                    });
-                    agent
-                        .post(&format!("{base}/api/v1/tickets"))
-                        .set("Authorization", &format!("Bearer {token}"))
-                        .send_json(body)
-                        .map_err(|e| e.to_string())?;
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(per_client)
-            })
-        })
-        .collect();
-    let mut filed = 0;
-    for h in handles {
-        filed += joined(h)?;
-    }
-    Ok((filed, filed as f64 / start.elapsed().as_secs_f64()))
+    let (url, token, uai) = (format!("{base}/api/v1/tickets"), format!("Bearer {}", s.token), s.uai.clone());
+    let (times, elapsed) = load(clients, total / clients * clients, done, move |agent, i| {
+        let body = serde_json::json!({
+            "title": format!("Charge {clients}×{i} : connexion impossible"),
+            "description": "Les élèves n'arrivent plus à se connecter depuis ce matin.",
+            "establishment": uai,
+        });
+        agent.post(&url).set("Authorization", &token).send_json(body).map_err(|e| e.to_string())?;
+        Ok(())
+    })?;
+    Ok((times.len(), times.len() as f64 / elapsed.as_secs_f64()))
 }
 
 /// Reads `reads` tickets spread over the whole base (a multiplicative walk
@@ -176,37 +199,14 @@ pub(super) fn read_tickets(
     clients: usize,
     done: &Arc<AtomicUsize>,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
-    let start = Instant::now();
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let (base, prefix, auth, tickets) = (base.to_owned(), s.prefix.clone(), auth.clone(), s.tickets as u64);
-            let counter = done.clone();
-            std::thread::spawn(move || -> Result<Vec<Duration>, String> {
-                let agent = ureq::AgentBuilder::new().build();
-                let mut times = Vec::with_capacity(reads / clients);
-                for i in (c..reads).step_by(clients) {
-                    let id = (i as u64 * 2_654_435_761) % tickets + 1;
-                    let begun = Instant::now();
-                    let response = agent
-                        .get(&format!("{base}{path}{prefix}-{id}"))
-                        .set(auth.0, &auth.1)
-                        .call()
-                        .map_err(|e| e.to_string())?;
-                    response.into_string().map_err(|e| e.to_string())?;
-                    times.push(begun.elapsed());
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(times)
-            })
-        })
-        .collect();
-    let mut times = Vec::with_capacity(reads);
-    for h in handles {
-        times.extend(joined(h)?);
-    }
-    let elapsed = start.elapsed();
-    times.sort();
-    Ok((times, elapsed))
+    let (url, prefix, tickets) = (format!("{base}{path}"), s.prefix.clone(), s.tickets as u64);
+    load(clients, reads, done, move |agent, i| {
+        let id = (i as u64 * 2_654_435_761) % tickets + 1;
+        let response =
+            agent.get(&format!("{url}{prefix}-{id}")).set(auth.0, &auth.1).call().map_err(|e| e.to_string())?;
+        response.into_string().map_err(|e| e.to_string())?;
+        Ok(())
+    })
 }
 
 /// Lists tickets with `clients` concurrent clients, `lists` requests in all:
@@ -225,37 +225,19 @@ pub(super) fn list_tickets(
         .iter()
         .map(|shape| shape.replace("{uai}", &s.uai).replace("{agent}", s.agent.email.as_str()))
         .collect();
-    let queries = Arc::new(queries);
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let (base, token, cookie) =
-                (base.to_owned(), format!("Bearer {}", s.agent_token), format!("guichet_session={session}"));
-            let (queries, counter) = (queries.clone(), done.clone());
-            std::thread::spawn(move || -> Result<Vec<Duration>, String> {
-                let agent = ureq::AgentBuilder::new().build();
-                let mut times = Vec::with_capacity(lists / clients);
-                for i in (c..lists).step_by(clients) {
-                    let q = &queries[(i / 2) % queries.len()];
-                    let request = if i % 2 == 0 {
-                        agent.get(&format!("{base}/api/v1/tickets")).set("Authorization", &token)
-                    } else {
-                        agent.get(&format!("{base}/tickets")).set("Cookie", &cookie)
-                    };
-                    let begun = Instant::now();
-                    let response = request.query("q", q).call().map_err(|e| format!("{q}: {e}"))?;
-                    response.into_string().map_err(|e| e.to_string())?;
-                    times.push(begun.elapsed());
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(times)
-            })
-        })
-        .collect();
-    let mut times = Vec::with_capacity(lists);
-    for h in handles {
-        times.extend(joined(h)?);
-    }
-    times.sort();
+    let (base, token, cookie) =
+        (base.to_owned(), format!("Bearer {}", s.agent_token), format!("guichet_session={session}"));
+    let (times, _) = load(clients, lists, done, move |agent, i| {
+        let q = &queries[(i / 2) % queries.len()];
+        let request = if i % 2 == 0 {
+            agent.get(&format!("{base}/api/v1/tickets")).set("Authorization", &token)
+        } else {
+            agent.get(&format!("{base}/tickets")).set("Cookie", &cookie)
+        };
+        let response = request.query("q", q).call().map_err(|e| format!("{q}: {e}"))?;
+        response.into_string().map_err(|e| e.to_string())?;
+        Ok(())
+    })?;
     Ok(times)
 }
 
