@@ -22,6 +22,7 @@ pub mod privacy;
 pub mod render;
 pub mod reports;
 pub mod rota;
+pub mod satisfaction;
 pub mod search;
 pub mod sla;
 pub mod tasks;
@@ -63,6 +64,8 @@ pub struct Settings {
     pub identity_rules: std::collections::BTreeMap<String, guichet_domain::identity::IdentityRules>,
     /// How long each kind of personal data is kept.
     pub retention: guichet_domain::privacy::RetentionPolicy,
+    /// Whether and when requesters are asked to rate resolved requests.
+    pub satisfaction: satisfaction::SatisfactionSettings,
 }
 
 /// A name for this process: the host's name and the process id.
@@ -92,6 +95,7 @@ impl Default for Settings {
             saved_filters_per_user: filters::DEFAULT_PER_USER,
             identity_rules: std::collections::BTreeMap::new(),
             retention: guichet_domain::privacy::RetentionPolicy::default(),
+            satisfaction: satisfaction::SatisfactionSettings::default(),
         }
     }
 }

@@ -95,8 +95,11 @@ pub enum Notice<'a> {
     Reply { body: &'a str },
     /// To the requester: the desk waits on them.
     Waiting,
-    /// To the requester: the request is resolved.
-    Resolved,
+    /// To the requester: the request is resolved; with the link of its
+    /// satisfaction survey when they are asked.
+    Resolved { survey: Option<&'a str> },
+    /// To the requester: the one reminder of an unanswered survey.
+    SatisfactionReminder { survey: &'a str },
     /// To the requester: a reminder that the desk still waits on them.
     Reminder,
     /// To an agent: a new request for them.
@@ -119,7 +122,8 @@ impl Notice<'_> {
             Notice::Acknowledgment => "acknowledgment",
             Notice::Reply { .. } => "reply",
             Notice::Waiting => "waiting",
-            Notice::Resolved => "resolved",
+            Notice::Resolved { .. } => "resolved",
+            Notice::SatisfactionReminder { .. } => "satisfaction_reminder",
             Notice::Reminder => "reminder",
             Notice::NewTicket => "new_ticket",
             Notice::RequesterReplied { .. } => "requester_replied",
@@ -131,7 +135,7 @@ impl Notice<'_> {
     }
 
     fn automatic(&self) -> bool {
-        matches!(self, Notice::Acknowledgment | Notice::Reminder)
+        matches!(self, Notice::Acknowledgment | Notice::Reminder | Notice::SatisfactionReminder { .. })
     }
 
     /// What an answer to this notice becomes: notices to the desk about a
@@ -220,12 +224,22 @@ pub fn compose(notice: &Notice<'_>, language: Language, f: &TicketFacts<'_>) -> 
             },
             None,
         ),
-        Notice::Resolved => (
+        Notice::Resolved { .. } => (
             format!("Re: [{key}] {title}"),
             if fr {
                 format!("Votre demande est résolue. Si le problème persiste, répondez à ce message dans les {} jours ouvrés : elle sera rouverte.", f.reopen_days)
             } else {
                 format!("Your request is resolved. If the problem persists, reply to this message within {} business days and it will be reopened.", f.reopen_days)
+            },
+            None,
+        ),
+        Notice::SatisfactionReminder { .. } => (
+            format!("Re: [{key}] {title}"),
+            if fr {
+                "Votre demande a été résolue il y a quelques jours. Avez-vous une minute pour noter notre réponse ?"
+                    .into()
+            } else {
+                "Your request was resolved a few days ago. Do you have a minute to rate our answer?".into()
             },
             None,
         ),
@@ -294,6 +308,22 @@ pub fn compose(notice: &Notice<'_>, language: Language, f: &TicketFacts<'_>) -> 
     let sign = if fr { "Le support" } else { "The support desk" };
     let mut text = format!("{hello}\n\n{lead}\n\n");
     let mut html = format!("<p>{}</p>\n<p>{}</p>\n", escape(&hello), escape(&lead));
+    let survey = match notice {
+        Notice::Resolved { survey: Some(url) } | Notice::SatisfactionReminder { survey: url } => Some(*url),
+        _ => None,
+    };
+    if let Some(url) = survey {
+        let ask = if fr {
+            "Votre avis nous aide : notez notre réponse de 1 (pas du tout satisfait) à 5 (très satisfait), sans vous connecter :"
+        } else {
+            "Your opinion helps us: rate our answer from 1 (not at all satisfied) to 5 (very satisfied), without signing in:"
+        };
+        text.push_str(&format!("{ask}\n{url}\n\n"));
+        // One link per rating: the page opens with it chosen, and the
+        // answer is recorded only when sent (mail scanners follow links).
+        let links: Vec<String> = (1..=5).map(|n| format!("<a href=\"{}?note={n}\">{n}</a>", escape(url))).collect();
+        html.push_str(&format!("<p>{}<br>{}</p>\n", escape(ask), links.join(" · ")));
+    }
     if let Some(body) = body {
         text.push_str(body.trim());
         text.push_str("\n\n");
@@ -648,8 +678,25 @@ mod tests {
 
     #[test]
     fn the_resolved_mail_says_how_to_reopen() {
-        let c = compose(&Notice::Resolved, Language::Fr, &facts());
+        let c = compose(&Notice::Resolved { survey: None }, Language::Fr, &facts());
         assert!(c.text.contains("répondez à ce message dans les 5 jours ouvrés"));
+        assert!(!c.text.contains("notez notre réponse"));
+    }
+
+    #[test]
+    fn the_resolved_mail_offers_the_survey_link_with_one_link_per_rating() {
+        let url = "https://guichet.example/satisfaction/abc\"<x>";
+        let c = compose(&Notice::Resolved { survey: Some(url) }, Language::En, &facts());
+        assert!(c.text.contains(&format!(
+            "rate our answer from 1 (not at all satisfied) to 5 (very satisfied), without signing in:\n{url}"
+        )));
+        assert!(
+            c.html.contains("href=\"https://guichet.example/satisfaction/abc&quot;&lt;x&gt;?note=5\">5</a>"),
+            "{}",
+            c.html
+        );
+        let r = compose(&Notice::SatisfactionReminder { survey: url }, Language::Fr, &facts());
+        assert!(r.text.contains("Avez-vous une minute") && r.text.contains(url));
     }
 
     #[test]

@@ -136,6 +136,13 @@ fn parse_date(field: &str, value: &str) -> Result<NaiveDate, FieldError> {
         .ok_or_else(|| FieldError::new(field, format!("`{field}` is a date (YYYY-MM-DD), not `{}`", value.trim())))
 }
 
+impl Scope {
+    /// The tickets the report covers.
+    pub(crate) fn filter(&self) -> &TicketFilter {
+        &self.filter
+    }
+}
+
 impl App {
     /// Checks a report's parameters and builds its scope.
     pub async fn report_scope(&self, p: &Principal, params: &ReportParams) -> Result<Scope, AppError> {

@@ -272,6 +272,7 @@ impl App {
             tx.commit().await?;
             moved += 1;
         }
+        moved += self.send_survey_reminders(fence).await?;
         Ok(moved)
     }
 }

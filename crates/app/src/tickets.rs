@@ -664,9 +664,14 @@ impl App {
                 } else {
                     None
                 };
+                // A duplicate's requester is asked about the original, not this one.
+                let survey = match original {
+                    Some(_) => None,
+                    None => self.offer_survey(tx, after).await?,
+                };
                 let notice = match &original {
                     Some(original) => Notice::Duplicate { original },
-                    None => Notice::Resolved,
+                    None => Notice::Resolved { survey: survey.as_deref() },
                 };
                 self.notify(tx, after.id, Recipient::Requester, notice).await
             }

@@ -84,6 +84,36 @@ pub struct Config {
     pub auth: AuthOptions,
     /// How long each kind of personal data is kept (`[retention]`, docs/privacy.md).
     pub retention: RetentionOptions,
+    /// Satisfaction surveys after a resolution (`[satisfaction]`).
+    pub satisfaction: SatisfactionOptions,
+}
+
+/// Whether requesters are asked to rate resolved requests, and when reminded.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SatisfactionOptions {
+    pub enabled: bool,
+    /// Days before the one reminder of an unanswered survey; 0: no reminder.
+    pub reminder_days: u32,
+    /// Days a survey's links stay valid.
+    pub valid_days: u32,
+}
+
+impl Default for SatisfactionOptions {
+    fn default() -> Self {
+        let d = guichet_app::satisfaction::SatisfactionSettings::default();
+        Self { enabled: d.enabled, reminder_days: d.reminder_days, valid_days: d.valid_days }
+    }
+}
+
+impl SatisfactionOptions {
+    pub fn settings(&self) -> guichet_app::satisfaction::SatisfactionSettings {
+        guichet_app::satisfaction::SatisfactionSettings {
+            enabled: self.enabled,
+            reminder_days: self.reminder_days.min(3650),
+            valid_days: self.valid_days.clamp(1, 3650),
+        }
+    }
 }
 
 /// Days (or months of 30 days) each kind of personal data is kept; 0 keeps it.
@@ -402,6 +432,7 @@ impl Default for Config {
             limits: LimitOptions::default(),
             jobs: JobOptions::default(),
             retention: RetentionOptions::default(),
+            satisfaction: SatisfactionOptions::default(),
             auth: AuthOptions::default(),
         }
     }
@@ -650,6 +681,11 @@ impl Config {
         ));
         out.push_str(&self.auth.to_masked_toml());
         out.push_str(&self.retention.to_toml());
+        let sat = &self.satisfaction;
+        out.push_str(&format!(
+            "[satisfaction]\nenabled = {}\nreminder_days = {}\nvalid_days = {}\n",
+            sat.enabled, sat.reminder_days, sat.valid_days
+        ));
         out.push_str(&format!(
             "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\nframe_ancestors = {:?}\n",
             self.help.per_ip_per_hour, self.help.per_establishment_per_hour, self.help.frame_ancestors

@@ -37,6 +37,7 @@ pub mod mail;
 pub mod privacy;
 pub mod reports;
 pub mod rota;
+pub mod satisfaction;
 pub mod saved_filters;
 pub mod search;
 pub mod sessions;

@@ -2,6 +2,7 @@
 //! and the pages, so that the three always say the same thing.
 
 use guichet_app::reports::{Escalations, Share, SlaReport, TimeStats, Times, Volume};
+use guichet_app::satisfaction::{SatisfactionReport, SatisfactionRow};
 use guichet_store::reports::Activity;
 
 /// A report as a table: column names and rows of text.
@@ -117,6 +118,42 @@ pub fn escalations(e: &Escalations, comma: bool) -> Table {
     ];
     rows.extend(e.time_at_technical.distribution.iter().map(|(c, n)| vec![format!("at_technical {c}"), n.to_string()]));
     Table { headers: vec!["measure", "value"], rows }
+}
+
+/// Satisfaction: one row per group (`period`, `type`, `category`, `tier`,
+/// and `agent` for administrators), with answers, mean rating and the share
+/// rated 4 or 5.
+pub fn satisfaction(r: &SatisfactionReport, comma: bool) -> Table {
+    let decimal = |v: Option<f64>| {
+        v.map(|v| {
+            let text = format!("{v:.1}");
+            if comma {
+                text.replace('.', ",")
+            } else {
+                text
+            }
+        })
+        .unwrap_or_default()
+    };
+    let row = |group: &str, x: &SatisfactionRow, sent: Option<i64>| {
+        vec![
+            group.to_owned(),
+            x.label.clone(),
+            sent.map(|s| s.to_string()).unwrap_or_default(),
+            x.answered.to_string(),
+            decimal(x.average),
+            x.satisfied_percent.map(|p| p.to_string()).unwrap_or_default(),
+        ]
+    };
+    let mut rows = vec![row("total", &r.total, Some(r.sent))];
+    rows.extend(r.periods.iter().map(|(x, sent)| row("period", x, Some(*sent))));
+    rows.extend(r.by_type.iter().map(|x| row("type", x, None)));
+    rows.extend(r.by_category.iter().map(|x| row("category", x, None)));
+    rows.extend(r.by_tier.iter().map(|x| row("tier", x, None)));
+    if let Some(agents) = &r.by_agent {
+        rows.extend(agents.iter().map(|x| row("agent", x, None)));
+    }
+    Table { headers: vec!["group", "value", "surveys_sent", "answers", "average_rating", "satisfied_percent"], rows }
 }
 
 /// The table as CSV: `;`-separated for French spreadsheets, with a UTF-8 BOM when asked.

@@ -8,6 +8,20 @@ use guichet_domain::user::Language;
 
 /// (key, français, English)
 const MESSAGES: &[(&str, &str, &str)] = &[
+    ("survey_title", "Votre avis sur notre réponse", "Your opinion of our answer"),
+    ("survey_question", "Êtes-vous satisfait de la réponse apportée à votre demande ?", "Are you satisfied with the answer to your request?"),
+    ("survey_comment", "Un commentaire ? (facultatif)", "A comment? (optional)"),
+    ("survey_send", "Envoyer mon avis", "Send my rating"),
+    ("survey_thanks", "Merci ! Votre avis est enregistré :", "Thank you! Your rating is recorded:"),
+    ("survey_expired", "Ce lien a expiré : merci d'avoir suivi votre demande jusqu'au bout.", "This link has expired: thank you for following your request to the end."),
+    ("rating_1", "1 — Pas du tout satisfait", "1 — Not at all satisfied"),
+    ("rating_2", "2 — Peu satisfait", "2 — Not very satisfied"),
+    ("rating_3", "3 — Moyennement satisfait", "3 — Fairly satisfied"),
+    ("rating_4", "4 — Satisfait", "4 — Satisfied"),
+    ("rating_5", "5 — Très satisfait", "5 — Very satisfied"),
+    ("satisfaction", "Satisfaction", "Satisfaction"),
+    ("survey_pending", "demandée, sans réponse", "asked, no answer yet"),
+    ("survey_yours", "Votre avis", "Your rating"),
     ("canned_responses", "Réponses types", "Canned responses"),
     ("canned_response", "Réponse type", "Canned response"),
     ("insert", "Insérer", "Insert"),

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod phone;
 pub mod privacy;
 pub mod reports;
+pub mod satisfaction;
 pub mod search;
 pub mod session;
 pub mod sso;
@@ -454,6 +455,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{key}/links/delete", post(incidents::unlink))
         .route("/tickets/{key}/merge", post(incidents::merge))
         .route("/tickets/{key}/redact", post(tickets::redact))
+        .route("/tickets/{key}/satisfaction", post(satisfaction::answer_on_portal))
+        .route("/satisfaction/{token}", get(satisfaction::page).post(satisfaction::submit))
         .route("/similar", get(incidents::similar))
 }
 

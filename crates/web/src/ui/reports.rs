@@ -318,6 +318,36 @@ async fn sections(
         csv("escalations"),
         note,
     ));
+
+    let sat = app.report_satisfaction(viewer.principal(), scope).await?;
+    let note = match (sat.total.average, lang) {
+        (Some(avg), Language::Fr) => format!(
+            "{} avis sur {} enquêtes envoyées ; note moyenne {avg:.1}/5, {} % satisfaits (4 ou 5).",
+            sat.total.answered,
+            sat.sent,
+            sat.total.satisfied_percent.unwrap_or_default()
+        ),
+        (Some(avg), Language::En) => format!(
+            "{} ratings out of {} surveys sent; mean {avg:.1}/5, {} % satisfied (4 or 5).",
+            sat.total.answered,
+            sat.sent,
+            sat.total.satisfied_percent.unwrap_or_default()
+        ),
+        (None, Language::Fr) => format!("Aucun avis sur la période ({} enquêtes envoyées).", sat.sent),
+        (None, Language::En) => format!("No rating in the period ({} surveys sent).", sat.sent),
+    };
+    let items: Vec<(String, i64)> =
+        sat.periods.iter().map(|(row, _)| (row.label.clone(), row.satisfied_percent.unwrap_or_default())).collect();
+    let chart = hbars("satisfaction", t(lang, "satisfaction"), &note, &items);
+    out.push(section(
+        lang,
+        "satisfaction",
+        t(lang, "satisfaction").into(),
+        chart,
+        tables::satisfaction(&sat, lang == Language::Fr),
+        csv("satisfaction"),
+        note,
+    ));
     Ok((summary, out))
 }
 
@@ -415,6 +445,9 @@ pub async fn csv(
         "sla" => tables::sla(&app.report_sla(&scope).await.map_err(err)?),
         "agents" => tables::agents(&app.report_agents(viewer.principal(), &scope).await.map_err(err)?),
         "escalations" => tables::escalations(&app.report_escalations(&scope).await.map_err(err)?, true),
+        "satisfaction" => {
+            tables::satisfaction(&app.report_satisfaction(viewer.principal(), &scope).await.map_err(err)?, true)
+        }
         _ => return Err(err(AppError::NotFound("report"))),
     };
     let body = tables::to_csv(&table, form.bom.is_some());

@@ -406,6 +406,14 @@ struct TicketPage {
     composer_body: String,
     composer_canned: String,
     composer_sets: String,
+    /// The satisfaction survey: for the desk, its answer in words; for the
+    /// requester asked, their rating or the form (`survey_open`).
+    survey_label: String,
+    survey_open: bool,
+    ratings: Vec<Choice>,
+    /// The survey form's target and token (the included form's names).
+    action: String,
+    csrf: String,
 }
 
 pub struct LinkRow {
@@ -493,6 +501,18 @@ pub async fn page(
             .collect()
     } else {
         Vec::new()
+    };
+    let survey = app.ticket_survey(p, &key).await.map_err(err)?;
+    let now = app.now();
+    let survey_open =
+        survey.as_ref().is_some_and(|s| s.answered_at.is_none() && s.expires_at > now && s.requester == p.user.id);
+    let survey_label = match &survey {
+        Some(s) => match (s.rating, &s.comment) {
+            (Some(r), Some(c)) => format!("{r}/5 — « {c} »"),
+            (Some(r), None) => format!("{r}/5"),
+            (None, _) => t(lang, "survey_pending").to_owned(),
+        },
+        None => String::new(),
     };
     let composer = canned.iter().find(|c| c.selected);
     let (composer_body, composer_canned, composer_sets) = match composer {
@@ -697,6 +717,11 @@ pub async fn page(
         composer_body,
         composer_canned,
         composer_sets,
+        survey_label,
+        survey_open,
+        ratings: super::satisfaction::ratings(lang, None),
+        action: format!("/tickets/{key}/satisfaction"),
+        csrf: viewer.session.csrf_token.clone(),
     };
     render(&page, lang)
 }

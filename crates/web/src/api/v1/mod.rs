@@ -152,6 +152,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(reports::sla))
         .routes(routes!(reports::agents))
         .routes(routes!(reports::escalations))
+        .routes(routes!(reports::satisfaction))
         .split_for_parts();
     // Paths are served under /api/v1.
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);

@@ -375,3 +375,77 @@ pub async fn escalations(
     };
     Ok(respond(&q, &scope, "escalations", view, || tables::escalations(&e, true)))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SatisfactionRowView {
+    /// The bucket's label, the type or tier code, the category code, or the agent's id.
+    pub key: String,
+    pub label: String,
+    pub answers: i64,
+    /// Mean rating from 1 to 5, one decimal; absent without answers.
+    pub average_rating: Option<f64>,
+    /// Share of answers rating 4 or 5, in percent.
+    pub satisfied_percent: Option<i64>,
+}
+
+impl From<&guichet_app::satisfaction::SatisfactionRow> for SatisfactionRowView {
+    fn from(r: &guichet_app::satisfaction::SatisfactionRow) -> Self {
+        Self {
+            key: r.key.clone(),
+            label: r.label.clone(),
+            answers: r.answered,
+            average_rating: r.average,
+            satisfied_percent: r.satisfied_percent,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SatisfactionPeriodView {
+    #[serde(flatten)]
+    pub row: SatisfactionRowView,
+    pub surveys_sent: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SatisfactionView {
+    /// Surveys sent in the period.
+    pub surveys_sent: i64,
+    pub total: SatisfactionRowView,
+    pub periods: Vec<SatisfactionPeriodView>,
+    pub by_type: Vec<SatisfactionRowView>,
+    pub by_category: Vec<SatisfactionRowView>,
+    pub by_tier: Vec<SatisfactionRowView>,
+    /// Per agent who held the ticket: administrators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_agent: Option<Vec<SatisfactionRowView>>,
+}
+
+/// Ratings given in the period by requesters of resolved tickets: per
+/// bucket, type, category and level; per agent for administrators.
+#[utoipa::path(get, path = "/reports/satisfaction", tag = "reports", params(ReportQuery),
+    responses((status = 200, description = "the report; with format=csv, its table as CSV", content((SatisfactionView = "application/json"), (String = "text/csv"))), (status = 404, body = ErrorBody, description = "no such saved filter"), (status = 422, body = ErrorBody)))]
+pub async fn satisfaction(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let scope = scope(&state, &p, &q).await?;
+    let r = state.app.report_satisfaction(&p, &scope).await?;
+    let rows =
+        |rows: &[guichet_app::satisfaction::SatisfactionRow]| rows.iter().map(SatisfactionRowView::from).collect();
+    let view = SatisfactionView {
+        surveys_sent: r.sent,
+        total: (&r.total).into(),
+        periods: r
+            .periods
+            .iter()
+            .map(|(row, sent)| SatisfactionPeriodView { row: row.into(), surveys_sent: *sent })
+            .collect(),
+        by_type: rows(&r.by_type),
+        by_category: rows(&r.by_category),
+        by_tier: rows(&r.by_tier),
+        by_agent: r.by_agent.as_deref().map(rows),
+    };
+    Ok(respond(&q, &scope, "satisfaction", view, || tables::satisfaction(&r, true)))
+}
