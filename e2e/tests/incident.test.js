@@ -4,7 +4,7 @@
 // and joins, and resolving it answers all six by mail, each in its language.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, signIn, api, screenshot, PASSWORD } from "./helpers.js";
+import { startServer, launch, signIn, api, screenshot, audit, PASSWORD } from "./helpers.js";
 import { dovecot, startRelay, sendMail, readMailbox, AUTHSERV_ID } from "./mail.js";
 
 const mail = dovecot();
@@ -165,4 +165,49 @@ test("five schools report a messaging outage, the desk declares the incident, a 
   }
   await agent.context.close();
   await sixth.context.close();
+});
+
+test("a requester rates a resolved request from the link in the mail, without signing in, once", { skip: !mail && "needs Dovecot (GUICHET_TEST_IMAP, GUICHET_TEST_LMTP)" }, async () => {
+  const admin = server.logins.admin.token;
+  const list = await api(server.url, admin, "GET", "/establishments?per_page=100");
+  const school = list.json.items.find((e) => e.parent_uai);
+  const local = `rate-${run}`;
+  const created = await api(server.url, admin, "POST", "/users", {
+    email: `${local}@college.test`, name: "Inès Martin", role: "requester", establishments: [school.uai], password: PASSWORD,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  // Filed by mail, answered and resolved by the desk.
+  sendMail(relay.port, `${local}@college.test`, `${desk}@guichet.test`, "Compte élève bloqué",
+    "Bonjour, le compte d'une élève de 4e est bloqué depuis ce matin.");
+  const agentToken = server.logins.agent.token;
+  const ticket = await until("the mailed request", async () => {
+    const r = await api(server.url, agentToken, "GET", `/tickets?q=${encodeURIComponent(`title ~ "Compte élève bloqué"`)}`);
+    return r.json.items.find((t) => t.requester.name === "Inès Martin");
+  });
+  const resolved = await api(server.url, agentToken, "PATCH", `/tickets/${ticket.key}`, { status: "resolved", resolution: "fixed" });
+  assert.equal(resolved.status, 200, JSON.stringify(resolved.json));
+
+  // The "resolved" mail carries the survey's link.
+  const mailed = await until("the resolved mail", () =>
+    readMailbox(mail.imap, local).find((m) => m.subject.includes(ticket.key) && m.body.includes("/satisfaction/")));
+  const link = mailed.body.match(/https?:\/\/\S+\/satisfaction\/[0-9a-f]+/)[0];
+  // The mail names the public address of the desk; this test server listens elsewhere.
+  const url = `${server.url}${new URL(link).pathname}`;
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: "fr-FR" });
+  const page = await context.newPage();
+  await page.goto(`${url}?note=4`);
+  assert.equal(await page.getByLabel("4 — Satisfait").isChecked(), true, "the mail's choice is ready");
+  assert.deepEqual((await audit(page)).map((v) => v.id), []);
+  await page.getByLabel("5 — Très satisfait").check();
+  await page.getByLabel("Un commentaire ? (facultatif)").fill("Réglé en une heure, merci !");
+  await screenshot(page, "satisfaction-survey");
+  await page.getByRole("button", { name: "Envoyer mon avis" }).click();
+  await page.getByText("Merci ! Votre avis est enregistré : 5/5.").waitFor();
+  // Once: the link now only thanks.
+  await page.goto(url);
+  await page.getByText("Merci ! Votre avis est enregistré : 5/5.").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Envoyer mon avis" }).count(), 0);
+  const history = await api(server.url, agentToken, "GET", `/tickets/${ticket.key}/history`);
+  assert.deepEqual(history.json.filter((e) => e.field === "satisfaction").map((e) => e.new), ["5/5"]);
+  await context.close();
 });
