@@ -15,6 +15,7 @@ pub mod handover;
 pub mod help;
 pub mod identities;
 pub mod incidents;
+pub mod kb;
 pub mod leases;
 pub mod mail;
 pub mod notify;

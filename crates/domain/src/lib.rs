@@ -12,6 +12,7 @@ pub mod history;
 pub mod identity;
 pub mod ids;
 pub mod incident;
+pub mod kb;
 pub mod mail;
 pub mod privacy;
 pub mod query;

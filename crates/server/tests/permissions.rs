@@ -230,6 +230,22 @@ backend_test!(every_route_refuses_a_missing_or_bad_token, |app| async move {
         (Method::PATCH, "/api/v1/canned-responses/1".to_owned(), Some(json!({"name": "x"}))),
         (Method::DELETE, "/api/v1/canned-responses/1".to_owned(), None),
         (Method::GET, format!("/api/v1/tickets/{}/canned-responses/1", f.ticket_a), None),
+        (Method::GET, "/api/v1/kb/articles".to_owned(), None),
+        (
+            Method::POST,
+            "/api/v1/kb/articles".to_owned(),
+            Some(json!({"title": "x", "body": "y", "audience": "public"})),
+        ),
+        (Method::GET, "/api/v1/kb/articles/1".to_owned(), None),
+        (
+            Method::PUT,
+            "/api/v1/kb/articles/1".to_owned(),
+            Some(json!({"title": "x", "body": "y", "audience": "public"})),
+        ),
+        (Method::GET, "/api/v1/kb/articles/1/versions".to_owned(), None),
+        (Method::POST, "/api/v1/kb/articles/1/answered".to_owned(), Some(json!({}))),
+        (Method::GET, "/api/v1/reports/satisfaction".to_owned(), None),
+        (Method::GET, "/api/v1/reports/deflections".to_owned(), None),
     ]);
     for (method, path, body) in routes {
         for token in [None, Some("gch_not-a-real-token"), Some("something else")] {

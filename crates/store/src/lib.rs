@@ -32,6 +32,7 @@ pub mod events;
 pub mod group_commit;
 pub mod identities;
 pub mod incidents;
+pub mod kb;
 pub mod leases;
 pub mod mail;
 pub mod privacy;

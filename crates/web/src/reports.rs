@@ -156,6 +156,14 @@ pub fn satisfaction(r: &SatisfactionReport, comma: bool) -> Table {
     Table { headers: vec!["group", "value", "surveys_sent", "answers", "average_rating", "satisfied_percent"], rows }
 }
 
+/// Knowledge-base articles that answered a question instead of a request.
+pub fn deflections(rows: &[(i64, String, i64)]) -> Table {
+    Table {
+        headers: vec!["article", "title", "deflections"],
+        rows: rows.iter().map(|(id, title, n)| vec![id.to_string(), title.clone(), n.to_string()]).collect(),
+    }
+}
+
 /// The table as CSV: `;`-separated for French spreadsheets, with a UTF-8 BOM when asked.
 pub fn to_csv(table: &Table, bom: bool) -> Vec<u8> {
     let mut out = Vec::new();

@@ -82,7 +82,7 @@ document.addEventListener("keydown", (event) => {
 document.querySelectorAll("[data-similar]").forEach((box) => {
   const form = box.closest("form");
   if (!form) return;
-  const fields = ["title", "description"].map((name) => form.elements.namedItem(name)).filter(Boolean);
+  const fields = ["title", "description", "message"].map((name) => form.elements.namedItem(name)).filter(Boolean);
   const school = form.elements.namedItem("establishment");
   let timer = null;
   let last = "";
@@ -250,5 +250,17 @@ document.querySelectorAll("#comment-form textarea").forEach((area) => {
       e.preventDefault();
       area.form.requestSubmit();
     }
+  });
+});
+
+// Knowledge-base articles beside the composer: their link goes into the reply.
+document.querySelectorAll("button[data-insert]").forEach((button) => {
+  const area = document.querySelector("#comment-form textarea");
+  if (!area) return;
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    const link = button.dataset.insert;
+    area.value = area.value.trim() ? `${area.value.trimEnd()}\n\n${link}` : link;
+    area.focus();
   });
 });

@@ -22,6 +22,8 @@ struct HelpPage {
     layout: Layout,
     establishment: String,
     action: String,
+    /// Where the public articles like the message being typed come from.
+    suggest_url: String,
     again_href: String,
     profiles: Vec<Choice>,
     sent: bool,
@@ -106,6 +108,7 @@ async fn show(
         layout: Layout::anonymous(lang, i18n::t(lang, "help_title"), &path),
         establishment: format!("{} ({})", establishment.name, establishment.town),
         action: format!("{path}?lang={}", lang.as_str()),
+        suggest_url: format!("{path}/articles"),
         again_href: format!("{path}?lang={}", lang.as_str()),
         profiles: profiles(lang),
         sent: sent.is_some(),

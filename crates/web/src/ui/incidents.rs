@@ -370,6 +370,11 @@ struct SimilarFragment {
     layout: Layout,
     tickets: Vec<SimilarRow>,
     incidents: Vec<IncidentRow>,
+    /// Knowledge-base articles the reader may see, with "this answered my question".
+    articles: Vec<super::kb::ArticleRow>,
+    answered_base: String,
+    establishment: String,
+    csrf: String,
 }
 
 /// What the request being typed resembles, as a fragment for the new-request form.
@@ -385,6 +390,11 @@ pub async fn similar(
         Err(AppError::Validation(_)) => Default::default(),
         Err(e) => return Err(PageError::app(e, lang)),
     };
+    let articles = match app.suggest_articles(Some(viewer.principal()), &q.text).await {
+        Ok(found) => found,
+        Err(AppError::Validation(_)) => Vec::new(),
+        Err(e) => return Err(PageError::app(e, lang)),
+    };
     let fragment = SimilarFragment {
         layout: Layout::new(&viewer, ""),
         tickets: found
@@ -398,6 +408,10 @@ pub async fn similar(
             })
             .collect(),
         incidents: found.incidents.into_iter().map(|i| IncidentRow::new(i, lang)).collect(),
+        articles: articles.iter().map(|a| super::kb::row(a, lang)).collect(),
+        answered_base: "/kb".into(),
+        establishment: q.establishment.clone().unwrap_or_default(),
+        csrf: viewer.session.csrf_token.clone(),
     };
     render(&fragment, lang)
 }

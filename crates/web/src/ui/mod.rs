@@ -11,6 +11,7 @@ pub mod desk;
 pub mod help;
 pub mod i18n;
 pub mod incidents;
+pub mod kb;
 pub mod mail;
 pub mod phone;
 pub mod privacy;
@@ -63,6 +64,7 @@ impl Layout {
                 ("/incidents", "incidents"),
                 ("/reports", "reports"),
                 ("/canned", "canned_responses"),
+                ("/kb", "knowledge_base"),
             ]);
         } else {
             items.extend([
@@ -70,6 +72,7 @@ impl Layout {
                 ("/tickets/new", "new_request"),
                 ("/incidents", "incidents"),
                 ("/reports", "reports"),
+                ("/kb", "knowledge_base"),
             ]);
         }
         if role == guichet_domain::user::Role::Admin {
@@ -410,6 +413,11 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{key}/attachments", post(tickets::upload))
         .route("/attachments/{id}", get(tickets::attachment))
         .route("/phone", get(phone::page).post(phone::create))
+        .route("/kb", get(kb::list))
+        .route("/kb/new", get(kb::new_page).post(kb::create))
+        .route("/kb/{id}", get(kb::article))
+        .route("/kb/{id}/edit", get(kb::edit).post(kb::update))
+        .route("/kb/{id}/answered", post(kb::answered))
         .route("/canned", get(canned::page).post(canned::create))
         .route("/canned/{id}", get(canned::edit_page).post(canned::update))
         .route("/canned/{id}/delete", post(canned::delete))
@@ -466,6 +474,9 @@ pub fn help_router() -> Router<AppState> {
     Router::new()
         .route("/aide/{uai}", get(help::page).post(help::submit))
         .route("/aide/{uai}/widget.js", get(help::widget))
+        .route("/aide/{uai}/articles", get(kb::help_suggestions))
+        .route("/aide/{uai}/articles/{id}", get(kb::help_article))
+        .route("/aide/{uai}/articles/{id}/answered", post(kb::help_answered))
 }
 
 #[cfg(test)]

@@ -348,6 +348,24 @@ async fn sections(
         csv("satisfaction"),
         note,
     ));
+    let deflections = app.report_deflections(viewer.principal(), scope.start, scope.end).await?;
+    let total: i64 = deflections.iter().map(|(_, _, n)| n).sum();
+    let note = if lang == Language::Fr {
+        format!("{total} questions résolues par un article de la base de connaissances, sans demande déposée.")
+    } else {
+        format!("{total} questions answered by a knowledge-base article, without a request filed.")
+    };
+    let items: Vec<(String, i64)> = deflections.iter().take(10).map(|(_, title, n)| (title.clone(), *n)).collect();
+    let chart = hbars("deflections", t(lang, "deflections"), &note, &items);
+    out.push(section(
+        lang,
+        "deflections",
+        t(lang, "deflections").into(),
+        chart,
+        tables::deflections(&deflections),
+        csv("deflections"),
+        note,
+    ));
     Ok((summary, out))
 }
 

@@ -414,6 +414,9 @@ struct TicketPage {
     /// The survey form's target and token (the included form's names).
     action: String,
     csrf: String,
+    /// Knowledge-base articles like this ticket (the desk), and their address for mail.
+    kb_articles: Vec<super::kb::ArticleRow>,
+    kb_base: String,
 }
 
 pub struct LinkRow {
@@ -513,6 +516,11 @@ pub async fn page(
             (None, _) => t(lang, "survey_pending").to_owned(),
         },
         None => String::new(),
+    };
+    let kb_articles = if viewer.is_staff() {
+        app.articles_for_ticket(p, &key).await.map_err(err)?.iter().map(|a| super::kb::row(a, lang)).collect()
+    } else {
+        Vec::new()
     };
     let composer = canned.iter().find(|c| c.selected);
     let (composer_body, composer_canned, composer_sets) = match composer {
@@ -722,6 +730,8 @@ pub async fn page(
         ratings: super::satisfaction::ratings(lang, None),
         action: format!("/tickets/{key}/satisfaction"),
         csrf: viewer.session.csrf_token.clone(),
+        kb_articles,
+        kb_base: format!("{}/kb", app.settings.mail.portal_url.trim_end_matches('/')),
     };
     render(&page, lang)
 }

@@ -7,6 +7,7 @@ pub mod desk;
 pub mod establishments;
 pub mod filters;
 pub mod incidents;
+pub mod kb;
 pub mod mail;
 pub mod me;
 pub mod privacy;
@@ -133,6 +134,10 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(canned::list_canned, canned::create_canned))
         .routes(routes!(canned::get_canned, canned::update_canned, canned::delete_canned))
         .routes(routes!(canned::fill_canned))
+        .routes(routes!(kb::list_articles, kb::create_article))
+        .routes(routes!(kb::get_article, kb::update_article))
+        .routes(routes!(kb::list_versions))
+        .routes(routes!(kb::answered))
         .routes(routes!(filters::list_filters, filters::create_filter))
         .routes(routes!(filters::update_filter, filters::delete_filter))
         .routes(routes!(rota::list_rota, rota::add_duty))
@@ -153,6 +158,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(reports::agents))
         .routes(routes!(reports::escalations))
         .routes(routes!(reports::satisfaction))
+        .routes(routes!(reports::deflections))
         .split_for_parts();
     // Paths are served under /api/v1.
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);

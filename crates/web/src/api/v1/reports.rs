@@ -449,3 +449,29 @@ pub async fn satisfaction(
     };
     Ok(respond(&q, &scope, "satisfaction", view, || tables::satisfaction(&r, true)))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeflectionView {
+    pub article_id: i64,
+    pub title: String,
+    /// Times the article answered a question and no request was filed, in the period.
+    pub deflections: i64,
+}
+
+/// Knowledge-base articles that answered questions in the period, instead
+/// of a request (a school's administrator: their schools' only).
+#[utoipa::path(get, path = "/reports/deflections", tag = "reports", params(ReportQuery),
+    responses((status = 200, description = "the report; with format=csv, its table as CSV", content((Vec<DeflectionView> = "application/json"), (String = "text/csv"))), (status = 404, body = ErrorBody, description = "no such saved filter"), (status = 422, body = ErrorBody)))]
+pub async fn deflections(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let scope = scope(&state, &p, &q).await?;
+    let rows = state.app.report_deflections(&p, scope.start, scope.end).await?;
+    let view: Vec<DeflectionView> = rows
+        .iter()
+        .map(|(id, title, n)| DeflectionView { article_id: *id, title: title.clone(), deflections: *n })
+        .collect();
+    Ok(respond(&q, &scope, "deflections", view, || tables::deflections(&rows)))
+}
