@@ -150,6 +150,10 @@ test("every main page passes an accessibility audit and renders quickly", async 
     ["agent", `/tickets/${key}`, null],
     ["agent", "/phone", null],
     ["agent", "/canned", "canned-responses"],
+    ["agent", "/kb", null],
+    ["agent", "/kb/1", null],
+    ["agent", "/kb/new", null],
+    ["requester", "/kb", null],
     ["requester", "/tickets", "portal-requests"],
     ["requester", "/tickets/new", null],
     ["requester", `/tickets/${key}`, null],
@@ -347,6 +351,26 @@ test("an agent answers, classifies and resolves with a macro in three keystrokes
   assert.match(await options.first().innerText(), /Compte sans adresse e-mail valide/);
   await page.keyboard.press("Escape");
   await agent.context.close();
+});
+
+test("a school administrator types a question, reads the suggested article, says it answered, and nothing is filed", async () => {
+  const before = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", "/tickets?per_page=1");
+  const requester = await signIn(ctx.browser, ctx.server.url, ctx.server.logins.requester.email);
+  const page = requester.page;
+  await page.goto(`${ctx.server.url}/tickets/new`);
+  await page.getByLabel("J'ai besoin d'aide").check();
+  await page.getByLabel("Titre").fill("Un élève a oublié son mot de passe");
+  const suggestion = page.locator("#similar .kb-suggestions li", { hasText: "Réinitialiser le mot de passe d'un élève" });
+  await suggestion.waitFor();
+  assert.equal(await page.locator("#similar").getByText("Procédure interne").count(), 0, "desk-only articles never show");
+  await screenshot(page, "kb-suggestion", { around: "#similar" });
+  await suggestion.getByRole("button", { name: "Cela a répondu à ma question" }).click();
+  await page.getByText("Tant mieux ! Aucune demande n'a été déposée.").waitFor();
+  const after = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", "/tickets?per_page=1");
+  assert.equal(after.json.total, before.json.total, "nothing was filed");
+  const articles = await api(ctx.server.url, ctx.server.logins.agent.token, "GET", `/kb/articles?q=${encodeURIComponent("réinitialiser")}`);
+  assert.equal(articles.json.find((a) => a.title === "Réinitialiser le mot de passe d'un élève").deflections, 1);
+  await requester.context.close();
 });
 
 test("no page breaks its own Content-Security-Policy", () => {

@@ -373,8 +373,64 @@ impl App {
         self.demo_tickets(&mut rng, options, &directory, &mut report).await?;
         if options.tickets > 0 {
             self.demo_chain(&directory, &report).await?;
+            self.demo_articles(&directory).await?;
         }
         Ok(report)
+    }
+
+    /// A few knowledge-base articles, one per audience, as a desk writes them
+    /// for its most frequent questions.
+    async fn demo_articles(&self, directory: &DemoDirectory) -> Result<(), AppError> {
+        use crate::kb::ArticleInput;
+        let Some(agent) = directory.agents.first() else { return Ok(()) };
+        let mut conn = self.db.conn().await?;
+        let agent = crate::auth::Principal::from_user(
+            guichet_store::users::find_user(&mut conn, guichet_domain::ids::UserId(*agent)).await?,
+        );
+        drop(conn);
+        let articles = [
+            (
+                "Réinitialiser le mot de passe d'un élève",
+                "Un élève qui a oublié son mot de passe n'a pas besoin d'appeler le support.\n\n\
+                 1. Dans l'ENT, ouvrez **Administration > Comptes**.\n\
+                 2. Cherchez l'élève par son nom, puis choisissez **Réinitialiser le mot de passe**.\n\
+                 3. Remettez-lui la fiche de connexion imprimée : il choisira un nouveau mot de passe à la première connexion.\n\n\
+                 Si le compte n'a pas d'adresse e-mail valide, la réinitialisation passe forcément par vous.",
+                "schools",
+                "mot de passe, oubli, élève, compte, réinitialisation",
+                "accounts",
+            ),
+            (
+                "Je n'arrive pas à me connecter à l'ENT",
+                "Vérifiez d'abord l'adresse de connexion de votre établissement et les majuscules de votre identifiant.\n\n\
+                 Si vous avez oublié votre mot de passe, demandez à l'administrateur ENT de votre établissement de le \
+                 réinitialiser : il peut le faire tout de suite.",
+                "public",
+                "connexion, mot de passe, identifiant",
+                "accounts",
+            ),
+            (
+                "Procédure interne : comptes sans adresse e-mail",
+                "Vérifier l'import annuaire de la nuit avant toute correction manuelle ; ne jamais saisir d'adresse \
+                 personnelle d'élève.",
+                "desk",
+                "annuaire, import, e-mail",
+                "accounts",
+            ),
+        ];
+        for (title, body, audience, keywords, category) in articles {
+            let input = ArticleInput {
+                title: title.into(),
+                body: body.into(),
+                audience: audience.into(),
+                keywords: keywords.into(),
+                category: Some(category.into()),
+                published: true,
+                ..ArticleInput::default()
+            };
+            self.create_article(&agent, input, None).await?;
+        }
+        Ok(())
     }
 
     /// The chain of support at work, through the use cases themselves: a

@@ -183,3 +183,31 @@ backend_test!(an_article_from_a_resolved_ticket_starts_from_the_desks_public_rep
     assert_eq!((a["source_ticket"].as_str(), a["published"].as_bool()), (Some(key.as_str()), Some(true)));
     assert!(app.get(&format!("/api/v1/kb/articles/{id}"), &f.requester_a).await.json().get("source_ticket").is_none());
 });
+
+backend_test!(a_help_page_visitor_reads_public_articles_and_says_one_answered, |app| async move {
+    let f = app.fixture().await;
+    let public = article(&app, &f.agent, "Public", "public", true).await;
+    let schools = article(&app, &f.agent, "Écoles", "schools", true).await;
+    let anonymous = |method: Method, path: String| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = app.send(anonymous(Method::GET, format!("/aide/{}/articles/{public}", f.uai_a))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&r.bytes).contains("Cela a répondu à ma question"));
+    let r = app.send(anonymous(Method::GET, format!("/aide/{}/articles/{schools}", f.uai_a))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "a schools' article is not public");
+    let r = app.send(anonymous(Method::POST, format!("/aide/{}/articles/{schools}/answered", f.uai_a))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.send(anonymous(Method::POST, format!("/aide/{}/articles/{public}/answered", f.uai_a))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&r.bytes).contains("Aucune demande"));
+    let r = app.send(anonymous(Method::POST, format!("/aide/0000000A/articles/{public}/answered"))).await;
+    assert_ne!(r.status, StatusCode::OK, "an unknown school counts nothing");
+    assert_eq!(app.get(&format!("/api/v1/kb/articles/{public}"), &f.agent).await.json()["deflections"], 1);
+    assert_eq!(app.get(&format!("/api/v1/kb/articles/{schools}"), &f.agent).await.json()["deflections"], 0);
+});

@@ -264,3 +264,27 @@ document.querySelectorAll("button[data-insert]").forEach((button) => {
     area.focus();
   });
 });
+
+// "This answered my question" under a suggested article: posts a form of its
+// own, carrying the request form's CSRF token and establishment, so that the
+// request being written is not filed.
+document.addEventListener("click", (event) => {
+  const button = event.target instanceof Element ? event.target.closest("button[data-answered]") : null;
+  if (!button) return;
+  const outer = button.closest("form");
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = button.dataset.answered;
+  for (const name of ["_csrf", "establishment"]) {
+    const field = outer && outer.elements.namedItem(name);
+    if (field && "value" in field) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = field.value;
+      form.append(input);
+    }
+  }
+  document.body.append(form);
+  form.submit();
+});

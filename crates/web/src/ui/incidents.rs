@@ -373,8 +373,6 @@ struct SimilarFragment {
     /// Knowledge-base articles the reader may see, with "this answered my question".
     articles: Vec<super::kb::ArticleRow>,
     answered_base: String,
-    establishment: String,
-    csrf: String,
 }
 
 /// What the request being typed resembles, as a fragment for the new-request form.
@@ -410,8 +408,6 @@ pub async fn similar(
         incidents: found.incidents.into_iter().map(|i| IncidentRow::new(i, lang)).collect(),
         articles: articles.iter().map(|a| super::kb::row(a, lang)).collect(),
         answered_base: "/kb".into(),
-        establishment: q.establishment.clone().unwrap_or_default(),
-        csrf: viewer.session.csrf_token.clone(),
     };
     render(&fragment, lang)
 }

@@ -362,8 +362,6 @@ pub struct Suggestions {
     pub articles: Vec<ArticleRow>,
     /// Where "this answered my question" posts: the portal's or the HELP page's.
     pub answered_base: String,
-    pub establishment: String,
-    pub csrf: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -390,8 +388,6 @@ pub async fn help_suggestions(
         layout: Layout::anonymous(lang, "", &visitor.path),
         articles: articles.iter().map(|a| row(a, lang)).collect(),
         answered_base: format!("/aide/{}/articles", uai.trim()),
-        establishment: uai.trim().to_owned(),
-        csrf: String::new(),
     };
     render(&page, lang)
 }
