@@ -14,6 +14,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("kb_suggested", "Ces articles répondent peut-être à votre question", "These articles may answer your question"),
     ("kb_for_ticket", "Articles de la base de connaissances", "Knowledge-base articles"),
     ("insert_link", "Insérer le lien", "Insert the link"),
+    ("insert_text", "Insérer le texte", "Insert the text"),
     ("answered_my_question", "Cela a répondu à ma question", "This answered my question"),
     ("deflected", "Tant mieux ! Aucune demande n'a été déposée.", "Glad it helped! No request was filed."),
     ("deflections", "Questions résolues par un article", "Questions answered by an article"),

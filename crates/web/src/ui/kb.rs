@@ -20,6 +20,8 @@ use serde::Deserialize;
 pub struct ArticleRow {
     pub id: i64,
     pub title: String,
+    /// The text in the reader's language (the composer inserts it).
+    pub body: String,
     pub audience: String,
     pub published: bool,
     pub updated: String,
@@ -42,9 +44,11 @@ fn localized(a: &Article, lang: Language) -> (String, String) {
 }
 
 pub fn row(a: &Article, lang: Language) -> ArticleRow {
+    let (title, body) = localized(a, lang);
     ArticleRow {
         id: a.id,
-        title: localized(a, lang).0,
+        title,
+        body,
         audience: audience_label(&a.audience, lang).to_owned(),
         published: a.published,
         updated: when(a.updated_at, lang),
