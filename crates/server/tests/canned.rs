@@ -154,10 +154,10 @@ backend_test!(unknown_variables_and_values_are_refused_when_saved, |app| async m
             "`{{demandeur.prenon}}` is not a variable",
         ),
         (json!({"name": "x", "body": "Bonjour {{demandeur.nom"}), "body", "never closed"),
-        (json!({"name": "x", "body": "ok", "sets": {"status": "fini"}}), "set_status", "unknown status `fini`"),
-        (json!({"name": "x", "body": "ok", "sets": {"category": "nope"}}), "set_category", "unknown category"),
-        (json!({"name": "x", "body": "ok", "sets": {"type": "bug"}}), "set_type", "bug"),
-        (json!({"name": "x", "body": "ok", "sets": {"resolution": "done"}}), "set_resolution", "done"),
+        (json!({"name": "x", "body": "ok", "sets": {"status": "fini"}}), "sets.status", "unknown status `fini`"),
+        (json!({"name": "x", "body": "ok", "sets": {"category": "nope"}}), "sets.category", "unknown category"),
+        (json!({"name": "x", "body": "ok", "sets": {"type": "bug"}}), "sets.type", "bug"),
+        (json!({"name": "x", "body": "ok", "sets": {"resolution": "done"}}), "sets.resolution", "done"),
         (json!({"name": " ", "body": "ok"}), "name", "1 to 80"),
     ];
     for (body, field, message) in cases {

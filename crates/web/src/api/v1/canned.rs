@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use guichet_app::canned::{CannedInput, CannedScope};
+use guichet_domain::ticket::{Resolution, TicketType};
 use guichet_store::canned::CannedResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -51,11 +52,13 @@ impl ScopeView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MacroView {
+    /// A status code of the workflows.
     pub status: Option<String>,
     #[serde(rename = "type")]
-    pub ticket_type: Option<String>,
+    pub ticket_type: Option<TicketType>,
+    /// A category code.
     pub category: Option<String>,
-    pub resolution: Option<String>,
+    pub resolution: Option<Resolution>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,9 +83,9 @@ impl From<CannedResponse> for CannedResponseView {
             scope: ScopeView::of(CannedScope::of(&c)),
             sets: MacroView {
                 status: c.set_status,
-                ticket_type: c.set_type,
+                ticket_type: c.set_type.as_deref().and_then(|t| TicketType::parse(t).ok()),
                 category: c.set_category,
-                resolution: c.set_resolution,
+                resolution: c.set_resolution.as_deref().and_then(|r| Resolution::parse(r).ok()),
             },
             name: c.name,
             body: c.body,
@@ -133,15 +136,31 @@ pub struct FilledResponseView {
     pub sets: MacroView,
 }
 
+/// The API names the macro's fields as its body does (`sets.status`), where
+/// the page's form names them `set_status`.
+fn api_fields(e: guichet_app::AppError) -> guichet_app::AppError {
+    match e {
+        guichet_app::AppError::Validation(mut errors) => {
+            for error in &mut errors {
+                if let Some(rest) = error.field.strip_prefix("set_") {
+                    error.field = format!("sets.{rest}");
+                }
+            }
+            guichet_app::AppError::Validation(errors)
+        }
+        other => other,
+    }
+}
+
 fn input(name: String, body: String, scope: ScopeView, sets: MacroView) -> CannedInput {
     CannedInput {
         name,
         body,
         scope: scope.scope(),
         set_status: sets.status,
-        set_type: sets.ticket_type,
+        set_type: sets.ticket_type.map(|t| t.as_str().to_owned()),
         set_category: sets.category,
-        set_resolution: sets.resolution,
+        set_resolution: sets.resolution.map(|r| r.as_str().to_owned()),
     }
 }
 
@@ -165,7 +184,11 @@ pub async fn create_canned(
     Json(req): Json<CreateCannedRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<CannedResponseView>)> {
     let scope = req.scope.unwrap_or(ScopeView::Personal);
-    let created = state.app.create_canned(&p, input(req.name, req.body, scope, req.sets.unwrap_or_default())).await?;
+    let created = state
+        .app
+        .create_canned(&p, input(req.name, req.body, scope, req.sets.unwrap_or_default()))
+        .await
+        .map_err(api_fields)?;
     Ok((StatusCode::CREATED, axum::Json(created.into())))
 }
 
@@ -202,7 +225,7 @@ pub async fn update_canned(
         req.scope.unwrap_or(current.scope),
         sets,
     );
-    Ok(axum::Json(state.app.update_canned(&p, id, change).await?.into()))
+    Ok(axum::Json(state.app.update_canned(&p, id, change).await.map_err(api_fields)?.into()))
 }
 
 /// Delete a canned response (one's own; shared ones: administrators).

@@ -208,7 +208,7 @@ pub async fn list_versions(
 #[serde(deny_unknown_fields)]
 pub struct AnsweredRequest {
     /// The school the question was about (one of the caller's).
-    #[schema(pattern = "^[0-9]{7}[A-Za-z]$")]
+    #[schema(pattern = "^$|^[0-9]{7}[A-Za-z]$")]
     pub establishment: Option<String>,
 }
 
