@@ -371,3 +371,35 @@ backend_test!(the_canned_page_writes_edits_and_deletes_responses, |app| async mo
     let page = String::from_utf8_lossy(&app.page(&admin.cookie, "/canned").await.bytes).into_owned();
     assert!(page.contains("value=\"desk\"") && page.contains("value=\"technical\""));
 });
+
+backend_test!(a_help_request_fills_the_end_users_name_and_leaves_a_missing_address_empty, |app| async move {
+    let f = app.fixture().await;
+    let outcome = app
+        .app
+        .submit_help(guichet_app::help::HelpRequest {
+            uai: f.uai_a.clone(),
+            profile: "student".into(),
+            name: "Léa Martin".into(),
+            email: String::new(),
+            message: "Je ne vois pas mes devoirs depuis ce matin.".into(),
+            honeypot: String::new(),
+            screenshot: None,
+            language: guichet_domain::user::Language::Fr,
+            client: "192.0.2.1".into(),
+        })
+        .await
+        .unwrap();
+    let guichet_app::help::HelpOutcome::Filed(id) = outcome else { panic!("not filed") };
+    let key = app.app.key(id);
+    let r = app
+        .post(
+            "/api/v1/canned-responses",
+            &f.agent,
+            json!({"name": "Aide",
+            "body": "Bonjour {{demandeur.prénom}} ({{demandeur.email}}), {{établissement.nom}}"}),
+        )
+        .await;
+    let id = r.json()["id"].as_i64().unwrap();
+    let filled = app.get(&format!("/api/v1/tickets/{key}/canned-responses/{id}"), &f.agent).await.json();
+    assert_eq!(filled["body"], "Bonjour Léa (), Lycée Henri Wallon");
+});
