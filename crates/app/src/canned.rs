@@ -2,6 +2,7 @@
 //! from a ticket, and the macro that answers and classifies in one action.
 
 use crate::auth::Principal;
+use crate::notify::{Notice, Recipient};
 use crate::tickets::UpdateTicket;
 use crate::{App, AppError};
 use guichet_domain::canned::{self, Values, Variable};
@@ -289,16 +290,22 @@ impl App {
                 validate_body(&canned::expand(&canned.body, &values))?
             }
         };
-        let comment = self.comment_in(&mut tx, p, &record.ticket, &body, internal, channel).await?;
+        // A macro that also resolves, or waits on the requester, sends one
+        // mail: the status mail quoting the reply.
+        let comment = self.comment_in_telling(&mut tx, p, &record.ticket, &body, internal, channel, false).await?;
         let after_comment = guichet_store::tickets::find_ticket(&mut tx, record.ticket.id, &p.actor.scope()).await?;
         let mut change = UpdateTicket {
+            reply: (!internal).then(|| body.clone()),
             ticket_type: canned.set_type.as_deref().map(TicketType::parse).transpose()?,
             category: canned.set_category.clone().map(Some),
             resolution: canned.set_resolution.as_deref().map(Resolution::parse).transpose()?.map(Some),
             ..UpdateTicket::default()
         };
         change.status = canned.set_status.clone().filter(|s| *s != after_comment.ticket.status);
-        self.apply_update(&mut tx, p, &after_comment, change).await?;
+        let (_, quoted) = self.apply_update(&mut tx, p, &after_comment, change).await?;
+        if !internal && !quoted {
+            self.notify(&mut tx, record.ticket.id, Recipient::Requester, Notice::Reply { body: &body }).await?;
+        }
         guichet_store::canned::count_use(&mut tx, canned.id, self.now()).await?;
         let comments = guichet_store::comments::list_comments(&mut tx, record.ticket.id, true).await?;
         tx.commit().await?;

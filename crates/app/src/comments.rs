@@ -47,6 +47,22 @@ impl App {
         internal: bool,
         channel: Channel,
     ) -> Result<CommentId, AppError> {
+        self.comment_in_telling(tx, p, ticket, body, internal, channel, true).await
+    }
+
+    /// [`App::comment_in`]; without `tell_requester`, the desk's public reply
+    /// is not mailed here: the caller sends it (quoted in a status mail).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn comment_in_telling(
+        &self,
+        tx: &mut Conn,
+        p: &Principal,
+        ticket: &Ticket,
+        body: &str,
+        internal: bool,
+        channel: Channel,
+        tell_requester: bool,
+    ) -> Result<CommentId, AppError> {
         let now = self.now();
         let new = NewComment { ticket: ticket.id, author: p.user.id, body, internal, channel };
         let id = guichet_store::comments::insert_comment(tx, &new, now).await?;
@@ -84,7 +100,9 @@ impl App {
         self.refresh_sla(tx, ticket.id).await?;
         if !internal {
             if staff {
-                self.notify(tx, ticket.id, Recipient::Requester, Notice::Reply { body }).await?;
+                if tell_requester {
+                    self.notify(tx, ticket.id, Recipient::Requester, Notice::Reply { body }).await?;
+                }
             } else {
                 let assignee = ticket.assignee.as_ref().map(|a| a.id);
                 self.notify_agents(tx, ticket.id, assignee, Some(p.user.id), Notice::RequesterReplied { body }).await?;

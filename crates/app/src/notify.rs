@@ -93,11 +93,12 @@ pub enum Notice<'a> {
     Acknowledgment,
     /// To the requester: the desk answered.
     Reply { body: &'a str },
-    /// To the requester: the desk waits on them.
-    Waiting,
+    /// To the requester: the desk waits on them; with the desk's reply
+    /// when it was sent in the same action (one mail, not two).
+    Waiting { reply: Option<&'a str> },
     /// To the requester: the request is resolved; with the link of its
     /// satisfaction survey when they are asked.
-    Resolved { survey: Option<&'a str> },
+    Resolved { survey: Option<&'a str>, reply: Option<&'a str> },
     /// To the requester: the one reminder of an unanswered survey.
     SatisfactionReminder { survey: &'a str },
     /// To the requester: a reminder that the desk still waits on them.
@@ -121,7 +122,7 @@ impl Notice<'_> {
         match self {
             Notice::Acknowledgment => "acknowledgment",
             Notice::Reply { .. } => "reply",
-            Notice::Waiting => "waiting",
+            Notice::Waiting { .. } => "waiting",
             Notice::Resolved { .. } => "resolved",
             Notice::SatisfactionReminder { .. } => "satisfaction_reminder",
             Notice::Reminder => "reminder",
@@ -206,14 +207,14 @@ pub fn compose(notice: &Notice<'_>, language: Language, f: &TicketFacts<'_>) -> 
             },
             Some(*body),
         ),
-        Notice::Waiting => (
+        Notice::Waiting { reply } => (
             format!("Re: [{key}] {title}"),
             if fr {
                 "Pour avancer, nous avons besoin d'une réponse de votre part : répondez à ce message.".into()
             } else {
                 "To go further we need an answer from you: reply to this message.".into()
             },
-            None,
+            *reply,
         ),
         Notice::Reminder => (
             format!("Re: [{key}] {title}"),
@@ -224,14 +225,14 @@ pub fn compose(notice: &Notice<'_>, language: Language, f: &TicketFacts<'_>) -> 
             },
             None,
         ),
-        Notice::Resolved { .. } => (
+        Notice::Resolved { reply, .. } => (
             format!("Re: [{key}] {title}"),
             if fr {
                 format!("Votre demande est résolue. Si le problème persiste, répondez à ce message dans les {} jours ouvrés : elle sera rouverte.", f.reopen_days)
             } else {
                 format!("Your request is resolved. If the problem persists, reply to this message within {} business days and it will be reopened.", f.reopen_days)
             },
-            None,
+            *reply,
         ),
         Notice::SatisfactionReminder { .. } => (
             format!("Re: [{key}] {title}"),
@@ -308,8 +309,15 @@ pub fn compose(notice: &Notice<'_>, language: Language, f: &TicketFacts<'_>) -> 
     let sign = if fr { "Le support" } else { "The support desk" };
     let mut text = format!("{hello}\n\n{lead}\n\n");
     let mut html = format!("<p>{}</p>\n<p>{}</p>\n", escape(&hello), escape(&lead));
+    if let Some(body) = body {
+        text.push_str(body.trim());
+        text.push_str("\n\n");
+        html.push_str("<blockquote>");
+        html.push_str(&crate::render::markdown_to_safe_html(body));
+        html.push_str("</blockquote>\n");
+    }
     let survey = match notice {
-        Notice::Resolved { survey: Some(url) } | Notice::SatisfactionReminder { survey: url } => Some(*url),
+        Notice::Resolved { survey: Some(url), .. } | Notice::SatisfactionReminder { survey: url } => Some(*url),
         _ => None,
     };
     if let Some(url) = survey {
@@ -323,13 +331,6 @@ pub fn compose(notice: &Notice<'_>, language: Language, f: &TicketFacts<'_>) -> 
         // answer is recorded only when sent (mail scanners follow links).
         let links: Vec<String> = (1..=5).map(|n| format!("<a href=\"{}?note={n}\">{n}</a>", escape(url))).collect();
         html.push_str(&format!("<p>{}<br>{}</p>\n", escape(ask), links.join(" · ")));
-    }
-    if let Some(body) = body {
-        text.push_str(body.trim());
-        text.push_str("\n\n");
-        html.push_str("<blockquote>");
-        html.push_str(&crate::render::markdown_to_safe_html(body));
-        html.push_str("</blockquote>\n");
     }
     text.push_str(&format!("{follow} : {}\n\n-- \n{sign}\n", f.url));
     html.push_str(&format!(
@@ -678,7 +679,7 @@ mod tests {
 
     #[test]
     fn the_resolved_mail_says_how_to_reopen() {
-        let c = compose(&Notice::Resolved { survey: None }, Language::Fr, &facts());
+        let c = compose(&Notice::Resolved { survey: None, reply: None }, Language::Fr, &facts());
         assert!(c.text.contains("répondez à ce message dans les 5 jours ouvrés"));
         assert!(!c.text.contains("notez notre réponse"));
     }
@@ -686,7 +687,12 @@ mod tests {
     #[test]
     fn the_resolved_mail_offers_the_survey_link_with_one_link_per_rating() {
         let url = "https://guichet.example/satisfaction/abc\"<x>";
-        let c = compose(&Notice::Resolved { survey: Some(url) }, Language::En, &facts());
+        let c =
+            compose(&Notice::Resolved { survey: Some(url), reply: Some("C'est **réglé**.") }, Language::En, &facts());
+        assert!(
+            c.text.contains("C'est **réglé**.") && c.html.contains("<strong>réglé</strong>"),
+            "one mail quotes the reply"
+        );
         assert!(c.text.contains(&format!(
             "rate our answer from 1 (not at all satisfied) to 5 (very satisfied), without signing in:\n{url}"
         )));

@@ -268,7 +268,7 @@ impl App {
             guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
             guichet_store::events::insert_events(&mut tx, id, None, &changes, now).await?;
             self.refresh_sla(&mut tx, id).await?;
-            self.notify_status_change(&mut tx, &before, &ticket).await?;
+            self.notify_status_change(&mut tx, &before, &ticket, None).await?;
             tx.commit().await?;
             moved += 1;
         }

@@ -60,6 +60,9 @@ pub struct UpdateTicket {
     /// The version the change was made on (`If-Match`, the page form's): a
     /// change made meanwhile by someone else refuses this one.
     pub expected_version: Option<i64>,
+    /// A public reply of the desk sent with this change: the status mail
+    /// quotes it, so that the requester gets one mail rather than two.
+    pub reply: Option<String>,
 }
 
 /// Listing parameters as they come from a URL: comma-separated codes.
@@ -539,7 +542,7 @@ impl App {
         if let Some(expected) = req.expected_version.filter(|v| *v != record.ticket.version) {
             return Err(AppError::Stale { expected, current: record.ticket.version });
         }
-        let ticket = self.apply_update(&mut tx, p, &record, req).await?;
+        let (ticket, _) = self.apply_update(&mut tx, p, &record, req).await?;
         let record = guichet_store::tickets::find_ticket(&mut tx, ticket.id, &p.actor.scope()).await?;
         let details = self.details(&mut tx, record).await?;
         tx.commit().await?;
@@ -548,14 +551,16 @@ impl App {
 
     /// Applies a change inside the caller's transaction: checks it, records
     /// its history, refreshes the service levels and tells the requester.
+    /// Says whether the requester's mail quoted `req.reply`.
     pub(crate) async fn apply_update(
         &self,
         tx: &mut Conn,
         p: &Principal,
         record: &TicketRecord,
         req: UpdateTicket,
-    ) -> Result<Ticket, AppError> {
+    ) -> Result<(Ticket, bool), AppError> {
         let now = self.now();
+        let mut quoted = false;
         let mut ticket = record.ticket.clone();
         let record_before_category = record.ticket.status_category(&self.workflows());
         if req.tier.is_some_and(|t| t != ticket.tier) {
@@ -631,7 +636,7 @@ impl App {
             guichet_store::events::insert_events(tx, ticket.id, Some(p.user.id), &changes, now).await?;
             self.refresh_sla(tx, ticket.id).await?;
             if p.actor.role.is_staff() || record.ticket.tier == Tier::Establishment {
-                self.notify_status_change(tx, &record.ticket, &ticket).await?;
+                quoted = self.notify_status_change(tx, &record.ticket, &ticket, req.reply.as_deref()).await?;
             }
         }
         let resolved = Some(StatusCategory::Resolved);
@@ -640,22 +645,28 @@ impl App {
             // once too many, which a rate over minutes does not notice.
             metrics::counter!("guichet_tickets_resolved_total", "channel" => ticket.channel.to_string()).increment(1);
         }
-        Ok(ticket)
+        Ok((ticket, quoted))
     }
 
-    /// Tells the requester their request now waits on them, or is resolved.
+    /// Tells the requester their request now waits on them, or is resolved;
+    /// `reply`, the desk's answer sent in the same action, is quoted in that
+    /// mail. Says whether it was (else the caller sends the reply on its own).
     pub(crate) async fn notify_status_change(
         &self,
         tx: &mut Conn,
         before: &Ticket,
         after: &Ticket,
-    ) -> Result<(), AppError> {
+        reply: Option<&str>,
+    ) -> Result<bool, AppError> {
         let (old, new) = (before.status_category(&self.workflows()), after.status_category(&self.workflows()));
         if old == new {
-            return Ok(());
+            return Ok(false);
         }
         match new {
-            Some(StatusCategory::Waiting) => self.notify(tx, after.id, Recipient::Requester, Notice::Waiting).await,
+            Some(StatusCategory::Waiting) => {
+                self.notify(tx, after.id, Recipient::Requester, Notice::Waiting { reply }).await?;
+                Ok(reply.is_some())
+            }
             Some(StatusCategory::Resolved) => {
                 // A duplicate's requester learns where the conversation goes on.
                 let original = if after.resolution == Some(Resolution::Duplicate) {
@@ -671,11 +682,12 @@ impl App {
                 };
                 let notice = match &original {
                     Some(original) => Notice::Duplicate { original },
-                    None => Notice::Resolved { survey: survey.as_deref() },
+                    None => Notice::Resolved { survey: survey.as_deref(), reply },
                 };
-                self.notify(tx, after.id, Recipient::Requester, notice).await
+                self.notify(tx, after.id, Recipient::Requester, notice).await?;
+                Ok(original.is_none() && reply.is_some())
             }
-            _ => Ok(()),
+            _ => Ok(false),
         }
     }
 

@@ -215,3 +215,44 @@ survey_test!(reports_count_answers_per_group_and_only_admins_see_agents, |backen
     let csv = app.get(&format!("{q}&format=csv"), &f.agent).await;
     assert!(!String::from_utf8_lossy(&csv.bytes).contains("agent;"));
 });
+
+survey_test!(a_macro_that_resolves_sends_one_mail_with_the_reply_and_the_survey, |backend| async move {
+    let app = with_mail(backend).await;
+    let f = app.fixture().await;
+    let body = json!({"title": "Mot de passe", "description": "Bonjour", "establishment": f.uai_a});
+    let key = app.post("/api/v1/tickets", &f.requester_a, body).await.json()["key"].as_str().unwrap().to_owned();
+    let list = app.get("/api/v1/canned-responses", &f.agent).await.json();
+    let id = list.as_array().unwrap().iter().find(|c| c["name"] == "Mot de passe réinitialisé").unwrap()["id"].clone();
+    let r = app.post(&format!("/api/v1/tickets/{key}/comments"), &f.agent, json!({"canned_response": id})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(mails(&app, &key, "reply").await.is_empty(), "no separate reply mail");
+    let resolved = mails(&app, &key, "resolved").await;
+    assert_eq!(resolved.len(), 1);
+    let text = &resolved[0].mail.body_text;
+    assert!(text.contains("Votre demande est résolue") && text.contains("vient d'être réinitialisé"), "{text}");
+    assert!(text.contains("/satisfaction/"));
+    // An internal note with a macro mails nothing; a macro without a status change mails the reply.
+    let r = app
+        .post(
+            "/api/v1/canned-responses",
+            &f.agent,
+            json!({"name": "Simple", "body": "Nous regardons, {{demandeur.prénom}}."}),
+        )
+        .await;
+    let simple = r.json()["id"].clone();
+    let body = json!({"title": "Autre", "description": "Bonjour", "establishment": f.uai_a});
+    let other = app.post("/api/v1/tickets", &f.requester_a, body).await.json()["key"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            &format!("/api/v1/tickets/{other}/comments"),
+            &f.agent,
+            json!({"canned_response": simple, "internal": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(mails(&app, &other, "reply").await.is_empty());
+    app.post(&format!("/api/v1/tickets/{other}/comments"), &f.agent, json!({"canned_response": simple})).await;
+    let replies = mails(&app, &other, "reply").await;
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].mail.body_text.contains("Nous regardons, Nathalie."));
+});

@@ -261,6 +261,7 @@ pub async fn update_ticket(
         watchers: req.watchers.map(|w| w.into_iter().map(UserId).collect()),
         establishment: req.establishment,
         expected_version: if_match(&headers)?,
+        reply: None,
     };
     let view = TicketView::from_details(&state.app, state.app.update_ticket(&p, &key, update).await?);
     Ok(([(axum::http::header::ETAG, view.etag())], axum::Json(view)))
