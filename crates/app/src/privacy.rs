@@ -574,6 +574,7 @@ impl App {
             let comments = guichet_store::comments::list_comments(&mut conn, id, true).await?;
             let history = guichet_store::events::list_events(&mut conn, id, true).await?;
             let contact = guichet_store::incidents::find_contact(&mut conn, id).await?;
+            let survey = guichet_store::satisfaction::find_for_ticket(&mut conn, id).await?;
             let mut files = Vec::new();
             for a in guichet_store::attachments::list_attachments(&mut conn, id, true).await? {
                 let path = format!("files/{key}/{}-{}", a.id.0, archive_name(&a.filename));
@@ -612,6 +613,8 @@ impl App {
                 "history": history.iter().map(|h| json!({"at": time(h.at), "by": h.actor_name, "field": h.field,
                     "old": h.old, "new": h.new, "internal": h.internal})).collect::<Vec<_>>(),
                 "files": files,
+                "satisfaction": survey.filter(|s| s.answered_at.is_some()).map(|s| json!({
+                    "rating": s.rating, "comment": s.comment, "answered_at": opt_time(s.answered_at)})),
             }));
         }
         // In others' tickets: only what the person wrote.

@@ -256,3 +256,32 @@ survey_test!(a_macro_that_resolves_sends_one_mail_with_the_reply_and_the_survey,
     assert_eq!(replies.len(), 1);
     assert!(replies[0].mail.body_text.contains("Nous regardons, Nathalie."));
 });
+
+survey_test!(a_survey_comment_is_part_of_the_persons_export_and_is_erased_with_them, |backend| async move {
+    let app = with_mail(backend).await;
+    let f = app.fixture().await;
+    let key = resolved(&app, &f, "Notes").await;
+    let path = survey_path(&mails(&app, &key, "resolved").await[0]);
+    let r = submit(&app, &path, "rating=2&comment=Nathalie+Durand+attend+encore").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app.post("/api/v1/privacy/people/export", &f.admin, json!({"email": "admin.a@lycee-a.test"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.bytes.to_vec())).unwrap();
+    let mut person = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("person.json").unwrap(), &mut person).unwrap();
+    let person: serde_json::Value = serde_json::from_str(&person).unwrap();
+    let ticket = person["tickets"].as_array().unwrap().iter().find(|t| t["key"] == key.as_str()).unwrap();
+    assert_eq!(ticket["satisfaction"]["rating"], 2);
+    assert_eq!(ticket["satisfaction"]["comment"], "Nathalie Durand attend encore");
+
+    let r = app
+        .post("/api/v1/privacy/people/erase", &f.admin, json!({"email": "admin.a@lycee-a.test", "confirm": true}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    let id = guichet_domain::ticket::parse_key("SUP", &key).unwrap();
+    let mut conn = app.app.db.conn().await.unwrap();
+    let survey = guichet_store::satisfaction::find_for_ticket(&mut conn, id).await.unwrap().unwrap();
+    let comment = survey.comment.unwrap();
+    assert!(!comment.contains("Durand") && comment.contains("attend encore"), "{comment}");
+    assert_eq!(survey.rating, Some(2), "the rating stays for the statistics");
+});

@@ -13,15 +13,21 @@ use guichet_domain::ids::{TicketId, UserId};
 pub struct TextColumn {
     table: &'static str,
     column: &'static str,
+    /// The row's key: `id`, or `ticket_id` for a table with one row per ticket.
+    key: &'static str,
 }
 
 const fn text(table: &'static str, column: &'static str) -> TextColumn {
-    TextColumn { table, column }
+    TextColumn { table, column, key: "id" }
 }
 
 impl TextColumn {
     pub const TICKET_DESCRIPTION: TextColumn = text("tickets", "description");
     pub const COMMENT_BODY: TextColumn = text("comments", "body");
+
+    /// A satisfaction survey's comment, written by the requester.
+    pub const SURVEY_COMMENT: TextColumn =
+        TextColumn { table: "satisfaction_surveys", column: "comment", key: "ticket_id" };
 
     fn table_column(self) -> (&'static str, &'static str) {
         (self.table, self.column)
@@ -37,8 +43,9 @@ const TICKET_OWN_TEXTS: [TextColumn; 5] = [
     text("tickets", "repro_outcome"),
     text("tickets", "repro_url"),
 ];
-const TICKET_ROW_TEXTS: [TextColumn; 10] = [
+const TICKET_ROW_TEXTS: [TextColumn; 11] = [
     TextColumn::COMMENT_BODY,
+    TextColumn::SURVEY_COMMENT,
     text("ticket_events", "old_value"),
     text("ticket_events", "new_value"),
     text("attachments", "filename"),
@@ -63,7 +70,9 @@ async fn cells(conn: &mut Conn, columns: &[TextColumn], filter: &str, key: i64) 
     let mut out = Vec::new();
     for &column in columns {
         let (table, name) = column.table_column();
-        let sql = format!("SELECT id, {name} FROM {table} WHERE {filter} AND {name} IS NOT NULL AND {name} <> ''");
+        let key_column = column.key;
+        let sql =
+            format!("SELECT {key_column}, {name} FROM {table} WHERE {filter} AND {name} IS NOT NULL AND {name} <> ''");
         let rows: Vec<(i64, String)> =
             on_conn!(conn, |c| sqlx::query_as(sql.as_str()).bind(key).fetch_all(&mut *c).await)?;
         out.extend(rows.into_iter().map(|(id, text)| TextCell { column, id, text }));
@@ -95,7 +104,7 @@ pub async fn user_event_texts(conn: &mut Conn, user: UserId) -> Result<Vec<TextC
 
 pub async fn update_text(conn: &mut Conn, cell: &TextCell, text: &str) -> Result<()> {
     let (table, name) = cell.column.table_column();
-    let sql = format!("UPDATE {table} SET {name} = $1 WHERE id = $2");
+    let sql = format!("UPDATE {table} SET {name} = $1 WHERE {} = $2", cell.column.key);
     on_conn!(conn, |c| sqlx::query(sql.as_str()).bind(text).bind(cell.id).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
