@@ -1223,3 +1223,31 @@ fn the_queries_benchmark_runs_on_a_small_data_set_on_both_backends() {
     let pg = tempfile::tempdir().unwrap();
     queries_benchmark_runs(pg.path(), &["--database-url", &url]);
 }
+
+/// Every benchmark command on a small PostgreSQL base too, so that none of
+/// them stops working on the backend a region with several nodes runs.
+#[test]
+fn the_filter_report_search_and_http_benchmarks_run_on_a_small_postgresql_base() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(guichet_testkit::empty_postgres_database());
+    let dir = tempfile::tempdir().unwrap();
+    let db = ["--database-url", url.as_str()];
+    let demo = run(dir.path(), &[&db[..], &["demo", "--establishments", "5", "--tickets", "200"]].concat(), None);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let bench = |args: &[&str]| {
+        let out = run(dir.path(), &[&db[..], &["bench"], args].concat(), None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let filters = bench(&["filters", "--iterations", "2"]);
+    assert!(filters.starts_with("PostgreSQL, 207 tickets") && filters.contains("dashboard (all tiles)"), "{filters}");
+    let reports = bench(&["reports", "--iterations", "1"]);
+    assert!(reports.contains("created vs resolved, last year"), "{reports}");
+    let search = bench(&["search", "--iterations", "1"]);
+    assert!(search.contains("common word messagerie (agent)"), "{search}");
+    let http = bench(&["http", "--requests", "32", "--settle", "1"]);
+    assert!(
+        http.contains("ticket creation, 16 client(s): 32 tickets") && http.contains("ad-hoc lists, 8 clients"),
+        "{http}"
+    );
+}
