@@ -548,6 +548,16 @@ const CODES: &[(&str, &str, &str)] = &[
     ("col_replies", "Réponses", "Replies"),
     ("col_internal_notes", "Notes internes", "Internal notes"),
     ("col_resolutions", "Résolutions", "Resolutions"),
+    ("col_group", "Regroupement", "Grouped by"),
+    ("col_surveys_sent", "Enquêtes envoyées", "Surveys sent"),
+    ("col_answers", "Avis", "Ratings"),
+    ("col_average_rating", "Note moyenne (sur 5)", "Mean rating (out of 5)"),
+    ("col_satisfied_percent", "% satisfaits (4 ou 5)", "% satisfied (4 or 5)"),
+    ("col_article", "Article", "Article"),
+    ("col_title", "Titre", "Title"),
+    ("col_deflections", "Questions résolues", "Questions answered"),
+    ("total", "Total", "Total"),
+    ("period", "Période", "Period"),
     ("escalation_rate_percent", "Taux de transmission (%)", "Escalation rate (%)"),
     ("escalated", "Transmises au niveau 2", "Escalated to level 2"),
     ("median_hours_at_technical", "Temps médian au niveau 2 (h ouvrées)", "Median time at level 2 (business h)"),
@@ -696,6 +706,32 @@ mod tests {
         assert_eq!(from_accept_language("en-GB,en;q=0.9,fr;q=0.8"), Some(Language::En));
         assert_eq!(from_accept_language("de-DE,fr;q=0.5,en;q=0.4"), Some(Language::Fr));
         assert_eq!(from_accept_language("de"), None);
+    }
+
+    #[test]
+    fn every_column_of_the_new_report_tables_has_a_label() {
+        let empty = guichet_app::satisfaction::SatisfactionReport {
+            sent: 0,
+            total: guichet_app::satisfaction::SatisfactionRow {
+                key: "total".into(),
+                label: "total".into(),
+                answered: 0,
+                average: None,
+                satisfied_percent: None,
+            },
+            periods: Vec::new(),
+            by_type: Vec::new(),
+            by_category: Vec::new(),
+            by_tier: Vec::new(),
+            by_agent: None,
+        };
+        let tables = [crate::reports::satisfaction(&empty, true), crate::reports::deflections(&[])];
+        for header in tables.iter().flat_map(|t| t.headers.iter()) {
+            assert!(lookup(CODES, &format!("col_{header}"), Language::En).is_some(), "col_{header}");
+        }
+        for group in ["total", "period", "type", "category", "tier"] {
+            assert!(lookup(CODES, group, Language::Fr).is_some(), "{group}");
+        }
     }
 
     #[test]
