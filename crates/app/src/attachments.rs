@@ -111,7 +111,7 @@ impl App {
         };
         let attachment = guichet_store::attachments::insert_attachment(tx, &new, now).await?;
         let change = FieldChange { field: "attachment", old: None, new: Some(filename), internal };
-        guichet_store::events::insert_events(tx, ticket, Some(p.user.id), &[change], now).await?;
+        self.record_history(tx, ticket, Some(p.user.id), &[change], now).await?;
         guichet_store::tickets::touch_ticket(tx, ticket, now, false).await?;
         Ok(attachment)
     }

@@ -91,12 +91,12 @@ impl App {
                 }
                 guichet_store::tickets::update_ticket(tx, &resumed).await?;
                 let change = FieldChange::public("status", Some(ticket.status.clone()), Some(to));
-                guichet_store::events::insert_events(tx, ticket.id, None, &[change], now).await?;
+                self.record_history(tx, ticket.id, None, &[change], now).await?;
             }
         }
         let kind = if internal { "internal_note" } else { "reply" };
         let change = FieldChange { field: "comment", old: None, new: Some(kind.into()), internal };
-        guichet_store::events::insert_events(tx, ticket.id, Some(p.user.id), &[change], now).await?;
+        self.record_history(tx, ticket.id, Some(p.user.id), &[change], now).await?;
         self.refresh_sla(tx, ticket.id).await?;
         if !internal {
             if staff {

@@ -101,7 +101,7 @@ impl App {
         if let Some(requester) = new_requester {
             guichet_store::tickets::set_requester(&mut tx, ticket.id, requester).await?;
         }
-        guichet_store::events::insert_events(&mut tx, ticket.id, Some(p.user.id), &changes, now).await?;
+        self.record_history(&mut tx, ticket.id, Some(p.user.id), &changes, now).await?;
         if !summary.is_empty() {
             let note = match handover {
                 Handover::Escalate => format!("**Transmise au niveau 2.**\n\n{summary}"),
@@ -176,7 +176,7 @@ impl App {
             } else {
                 FieldChange::internal("link", None, value)
             };
-            guichet_store::events::insert_events(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
+            self.record_history(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -196,7 +196,7 @@ impl App {
         } else {
             FieldChange::internal("link", value, None)
         };
-        guichet_store::events::insert_events(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
+        self.record_history(&mut tx, from.id, Some(p.user.id), &[change], now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -230,9 +230,9 @@ impl App {
         guichet_store::incidents::insert_link(&mut tx, source.id, LinkKind::DuplicateOf, target.id, p.user.id, now)
             .await?;
         let merged = FieldChange::public("merged_into", None, Some(target_key.clone()));
-        guichet_store::events::insert_events(&mut tx, source.id, Some(p.user.id), &[merged], now).await?;
+        self.record_history(&mut tx, source.id, Some(p.user.id), &[merged], now).await?;
         let received = FieldChange::public("merged_from", None, Some(source_key.clone()));
-        guichet_store::events::insert_events(&mut tx, target.id, Some(p.user.id), &[received], now).await?;
+        self.record_history(&mut tx, target.id, Some(p.user.id), &[received], now).await?;
         if source.is_open(&self.workflows()) {
             self.resolve_quietly(&mut tx, p, source.id, Resolution::Duplicate).await?;
         }

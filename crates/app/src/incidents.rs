@@ -12,6 +12,7 @@ use guichet_domain::incident::{propose, signature, similarity, NewIncident, Prop
 use guichet_domain::search::SearchQuery;
 use guichet_domain::ticket::{Channel, Resolution, TicketPatch};
 use guichet_domain::user::Language;
+use guichet_domain::webhook::WebhookEvent;
 use guichet_domain::workflow::StatusCategory;
 use guichet_store::incidents::Incident;
 use guichet_store::tickets::{TicketFilter, TicketRecord};
@@ -109,6 +110,7 @@ impl App {
         for key in &req.tickets {
             self.join_in(&mut tx, p, id, key).await?;
         }
+        self.queue_incident_event(&mut tx, WebhookEvent::IncidentDeclared, id, p.user.id).await?;
         tx.commit().await?;
         tracing::info!(incident = id, tickets = req.tickets.len(), "incident declared");
         self.incident(p, id).await
@@ -128,7 +130,7 @@ impl App {
         }
         guichet_store::incidents::set_ticket_incident(tx, record.ticket.id, Some(incident)).await?;
         let change = FieldChange::public("incident", None, Some(Self::incident_key(incident)));
-        guichet_store::events::insert_events(tx, record.ticket.id, Some(p.user.id), &[change], self.now()).await?;
+        self.record_history(tx, record.ticket.id, Some(p.user.id), &[change], self.now()).await?;
         Ok(())
     }
 
@@ -257,6 +259,7 @@ impl App {
             self.resolve_quietly(&mut tx, p, ticket_id, Resolution::Fixed).await?;
             answered += 1;
         }
+        self.queue_incident_event(&mut tx, WebhookEvent::IncidentResolved, id, p.user.id).await?;
         tx.commit().await?;
         tracing::info!(incident = id, answered, "incident resolved");
         self.incident(p, id).await
@@ -284,7 +287,7 @@ impl App {
         let patch = TicketPatch { status: Some(status), resolution: Some(Some(resolution)), ..TicketPatch::default() };
         let changes = ticket.apply(patch, &p.actor, &self.workflows(), now)?;
         guichet_store::tickets::update_ticket(tx, &ticket).await?;
-        guichet_store::events::insert_events(tx, id, Some(p.user.id), &changes, now).await?;
+        self.record_history(tx, id, Some(p.user.id), &changes, now).await?;
         self.refresh_sla(tx, id).await?;
         Ok(())
     }

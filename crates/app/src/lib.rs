@@ -28,6 +28,7 @@ pub mod search;
 pub mod sla;
 pub mod tasks;
 pub mod tickets;
+pub mod webhooks;
 
 pub use error::AppError;
 
@@ -67,6 +68,8 @@ pub struct Settings {
     pub retention: guichet_domain::privacy::RetentionPolicy,
     /// Whether and when requesters are asked to rate resolved requests.
     pub satisfaction: satisfaction::SatisfactionSettings,
+    /// How webhook deliveries are made.
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 /// A name for this process: the host's name and the process id.
@@ -97,6 +100,7 @@ impl Default for Settings {
             identity_rules: std::collections::BTreeMap::new(),
             retention: guichet_domain::privacy::RetentionPolicy::default(),
             satisfaction: satisfaction::SatisfactionSettings::default(),
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }

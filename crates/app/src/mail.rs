@@ -501,7 +501,7 @@ impl App {
                 guichet_store::mail::insert_message(&mut tx, &record("ticket", None), now).await?;
                 let id = self.file_by_mail(&mut tx, user.clone(), None, &mail).await?;
                 let change = FieldChange::internal("unauthenticated_sender", None, Some(mail.sender.as_str().into()));
-                guichet_store::events::insert_events(&mut tx, id, None, &[change], now).await?;
+                self.record_history(&mut tx, id, None, &[change], now).await?;
                 IngestOutcome::Ticket { key: self.key(id), triage: true }
             }
             Identity::Unknown if self.settings.mail.unknown_sender == UnknownSender::Triage => {
@@ -559,7 +559,7 @@ impl App {
         let key = self.key(ticket.id);
         if mail.automatic {
             let change = FieldChange::internal("automatic_mail", None, Some(truncate(&mail.subject, 200)));
-            guichet_store::events::insert_events(tx, ticket.id, Some(user.id), &[change], now).await?;
+            self.record_history(tx, ticket.id, Some(user.id), &[change], now).await?;
             guichet_store::mail::insert_message(tx, &record("automatic", Some(ticket.id)), now).await?;
             return Ok(IngestOutcome::Automatic { key });
         }

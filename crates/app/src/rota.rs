@@ -145,7 +145,7 @@ impl App {
             record.ticket.assignee = Some(user.clone());
             guichet_store::tickets::update_ticket(conn, &record.ticket).await?;
             let change = FieldChange::public("assignee", None, Some(user.name.clone()));
-            guichet_store::events::insert_events(conn, id, None, &[change], self.now()).await?;
+            self.record_history(conn, id, None, &[change], self.now()).await?;
         }
         Ok(chosen)
     }

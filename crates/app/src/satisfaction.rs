@@ -222,7 +222,7 @@ impl App {
             return Err(refused(SurveyState::Answered));
         }
         let change = guichet_domain::history::FieldChange::public("satisfaction", None, Some(format!("{rating}/5")));
-        guichet_store::events::insert_events(&mut tx, ticket, None, &[change], self.now()).await?;
+        self.record_history(&mut tx, ticket, None, &[change], self.now()).await?;
         tx.commit().await?;
         Ok(())
     }

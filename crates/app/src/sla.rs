@@ -129,7 +129,7 @@ impl App {
         if status.state == SlaState::Breached && before != Some(SlaState::Breached) {
             metrics::counter!("guichet_sla_breaches_total").increment(1);
             let change = FieldChange::internal("sla", before.map(|s| s.to_string()), Some(status.state.to_string()));
-            guichet_store::events::insert_events(conn, id, None, &[change], now).await?;
+            self.record_history(conn, id, None, &[change], now).await?;
         }
         // The agent holding the ticket (else the agents on duty) hears of it
         // once when it becomes at risk and once when it is late.
@@ -244,7 +244,7 @@ impl App {
                 continue;
             }
             let change = FieldChange::public("reminder", None, Some("sent".into()));
-            guichet_store::events::insert_events(&mut tx, id, None, &[change], now).await?;
+            self.record_history(&mut tx, id, None, &[change], now).await?;
             self.notify(&mut tx, id, Recipient::Requester, Notice::Reminder).await?;
             tx.commit().await?;
             moved += 1;
@@ -266,7 +266,7 @@ impl App {
             let before = ticket.clone();
             let Ok(changes) = ticket.apply(patch, &system, &self.workflows(), now) else { continue };
             guichet_store::tickets::update_ticket(&mut tx, &ticket).await?;
-            guichet_store::events::insert_events(&mut tx, id, None, &changes, now).await?;
+            self.record_history(&mut tx, id, None, &changes, now).await?;
             self.refresh_sla(&mut tx, id).await?;
             self.notify_status_change(&mut tx, &before, &ticket, None).await?;
             tx.commit().await?;

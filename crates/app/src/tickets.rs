@@ -357,7 +357,7 @@ impl App {
             // The starting level, for the clocks that pause outside level 1.
             created.push(FieldChange::internal("tier", None, Some(new.tier.to_string())));
         }
-        guichet_store::events::insert_events(tx, id, Some(p.user.id), &created, now).await?;
+        self.record_history(tx, id, Some(p.user.id), &created, now).await?;
         for (filename, content) in filing.files {
             let upload = crate::attachments::Upload { filename, content, internal: false, comment: None };
             self.attach_in(tx, p, id, upload).await?;
@@ -633,7 +633,7 @@ impl App {
         }
         if !changes.is_empty() {
             guichet_store::tickets::update_ticket(tx, &ticket).await?;
-            guichet_store::events::insert_events(tx, ticket.id, Some(p.user.id), &changes, now).await?;
+            self.record_history(tx, ticket.id, Some(p.user.id), &changes, now).await?;
             self.refresh_sla(tx, ticket.id).await?;
             if p.actor.role.is_staff() || record.ticket.tier == Tier::Establishment {
                 quoted = self.notify_status_change(tx, &record.ticket, &ticket, req.reply.as_deref()).await?;

@@ -22,6 +22,7 @@ pub mod sla;
 pub mod ticket;
 pub mod user;
 pub mod vocabulary;
+pub mod webhook;
 pub mod workflow;
 
 pub use error::{DomainError, FieldError};

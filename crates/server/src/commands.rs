@@ -89,6 +89,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         identity_rules: config.auth.rules()?,
         retention: config.retention.policy(),
         satisfaction: config.satisfaction.settings(),
+        webhooks: config.webhooks.settings(),
         node: config.node_name(),
         saved_filters_per_user: config.limits.saved_filters_per_user,
         help_limits: guichet_app::help::HelpLimits {

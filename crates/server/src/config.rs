@@ -86,6 +86,62 @@ pub struct Config {
     pub retention: RetentionOptions,
     /// Satisfaction surveys after a resolution (`[satisfaction]`).
     pub satisfaction: SatisfactionOptions,
+    /// How webhook deliveries are made (`[webhooks]`).
+    pub webhooks: WebhookOptions,
+}
+
+/// How webhook deliveries are made.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookOptions {
+    /// Let receivers be on this machine or a private network (off: refused,
+    /// so that a subscription cannot reach what only the server can).
+    pub allow_private_networks: bool,
+    /// Seconds a receiver has to answer.
+    pub timeout_seconds: u64,
+    /// Seconds between two rounds of the delivery job.
+    pub deliver_interval_seconds: u64,
+    /// Seconds before the first retry of a failed delivery; each next wait doubles, up to an hour.
+    pub first_retry_seconds: u64,
+    /// Tries of one delivery before it is given up (it can be sent again from the admin page).
+    pub max_attempts: u32,
+    /// Hours of failures after which a subscription is paused and its owner told.
+    pub pause_after_hours: u32,
+    /// Days finished deliveries and their bodies are kept for the log.
+    pub keep_days: u32,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        let d = guichet_app::webhooks::WebhookSettings::default();
+        Self {
+            allow_private_networks: d.allow_private_networks,
+            timeout_seconds: d.timeout_seconds,
+            deliver_interval_seconds: 2,
+            first_retry_seconds: u64::try_from(d.retry.first_wait.num_seconds()).unwrap_or(30),
+            max_attempts: d.retry.max_attempts,
+            pause_after_hours: u32::try_from(d.retry.pause_after.num_hours()).unwrap_or(24),
+            keep_days: d.keep_days,
+        }
+    }
+}
+
+impl WebhookOptions {
+    pub fn settings(&self) -> guichet_app::webhooks::WebhookSettings {
+        let d = guichet_app::webhooks::WebhookSettings::default();
+        let first = i64::try_from(self.first_retry_seconds.clamp(1, 3600)).unwrap_or(30);
+        guichet_app::webhooks::WebhookSettings {
+            allow_private_networks: self.allow_private_networks,
+            retry: guichet_domain::webhook::RetryPolicy {
+                first_wait: chrono::Duration::seconds(first),
+                max_attempts: self.max_attempts.clamp(1, 100),
+                pause_after: chrono::Duration::hours(i64::from(self.pause_after_hours.clamp(1, 24 * 30))),
+                ..d.retry
+            },
+            timeout_seconds: self.timeout_seconds.clamp(1, 120),
+            keep_days: self.keep_days.clamp(1, 3650),
+        }
+    }
 }
 
 /// Whether requesters are asked to rate resolved requests, and when reminded.
@@ -433,6 +489,7 @@ impl Default for Config {
             jobs: JobOptions::default(),
             retention: RetentionOptions::default(),
             satisfaction: SatisfactionOptions::default(),
+            webhooks: WebhookOptions::default(),
             auth: AuthOptions::default(),
         }
     }
@@ -685,6 +742,18 @@ impl Config {
         out.push_str(&format!(
             "[satisfaction]\nenabled = {}\nreminder_days = {}\nvalid_days = {}\n",
             sat.enabled, sat.reminder_days, sat.valid_days
+        ));
+        let w = &self.webhooks;
+        out.push_str(&format!(
+            "[webhooks]\nallow_private_networks = {}\ntimeout_seconds = {}\ndeliver_interval_seconds = {}\n\
+             first_retry_seconds = {}\nmax_attempts = {}\npause_after_hours = {}\nkeep_days = {}\n",
+            w.allow_private_networks,
+            w.timeout_seconds,
+            w.deliver_interval_seconds,
+            w.first_retry_seconds,
+            w.max_attempts,
+            w.pause_after_hours,
+            w.keep_days
         ));
         out.push_str(&format!(
             "[help]\nper_ip_per_hour = {}\nper_establishment_per_hour = {}\nframe_ancestors = {:?}\n",

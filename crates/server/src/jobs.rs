@@ -66,6 +66,10 @@ pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, 
         let run = move |app, stopped| guichet_mail::smtp::run(app, sender.clone(), period, stopped);
         handles.push(supervise(app.clone(), "smtp".into(), stopped.clone(), run));
     }
+    let deliverer = guichet_web::webhooks::Deliverer::new(&app.settings.webhooks);
+    let period = Duration::from_secs(config.webhooks.deliver_interval_seconds.max(1));
+    let run = move |app, stopped| guichet_web::webhooks::run(app, deliverer.clone(), period, stopped);
+    handles.push(supervise(app.clone(), "webhooks".into(), stopped.clone(), run));
     for mailbox in &config.mailboxes {
         let name = format!("imap:{}", mailbox.name);
         let (lease, keeper) = keep(name.clone());

@@ -246,6 +246,21 @@ backend_test!(every_route_refuses_a_missing_or_bad_token, |app| async move {
         (Method::POST, "/api/v1/kb/articles/1/answered".to_owned(), Some(json!({}))),
         (Method::GET, "/api/v1/reports/satisfaction".to_owned(), None),
         (Method::GET, "/api/v1/reports/deflections".to_owned(), None),
+        (Method::GET, "/api/v1/webhooks".to_owned(), None),
+        (
+            Method::POST,
+            "/api/v1/webhooks".to_owned(),
+            Some(json!({"name": "x", "url": "https://example.org/", "events": ["ticket.created"]})),
+        ),
+        (Method::GET, "/api/v1/webhooks/1".to_owned(), None),
+        (Method::PATCH, "/api/v1/webhooks/1".to_owned(), Some(json!({"name": "x"}))),
+        (Method::DELETE, "/api/v1/webhooks/1".to_owned(), None),
+        (Method::POST, "/api/v1/webhooks/1/secret".to_owned(), None),
+        (Method::POST, "/api/v1/webhooks/1/resume".to_owned(), None),
+        (Method::POST, "/api/v1/webhooks/1/ping".to_owned(), None),
+        (Method::GET, "/api/v1/webhooks/1/deliveries".to_owned(), None),
+        (Method::GET, "/api/v1/webhooks/1/deliveries/1".to_owned(), None),
+        (Method::POST, "/api/v1/webhooks/1/deliveries/1/redeliver".to_owned(), None),
     ]);
     for (method, path, body) in routes {
         for token in [None, Some("gch_not-a-real-token"), Some("something else")] {

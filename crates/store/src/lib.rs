@@ -47,6 +47,7 @@ pub mod throttles;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod workflows;
 
 pub use db::{Backend, Conn, Db, DbOptions, Durability, StoreError};

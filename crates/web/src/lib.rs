@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod reports;
 pub mod ui;
 pub mod views;
+pub mod webhooks;
 
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
