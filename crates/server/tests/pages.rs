@@ -46,9 +46,16 @@ backend_test!(requester_pages_never_cross_into_another_school, |app| async move 
     for path in ["/desk", "/phone"] {
         assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::SEE_OTHER, "{path}");
     }
-    for path in
-        ["/admin/establishments", "/admin/users", "/admin/categories", "/admin/rota", "/admin/calendar", "/admin/mail"]
-    {
+    for path in [
+        "/admin/establishments",
+        "/admin/users",
+        "/admin/categories",
+        "/admin/rota",
+        "/admin/calendar",
+        "/admin/mail",
+        "/admin/webhooks",
+        "/admin/webhooks/1",
+    ] {
         assert_eq!(app.page(&s.cookie, path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
     let r = app.form(&s, "/admin/users", &[("email", "x@y.fr"), ("name", "X"), ("role", "admin")], None).await;

@@ -442,3 +442,69 @@ hook_test!(only_administrators_manage_webhooks_and_a_switched_off_one_queues_not
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&format!("/api/v1/webhooks/{id}"), &f.admin).await.status, StatusCode::NOT_FOUND);
 });
+
+const PASSWORD: &str = "correct horse battery";
+
+hook_test!(an_administrator_subscribes_from_the_page_sees_the_secret_once_and_others_cannot, |backend| async move {
+    let app = TestApp::new(backend).await;
+    let f = app.fixture().await;
+    let s = app.sign_in("boss@desk.test", PASSWORD).await;
+    let list = String::from_utf8_lossy(&app.page(&s.cookie, "/admin/webhooks").await.bytes).into_owned();
+    assert!(list.contains("Nouveau webhook") && list.contains("href=\"/admin/webhooks\""), "menu and form");
+    // A refused form comes back filled, with the reason.
+    let fields = [("name", "Supervision"), ("url", "http://10.0.0.5/hook"), ("events", "ticket.created")];
+    let r = app.form(&s, "/admin/webhooks", &fields, None).await;
+    let page = String::from_utf8_lossy(&r.bytes).into_owned();
+    assert!(page.contains("allow_private_networks") && page.contains("value=\"Supervision\""), "{page}");
+    assert_eq!(app.get("/api/v1/webhooks", &f.admin).await.json(), json!([]));
+    let fields = [
+        ("name", "Supervision"),
+        ("url", "https://hooks.example.org/guichet"),
+        ("events", "ticket.created"),
+        ("events", "ticket.escalated"),
+        ("filter", "priorité = haute"),
+        ("active", "on"),
+    ];
+    let r = app.form(&s, "/admin/webhooks", &fields, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let page = String::from_utf8_lossy(&r.bytes).into_owned();
+    let hooks = app.get("/api/v1/webhooks", &f.admin).await.json();
+    assert_eq!(hooks[0]["events"], json!(["ticket.created", "ticket.escalated"]));
+    assert_eq!(hooks[0]["filter"], "priorité = haute");
+    let id = hooks[0]["id"].as_i64().unwrap();
+    let start = page.find("id=\"hook-secret\">").unwrap() + "id=\"hook-secret\">".len();
+    let secret: String = page[start..].chars().take_while(|c| *c != '<').collect();
+    assert!(secret.len() >= 40, "{secret}");
+    let again =
+        String::from_utf8_lossy(&app.page(&s.cookie, &format!("/admin/webhooks/{id}")).await.bytes).into_owned();
+    assert!(!again.contains(&secret), "the secret is shown once");
+    assert!(again.contains("Journal des envois"));
+    // A test from the page is queued and logged.
+    let r = app.form(&s, &format!("/admin/webhooks/{id}/ping"), &[], None).await;
+    assert!(r.headers["location"].to_str().unwrap().contains("ok="));
+    assert_eq!(app.get(&format!("/api/v1/webhooks/{id}/deliveries"), &f.admin).await.json()[0]["event"], "ping");
+    // Without the session's token nothing changes.
+    let r = app.form(&s, &format!("/admin/webhooks/{id}/delete"), &[], Some("forged")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The desk's agents and the schools see none of it.
+    for email in ["claire@desk.test", "admin.a@lycee-a.test"] {
+        let other = app.sign_in(email, PASSWORD).await;
+        for path in [
+            "/admin/webhooks".to_owned(),
+            format!("/admin/webhooks/{id}"),
+            format!("/admin/webhooks/{id}/deliveries/1"),
+        ] {
+            let r = app.page(&other.cookie, &path).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{email} {path}");
+            assert!(!String::from_utf8_lossy(&r.bytes).contains("hooks.example.org"));
+        }
+        let r = app.form(&other, "/admin/webhooks", &fields, None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{email}");
+        let r = app.form(&other, &format!("/admin/webhooks/{id}/secret"), &[], None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{email}");
+    }
+    assert_eq!(app.get("/api/v1/webhooks", &f.admin).await.json().as_array().unwrap().len(), 1);
+    let r = app.form(&s, &format!("/admin/webhooks/{id}/delete"), &[], None).await;
+    assert!(r.headers["location"].to_str().unwrap().starts_with("/admin/webhooks?"));
+    assert_eq!(app.get("/api/v1/webhooks", &f.admin).await.json(), json!([]));
+});

@@ -21,6 +21,7 @@ pub mod search;
 pub mod session;
 pub mod sso;
 pub mod tickets;
+pub mod webhooks;
 
 use crate::AppState;
 use askama::Template;
@@ -82,6 +83,7 @@ impl Layout {
                 ("/admin/categories", "categories"),
                 ("/admin/mail", "mail"),
                 ("/admin/privacy", "privacy"),
+                ("/admin/webhooks", "webhooks"),
             ]);
         }
         let path = viewer.path.split('?').next().unwrap_or("/").to_owned();
@@ -452,6 +454,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/mail/quarantine/{id}/reprocess", post(mail::reprocess))
         .route("/admin/mail/quarantine/{id}/dismiss", post(mail::dismiss))
         .route("/admin/mail/outbox/{id}/retry", post(mail::retry))
+        .route("/admin/webhooks", get(webhooks::page).post(webhooks::create))
+        .route("/admin/webhooks/{id}", get(webhooks::hook_page).post(webhooks::update))
+        .route("/admin/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/admin/webhooks/{id}/secret", post(webhooks::rotate_secret))
+        .route("/admin/webhooks/{id}/resume", post(webhooks::resume))
+        .route("/admin/webhooks/{id}/ping", post(webhooks::ping))
+        .route("/admin/webhooks/{id}/deliveries/{delivery}", get(webhooks::delivery_page))
+        .route("/admin/webhooks/{id}/deliveries/{delivery}/redeliver", post(webhooks::redeliver))
         .route("/static/{name}", get(static_file))
         .route("/incidents", get(incidents::list).post(incidents::declare))
         .route("/incidents/{id}", get(incidents::page))
