@@ -14,6 +14,7 @@ pub mod filters;
 pub mod handover;
 pub mod help;
 pub mod identities;
+pub mod import;
 pub mod incidents;
 pub mod kb;
 pub mod leases;

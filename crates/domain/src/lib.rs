@@ -11,6 +11,7 @@ pub mod establishment;
 pub mod history;
 pub mod identity;
 pub mod ids;
+pub mod import;
 pub mod incident;
 pub mod kb;
 pub mod mail;

@@ -101,7 +101,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
 }
 
 /// Validation errors read as one line; internal ones keep their cause.
-fn app_error(e: AppError) -> anyhow::Error {
+pub fn app_error(e: AppError) -> anyhow::Error {
     match e {
         AppError::Validation(errors) => {
             anyhow::anyhow!(errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))

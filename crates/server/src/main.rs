@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod deploy;
 mod doctor;
+mod import;
 mod jobs;
 mod mail;
 mod metrics;
@@ -132,6 +133,16 @@ enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// Import another desk's tickets: Jira's CSV export or GLPI's (README, "Importing from Jira or GLPI").
+    ///
+    /// Each ticket keeps its key there as an alias (`key = ENT-123` finds it);
+    /// running the same import again updates, never duplicates. Rows not
+    /// imported are listed with their line and why; the exit status is 2 when
+    /// there are some.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Check everything the service needs, one line each: the configuration, the
     /// database and its schema, the clock, free disk, each mailbox's sign-in, the
     /// SMTP server (nothing is sent), the public URL. Exits 1 when one fails.
@@ -140,6 +151,38 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Jira's CSV export ("Export Excel CSV (all fields)").
+    Jira {
+        /// The CSV file.
+        file: PathBuf,
+        /// A TOML file mapping statuses, types, priorities, organizations and people.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// The folder holding the attachments (`DIR/ISSUE-KEY/name` or `DIR/name`).
+        #[arg(long)]
+        attachments: Option<PathBuf>,
+        /// Do everything but write: report what would be imported.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// GLPI's ticket list exported as CSV, with its followups' list.
+    Glpi {
+        /// The tickets' CSV file.
+        file: PathBuf,
+        /// The followups' CSV file (ticket, date, writer, text, private).
+        #[arg(long)]
+        followups: Option<PathBuf>,
+        /// A TOML file mapping statuses, types, priorities, entities and people.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Do everything but write: report what would be imported.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -428,6 +471,16 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Backup { to, keep } => backup::backup(&config, to.as_deref(), keep.map(|k| k as usize)).await,
         Command::Restore { file } => backup::restore(&config, &file).await,
         Command::Doctor => doctor::doctor(&config).await,
+        Command::Import { command: ImportCommand::Jira { file, mapping, attachments, dry_run } } => {
+            let source = guichet_domain::import::Source::Jira;
+            let args = import::ImportArgs { source, file, followups: None, mapping, attachments, dry_run };
+            import::import(&config, args).await
+        }
+        Command::Import { command: ImportCommand::Glpi { file, followups, mapping, dry_run } } => {
+            let source = guichet_domain::import::Source::Glpi;
+            let args = import::ImportArgs { source, file, followups, mapping, attachments: None, dry_run };
+            import::import(&config, args).await
+        }
         Command::Establishment { command: EstablishmentCommand::Import { file } } => {
             commands::import_establishments(&config, &file).await
         }

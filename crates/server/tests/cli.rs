@@ -39,7 +39,7 @@ fn help_lists_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["--help"], None);
     assert!(out.status.success());
-    for command in ["serve", "migrate", "establishment", "user", "token", "demo", "mail", "bench", "config"] {
+    for command in ["serve", "migrate", "establishment", "user", "token", "demo", "mail", "bench", "config", "import"] {
         assert!(text(&out.stdout).contains(command), "{command}");
     }
 }

@@ -166,6 +166,9 @@ impl Db {
                 .await?;
             Ok(Db::Postgres(pool))
         } else if url.starts_with("sqlite:") {
+            // `?mode=rwc` asks for the file to be made, as the README says:
+            // `create_if_missing` below would otherwise override it.
+            let create = create || url.split_once('?').is_some_and(|(_, q)| q.split('&').any(|p| p == "mode=rwc"));
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(e.to_string()))?
                 .journal_mode(SqliteJournalMode::Wal)
@@ -501,6 +504,16 @@ impl Conn {
     }
 
     /// Commits a transaction (a pooled connection has nothing to commit).
+    /// Undoes a transaction's writes now (dropping it does too, later).
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Conn::SqliteTx(t) => t.rollback().await?,
+            Conn::PostgresTx(t) => t.rollback().await?,
+            Conn::SqlitePooled(_) | Conn::PostgresPooled(_) => {}
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<()> {
         match self {
             Conn::SqliteTx(t) => t.commit().await?,

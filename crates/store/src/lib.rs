@@ -31,6 +31,7 @@ pub mod establishments;
 pub mod events;
 pub mod group_commit;
 pub mod identities;
+pub mod import;
 pub mod incidents;
 pub mod kb;
 pub mod leases;

@@ -640,9 +640,18 @@ where
                 qb.push(")");
             }
         }
-        Condition::Keys { ids, negated } => {
-            qb.push(format_args!("{}t.id IN (", not(*negated)));
-            push_binds(qb, ids.iter().copied());
+        Condition::Keys { ids, aliases, negated } => {
+            qb.push(format_args!("{}(", not(*negated)));
+            if !ids.is_empty() {
+                qb.push("t.id IN (");
+                push_binds(qb, ids.iter().copied());
+                qb.push(")");
+            }
+            if !aliases.is_empty() {
+                qb.push(if ids.is_empty() { "t.alias IN (" } else { " OR t.alias IN (" });
+                push_binds(qb, aliases.iter().cloned());
+                qb.push(")");
+            }
             qb.push(")");
         }
         Condition::AwaitingDesk { negated } => {

@@ -146,6 +146,8 @@ pub enum Condition {
     },
     Keys {
         ids: Vec<i64>,
+        /// Keys a ticket had in the system it was imported from (`JIRA-123`).
+        aliases: Vec<String>,
         negated: bool,
     },
     /// Whose turn it is: the desk's when the last public message is the
@@ -522,6 +524,17 @@ fn key_value(ctx: &Context, value: &Value) -> Result<i64, QueryError> {
     })
 }
 
+/// Another system's key, as an imported ticket keeps it: letters (and
+/// digits) before a dash and a number, `JIRA-123`, `GLPI-4567`.
+fn alias_value(value: &Value) -> Option<String> {
+    let (text, _) = text_of(value).ok()?;
+    let text = text.trim().to_ascii_uppercase();
+    let (project, number) = text.split_once('-')?;
+    let project_ok = project.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && project.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (project_ok && !number.is_empty() && number.chars().all(|c| c.is_ascii_digit())).then_some(text)
+}
+
 /// `INC-3` or `3`.
 fn incident_value(value: &Value) -> Result<i64, QueryError> {
     let (text, column) = text_of(value)?;
@@ -611,8 +624,14 @@ fn clause(ctx: &Context, c: &Clause) -> Result<Condition, QueryError> {
         }
         Field::Key => match c.op {
             Operator::Eq | Operator::Ne | Operator::In | Operator::NotIn => {
-                let ids = c.values.iter().map(|v| key_value(ctx, v)).collect::<Result<_, _>>()?;
-                Ok(Condition::Keys { ids, negated })
+                let (mut ids, mut aliases) = (Vec::new(), Vec::new());
+                for value in &c.values {
+                    match key_value(ctx, value) {
+                        Ok(id) => ids.push(id),
+                        Err(e) => aliases.push(alias_value(value).ok_or(e)?),
+                    }
+                }
+                Ok(Condition::Keys { ids, aliases, negated })
             }
             Operator::Lt | Operator::Le | Operator::Gt | Operator::Ge => {
                 let op = match c.op {
@@ -906,9 +925,19 @@ mod tests {
         );
         assert_eq!(
             run("key IN (SUP-1, sup-22)").unwrap().condition,
-            Some(Condition::Keys { ids: vec![1, 22], negated: false })
+            Some(Condition::Keys { ids: vec![1, 22], aliases: vec![], negated: false })
         );
-        assert!(run("key = OPS-1").is_err());
+        assert_eq!(
+            run("clé = jira-123 OR key IN (SUP-4, GLPI-77)").unwrap().condition,
+            Some(Condition::Any(vec![
+                Condition::Keys { ids: vec![], aliases: vec!["JIRA-123".into()], negated: false },
+                Condition::Keys { ids: vec![4], aliases: vec!["GLPI-77".into()], negated: false },
+            ]))
+        );
+        assert!(run("key = bonjour").unwrap_err().message.contains("not a ticket key"));
+        // Another prefix is another system's key: an imported ticket's alias.
+        assert!(matches!(run("key = OPS-1").unwrap().condition, Some(Condition::Keys { ids, .. }) if ids.is_empty()));
+        assert!(run("key < OPS-1").is_err());
         assert_eq!(
             run(r#"text ~ "mot de passe""#).unwrap().condition,
             Some(Condition::Text { needle: "mot de passe".into(), negated: false })
