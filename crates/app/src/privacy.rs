@@ -214,6 +214,9 @@ pub(crate) async fn scrub_ticket(tx: &mut Conn, ticket: TicketId, scrubber: &Scr
         }
     }
     store::forget_ticket_mail(tx, ticket).await?;
+    // Copies sent to webhook receivers: the log's go; a waiting one is
+    // made again from the scrubbed ticket when it is sent.
+    guichet_store::webhooks::forget_ticket_payloads(tx, ticket.0).await?;
     Ok(())
 }
 

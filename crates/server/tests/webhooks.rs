@@ -508,3 +508,34 @@ hook_test!(an_administrator_subscribes_from_the_page_sees_the_secret_once_and_ot
     assert!(r.headers["location"].to_str().unwrap().starts_with("/admin/webhooks?"));
     assert_eq!(app.get("/api/v1/webhooks", &f.admin).await.json(), json!([]));
 });
+
+hook_test!(erasing_a_person_deletes_the_copies_sent_about_their_requests, |backend| async move {
+    let app = app_allowing_loopback(backend).await;
+    let f = app.fixture().await;
+    let (receiver, url) = Receiver::start().await;
+    let (id, _) = subscribe(&app, &f, &url, json!(["ticket.created", "ticket.updated"]), None).await;
+    let key = new_ticket(&app, &f, &f.requester_a, &f.uai_a, "Compte de Responsable bloqué").await;
+    deliver(&app).await;
+    // One delivered, one waiting (the receiver is down).
+    receiver.answer(&[503]);
+    app.patch(&format!("/api/v1/tickets/{key}"), &f.agent, json!({"priority": "high"})).await;
+    deliver(&app).await;
+    let log = app.get(&format!("/api/v1/webhooks/{id}/deliveries"), &f.admin).await.json();
+    assert_eq!(log.as_array().unwrap().len(), 2);
+    let erase = json!({"email": "admin.a@lycee-a.test", "confirm": true});
+    assert_eq!(app.post("/api/v1/privacy/people/erase", &f.admin, erase).await.status, StatusCode::OK);
+    let log = app.get(&format!("/api/v1/webhooks/{id}/deliveries"), &f.admin).await.json();
+    let left: Vec<(&str, &str)> =
+        log.as_array().unwrap().iter().map(|d| (d["event"].as_str().unwrap(), d["state"].as_str().unwrap())).collect();
+    assert_eq!(left, [("ticket.updated", "pending")], "the delivered copy is gone, the waiting one stays");
+    let waiting = log[0]["id"].as_i64().unwrap();
+    let one = app.get(&format!("/api/v1/webhooks/{id}/deliveries/{waiting}"), &f.admin).await.json();
+    assert!(one["payload"].is_null(), "its body will be made from the erased ticket");
+    app.clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(deliver(&app).await, 1);
+    let received = receiver.received();
+    let before = String::from_utf8_lossy(&received[0].body).into_owned();
+    assert!(before.contains("Nathalie Durand"), "{before}");
+    let after = String::from_utf8_lossy(&received.last().unwrap().body).into_owned();
+    assert!(!after.contains("Nathalie Durand"), "no trace of the erased person: {after}");
+});

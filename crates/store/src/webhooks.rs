@@ -490,3 +490,17 @@ pub async fn purge_done(conn: &mut Conn, before: DateTime<Utc>) -> Result<u64> {
     let sql = "DELETE FROM webhook_deliveries WHERE done_at IS NOT NULL AND done_at < $1";
     Ok(on_conn!(conn, |c| sqlx::query(sql).bind(to_micros(before)).execute(&mut *c).await.map(|r| r.rows_affected()))?)
 }
+
+/// Forgets what deliveries about a ticket hold (an erasure, a masking):
+/// finished ones are deleted with their tries; a waiting one loses its
+/// body, made again from the ticket as it is now when it is sent.
+pub async fn forget_ticket_payloads(conn: &mut Conn, ticket: i64) -> Result<()> {
+    let tries = "DELETE FROM webhook_attempts WHERE delivery_id IN \
+                 (SELECT id FROM webhook_deliveries WHERE ticket_id = $1 AND state <> 'pending')";
+    on_conn!(conn, |c| sqlx::query(tries).bind(ticket).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    let done = "DELETE FROM webhook_deliveries WHERE ticket_id = $1 AND state <> 'pending'";
+    on_conn!(conn, |c| sqlx::query(done).bind(ticket).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    let waiting = "UPDATE webhook_deliveries SET payload = NULL WHERE ticket_id = $1";
+    on_conn!(conn, |c| sqlx::query(waiting).bind(ticket).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
