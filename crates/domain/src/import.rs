@@ -358,6 +358,28 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    fn ticket_type(&self, value: &str) -> Result<TicketType, String> {
+        let parse = |c: &str| TicketType::parse(c).ok();
+        self.code(&self.types, "type", "types", value, parse, Some(TicketType::Unclassified))
+    }
+
+    fn status(&self, value: &str) -> Result<String, String> {
+        self.code(&self.statuses, "status", "statuses", value, status_code, None)
+    }
+
+    fn priority(&self, value: &str) -> Result<Priority, String> {
+        self.code(
+            &self.priorities,
+            "priority",
+            "priorities",
+            value,
+            |c| Priority::parse(c).ok(),
+            Some(Priority::Normal),
+        )
+    }
+}
+
 const STATUS_CODES: &[&str] = &["new", "in_progress", "waiting_on_requester", "resolved", "closed"];
 
 fn status_code(code: &str) -> Option<String> {
@@ -443,23 +465,9 @@ pub fn read_jira(table: &Table, mapping: &Mapping) -> (Vec<ImportedTicket>, Vec<
                 alias: alias.clone(),
                 title,
                 description: cell(row, description).to_owned(),
-                ticket_type: m.code(
-                    &m.types,
-                    "type",
-                    "types",
-                    cell(row, issue_type),
-                    |c| TicketType::parse(c).ok(),
-                    Some(TicketType::Unclassified),
-                )?,
-                status: m.code(&m.statuses, "status", "statuses", cell(row, status), status_code, None)?,
-                priority: m.code(
-                    &m.priorities,
-                    "priority",
-                    "priorities",
-                    cell(row, priority),
-                    |c| Priority::parse(c).ok(),
-                    Some(Priority::Normal),
-                )?,
+                ticket_type: m.ticket_type(cell(row, issue_type))?,
+                status: m.status(cell(row, status))?,
+                priority: m.priority(cell(row, priority))?,
                 created_at,
                 updated_at,
                 resolved_at: parse_date(cell(row, resolved)),
@@ -554,23 +562,9 @@ pub fn read_glpi(table: &Table, followups: Option<&Table>, mapping: &Mapping) ->
                 alias: alias.clone(),
                 title,
                 description: cell(row, description).to_owned(),
-                ticket_type: m.code(
-                    &m.types,
-                    "type",
-                    "types",
-                    cell(row, ticket_type),
-                    |c| TicketType::parse(c).ok(),
-                    Some(TicketType::Unclassified),
-                )?,
-                status: m.code(&m.statuses, "status", "statuses", cell(row, status), status_code, None)?,
-                priority: m.code(
-                    &m.priorities,
-                    "priority",
-                    "priorities",
-                    cell(row, priority),
-                    |c| Priority::parse(c).ok(),
-                    Some(Priority::Normal),
-                )?,
+                ticket_type: m.ticket_type(cell(row, ticket_type))?,
+                status: m.status(cell(row, status))?,
+                priority: m.priority(cell(row, priority))?,
                 created_at,
                 updated_at: parse_date(cell(row, updated)).unwrap_or(created_at).max(created_at),
                 resolved_at: parse_date(cell(row, solved)),
