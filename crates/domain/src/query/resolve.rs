@@ -360,10 +360,32 @@ fn fixed(list: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
 fn labelled(list: &[(String, String, String)]) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for (code, fr, en) in list {
+        let mut names = vec![fr.clone(), en.clone()];
+        names.extend(french_variants(fr));
         match out.iter_mut().find(|(c, _)| c == code) {
-            Some((_, aliases)) => aliases.extend([fr.clone(), en.clone()]),
-            None => out.push((code.clone(), vec![fr.clone(), en.clone()])),
+            Some((_, aliases)) => aliases.extend(names),
+            None => out.push((code.clone(), names)),
         }
+    }
+    out
+}
+
+/// What a desk types for a French label written for « une demande »: the
+/// masculine (`nouveau` for `Nouvelle`, `résolu`, `fermé`, `clos`) and the
+/// label's first words (`en attente` for `En attente du demandeur`).
+fn french_variants(label: &str) -> Vec<String> {
+    let lower = label.to_lowercase();
+    let mut out = Vec::new();
+    if let Some(stem) = lower.strip_suffix("elle") {
+        out.push(format!("{stem}eau"));
+    } else if lower.ends_with("ée") || lower.ends_with("ue") {
+        out.push(lower[..lower.len() - 1].to_owned());
+    }
+    if lower == "fermée" {
+        out.extend(["clos".to_owned(), "close".to_owned()]);
+    }
+    if let Some((head, _)) = lower.split_once(" du ") {
+        out.push(head.to_owned());
     }
     out
 }
@@ -935,6 +957,18 @@ mod tests {
             ]))
         );
         assert!(run("key = bonjour").unwrap_err().message.contains("not a ticket key"));
+        // The words a desk types for a status, not only its label's.
+        for (typed, code) in [("nouveau", "new"), ("résolu", "resolved"), ("clos", "closed"), ("fermé", "closed")] {
+            let condition = run(&format!("statut = {typed}")).unwrap().condition;
+            assert!(
+                matches!(&condition, Some(Condition::Codes { values, .. }) if values == &[code.to_owned()]),
+                "{typed}: {condition:?}"
+            );
+        }
+        let waiting = run(r#"statut = "en attente""#).unwrap().condition;
+        assert!(
+            matches!(&waiting, Some(Condition::Codes { values, .. }) if values == &["waiting_on_requester".to_owned()])
+        );
         // Another prefix is another system's key: an imported ticket's alias.
         assert!(matches!(run("key = OPS-1").unwrap().condition, Some(Condition::Keys { ids, .. }) if ids.is_empty()));
         assert!(run("key < OPS-1").is_err());
