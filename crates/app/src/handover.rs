@@ -121,6 +121,9 @@ impl App {
             guichet_store::comments::insert_comment(&mut tx, &new, now).await?;
         }
         self.refresh_sla(&mut tx, ticket.id).await?;
+        if handover == Handover::Escalate {
+            self.queue_jira_issue(&mut tx, ticket.id, &summary).await?;
+        }
         if handover == Handover::Forward {
             self.notify_agents(&mut tx, ticket.id, None, Some(p.user.id), Notice::NewTicket).await?;
         }

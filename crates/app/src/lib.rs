@@ -16,6 +16,7 @@ pub mod help;
 pub mod identities;
 pub mod import;
 pub mod incidents;
+pub mod jira;
 pub mod kb;
 pub mod leases;
 pub mod mail;
@@ -71,6 +72,8 @@ pub struct Settings {
     pub satisfaction: satisfaction::SatisfactionSettings,
     /// How webhook deliveries are made.
     pub webhooks: webhooks::WebhookSettings,
+    /// Level 2's Jira, when one is configured.
+    pub jira: Option<jira::JiraSettings>,
 }
 
 /// A name for this process: the host's name and the process id.
@@ -102,6 +105,7 @@ impl Default for Settings {
             retention: guichet_domain::privacy::RetentionPolicy::default(),
             satisfaction: satisfaction::SatisfactionSettings::default(),
             webhooks: webhooks::WebhookSettings::default(),
+            jira: None,
         }
     }
 }

@@ -90,6 +90,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         retention: config.retention.policy(),
         satisfaction: config.satisfaction.settings(),
         webhooks: config.webhooks.settings(),
+        jira: config.jira.as_ref().map(|j| j.settings()).transpose()?,
         node: config.node_name(),
         saved_filters_per_user: config.limits.saved_filters_per_user,
         help_limits: guichet_app::help::HelpLimits {

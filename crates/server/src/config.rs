@@ -88,6 +88,78 @@ pub struct Config {
     pub satisfaction: SatisfactionOptions,
     /// How webhook deliveries are made (`[webhooks]`).
     pub webhooks: WebhookOptions,
+    /// Level 2's Jira, when it keeps working there (`[jira]`).
+    pub jira: Option<JiraOptions>,
+}
+
+/// Level 2's Jira: escalations open an issue there, its comments and its
+/// resolution come back by its webhook.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiraOptions {
+    /// `https://ent.atlassian.net`.
+    pub url: String,
+    /// Jira Cloud: the account's e-mail (with an API token); none: `token` is a
+    /// Data Center personal access token.
+    pub user: Option<String>,
+    #[serde(serialize_with = "skip_secret")]
+    pub token: Option<SecretString>,
+    /// The project level 2 works in (`N2`).
+    pub project: String,
+    #[serde(default = "default_issue_type")]
+    pub issue_type: String,
+    /// 2 (text) or 3 (Atlassian Document Format).
+    #[serde(default = "default_api_version")]
+    pub api_version: u8,
+    /// The secret of Jira's webhook to `/hooks/jira`.
+    #[serde(serialize_with = "skip_secret")]
+    pub webhook_secret: Option<SecretString>,
+    /// Seconds between two rounds of the sync job.
+    #[serde(default = "default_sync_seconds")]
+    pub sync_interval_seconds: u64,
+}
+
+fn default_issue_type() -> String {
+    "Bug".into()
+}
+
+fn default_api_version() -> u8 {
+    2
+}
+
+fn default_sync_seconds() -> u64 {
+    5
+}
+
+impl JiraOptions {
+    fn secret(value: &Option<SecretString>, name: &str) -> anyhow::Result<String> {
+        value
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned())
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| anyhow::anyhow!("[jira] needs `{name}`"))
+    }
+
+    pub fn settings(&self) -> anyhow::Result<guichet_app::jira::JiraSettings> {
+        Ok(guichet_app::jira::JiraSettings {
+            url: self.url.trim_end_matches('/').to_owned(),
+            webhook_secret: Self::secret(&self.webhook_secret, "webhook_secret")?,
+            retry: guichet_domain::webhook::RetryPolicy::default(),
+        })
+    }
+
+    pub fn client(&self) -> anyhow::Result<guichet_web::jira::JiraClient> {
+        let token = Self::secret(&self.token, "token")?;
+        guichet_web::jira::JiraClient::new(
+            &self.url,
+            self.user.as_deref(),
+            &token,
+            &self.project,
+            &self.issue_type,
+            self.api_version,
+        )
+        .map_err(|e| anyhow::anyhow!("[jira]: {e}"))
+    }
 }
 
 /// How webhook deliveries are made.
@@ -490,6 +562,7 @@ impl Default for Config {
             retention: RetentionOptions::default(),
             satisfaction: SatisfactionOptions::default(),
             webhooks: WebhookOptions::default(),
+            jira: None,
             auth: AuthOptions::default(),
         }
     }

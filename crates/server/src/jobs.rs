@@ -70,6 +70,12 @@ pub fn start(app: App, config: &Config) -> anyhow::Result<(watch::Sender<bool>, 
     let period = Duration::from_secs(config.webhooks.deliver_interval_seconds.max(1));
     let run = move |app, stopped| guichet_web::webhooks::run(app, deliverer.clone(), period, stopped);
     handles.push(supervise(app.clone(), "webhooks".into(), stopped.clone(), run));
+    if let Some(jira) = &config.jira {
+        let client = jira.client()?;
+        let period = Duration::from_secs(jira.sync_interval_seconds.max(1));
+        let run = move |app, stopped| guichet_web::jira::run(app, client.clone(), period, stopped);
+        handles.push(supervise(app.clone(), "jira".into(), stopped.clone(), run));
+    }
     for mailbox in &config.mailboxes {
         let name = format!("imap:{}", mailbox.name);
         let (lease, keeper) = keep(name.clone());

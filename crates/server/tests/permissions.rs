@@ -246,6 +246,7 @@ backend_test!(every_route_refuses_a_missing_or_bad_token, |app| async move {
         (Method::POST, "/api/v1/kb/articles/1/answered".to_owned(), Some(json!({}))),
         (Method::GET, "/api/v1/reports/satisfaction".to_owned(), None),
         (Method::GET, "/api/v1/reports/deflections".to_owned(), None),
+        (Method::GET, format!("/api/v1/tickets/{}/jira", f.ticket_a), None),
         (Method::GET, "/api/v1/webhooks".to_owned(), None),
         (
             Method::POST,

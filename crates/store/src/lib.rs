@@ -33,6 +33,7 @@ pub mod group_commit;
 pub mod identities;
 pub mod import;
 pub mod incidents;
+pub mod jira;
 pub mod kb;
 pub mod leases;
 pub mod mail;

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod jira;
 pub mod metrics;
 pub mod reports;
 pub mod ui;
@@ -96,6 +97,11 @@ pub fn router(app: App, web: WebConfig) -> Router {
         .merge(ui::router().layer(axum::extract::DefaultBodyLimit::max(page_body_limit(&state))))
         // The public HELP form takes one screenshot: no more than that to buffer from strangers.
         .merge(ui::help_router().layer(axum::extract::DefaultBodyLimit::max(help_body_limit(&state))))
+        // Jira's webhook: authenticated by its signature, not a session.
+        .route(
+            "/hooks/jira",
+            axum::routing::post(jira::receive).layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
+        )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::authenticated))
         .fallback(fallback)

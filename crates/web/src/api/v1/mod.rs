@@ -7,6 +7,7 @@ pub mod desk;
 pub mod establishments;
 pub mod filters;
 pub mod incidents;
+pub mod jira;
 pub mod kb;
 pub mod mail;
 pub mod me;
@@ -168,6 +169,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(jira::get_jira_issue))
         .split_for_parts();
     // Paths are served under /api/v1.
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
