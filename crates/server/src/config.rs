@@ -816,6 +816,18 @@ impl Config {
             "[satisfaction]\nenabled = {}\nreminder_days = {}\nvalid_days = {}\n",
             sat.enabled, sat.reminder_days, sat.valid_days
         ));
+        if let Some(j) = &self.jira {
+            out.push_str(&format!(
+                "[jira]\nurl = {:?}\nuser = {:?}\ntoken = \"***\"\nproject = {:?}\nissue_type = {:?}\napi_version = {}\n\
+                 webhook_secret = \"***\"\nsync_interval_seconds = {}\n",
+                j.url,
+                j.user.as_deref().unwrap_or(""),
+                j.project,
+                j.issue_type,
+                j.api_version,
+                j.sync_interval_seconds
+            ));
+        }
         let w = &self.webhooks;
         out.push_str(&format!(
             "[webhooks]\nallow_private_networks = {}\ntimeout_seconds = {}\ndeliver_interval_seconds = {}\n\
