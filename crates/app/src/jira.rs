@@ -47,6 +47,14 @@ pub enum JiraEvent {
         status: String,
         resolution: Option<String>,
     },
+    /// The issue moved to another status (not done); `id` is the change's.
+    Moved {
+        issue: String,
+        id: String,
+        author: String,
+        from: String,
+        to: String,
+    },
 }
 
 /// What Guichet did with it.
@@ -170,7 +178,9 @@ impl App {
     /// What Jira's webhook reports, once its signature was checked.
     pub async fn jira_event(&self, event: JiraEvent) -> Result<JiraOutcome, AppError> {
         let issue_key = match &event {
-            JiraEvent::Comment { issue, .. } | JiraEvent::Done { issue, .. } => issue.clone(),
+            JiraEvent::Comment { issue, .. } | JiraEvent::Done { issue, .. } | JiraEvent::Moved { issue, .. } => {
+                issue.clone()
+            }
         };
         let mut conn = self.db.conn().await?;
         let Some(issue) = guichet_store::jira::find_by_key(&mut conn, &issue_key).await? else {
@@ -181,13 +191,21 @@ impl App {
         let ticket = TicketId(issue.ticket_id);
         let key = self.key(ticket);
         match event {
-            JiraEvent::Comment { id, author, body, .. } => {
+            JiraEvent::Comment { .. } | JiraEvent::Moved { .. } => {
+                let (seen, body) = match event {
+                    JiraEvent::Comment { id, author, body, .. } => {
+                        (id, format!("**{author}** (Jira {issue_key}) :\n\n{body}"))
+                    }
+                    JiraEvent::Moved { id, author, from, to, .. } => {
+                        (format!("status-{id}"), format!("Jira {issue_key} : « {from} » → « {to} » ({author})."))
+                    }
+                    JiraEvent::Done { .. } => return Ok(JiraOutcome::Ignored("not a note")),
+                };
                 let mut tx = self.db.begin().await?;
-                if guichet_store::jira::comment_seen(&mut tx, &issue_key, &id).await? {
-                    return Ok(JiraOutcome::Ignored("comment already copied"));
+                if guichet_store::jira::comment_seen(&mut tx, &issue_key, &seen).await? {
+                    return Ok(JiraOutcome::Ignored("already copied"));
                 }
-                let body =
-                    guichet_domain::comment::validate_body(&format!("**{author}** (Jira {issue_key}) :\n\n{body}"))?;
+                let body = guichet_domain::comment::validate_body(&body)?;
                 let record = guichet_store::tickets::find_ticket(&mut tx, ticket, &jira.actor.scope()).await?;
                 self.comment_in(&mut tx, &jira, &record.ticket, &body, true, Channel::Api).await?;
                 tx.commit().await?;

@@ -230,6 +230,16 @@ jira_test!(an_escalation_opens_a_jira_issue_whose_comments_and_resolution_come_b
     assert!(copied[0].contains("l'import EDT de la nuit a échoué"), "{}", copied[0]);
     assert!(!notes(&app, &key, &f.requester_a).await.iter().any(|n| n.contains("Alice Martin")));
 
+    // A status change in Jira is told on the ticket too, once.
+    let moved = payload("issue_updated_in_progress.json", &n2);
+    let r = hook(&app, moved.clone(), Some(signature(&moved)), "").await;
+    assert_eq!(r.json()["outcome"], "noted", "{:?}", r.json());
+    hook(&app, moved.clone(), Some(signature(&moved)), "").await;
+    let told: Vec<String> =
+        notes(&app, &key, &f.agent).await.into_iter().filter(|n| n.contains("« To Do » → « In Progress »")).collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(app.get(&path, &f.agent).await.json()["tier"], "technical", "still at level 2");
+
     // Forged, altered or unsigned payloads change nothing.
     let mut altered = body.clone();
     altered.extend_from_slice(b" ");

@@ -264,12 +264,25 @@ pub fn parse_event(body: &Value) -> Option<JiraEvent> {
         }
         "jira:issue_updated" => {
             let status = &body["issue"]["fields"]["status"];
-            let moved =
-                body["changelog"]["items"].as_array().is_some_and(|items| items.iter().any(|i| i["field"] == "status"));
-            (moved && status["statusCategory"]["key"] == "done").then(|| JiraEvent::Done {
+            let items = body["changelog"]["items"].as_array()?;
+            let change = items.iter().find(|i| i["field"] == "status")?;
+            if status["statusCategory"]["key"] == "done" {
+                return Some(JiraEvent::Done {
+                    issue,
+                    status: status["name"].as_str().unwrap_or("Done").to_owned(),
+                    resolution: body["issue"]["fields"]["resolution"]["name"].as_str().map(str::to_owned),
+                });
+            }
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            Some(JiraEvent::Moved {
                 issue,
-                status: status["name"].as_str().unwrap_or("Done").to_owned(),
-                resolution: body["issue"]["fields"]["resolution"]["name"].as_str().map(str::to_owned),
+                id: body["changelog"]["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| body["timestamp"].to_string()),
+                author: body["user"]["displayName"].as_str().unwrap_or("Jira").to_owned(),
+                from: text(&change["fromString"]),
+                to: text(&change["toString"]),
             })
         }
         _ => None,
