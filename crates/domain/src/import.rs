@@ -386,30 +386,92 @@ fn status_code(code: &str) -> Option<String> {
     STATUS_CODES.contains(&code).then(|| code.to_owned())
 }
 
+/// The columns both exports have, under their own names.
+struct Columns {
+    title: Option<usize>,
+    description: Option<usize>,
+    ticket_type: Option<usize>,
+    status: Option<usize>,
+    priority: Option<usize>,
+    requester: Option<usize>,
+    assignee: Option<usize>,
+    created: Option<usize>,
+    updated: Option<usize>,
+    resolved: Option<usize>,
+    establishment: Option<usize>,
+}
+
+impl Columns {
+    /// A ticket from one row, without its comments and files; `alias` names
+    /// it in errors, `created_name` says which date could not be read.
+    fn ticket(
+        &self,
+        m: &Mapping,
+        line: usize,
+        alias: &str,
+        row: &[String],
+        created_name: &str,
+    ) -> Result<ImportedTicket, String> {
+        let created_at = parse_date(cell(row, self.created))
+            .ok_or_else(|| format!("cannot read the {created_name} `{}`", cell(row, self.created)))?;
+        let title = cell(row, self.title).to_owned();
+        if title.is_empty() {
+            return Err("no title".into());
+        }
+        Ok(ImportedTicket {
+            line,
+            alias: alias.to_owned(),
+            title,
+            description: cell(row, self.description).to_owned(),
+            ticket_type: m.ticket_type(cell(row, self.ticket_type))?,
+            status: m.status(cell(row, self.status))?,
+            priority: m.priority(cell(row, self.priority))?,
+            created_at,
+            updated_at: parse_date(cell(row, self.updated)).unwrap_or(created_at).max(created_at),
+            resolved_at: parse_date(cell(row, self.resolved)),
+            requester: m.person(cell(row, self.requester)),
+            assignee: Some(cell(row, self.assignee)).filter(|a| !a.is_empty()).map(|a| m.person(a)),
+            establishment: m.establishment(cell(row, self.establishment))?,
+            comments: Vec::new(),
+            attachments: Vec::new(),
+        })
+    }
+}
+
+fn establishment_column(table: &Table, m: &Mapping, defaults: &[&str]) -> Option<usize> {
+    match &m.establishment_column {
+        Some(name) => table.column(&[name]),
+        None => table.column(defaults),
+    }
+}
+
 /// Reads Jira's CSV export ("Export Excel CSV (all fields)").
 pub fn read_jira(table: &Table, mapping: &Mapping) -> (Vec<ImportedTicket>, Vec<RowError>) {
     let m = mapping.with_defaults(Source::Jira);
     let key = table.column(&["Issue key", "Clé de ticket", "Clé"]);
-    let summary = table.column(&["Summary", "Résumé"]);
-    let description = table.column(&["Description"]);
-    let issue_type = table.column(&["Issue Type", "Type de ticket"]);
-    let status = table.column(&["Status", "État", "Statut"]);
-    let priority = table.column(&["Priority", "Priorité"]);
-    let assignee = table.column(&["Assignee", "Responsable"]);
-    let reporter = table.column(&["Reporter", "Rapporteur"]);
-    let created = table.column(&["Created", "Création"]);
-    let updated = table.column(&["Updated", "Mise à jour"]);
-    let resolved = table.column(&["Resolved", "Résolu"]);
-    let establishment = match &m.establishment_column {
-        Some(name) => table.column(&[name]),
-        None => table.column(&["Custom field (Organizations)", "Organizations", "Organisations"]),
+    let columns = Columns {
+        title: table.column(&["Summary", "Résumé"]),
+        description: table.column(&["Description"]),
+        ticket_type: table.column(&["Issue Type", "Type de ticket"]),
+        status: table.column(&["Status", "État", "Statut"]),
+        priority: table.column(&["Priority", "Priorité"]),
+        requester: table.column(&["Reporter", "Rapporteur"]),
+        assignee: table.column(&["Assignee", "Responsable"]),
+        created: table.column(&["Created", "Création"]),
+        updated: table.column(&["Updated", "Mise à jour"]),
+        resolved: table.column(&["Resolved", "Résolu"]),
+        establishment: establishment_column(
+            table,
+            &m,
+            &["Custom field (Organizations)", "Organizations", "Organisations"],
+        ),
     };
     let comments = table.columns(&["Comment", "Commentaire", "Comment body"]);
     let attachments = table.columns(&["Attachment", "Pièce jointe"]);
     let internal = m.jira_comments_internal.unwrap_or(true);
     let mut tickets = Vec::new();
     let mut errors = Vec::new();
-    if key.is_none() || summary.is_none() {
+    if key.is_none() || columns.title.is_none() {
         errors.push(RowError {
             line: 1,
             alias: None,
@@ -419,68 +481,37 @@ pub fn read_jira(table: &Table, mapping: &Mapping) -> (Vec<ImportedTicket>, Vec<
     }
     for (line, row) in &table.rows {
         let alias = cell(row, key).to_ascii_uppercase();
-        let fail = |message: String| RowError { line: *line, alias: Some(alias.clone()), message };
         let read = || -> Result<ImportedTicket, String> {
             if alias.is_empty() {
                 return Err("no issue key".into());
             }
-            let created_at = parse_date(cell(row, created))
-                .ok_or_else(|| format!("cannot read the creation date `{}`", cell(row, created)))?;
-            let updated_at = parse_date(cell(row, updated)).unwrap_or(created_at).max(created_at);
-            let mut notes = Vec::new();
+            let mut ticket = columns.ticket(&m, *line, &alias, row, "creation date")?;
             for text in comments.iter().map(|c| cell(row, Some(*c))).filter(|t| !t.is_empty()) {
                 // `date;author;body`, the body itself may hold `;`.
                 let mut parts = text.splitn(3, ';');
-                let (at, author, body) = (parts.next(), parts.next(), parts.next());
-                match (at.and_then(parse_date), author, body) {
+                match (parts.next().and_then(parse_date), parts.next(), parts.next()) {
                     (Some(at), Some(author), Some(body)) if !body.trim().is_empty() => {
-                        notes.push(ImportedComment {
-                            at,
-                            author: m.person(author),
-                            body: body.trim().to_owned(),
-                            internal,
-                        });
+                        let comment =
+                            ImportedComment { at, author: m.person(author), body: body.trim().to_owned(), internal };
+                        ticket.comments.push(comment);
                     }
                     _ => {
-                        return Err(format!(
-                            "cannot read the comment `{}` (date;author;text)",
-                            text.chars().take(60).collect::<String>()
-                        ))
+                        let start: String = text.chars().take(60).collect();
+                        return Err(format!("cannot read the comment `{start}` (date;author;text)"));
                     }
                 }
             }
-            let files = attachments
+            ticket.attachments = attachments
                 .iter()
                 .map(|c| cell(row, Some(*c)))
-                .filter(|t| !t.is_empty())
                 .filter_map(|t| t.split(';').nth(2).map(|name| name.trim().to_owned()))
                 .filter(|name| !name.is_empty())
                 .collect();
-            let title = cell(row, summary).to_owned();
-            if title.is_empty() {
-                return Err("no summary".into());
-            }
-            Ok(ImportedTicket {
-                line: *line,
-                alias: alias.clone(),
-                title,
-                description: cell(row, description).to_owned(),
-                ticket_type: m.ticket_type(cell(row, issue_type))?,
-                status: m.status(cell(row, status))?,
-                priority: m.priority(cell(row, priority))?,
-                created_at,
-                updated_at,
-                resolved_at: parse_date(cell(row, resolved)),
-                requester: m.person(cell(row, reporter)),
-                assignee: Some(cell(row, assignee)).filter(|a| !a.is_empty()).map(|a| m.person(a)),
-                establishment: m.establishment(cell(row, establishment))?,
-                comments: notes,
-                attachments: files,
-            })
+            Ok(ticket)
         };
         match read() {
             Ok(t) => tickets.push(t),
-            Err(message) => errors.push(fail(message)),
+            Err(message) => errors.push(RowError { line: *line, alias: Some(alias.clone()), message }),
         }
     }
     (tickets, errors)
@@ -491,49 +522,23 @@ pub fn read_jira(table: &Table, mapping: &Mapping) -> (Vec<ImportedTicket>, Vec<
 pub fn read_glpi(table: &Table, followups: Option<&Table>, mapping: &Mapping) -> (Vec<ImportedTicket>, Vec<RowError>) {
     let m = mapping.with_defaults(Source::Glpi);
     let id = table.column(&["ID"]);
-    let title = table.column(&["Titre", "Title", "Name", "Nom"]);
-    let description = table.column(&["Description"]);
-    let ticket_type = table.column(&["Type"]);
-    let status = table.column(&["Statut", "Status"]);
-    let priority = table.column(&["Priorité", "Priority"]);
-    let requester = table.column(&["Demandeur - Demandeur", "Requester - Requester", "Demandeur"]);
-    let assignee = table.column(&["Attribué à - Technicien", "Assigned to - Technician", "Technicien"]);
-    let created = table.column(&["Date d'ouverture", "Opening date", "Date"]);
-    let updated = table.column(&["Dernière modification", "Last update"]);
-    let solved = table.column(&["Date de résolution", "Resolution date", "Solve date"]);
-    let establishment = match &m.establishment_column {
-        Some(name) => table.column(&[name]),
-        None => table.column(&["Entité", "Entity"]),
+    let columns = Columns {
+        title: table.column(&["Titre", "Title", "Name", "Nom"]),
+        description: table.column(&["Description"]),
+        ticket_type: table.column(&["Type"]),
+        status: table.column(&["Statut", "Status"]),
+        priority: table.column(&["Priorité", "Priority"]),
+        requester: table.column(&["Demandeur - Demandeur", "Requester - Requester", "Demandeur"]),
+        assignee: table.column(&["Attribué à - Technicien", "Assigned to - Technician", "Technicien"]),
+        created: table.column(&["Date d'ouverture", "Opening date", "Date"]),
+        updated: table.column(&["Dernière modification", "Last update"]),
+        resolved: table.column(&["Date de résolution", "Resolution date", "Solve date"]),
+        establishment: establishment_column(table, &m, &["Entité", "Entity"]),
     };
     let mut errors = Vec::new();
-    let mut by_ticket: BTreeMap<String, Vec<ImportedComment>> = BTreeMap::new();
-    if let Some(f) = followups {
-        let ticket = f.column(&["Ticket", "Élément", "Item", "Ticket - ID", "ID du ticket"]);
-        let date = f.column(&["Date"]);
-        let author = f.column(&["Rédacteur", "Writer", "Auteur", "Author"]);
-        let content = f.column(&["Description", "Contenu", "Content"]);
-        let private = f.column(&["Privé", "Private"]);
-        for (line, row) in &f.rows {
-            let number: String = cell(row, ticket).chars().filter(char::is_ascii_digit).collect();
-            match parse_date(cell(row, date)) {
-                Some(at) if !number.is_empty() && !cell(row, content).is_empty() => {
-                    by_ticket.entry(number).or_default().push(ImportedComment {
-                        at,
-                        author: m.person(cell(row, author)),
-                        body: cell(row, content).to_owned(),
-                        internal: matches!(fold(cell(row, private)).as_str(), "oui" | "yes" | "1" | "true"),
-                    })
-                }
-                _ => errors.push(RowError {
-                    line: *line,
-                    alias: None,
-                    message: "followup: needs a ticket number, a date and a text".into(),
-                }),
-            }
-        }
-    }
+    let by_ticket = followups.map(|f| glpi_followups(f, &m, &mut errors)).unwrap_or_default();
     let mut tickets = Vec::new();
-    if id.is_none() || title.is_none() {
+    if id.is_none() || columns.title.is_none() {
         errors.push(RowError {
             line: 1,
             alias: None,
@@ -549,31 +554,10 @@ pub fn read_glpi(table: &Table, followups: Option<&Table>, mapping: &Mapping) ->
             if number.is_empty() {
                 return Err("no ticket ID".into());
             }
-            let created_at = parse_date(cell(row, created))
-                .ok_or_else(|| format!("cannot read the opening date `{}`", cell(row, created)))?;
-            let mut comments = by_ticket.get(&number).cloned().unwrap_or_default();
-            comments.sort_by_key(|c| c.at);
-            let title = cell(row, title).to_owned();
-            if title.is_empty() {
-                return Err("no title".into());
-            }
-            Ok(ImportedTicket {
-                line: *line,
-                alias: alias.clone(),
-                title,
-                description: cell(row, description).to_owned(),
-                ticket_type: m.ticket_type(cell(row, ticket_type))?,
-                status: m.status(cell(row, status))?,
-                priority: m.priority(cell(row, priority))?,
-                created_at,
-                updated_at: parse_date(cell(row, updated)).unwrap_or(created_at).max(created_at),
-                resolved_at: parse_date(cell(row, solved)),
-                requester: m.person(cell(row, requester)),
-                assignee: Some(cell(row, assignee)).filter(|a| !a.is_empty()).map(|a| m.person(a)),
-                establishment: m.establishment(cell(row, establishment))?,
-                comments,
-                attachments: Vec::new(),
-            })
+            let mut ticket = columns.ticket(&m, *line, &alias, row, "opening date")?;
+            ticket.comments = by_ticket.get(&number).cloned().unwrap_or_default();
+            ticket.comments.sort_by_key(|c| c.at);
+            Ok(ticket)
         };
         match read() {
             Ok(t) => tickets.push(t),
@@ -581,6 +565,35 @@ pub fn read_glpi(table: &Table, followups: Option<&Table>, mapping: &Mapping) ->
         }
     }
     (tickets, errors)
+}
+
+/// GLPI's followups by ticket number; a row that cannot be read is an error.
+fn glpi_followups(f: &Table, m: &Mapping, errors: &mut Vec<RowError>) -> BTreeMap<String, Vec<ImportedComment>> {
+    let ticket = f.column(&["Ticket", "Élément", "Item", "Ticket - ID", "ID du ticket"]);
+    let date = f.column(&["Date"]);
+    let author = f.column(&["Rédacteur", "Writer", "Auteur", "Author"]);
+    let content = f.column(&["Description", "Contenu", "Content"]);
+    let private = f.column(&["Privé", "Private"]);
+    let mut by_ticket: BTreeMap<String, Vec<ImportedComment>> = BTreeMap::new();
+    for (line, row) in &f.rows {
+        let number: String = cell(row, ticket).chars().filter(char::is_ascii_digit).collect();
+        match parse_date(cell(row, date)) {
+            Some(at) if !number.is_empty() && !cell(row, content).is_empty() => {
+                by_ticket.entry(number).or_default().push(ImportedComment {
+                    at,
+                    author: m.person(cell(row, author)),
+                    body: cell(row, content).to_owned(),
+                    internal: matches!(fold(cell(row, private)).as_str(), "oui" | "yes" | "1" | "true"),
+                })
+            }
+            _ => errors.push(RowError {
+                line: *line,
+                alias: None,
+                message: "followup: needs a ticket number, a date and a text".into(),
+            }),
+        }
+    }
+    by_ticket
 }
 
 #[cfg(test)]

@@ -70,20 +70,8 @@ pub async fn claim_due(
 ) -> Result<Vec<JiraIssue>> {
     let due = "SELECT ticket_id FROM jira_issues WHERE state = 'pending' AND next_attempt_at <= $3 \
                AND (locked_until IS NULL OR locked_until < $3) ORDER BY next_attempt_at LIMIT $4";
-    let lock = match conn.backend() {
-        crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        crate::Backend::Sqlite => "",
-    };
-    let sql = format!(
-        "UPDATE jira_issues SET locked_by = $1, locked_until = $2 WHERE ticket_id IN ({due}{lock}) RETURNING {COLUMNS}"
-    );
-    let rows: Vec<Row> = on_conn!(conn, |c| sqlx::query_as(&sql)
-        .bind(holder)
-        .bind(to_micros(until))
-        .bind(to_micros(now))
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await)?;
+    let claim = crate::claims::Claim { table: "jira_issues", key: "ticket_id", due, lock_of: "", columns: COLUMNS };
+    let rows: Vec<Row> = crate::claims::claim_rows(conn, &claim, holder, now, until, limit).await?;
     Ok(rows.into_iter().map(issue).collect())
 }
 

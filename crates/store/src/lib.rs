@@ -23,6 +23,7 @@ pub mod attachments;
 pub mod backup;
 pub mod canned;
 pub mod categories;
+mod claims;
 pub mod comments;
 pub mod context;
 pub mod db;

@@ -350,22 +350,9 @@ pub async fn claim_due_outgoing(
 ) -> Result<Vec<Outgoing>> {
     let due = "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
         AND (locked_until IS NULL OR locked_until < $3) ORDER BY next_attempt_at, id LIMIT $4";
-    // PostgreSQL: rows another sender is claiming right now are skipped, not
-    // waited for. SQLite has one writer: the statement is atomic as it is.
-    let lock = match conn.backend() {
-        crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        crate::Backend::Sqlite => "",
-    };
     let columns = OUTBOX_SELECT.trim_start_matches("SELECT ").trim_end_matches("FROM outbox").trim_end();
-    let sql =
-        format!("UPDATE outbox SET locked_by = $1, locked_until = $2 WHERE id IN ({due}{lock}) RETURNING {columns}");
-    let mut rows: Vec<OutgoingRow> = on_conn!(conn, |c| sqlx::query_as(&sql)
-        .bind(holder)
-        .bind(to_micros(lease_until))
-        .bind(to_micros(now))
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await)?;
+    let claim = crate::claims::Claim { table: "outbox", key: "id", due, lock_of: "", columns };
+    let mut rows: Vec<OutgoingRow> = crate::claims::claim_rows(conn, &claim, holder, now, lease_until, limit).await?;
     rows.sort_by_key(|r| (r.next_attempt_at, r.id));
     Ok(rows.into_iter().map(Outgoing::from).collect())
 }

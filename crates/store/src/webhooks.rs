@@ -314,23 +314,14 @@ pub async fn claim_due_deliveries(
         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.state = 'pending' \
             AND e.webhook_id = d.webhook_id AND e.ticket_id = d.ticket_id AND e.id < d.id) \
         ORDER BY d.next_attempt_at, d.id LIMIT $4";
-    // PostgreSQL: rows another sender is claiming are skipped, not waited
-    // for. SQLite has one writer: the statement is atomic as it is.
-    let lock = match conn.backend() {
-        crate::Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
-        crate::Backend::Sqlite => "",
+    let claim = crate::claims::Claim {
+        table: "webhook_deliveries",
+        key: "id",
+        due,
+        lock_of: " OF d",
+        columns: DELIVERY_COLUMNS,
     };
-    let sql = format!(
-        "UPDATE webhook_deliveries SET locked_by = $1, locked_until = $2 WHERE id IN ({due}{lock}) \
-         RETURNING {DELIVERY_COLUMNS}"
-    );
-    let mut rows: Vec<DeliveryRow> = on_conn!(conn, |c| sqlx::query_as(&sql)
-        .bind(holder)
-        .bind(to_micros(lease_until))
-        .bind(to_micros(now))
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await)?;
+    let mut rows: Vec<DeliveryRow> = crate::claims::claim_rows(conn, &claim, holder, now, lease_until, limit).await?;
     rows.sort_by_key(|r| (r.next_attempt_at, r.id));
     Ok(rows.into_iter().map(Delivery::from).collect())
 }

@@ -336,15 +336,48 @@ pub async fn update(
 #[derive(Debug, Deserialize)]
 pub struct NoFields {}
 
+/// An action of the subscription's page, then back with what was done.
+enum Action {
+    Delete,
+    Resume,
+    Ping,
+}
+
+async fn act(state: &AppState, viewer: &Viewer, id: i64, action: Action) -> Result<Response, PageError> {
+    admin_only(viewer)?;
+    let (lang, p) = (viewer.lang, viewer.principal());
+    let page = format!("/admin/webhooks/{id}");
+    let (to, done) = match action {
+        Action::Delete => state.app.delete_webhook(p, id).await.map(|_| ("/admin/webhooks", "hook_deleted")),
+        Action::Resume => state.app.resume_webhook(p, id).await.map(|_| (page.as_str(), "hook_resumed")),
+        Action::Ping => state.app.ping_webhook(p, id).await.map(|_| (page.as_str(), "hook_ping_queued")),
+    }
+    .map_err(|e| PageError::app(e, lang))?;
+    Ok(back(viewer, to, Some(t(lang, done)), None))
+}
+
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     CsrfForm { viewer, .. }: CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    admin_only(&viewer)?;
-    let lang = viewer.lang;
-    state.app.delete_webhook(viewer.principal(), id).await.map_err(|e| PageError::app(e, lang))?;
-    Ok(back(&viewer, "/admin/webhooks", Some(t(lang, "hook_deleted")), None))
+    act(&state, &viewer, id, Action::Delete).await
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { viewer, .. }: CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    act(&state, &viewer, id, Action::Resume).await
+}
+
+pub async fn ping(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm { viewer, .. }: CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    act(&state, &viewer, id, Action::Ping).await
 }
 
 pub async fn rotate_secret(
@@ -356,28 +389,6 @@ pub async fn rotate_secret(
     let hook =
         state.app.rotate_webhook_secret(viewer.principal(), id).await.map_err(|e| PageError::app(e, viewer.lang))?;
     show(&state, &viewer, id, hook.secret, None, String::new()).await
-}
-
-pub async fn resume(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    CsrfForm { viewer, .. }: CsrfForm<NoFields>,
-) -> Result<Response, PageError> {
-    admin_only(&viewer)?;
-    let lang = viewer.lang;
-    state.app.resume_webhook(viewer.principal(), id).await.map_err(|e| PageError::app(e, lang))?;
-    Ok(back(&viewer, &format!("/admin/webhooks/{id}"), Some(t(lang, "hook_resumed")), None))
-}
-
-pub async fn ping(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    CsrfForm { viewer, .. }: CsrfForm<NoFields>,
-) -> Result<Response, PageError> {
-    admin_only(&viewer)?;
-    let lang = viewer.lang;
-    state.app.ping_webhook(viewer.principal(), id).await.map_err(|e| PageError::app(e, lang))?;
-    Ok(back(&viewer, &format!("/admin/webhooks/{id}"), Some(t(lang, "hook_ping_queued")), None))
 }
 
 pub async fn delivery_page(
