@@ -220,12 +220,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     // Eight readers with the writer's cache each would hold a
                     // quarter of a gigabyte; the OS page cache serves them as well.
-                    // Their sorts and temporary tables go to a file past the cache
-                    // rather than grow in memory: eight heavy lists at once took
-                    // the server's peak to 287 MB with `temp_store = memory`.
-                    .connect_with(
-                        options.create_if_missing(false).pragma("cache_size", "-8000").pragma("temp_store", "file"),
-                    )
+                    .connect_with(options.create_if_missing(false).pragma("cache_size", "-8000"))
                     .await?
             };
             let batches = crate::group_commit::WriteQueue::start(writer.clone(), write_queue);
