@@ -219,7 +219,12 @@ impl App {
             for names in condition.establishment_names() {
                 ids.push(guichet_store::tickets::establishment_ids_named(conn, names).await?);
             }
-            resolved.condition = Some(condition.pin_establishments(&mut ids.into_iter()));
+            let condition = condition.pin_establishments(&mut ids.into_iter());
+            let mut ids = Vec::new();
+            for name in condition.person_names() {
+                ids.push(guichet_store::users::user_ids_named(conn, name).await?);
+            }
+            resolved.condition = Some(condition.pin_people(&mut ids.into_iter()));
         }
         Ok(Ok(resolved))
     }

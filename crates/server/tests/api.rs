@@ -362,6 +362,22 @@ backend_test!(the_query_language_filters_and_sorts_on_both_backends, |app| async
     assert_eq!(app.get("/api/v1/tickets", &f.agent).await.json()["total"], 5);
 });
 
+backend_test!(people_named_in_a_query_are_found_by_address_or_name_and_nobody_matches_nothing, |app| async move {
+    let f = app.fixture().await;
+    let total = |r: serde_json::Value| r["total"].as_i64().unwrap();
+    let theirs = total(app.get(&q("requester = \"admin.a@lycee-a.test\""), &f.agent).await.json());
+    assert!(theirs > 0);
+    let either = q("requester IN (\"admin.a@lycee-a.test\", \"personne@nulle.part\")");
+    assert_eq!(total(app.get(&either, &f.agent).await.json()), theirs);
+    assert_eq!(total(app.get(&q("assignee = \"personne@nulle.part\""), &f.agent).await.json()), 0);
+    let assigned = total(app.get(&q("assignee IS NOT EMPTY"), &f.agent).await.json());
+    let not_nobody = q("assignee != \"personne@nulle.part\"");
+    assert_eq!(total(app.get(&not_nobody, &f.agent).await.json()), assigned);
+    let mine = total(app.get(&q("assignee = currentUser()"), &f.agent).await.json());
+    let by_name_too = q("assignee IN (currentUser(), \"personne@nulle.part\")");
+    assert_eq!(total(app.get(&by_name_too, &f.agent).await.json()), mine);
+});
+
 backend_test!(a_wrong_query_is_answered_with_its_position_and_a_hint, |app| async move {
     let f = app.fixture().await;
     let r = app.get(&q("stauts = new"), &f.agent).await;

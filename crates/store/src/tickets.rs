@@ -606,6 +606,11 @@ where
                 PersonColumn::Requester => "t.requester_id",
                 PersonColumn::Assignee => "t.assignee_id",
             };
+            if values.is_empty() {
+                // Nobody by that name: no ticket is theirs.
+                qb.push(if *negated { format!("{column} IS NOT NULL") } else { "1 = 0".into() });
+                return;
+            }
             qb.push(format_args!("{}(", not(*negated)));
             for (i, value) in values.iter().enumerate() {
                 if i > 0 {

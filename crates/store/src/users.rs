@@ -267,3 +267,11 @@ pub async fn list_admin_emails(conn: &mut Conn) -> Result<Vec<String>> {
     let sql = "SELECT email FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id";
     Ok(on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_all(&mut *c).await)?)
 }
+
+/// The users a query's `assignee = …` or `requester = …` names, by address
+/// or by name (lower-cased by the query language), as the compiler used to
+/// look them up in a sub-query.
+pub async fn user_ids_named(conn: &mut Conn, name: &str) -> Result<Vec<i64>> {
+    let sql = "SELECT id FROM users WHERE email = $1 OR LOWER(name) = $1 ORDER BY id";
+    Ok(on_conn!(conn, |c| sqlx::query_scalar(sql).bind(name).fetch_all(&mut *c).await)?)
+}

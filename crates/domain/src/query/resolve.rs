@@ -91,6 +91,51 @@ impl Condition {
     }
 }
 
+impl Condition {
+    /// Every person named by address or name (not by id nor `currentUser()`).
+    pub fn person_names(&self) -> Vec<&str> {
+        match self {
+            Condition::All(items) | Condition::Any(items) => items.iter().flat_map(Condition::person_names).collect(),
+            Condition::Not(inner) => inner.person_names(),
+            Condition::Person { values, .. } => values
+                .iter()
+                .filter_map(|v| match v {
+                    PersonValue::Name(name) => Some(name.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replaces each named person by the ids `ids_of` gives for the name (in
+    /// the order of [`Condition::person_names`]); a name nobody has becomes
+    /// no value at all, which matches no ticket. Given ids rather than a
+    /// sub-query on the users, the planner knows how few they are.
+    pub fn pin_people(self, ids_of: &mut impl Iterator<Item = Vec<i64>>) -> Condition {
+        match self {
+            Condition::All(items) => Condition::All(items.into_iter().map(|c| c.pin_people(ids_of)).collect()),
+            Condition::Any(items) => Condition::Any(items.into_iter().map(|c| c.pin_people(ids_of)).collect()),
+            Condition::Not(inner) => Condition::Not(Box::new(inner.pin_people(ids_of))),
+            Condition::Person { column, values, negated } => {
+                let mut pinned = Vec::with_capacity(values.len());
+                for value in values {
+                    match value {
+                        PersonValue::Name(name) => match ids_of.next() {
+                            Some(ids) => pinned.extend(ids.into_iter().map(PersonValue::Id)),
+                            None => pinned.push(PersonValue::Name(name)),
+                        },
+                        other => pinned.push(other),
+                    }
+                }
+                pinned.dedup();
+                Condition::Person { column, values: pinned, negated }
+            }
+            other => other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PersonColumn {
     Requester,
@@ -997,5 +1042,23 @@ mod tests {
         assert_eq!(run("attente = demandeur").unwrap().condition, Some(Condition::AwaitingDesk { negated: true }));
         assert_eq!(run("awaiting != nous").unwrap().condition, Some(Condition::AwaitingDesk { negated: true }));
         assert!(run("awaiting = martians").is_err());
+    }
+
+    #[test]
+    fn named_people_are_replaced_by_their_ids_and_a_name_nobody_has_by_none() {
+        let person = |values| Condition::Person { column: PersonColumn::Assignee, values, negated: false };
+        let condition = Condition::All(vec![
+            person(vec![PersonValue::Me, PersonValue::Name("claire".into())]),
+            Condition::Not(Box::new(person(vec![PersonValue::Name("personne".into())]))),
+        ]);
+        assert_eq!(condition.person_names(), vec!["claire", "personne"]);
+        let pinned = condition.pin_people(&mut vec![vec![4, 9], vec![]].into_iter());
+        assert_eq!(
+            pinned,
+            Condition::All(vec![
+                person(vec![PersonValue::Me, PersonValue::Id(4), PersonValue::Id(9)]),
+                Condition::Not(Box::new(person(vec![]))),
+            ])
+        );
     }
 }
