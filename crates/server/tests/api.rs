@@ -282,8 +282,8 @@ backend_test!(health_and_openapi_are_served, |app| async move {
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found".into()));
 });
 
-// The search index differs by design (an FTS5 table on SQLite, a tsvector
-// table on PostgreSQL): it is compared by the search tests instead.
+// The search indexes differ by design (FTS5 tables on SQLite, a tsvector
+// table and a trigram index on PostgreSQL): the search tests compare them.
 #[tokio::test]
 async fn both_migration_trees_produce_the_same_schema() {
     async fn schema(app: &TestApp) -> Vec<String> {
@@ -296,7 +296,8 @@ async fn both_migration_trees_produce_the_same_schema() {
             guichet_testkit::Backend::Postgres => "SELECT table_name || '.' || column_name FROM information_schema.columns \
                 WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' AND table_name NOT LIKE 'search%' \
                 UNION ALL SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%pkey' \
-                AND indexname NOT LIKE '%\\_key' AND tablename NOT LIKE '\\_%' AND tablename NOT LIKE 'search%'",
+                AND indexname NOT LIKE '%\\_key' AND tablename NOT LIKE '\\_%' AND tablename NOT LIKE 'search%' \
+                AND indexname NOT LIKE 'search%'",
         };
         let mut names: Vec<String> = match conn.raw() {
             guichet_store::db::Raw::Sqlite(c) => sqlx::query_scalar(sql).fetch_all(&mut *c).await.unwrap(),
@@ -376,6 +377,35 @@ backend_test!(people_named_in_a_query_are_found_by_address_or_name_and_nobody_ma
     let mine = total(app.get(&q("assignee = currentUser()"), &f.agent).await.json());
     let by_name_too = q("assignee IN (currentUser(), \"personne@nulle.part\")");
     assert_eq!(total(app.get(&by_name_too, &f.agent).await.json()), mine);
+});
+
+backend_test!(title_contains_finds_a_piece_of_a_title_anywhere_and_follows_its_changes, |app| async move {
+    let f = app.fixture().await;
+    let body = json!({"title": "Imprimante du CDI hors service", "establishment": f.uai_a, "type": "anomaly",
+        "requester": "admin.a@lycee-a.test"});
+    let key = app.post("/api/v1/tickets", &f.agent, body).await.json()["key"].as_str().unwrap().to_owned();
+    let found = |r: serde_json::Value| -> Vec<String> {
+        r["items"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_owned()).collect()
+    };
+    // Inside a word, across words, in capitals, two letters, a quote: as the LIKE alone would.
+    for needle in ["primant", "cdi hors", "IMPRIMANTE", "du", "CDI h"] {
+        let r = app.get(&q(&format!("title ~ \"{needle}\"")), &f.agent).await.json();
+        assert_eq!(found(r), vec![key.clone()], "{needle}");
+    }
+    for needle in ["imprimantes", "cdi  hors", "hors-service", "%"] {
+        let r = app.get(&q(&format!("title ~ \"{needle}\"")), &f.agent).await.json();
+        assert!(!found(r).contains(&key), "{needle}");
+    }
+    let others = app.get(&q("NOT (title ~ primant)"), &f.agent).await.json();
+    assert!(!found(others.clone()).contains(&key));
+    assert_eq!(
+        others["total"].as_i64().unwrap() + 1,
+        app.get("/api/v1/tickets", &f.agent).await.json()["total"].as_i64().unwrap()
+    );
+    // A new title is found at once, the old one no longer.
+    app.patch(&format!("/api/v1/tickets/{key}"), &f.agent, json!({"title": "Vidéoprojecteur en panne"})).await;
+    assert!(found(app.get(&q("title ~ primant"), &f.agent).await.json()).is_empty());
+    assert_eq!(found(app.get(&q("title ~ projecteur"), &f.agent).await.json()), vec![key.clone()]);
 });
 
 backend_test!(a_wrong_query_is_answered_with_its_position_and_a_hint, |app| async move {

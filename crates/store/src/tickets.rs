@@ -708,7 +708,18 @@ where
         },
         Condition::TitleContains { needle, negated } => {
             let pattern = format!("%{}%", crate::establishments::escape_like(&needle.to_lowercase()));
-            qb.push(format_args!("{}(LOWER(t.title) LIKE ", not(*negated))).push_bind(pattern).push(" ESCAPE '\\')");
+            qb.push(format_args!("{}(", not(*negated)));
+            // On SQLite the titles' trigram index (migration 0032) picks the
+            // few candidates, which the LIKE then checks: the same answers as
+            // the LIKE alone, without reading every title. A needle under
+            // three characters has no trigram: the LIKE alone. PostgreSQL's
+            // trigram index serves the LIKE itself.
+            if DB::NAME == "SQLite" && needle.chars().count() >= 3 {
+                let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+                qb.push("t.id IN (SELECT rowid FROM search_titles WHERE search_titles MATCH ").push_bind(phrase);
+                qb.push(") AND ");
+            }
+            qb.push("LOWER(t.title) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
         }
     }
 }
