@@ -63,49 +63,63 @@ impl TimeOp {
 }
 
 impl Condition {
+    /// The conditions under AND, OR and NOT, in the order they are written.
+    fn leaves(&self) -> Vec<&Condition> {
+        match self {
+            Condition::All(items) | Condition::Any(items) => items.iter().flat_map(Condition::leaves).collect(),
+            Condition::Not(inner) => inner.leaves(),
+            leaf => vec![leaf],
+        }
+    }
+
+    /// The same tree with `f` applied to each leaf, in the order of [`Condition::leaves`].
+    fn map_leaves(self, f: &mut impl FnMut(Condition) -> Condition) -> Condition {
+        match self {
+            Condition::All(items) => Condition::All(items.into_iter().map(|c| c.map_leaves(f)).collect()),
+            Condition::Any(items) => Condition::Any(items.into_iter().map(|c| c.map_leaves(f)).collect()),
+            Condition::Not(inner) => Condition::Not(Box::new(inner.map_leaves(f))),
+            leaf => f(leaf),
+        }
+    }
+
     /// Every list of establishment names or UAIs in the condition.
     pub fn establishment_names(&self) -> Vec<&[String]> {
-        match self {
-            Condition::All(items) | Condition::Any(items) => {
-                items.iter().flat_map(Condition::establishment_names).collect()
-            }
-            Condition::Not(inner) => inner.establishment_names(),
-            Condition::Establishment { values, .. } => vec![values.as_slice()],
-            _ => Vec::new(),
-        }
+        self.leaves()
+            .into_iter()
+            .filter_map(|c| match c {
+                Condition::Establishment { values, .. } => Some(values.as_slice()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Replaces each list of names by the ids `ids_of` gives for it (in the
     /// order of [`Condition::establishment_names`]).
     pub fn pin_establishments(self, ids_of: &mut impl Iterator<Item = Vec<i64>>) -> Condition {
-        match self {
-            Condition::All(items) => Condition::All(items.into_iter().map(|c| c.pin_establishments(ids_of)).collect()),
-            Condition::Any(items) => Condition::Any(items.into_iter().map(|c| c.pin_establishments(ids_of)).collect()),
-            Condition::Not(inner) => Condition::Not(Box::new(inner.pin_establishments(ids_of))),
+        self.map_leaves(&mut |leaf| match leaf {
             Condition::Establishment { values, negated } => match ids_of.next() {
                 Some(ids) => Condition::EstablishmentIds { ids, negated },
                 None => Condition::Establishment { values, negated },
             },
             other => other,
-        }
+        })
     }
-}
 
-impl Condition {
     /// Every person named by address or name (not by id nor `currentUser()`).
     pub fn person_names(&self) -> Vec<&str> {
-        match self {
-            Condition::All(items) | Condition::Any(items) => items.iter().flat_map(Condition::person_names).collect(),
-            Condition::Not(inner) => inner.person_names(),
-            Condition::Person { values, .. } => values
-                .iter()
-                .filter_map(|v| match v {
-                    PersonValue::Name(name) => Some(name.as_str()),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
+        fn named(value: &PersonValue) -> Option<&str> {
+            match value {
+                PersonValue::Name(name) => Some(name.as_str()),
+                _ => None,
+            }
         }
+        self.leaves()
+            .into_iter()
+            .flat_map(|c| match c {
+                Condition::Person { values, .. } => values.iter().filter_map(named).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
     }
 
     /// Replaces each named person by the ids `ids_of` gives for the name (in
@@ -113,10 +127,7 @@ impl Condition {
     /// no value at all, which matches no ticket. Given ids rather than a
     /// sub-query on the users, the planner knows how few they are.
     pub fn pin_people(self, ids_of: &mut impl Iterator<Item = Vec<i64>>) -> Condition {
-        match self {
-            Condition::All(items) => Condition::All(items.into_iter().map(|c| c.pin_people(ids_of)).collect()),
-            Condition::Any(items) => Condition::Any(items.into_iter().map(|c| c.pin_people(ids_of)).collect()),
-            Condition::Not(inner) => Condition::Not(Box::new(inner.pin_people(ids_of))),
+        self.map_leaves(&mut |leaf| match leaf {
             Condition::Person { column, values, negated } => {
                 let mut pinned = Vec::with_capacity(values.len());
                 for value in values {
@@ -132,7 +143,7 @@ impl Condition {
                 Condition::Person { column, values: pinned, negated }
             }
             other => other,
-        }
+        })
     }
 }
 
