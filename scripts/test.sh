@@ -73,6 +73,12 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
   apt_install postgresql
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
+# RUM: the desk's search ranks the most recent matches from it (docs/performance.md).
+# Installing it may upgrade the server's minor version: before the server starts.
+pg_major=$(basename "$(dirname "$pg_bin")")
+if [ ! -f "/usr/lib/postgresql/$pg_major/lib/rum.so" ]; then
+  apt_install "postgresql-$pg_major-rum"
+fi
 
 pg_dir=$(mktemp -d /tmp/guichet-pg.XXXXXX)
 pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

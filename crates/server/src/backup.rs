@@ -250,9 +250,12 @@ async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<ExitCode> {
     let (bare, password) = without_password(url)?;
     let pg_restore =
         postgres_tool("pg_restore").context("pg_restore was not found: install the postgresql-client package")?;
+    let list = restore_list(&pg_restore, file)?;
     let mut command = Command::new(&pg_restore);
     command
         .args(["--exit-on-error", "--no-owner", "--no-privileges", "--single-transaction", "--no-password"])
+        .arg("--use-list")
+        .arg(list.path())
         .arg("--dbname")
         .arg(&bare)
         .arg(file);
@@ -273,9 +276,61 @@ async fn restore_postgres(url: &str, file: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The dump's table of contents without the search's RUM extension and
+/// indexes: only a superuser may create that extension, and a server may
+/// lack it; they are derived data, which `guichet migrate` makes again
+/// where it can (`guichet_store::search::ensure_recency_indexes`).
+fn restore_list(pg_restore: &Path, file: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let out = Command::new(pg_restore)
+        .arg("--list")
+        .arg(file)
+        .output()
+        .with_context(|| format!("cannot run {}", pg_restore.display()))?;
+    if !out.status.success() {
+        bail!("pg_restore cannot read {}: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let mut list = tempfile::NamedTempFile::new().context("cannot write pg_restore's list")?;
+    let kept = keep_in_restore(&String::from_utf8_lossy(&out.stdout));
+    std::io::Write::write_all(&mut list, kept.as_bytes()).context("cannot write pg_restore's list")?;
+    Ok(list)
+}
+
+/// The lines of `pg_restore --list` to restore (see [`restore_list`]).
+fn keep_in_restore(list: &str) -> String {
+    list.lines()
+        .filter(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let rum = words.windows(3).any(|w| w == ["EXTENSION", "-", "rum"] || w[1..] == ["EXTENSION", "rum"]);
+            let recency_index = words.windows(3).any(|w| w[0] == "INDEX" && w[2].starts_with("search_docs_recent_"));
+            !rum && !recency_index
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restore_leaves_out_the_rum_extension_and_the_indexes_made_from_it() {
+        let list = "\
+;\n; Archive created at 2026-12-02 23:40:01 UTC\n\
+2; 3079 16385 EXTENSION - pg_trgm \n\
+4380; 0 0 COMMENT - EXTENSION pg_trgm \n\
+3; 3079 16466 EXTENSION - rum \n\
+4381; 0 0 COMMENT - EXTENSION rum \n\
+215; 1259 16500 TABLE public search_docs postgres\n\
+4100; 1259 16900 INDEX public search_docs_recent_0_idx postgres\n\
+4101; 1259 16901 INDEX public search_docs_tsv_idx postgres\n\
+4102; 1259 16902 INDEX public rumour_idx postgres\n";
+        let kept = keep_in_restore(list);
+        assert!(kept.contains("EXTENSION - pg_trgm") && kept.contains("COMMENT - EXTENSION pg_trgm"), "{kept}");
+        assert!(kept.contains("TABLE public search_docs ") && kept.contains("search_docs_tsv_idx"), "{kept}");
+        assert!(kept.contains("rumour_idx"), "{kept}");
+        assert!(!kept.contains("EXTENSION - rum") && !kept.contains("EXTENSION rum"), "{kept}");
+        assert!(!kept.contains("search_docs_recent_0_idx"), "{kept}");
+    }
 
     #[test]
     fn the_password_leaves_the_url_for_the_environment() {

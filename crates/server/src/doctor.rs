@@ -34,6 +34,7 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
     let db = open(&url).await;
     checks.push(("database".into(), timed(database(&db, &url)).await));
     checks.push(("clock".into(), timed(clock(&db)).await));
+    checks.push(("search".into(), timed(search(&db)).await));
     checks.push(("disk".into(), disk(config, &url)));
     for mailbox in &config.mailboxes {
         let verdict = timed(async {
@@ -115,6 +116,26 @@ async fn database(db: &Result<Db, String>, url: &str) -> Verdict {
         std::cmp::Ordering::Greater => Verdict::Failed(format!(
             "{backend}, schema version {version} is newer than this program's {known}: upgrade the program"
         )),
+    }
+}
+
+/// Whether the desk's search over every ticket has its recency indexes
+/// (PostgreSQL with the RUM extension); without them it still works, slower
+/// on a large base, so their absence is a note rather than a failure.
+async fn search(db: &Result<Db, String>) -> Verdict {
+    let Ok(db) = db else { return Verdict::Skipped("no database".into()) };
+    if !matches!(db, Db::Postgres(_)) {
+        return Verdict::Ok("SQLite FTS5, the most recent matches ranked first".into());
+    }
+    let found = async { guichet_store::search::has_recency_indexes(&mut db.conn().await?).await };
+    match found.await {
+        Ok(true) => Verdict::Ok("PostgreSQL, the most recent matches ranked first (RUM indexes)".into()),
+        Ok(false) => Verdict::Skipped(
+            "no RUM extension: the search over every ticket ranks every match, slow past some 100,000 tickets; \
+             install postgresql-15-rum, `CREATE EXTENSION rum` as a superuser, then `guichet migrate`"
+                .into(),
+        ),
+        Err(e) => Verdict::Failed(e.to_string()),
     }
 }
 

@@ -944,6 +944,70 @@ fn a_postgresql_backup_is_a_pg_dump_restored_only_into_an_empty_database() {
     assert!(text(&wrong.stderr).contains("is a PostgreSQL dump and the database is SQLite"), "{}", text(&wrong.stderr));
 }
 
+#[test]
+fn a_dump_with_the_rum_indexes_restores_for_an_owner_without_rum_and_migrate_makes_them_once_it_is_there() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let source = runtime.block_on(guichet_testkit::TestDb::new(guichet_testkit::Backend::Postgres));
+    let recency = |db: &guichet_store::Db| {
+        runtime.block_on(async {
+            guichet_store::search::has_recency_indexes(&mut db.conn().await.unwrap()).await.unwrap()
+        })
+    };
+    assert!(recency(&source.db), "the test server has RUM (scripts/test.sh installs postgresql-NN-rum)");
+    let dir = tempfile::tempdir().unwrap();
+    let demo =
+        run(dir.path(), &["--database-url", &source.url, "demo", "--establishments", "3", "--tickets", "60"], None);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let out = run(dir.path(), &["--database-url", &source.url, "backup", "--to", "b"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dump = std::fs::read_dir(dir.path().join("b")).unwrap().next().unwrap().unwrap().path();
+    let dump = dump.to_str().unwrap();
+
+    // An empty database owned by a role that is no superuser: it may not create RUM.
+    let admin = guichet_testkit::postgres_admin_url();
+    let name = format!("{}_owner", source.url.rsplit('/').next().unwrap());
+    runtime.block_on(async {
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE ROLE {name} LOGIN")).execute(&mut c).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name} OWNER {name}")).execute(&mut c).await.unwrap();
+    });
+    let (server, _) = admin.rsplit_once('/').unwrap();
+    let owner_url = server.replacen("://postgres@", &format!("://{name}@"), 1) + "/" + &name;
+    assert_ne!(owner_url, format!("{server}/{name}"), "GUICHET_TEST_POSTGRES_URL names the postgres user");
+    let out = run(dir.path(), &["--database-url", &owner_url, "restore", dump], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(dir.path(), &["--database-url", &owner_url, "migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let owner = runtime.block_on(guichet_store::Db::connect(&owner_url, false)).unwrap();
+    assert!(!recency(&owner), "no RUM for this owner, and none restored from the dump");
+    let doctor = run(dir.path(), &["--database-url", &owner_url, "doctor"], None);
+    assert!(text(&doctor.stdout).contains("search: no RUM extension"), "{}", text(&doctor.stdout));
+
+    // Found alike with and without the indexes.
+    let hits = |url: &str| {
+        let out = run(dir.path(), &["--database-url", url, "bench", "search", "--iterations", "1"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let rows = text(&out.stdout);
+        rows.lines().skip(2).map(|l| l.split_whitespace().rev().nth(2).unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let with_rum = hits(&source.url);
+    assert!(with_rum.iter().any(|n| n != "0"), "the demo's words are found: {with_rum:?}");
+    assert_eq!(hits(&owner_url), with_rum);
+
+    // A superuser installs the extension; the next migrate makes the indexes.
+    runtime.block_on(async {
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{server}/{name}")).await.unwrap();
+        sqlx::query("CREATE EXTENSION rum").execute(&mut c).await.unwrap();
+    });
+    let out = run(dir.path(), &["--database-url", &owner_url, "migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(recency(&owner));
+    let doctor = run(dir.path(), &["--database-url", &owner_url, "doctor"], None);
+    assert!(text(&doctor.stdout).contains("search: PostgreSQL, the most recent matches"), "{}", text(&doctor.stdout));
+    assert_eq!(hits(&owner_url), with_rum);
+    runtime.block_on(owner.close());
+}
+
 /// A Dovecot of one test's own (`scripts/mail-servers.sh`), stopped when dropped.
 struct Dovecot(tempfile::TempDir);
 
@@ -1003,6 +1067,7 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
         "ok    configuration: valid; 1 mailbox(es), SMTP configured".to_owned(),
         "ok    database: SQLite, schema version".to_owned(),
         "--    clock: SQLite runs on this machine's clock".to_owned(),
+        "ok    search: SQLite FTS5".to_owned(),
         "ok    disk: ".to_owned(),
         format!("ok    mailbox {desk}: signed in to "),
         "ok    smtp: 127.0.0.1 answers; nothing was sent".to_owned(),
@@ -1010,7 +1075,7 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
     ] {
         assert!(report.lines().any(|l| l.starts_with(&line)), "{line}\n{report}");
     }
-    assert_eq!(report.lines().count(), 7, "{report}");
+    assert_eq!(report.lines().count(), 8, "{report}");
 
     // The IMAP server stopped, and the service: each named in its own line.
     assert!(stop(child).success());

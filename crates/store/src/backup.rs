@@ -11,8 +11,12 @@ use std::str::FromStr;
 /// The first bytes of every SQLite database file.
 pub const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
-/// The file behind a `sqlite://` URL (`None` for an in-memory database).
+/// The file behind a `sqlite://` URL (`None` for an in-memory database or
+/// a PostgreSQL URL, which sqlx would otherwise take for a file name).
 pub fn sqlite_file(url: &str) -> Result<Option<PathBuf>> {
+    if crate::db::is_postgres_url(url) {
+        return Ok(None);
+    }
     let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
     let path = options.get_filename();
     Ok((path != Path::new(":memory:")).then(|| path.to_owned()))
@@ -55,4 +59,16 @@ pub async fn sqlite_check(path: &Path) -> std::result::Result<i64, String> {
             .await;
     let _ = conn.close().await;
     version.map_err(|_| "not a Guichet database (it has no schema version)".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgresql_url_names_no_sqlite_file() {
+        assert_eq!(sqlite_file("postgres://guichet@127.0.0.1:5432/guichet").unwrap(), None);
+        assert_eq!(sqlite_file("postgresql://127.0.0.1/guichet").unwrap(), None);
+        assert_eq!(sqlite_file("sqlite://data/guichet.db").unwrap(), Some(PathBuf::from("data/guichet.db")));
+    }
 }

@@ -90,6 +90,11 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrat
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 /// PostgreSQL connections a node keeps at most, unless configured.
 pub const DEFAULT_POOL_SIZE: u32 = 16;
+/// Whether a database URL names PostgreSQL (else it is SQLite's).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// The lease held by the node applying migrations.
 const MIGRATIONS_LEASE: &str = "migrations";
 /// How long the migrations lease lasts unless renewed.
@@ -157,7 +162,7 @@ impl Db {
     /// [`Db::connect`] with every option.
     pub async fn connect_with(url: &str, options: &DbOptions) -> Result<Db> {
         let DbOptions { create, write_queue, pool_size, durability } = *options;
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if is_postgres_url(url) {
             let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
             let pool = PgPoolOptions::new()
                 .max_connections(pool_size.max(1))
@@ -288,6 +293,12 @@ impl Db {
                 let mut migrator = sqlx::migrate!("../../migrations/postgres");
                 migrator.set_locking(false);
                 let outcome = migrator.run(pool).await.map_err(map);
+                if outcome.is_ok() {
+                    // Derived indexes only: the search works without them.
+                    if let Err(e) = crate::search::ensure_recency_indexes(pool).await {
+                        tracing::warn!(error = %e, "cannot make the search's recency indexes");
+                    }
+                }
                 keeper.abort();
                 let mut tx = self.begin().await?;
                 crate::leases::release_lease(&mut tx, MIGRATIONS_LEASE, &holder).await?;

@@ -1,7 +1,7 @@
 //! Ranked full-text search: the best documents first, within a ticket filter
 //! (and so within the reader's scope, in the query itself).
 
-use crate::db::{Conn, Db, Result};
+use crate::db::{Conn, Db, Raw, Result};
 use crate::tickets::{push_conditions, TicketFilter};
 use guichet_domain::ids::TicketId;
 use guichet_domain::search::SearchQuery;
@@ -29,7 +29,7 @@ pub async fn search(
 ) -> Result<Vec<Hit>> {
     let internal = filter.scope == guichet_domain::actor::TicketScope::All;
     let sqlite = conn.backend() == crate::Backend::Sqlite;
-    if sqlite && filter.is_everything() {
+    if filter.is_everything() && (sqlite || has_recency_indexes(conn).await?) {
         let rows = recent_best(db, conn, query, limit).await?;
         return Ok(best_per_ticket(rows, limit));
     }
@@ -106,29 +106,30 @@ fn best_per_ticket(rows: Vec<(i64, String, bool)>, limit: i64) -> Vec<Hit> {
     hits
 }
 
-/// The desk's search over the whole base, on SQLite. Ranking every match of
-/// a common word over millions of documents costs seconds, so only the most
-/// recent matches are ranked, of each kind of document apart (ticket text,
-/// reply or note, file name): documents are numbered after their source
-/// (ticket id × 4, comment id × 4 + 1, attachment id × 4 + 2) and replies
-/// outnumber tickets, so one window by number would hold recent replies and
-/// no ticket at all. bm25 weighs a word against the whole index, so the
-/// kinds' scores compare: their best are merged.
+/// The desk's search over the whole base. Ranking every match of a common
+/// word over millions of documents costs seconds, so only the most recent
+/// matches are ranked, of each kind of document apart (ticket text, reply
+/// or note, file name): documents are numbered after their source (ticket
+/// id × 4, comment id × 4 + 1, attachment id × 4 + 2) and replies outnumber
+/// tickets, so one window by number would hold recent replies and no ticket
+/// at all. Scores compare across kinds (bm25 weighs a word against the whole
+/// index; `ts_rank` against the document alone), so the kinds' best are merged.
 async fn recent_best(db: &Db, conn: &mut Conn, query: &SearchQuery, fetch: i64) -> Result<Vec<(i64, String, bool)>> {
-    let fts = query.to_fts5();
-    // Each kind's query expands a prefix again (FTS5 merges every word it
-    // starts): on separate connections the three run side by side.
+    let sqlite = conn.backend() == crate::Backend::Sqlite;
+    let text = if sqlite { query.to_fts5() } else { query.to_tsquery() };
+    // Each kind's query reads the word's postings again (a prefix expands
+    // to every word it starts): on separate connections the three run side by side.
     let (tickets, comments, files) = if db.parallel_reads() {
         let kind = |kind: i64| {
-            let fts = fts.as_str();
-            async move { recent_best_of_kind(&mut db.conn().await?, fts, kind, fetch).await }
+            let text = text.as_str();
+            async move { recent_best_of_kind(&mut db.conn().await?, text, kind, fetch).await }
         };
         futures_util::future::try_join3(kind(0), kind(1), kind(2)).await?
     } else {
         (
-            recent_best_of_kind(conn, &fts, 0, fetch).await?,
-            recent_best_of_kind(conn, &fts, 1, fetch).await?,
-            recent_best_of_kind(conn, &fts, 2, fetch).await?,
+            recent_best_of_kind(conn, &text, 0, fetch).await?,
+            recent_best_of_kind(conn, &text, 1, fetch).await?,
+            recent_best_of_kind(conn, &text, 2, fetch).await?,
         )
     };
     let mut rows: Vec<_> = tickets.into_iter().chain(comments).chain(files).collect();
@@ -138,13 +139,16 @@ async fn recent_best(db: &Db, conn: &mut Conn, query: &SearchQuery, fetch: i64) 
 
 /// The best `fetch` tickets among the [`RANKED_WINDOW`] most recent matching
 /// documents of one kind, by their best document there: ticket, text,
-/// internal, bm25 score, number.
+/// internal, score (lower is better), number.
 async fn recent_best_of_kind(
     conn: &mut Conn,
-    fts: &str,
+    text: &str,
     kind: i64,
     fetch: i64,
 ) -> Result<Vec<(i64, String, bool, f64, i64)>> {
+    if let Raw::Postgres(c) = conn.raw() {
+        return recent_best_of_kind_postgres(c, text, kind, fetch).await;
+    }
     let sql = format!(
         "SELECT ticket_id, body, internal, score, number FROM \
          (SELECT s.ticket_id, s.body, s.internal = 1 AS internal, w.score, w.number, \
@@ -154,5 +158,96 @@ async fn recent_best_of_kind(
          JOIN search_index s ON s.rowid = w.number) \
          WHERE place = 1 ORDER BY score, number DESC LIMIT $3"
     );
-    Ok(on_conn!(conn, |c| sqlx::query_as(&sql).bind(fts).bind(RANKED_WINDOW).bind(fetch).fetch_all(&mut *c).await)?)
+    Ok(on_conn!(conn, |c| sqlx::query_as(&sql).bind(text).bind(RANKED_WINDOW).bind(fetch).fetch_all(&mut *c).await)?)
+}
+
+/// The PostgreSQL side of [`recent_best_of_kind`], from the kind's RUM index
+/// (see [`ensure_recency_indexes`]), which keeps each document's number
+/// beside its words and so yields the most recent matches without reading
+/// every one from the table. The planner misjudges how many documents a
+/// common word matches and would read them all through a bitmap instead;
+/// RUM sorts the matches' numbers in `work_mem`, which spilled to disk at
+/// the default 4 MB for a prefix (221 ms, 83 ms in memory at 1M tickets).
+async fn recent_best_of_kind_postgres(
+    conn: &mut sqlx::PgConnection,
+    tsquery: &str,
+    kind: i64,
+    fetch: i64,
+) -> Result<Vec<(i64, String, bool, f64, i64)>> {
+    let sql = format!(
+        "SELECT ticket_id, body, internal, score, number FROM \
+         (SELECT DISTINCT ON (ticket_id) ticket_id, body, internal, score, number FROM \
+         (SELECT ticket_id, body, internal, -ts_rank(tsv, to_tsquery('french', $1))::FLOAT8 AS score, id AS number \
+         FROM search_docs WHERE tsv @@ to_tsquery('french', $1) AND id % 4 = {kind} \
+         ORDER BY id <=| 9223372036854775807::BIGINT LIMIT $2) w \
+         ORDER BY ticket_id, score, number DESC) best ORDER BY score, number DESC LIMIT $3"
+    );
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    sqlx::query("SELECT set_config('enable_bitmapscan', 'off', TRUE), set_config('work_mem', '64MB', TRUE)")
+        .execute(&mut *tx)
+        .await?;
+    let rows = sqlx::query_as(&sql).bind(tsquery).bind(RANKED_WINDOW).bind(fetch).fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The names of the RUM indexes, one per kind of document.
+fn recency_index(kind: i64) -> String {
+    format!("search_docs_recent_{kind}_idx")
+}
+
+/// Whether this PostgreSQL database has the recency indexes (a catalog
+/// lookup, so that indexes made after start-up are used at once).
+pub async fn has_recency_indexes(conn: &mut Conn) -> Result<bool> {
+    let Raw::Postgres(c) = conn.raw() else { return Ok(false) };
+    let found: i64 = sqlx::query_scalar("SELECT COUNT(to_regclass(name)) FROM UNNEST($1::TEXT[]) AS name")
+        .bind((0..3).map(recency_index).collect::<Vec<_>>())
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(found == 3)
+}
+
+/// Makes the desk's search over the whole base fast on PostgreSQL when the
+/// RUM extension (`postgresql-15-rum`, packaged apart from PostgreSQL) can
+/// be had: GIN finds a word's documents but neither their order nor their
+/// rank, so a common word or a prefix meant reading and ranking hundreds of
+/// thousands of rows (1.5 s for `navigat*` at 1M tickets). The indexes are
+/// derived data, made here rather than in a migration: a migration cannot
+/// depend on a package the server may lack, a superuser must create the
+/// extension, and a restore must not fail where it is missing. Without them
+/// the search works as before, from GIN. Returns whether they are there.
+pub async fn ensure_recency_indexes(pool: &sqlx::PgPool) -> Result<bool> {
+    let installed: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'rum')").fetch_one(pool).await?;
+    if !installed {
+        let creatable: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'rum') \
+             AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+        )
+        .fetch_one(pool)
+        .await?;
+        if !creatable {
+            tracing::info!(
+                "the RUM extension is not installed in this database: the desk's search over every ticket \
+                 ranks all matches (see docs/performance.md; a superuser may `CREATE EXTENSION rum`)"
+            );
+            return Ok(false);
+        }
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS rum").execute(pool).await?;
+    }
+    for kind in 0..3 {
+        let name = recency_index(kind);
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(pool).await?;
+        if exists {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let sql = format!(
+            "CREATE INDEX IF NOT EXISTS {name} ON search_docs USING rum (tsv rum_tsvector_addon_ops, id) \
+             WITH (attach = 'id', to = 'tsv') WHERE id % 4 = {kind}"
+        );
+        sqlx::query(&sql).execute(pool).await?;
+        tracing::info!(index = %name, seconds = started.elapsed().as_secs_f64(), "search index made");
+    }
+    Ok(true)
 }
