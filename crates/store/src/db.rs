@@ -223,9 +223,12 @@ impl Db {
                     .max_lifetime(max_lifetime)
                     .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
-                    // Eight readers with the writer's cache each would hold a
-                    // quarter of a gigabyte; the OS page cache serves them as well.
-                    .connect_with(options.create_if_missing(false).pragma("cache_size", "-8000"))
+                    // The OS page cache serves the readers as well as their
+                    // own would: 1 MB each rather than 8 took the server's peak
+                    // under eight clients' lists from 227–252 MB to 126 MB, and
+                    // the queries and searches at 200k and 1M tickets no slower
+                    // (docs/performance.md, "Memory after a load").
+                    .connect_with(options.create_if_missing(false).pragma("cache_size", "-1000"))
                     .await?
             };
             let batches = crate::group_commit::WriteQueue::start(writer.clone(), write_queue);
