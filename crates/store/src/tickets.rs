@@ -739,19 +739,30 @@ where
             }
         },
         Condition::TitleContains { needle, negated } => {
-            let pattern = format!("%{}%", crate::establishments::escape_like(&needle.to_lowercase()));
+            let like = |text: String| format!("%{}%", crate::establishments::escape_like(&text));
             qb.push(format_args!("{}(", not(*negated)));
-            // On SQLite the titles' trigram index (migration 0032) picks the
-            // few candidates, which the LIKE then checks: the same answers as
-            // the LIKE alone, without reading every title. A needle under
-            // three characters has no trigram: the LIKE alone. PostgreSQL's
-            // trigram index serves the LIKE itself.
-            if DB::NAME == "SQLite" && needle.chars().count() >= 3 {
-                let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
-                qb.push("t.id IN (SELECT rowid FROM search_titles WHERE search_titles MATCH ").push_bind(phrase);
-                qb.push(") AND ");
+            if DB::NAME == "SQLite" {
+                // SQLite's LOWER and LIKE fold ASCII letters only: `école`
+                // missed "École". The titles' trigram index (migration 0032)
+                // folds every letter's case, and a phrase of trigrams is a
+                // piece of the title: it answers alone, from the index. A
+                // needle under three characters has no trigram: the title
+                // then holds it in small or in capital letters (LIKE still
+                // folds the ASCII ones), "Él" for `él`.
+                if needle.chars().count() >= 3 {
+                    let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+                    qb.push("t.id IN (SELECT rowid FROM search_titles WHERE search_titles MATCH ").push_bind(phrase);
+                    qb.push(")");
+                } else {
+                    qb.push("t.title LIKE ").push_bind(like(needle.to_lowercase())).push(" ESCAPE '\\'");
+                    qb.push(" OR t.title LIKE ").push_bind(like(needle.to_uppercase())).push(" ESCAPE '\\'");
+                }
+                qb.push(")");
+            } else {
+                // PostgreSQL's LOWER follows the database's locale (UTF-8:
+                // every letter), and its trigram index serves the LIKE itself.
+                qb.push("LOWER(t.title) LIKE ").push_bind(like(needle.to_lowercase())).push(" ESCAPE '\\')");
             }
-            qb.push("LOWER(t.title) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
         }
     }
 }
