@@ -912,21 +912,28 @@ fn restore_clears_a_stale_write_ahead_log_and_refuses_what_is_not_a_backup() {
     }
 }
 
+/// Loads a small demo into the PostgreSQL database at `url` and backs it up
+/// under `dir/b`: the dump's path.
+fn postgresql_demo_backup(dir: &Path, url: &str, tickets: u32) -> String {
+    let tickets = tickets.to_string();
+    let demo = run(dir, &["--database-url", url, "demo", "--establishments", "3", "--tickets", &tickets], None);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+    let out = run(dir, &["--database-url", url, "backup", "--to", "b"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("pg_dump custom format"), "{}", text(&out.stdout));
+    let dump = std::fs::read_dir(dir.join("b")).unwrap().next().unwrap().unwrap().path();
+    assert!(dump.to_str().unwrap().ends_with(".dump"));
+    dump.to_str().unwrap().to_owned()
+}
+
 #[test]
 fn a_postgresql_backup_is_a_pg_dump_restored_only_into_an_empty_database() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let source = runtime.block_on(guichet_testkit::TestDb::new(guichet_testkit::Backend::Postgres));
     let empty = runtime.block_on(guichet_testkit::empty_postgres_database());
     let dir = tempfile::tempdir().unwrap();
-    let demo =
-        run(dir.path(), &["--database-url", &source.url, "demo", "--establishments", "3", "--tickets", "30"], None);
-    assert!(demo.status.success(), "{}", text(&demo.stderr));
-    let out = run(dir.path(), &["--database-url", &source.url, "backup", "--to", "b"], None);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("pg_dump custom format"), "{}", text(&out.stdout));
-    let dump = std::fs::read_dir(dir.path().join("b")).unwrap().next().unwrap().unwrap().path();
-    assert!(dump.to_str().unwrap().ends_with(".dump"));
-    let dump = dump.to_str().unwrap();
+    let dump = postgresql_demo_backup(dir.path(), &source.url, 30);
+    let dump = dump.as_str();
 
     let out = run(dir.path(), &["--database-url", &empty, "restore", dump], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -955,13 +962,8 @@ fn a_dump_with_the_rum_indexes_restores_for_an_owner_without_rum_and_migrate_mak
     };
     assert!(recency(&source.db), "the test server has RUM (scripts/test.sh installs postgresql-NN-rum)");
     let dir = tempfile::tempdir().unwrap();
-    let demo =
-        run(dir.path(), &["--database-url", &source.url, "demo", "--establishments", "3", "--tickets", "60"], None);
-    assert!(demo.status.success(), "{}", text(&demo.stderr));
-    let out = run(dir.path(), &["--database-url", &source.url, "backup", "--to", "b"], None);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let dump = std::fs::read_dir(dir.path().join("b")).unwrap().next().unwrap().unwrap().path();
-    let dump = dump.to_str().unwrap();
+    let dump = postgresql_demo_backup(dir.path(), &source.url, 60);
+    let dump = dump.as_str();
 
     // An empty database owned by a role that is no superuser: it may not create RUM.
     let admin = guichet_testkit::postgres_admin_url();

@@ -129,6 +129,20 @@ pub struct ResolvedClocks {
     pub sla_state: Option<String>,
 }
 
+/// On SQLite, the index a whole desk's period by resolution is read from.
+/// Its planner prefers a skip-scan of the service-level index, then reads
+/// each ticket from the table: 1.6 s for a month of service levels at
+/// 1,000,000 tickets, against 0.22 s from `tickets_resolved_idx`, which
+/// carries what these reports read (migration 0034). A narrower filter
+/// leaves the choice to the planner (a school's index, say).
+fn by_resolution(sqlite: bool, filter: &TicketFilter) -> &'static str {
+    if sqlite && filter.is_everything() {
+        " INDEXED BY tickets_resolved_idx"
+    } else {
+        ""
+    }
+}
+
 /// Calls `each` for every ticket resolved in `[start, end)`, streamed.
 pub async fn for_each_resolved(
     conn: &mut Conn,
@@ -137,11 +151,12 @@ pub async fn for_each_resolved(
     end: DateTime<Utc>,
     mut each: impl FnMut(ResolvedClocks),
 ) -> Result<()> {
+    let hint = by_resolution(conn.backend() == crate::Backend::Sqlite, filter);
     on_conn!(conn, |c| {
-        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(format!(
             "SELECT t.ticket_type, t.priority, t.created_at, t.first_response_at, t.resolved_at, t.sla_state \
-             FROM tickets t",
-        );
+             FROM tickets t{hint}"
+        ));
         push_conditions(&mut qb, filter);
         qb.push(" AND t.resolved_at >= ").push_bind(to_micros(start));
         qb.push(" AND t.resolved_at < ").push_bind(to_micros(end));
@@ -161,11 +176,12 @@ pub async fn sla_met(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<(String, String, i64, i64)>> {
+    let hint = by_resolution(conn.backend() == crate::Backend::Sqlite, filter);
     Ok(on_conn!(conn, |c| {
-        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(format!(
             "SELECT t.ticket_type, t.priority, COUNT(*), \
-             SUM(CASE WHEN t.sla_state = 'breached' THEN 0 ELSE 1 END) FROM tickets t",
-        );
+             SUM(CASE WHEN t.sla_state = 'breached' THEN 0 ELSE 1 END) FROM tickets t{hint}"
+        ));
         push_conditions(&mut qb, filter);
         qb.push(" AND t.resolved_at >= ").push_bind(to_micros(start));
         qb.push(" AND t.resolved_at < ").push_bind(to_micros(end));
