@@ -46,6 +46,17 @@ backend_test!(words_are_found_whatever_their_accents_case_or_ending, |app| async
     assert_eq!(text["total"], 1);
 });
 
+backend_test!(many_desk_searches_at_once_all_answer_without_waiting_on_each_other, |app| async move {
+    let f = app.fixture().await;
+    // Each search over every ticket reads its three kinds of documents side
+    // by side: more searches at once than the pool has connections must not
+    // leave each holding one and waiting for another.
+    let searches = (0..40).map(|_| keys(&app, &f.agent, "regardons"));
+    // Held and waiting, each would fail when its pool's wait runs out.
+    let found = futures_util::future::join_all(searches).await;
+    assert!(found.iter().all(|keys| keys.len() == 2), "{found:?}");
+});
+
 backend_test!(replies_notes_and_file_names_are_indexed_as_they_are_written, |app| async move {
     let f = app.fixture().await;
     // The fixture's public reply, internal note and file names.
