@@ -161,6 +161,13 @@ backend_test!(breakdowns_times_service_levels_activity_and_escalations_are_count
         (claire["resolutions"].as_i64(), claire["replies"].as_i64(), claire["internal_notes"].as_i64()),
         (Some(3), Some(2), Some(4))
     );
+    // Narrowed to one school, only that school's tickets count: A and B are school A's.
+    for (uai, expected) in [(&d.f.uai_a, (Some(3), Some(1), Some(2))), (&d.f.uai_b, (Some(0), Some(1), Some(2)))] {
+        let school = app.get(&format!("/api/v1/reports/agents?{q}&establishment={uai}"), &d.f.agent).await.json();
+        let claire = school.as_array().unwrap().iter().find(|a| a["agent"] == "Claire Oreja").unwrap();
+        let counts = (claire["resolutions"].as_i64(), claire["replies"].as_i64(), claire["internal_notes"].as_i64());
+        assert_eq!(counts, expected, "{uai}: {school}");
+    }
     let april = app.get("/api/v1/reports/agents?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
     assert_eq!(april[0]["resolutions"], 2);
 
@@ -233,3 +240,22 @@ backend_test!(a_saved_filter_narrows_a_report, |app| async move {
     let other = app.get(&format!("/api/v1/reports/volume?filter={id}"), &d.f.technician).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND, "as if it did not exist");
 });
+
+backend_test!(
+    service_levels_still_count_a_ticket_whose_priority_was_edited_by_hand_outside_the_vocabulary,
+    |app| async move {
+        let d = data(&app).await;
+        let mut conn = app.app.db.conn().await.unwrap();
+        guichet_store::on_conn!(conn, |c| sqlx::query("UPDATE tickets SET priority = 'urgent' WHERE title = 'A'")
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))
+        .unwrap();
+        drop(conn);
+        let sla = app.get("/api/v1/reports/sla?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
+        let rows = sla["rows"].as_array().unwrap();
+        let resolved: i64 = rows.iter().map(|r| r["resolved"].as_i64().unwrap()).sum();
+        assert_eq!(resolved, 2, "{sla}");
+        assert!(rows.iter().any(|r| r["priority"] == "urgent" && r["resolved"] == 1), "{sla}");
+    }
+);
