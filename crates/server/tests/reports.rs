@@ -149,6 +149,11 @@ backend_test!(breakdowns_times_service_levels_activity_and_escalations_are_count
     let classes: i64 =
         times["resolution"]["distribution"].as_array().unwrap().iter().map(|c| c[1].as_i64().unwrap()).sum();
     assert_eq!(classes, 2);
+    // Over several weeks (SQLite reads a period a week at a time), each once.
+    for period in ["from=2026-03-01&to=2026-04-30", "from=2026-01-01&to=2026-12-31&granularity=month"] {
+        let times = app.get(&format!("/api/v1/reports/times?{period}"), &d.f.agent).await.json();
+        assert_eq!(times["resolution"]["count"], 2, "{period}: {times}");
+    }
 
     let sla = app.get("/api/v1/reports/sla?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
     let resolved: i64 = sla["rows"].as_array().unwrap().iter().map(|r| r["resolved"].as_i64().unwrap()).sum();
