@@ -64,7 +64,7 @@ impl From<StoreError> for AppError {
                 let message = format!("this `{field}` is already taken or refers to nothing");
                 AppError::Conflict { field, message }
             }
-            StoreError::Retry => AppError::Busy { retry_after: 1 },
+            StoreError::Retry | StoreError::Busy => AppError::Busy { retry_after: 1 },
             other => AppError::Internal(Box::new(other)),
         }
     }

@@ -21,6 +21,7 @@ pub async fn open_app(config: &Config) -> anyhow::Result<App> {
         write_queue: config.limits.write_queue,
         pool_size: config.database_pool_size,
         durability: config.durability.store(),
+        ..guichet_store::DbOptions::default()
     };
     let db = match Db::connect_with(&url, &options).await {
         Ok(db) => db,

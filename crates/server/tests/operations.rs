@@ -113,3 +113,31 @@ per_backend_test!(a_schools_open_tickets_are_found_whichever_index_drives_the_qu
     let open_b = format!("establishment = {} AND resolved IS EMPTY", f.uai_b);
     assert!(keys_for(&app, &f.requester_a, &open_b).await.is_empty());
 });
+
+per_backend_test!(
+    a_request_that_waits_too_long_for_a_database_connection_is_told_busy_not_internal_error,
+    |backend| async move {
+        let migrated = guichet_testkit::TestDb::new(backend).await;
+        let options = guichet_store::DbOptions {
+            pool_size: 1,
+            acquire_timeout: std::time::Duration::from_millis(200),
+            ..guichet_store::DbOptions::default()
+        };
+        let db = guichet_store::Db::connect_with(&migrated.url, &options).await.unwrap();
+        // Every connection a request may take (SQLite: its eight readers).
+        let mut held = Vec::new();
+        let err = loop {
+            match db.conn().await {
+                Ok(conn) => held.push(conn),
+                Err(e) => break e,
+            }
+            assert!(held.len() <= 8, "the pool never ran out");
+        };
+        assert!(matches!(err, guichet_store::StoreError::Busy), "{err:?}");
+        let answered = guichet_app::AppError::from(err);
+        assert!(matches!(answered, guichet_app::AppError::Busy { retry_after: 1 }), "{answered:?}");
+        // Once a connection is back, the next request gets it.
+        held.pop();
+        assert!(db.conn().await.is_ok());
+    }
+);

@@ -27,12 +27,17 @@ pub enum StoreError {
     /// serialize it: trying again is all it takes.
     #[error("the database asks to try again")]
     Retry,
+    /// Every connection of the pool stayed taken for as long as a request
+    /// may wait for one: the server is overloaded, not broken.
+    #[error("every database connection stayed busy")]
+    Busy,
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::PoolTimedOut => StoreError::Busy,
             // deadlock_detected, serialization_failure
             sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")) => StoreError::Retry,
             sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
@@ -138,6 +143,9 @@ pub struct DbOptions {
     pub pool_size: u32,
     /// SQLite's commits (PostgreSQL keeps its server's own settings).
     pub durability: Durability,
+    /// How long a request waits for a connection (PostgreSQL's pool,
+    /// SQLite's readers) before it is answered "busy".
+    pub acquire_timeout: Duration,
 }
 
 impl Default for DbOptions {
@@ -147,6 +155,7 @@ impl Default for DbOptions {
             write_queue: crate::group_commit::DEFAULT_QUEUE,
             pool_size: DEFAULT_POOL_SIZE,
             durability: Durability::Safe,
+            acquire_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -161,12 +170,12 @@ impl Db {
 
     /// [`Db::connect`] with every option.
     pub async fn connect_with(url: &str, options: &DbOptions) -> Result<Db> {
-        let DbOptions { create, write_queue, pool_size, durability } = *options;
+        let DbOptions { create, write_queue, pool_size, durability, acquire_timeout } = *options;
         if is_postgres_url(url) {
             let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
             let pool = PgPoolOptions::new()
                 .max_connections(pool_size.max(1))
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(acquire_timeout)
                 .connect_with(options)
                 .await?;
             Ok(Db::Postgres(pool))
@@ -222,7 +231,7 @@ impl Db {
                     .idle_timeout(idle_timeout)
                     .max_lifetime(max_lifetime)
                     .test_before_acquire(false)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(acquire_timeout)
                     // The OS page cache serves the readers as well as their
                     // own would: 1 MB each rather than 8 took the server's peak
                     // under eight clients' lists from 227–252 MB to 126 MB, and
