@@ -264,3 +264,22 @@ backend_test!(
         assert!(rows.iter().any(|r| r["priority"] == "urgent" && r["resolved"] == 1), "{sla}");
     }
 );
+
+backend_test!(the_reports_page_names_categories_types_and_levels_in_the_readers_language, |app| async move {
+    let d = data(&app).await;
+    for key in ["A", "B"] {
+        let found = app.get(&format!("/api/v1/tickets?q=title%20~%20{key}"), &d.f.agent).await.json();
+        let ticket = found["items"].as_array().unwrap().iter().find(|t| t["title"] == key).unwrap().clone();
+        let path = format!("/api/v1/tickets/{}", ticket["key"].as_str().unwrap());
+        let r = app.patch(&path, &d.f.agent, json!({"category": "mail", "type": "assistance"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    }
+    let s = app.sign_in("claire@desk.test", PASSWORD).await;
+    let path = "/reports?from=2026-03-01&to=2026-04-30&granularity=month";
+    let french = String::from_utf8_lossy(&app.page(&s.cookie, path).await.bytes).into_owned();
+    assert!(french.contains("Messagerie"), "{french}");
+    let english =
+        String::from_utf8_lossy(&app.page(&format!("{}; guichet_lang=en", s.cookie), path).await.bytes).into_owned();
+    assert!(english.contains(">Mail<") || english.contains("Mail :"), "the category's English label: {english}");
+    assert!(!english.contains("Messagerie"), "no French category label in English: {english}");
+});

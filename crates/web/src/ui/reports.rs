@@ -108,6 +108,12 @@ struct ReportsPage {
     sections: Vec<Section>,
 }
 
+/// A category's label in the reader's language, by its code.
+fn category_label(lang: Language, categories: &[guichet_store::categories::Category], code: &str) -> Option<String> {
+    let c = categories.iter().find(|c| c.code == code)?;
+    Some(if lang == Language::En { c.label_en.clone() } else { c.label_fr.clone() })
+}
+
 fn header_label(lang: Language, h: &str) -> String {
     label(lang, &format!("col_{h}"))
 }
@@ -150,6 +156,7 @@ async fn sections(
     let lang = viewer.lang;
     let csv = |name: &str| format!("/reports/{name}.csv?{query}");
     let mut out = Vec::new();
+    let categories = app.categories().await?;
 
     let volume = app.report_volume(scope).await?;
     let labels: Vec<String> = volume.rows.iter().map(|r| r.label.clone()).collect();
@@ -202,20 +209,17 @@ async fn sections(
         (Dimension::Establishment, "by_establishment", "establishment"),
         (Dimension::Tier, "by_tier", "tier"),
     ] {
-        let shares = app.report_breakdown(scope, dimension, 10).await?;
-        let items: Vec<(String, i64)> = shares
-            .iter()
-            .map(|s| {
-                (
-                    if matches!(dimension, Dimension::Establishment) && s.key != "others" {
-                        s.label.clone()
-                    } else {
-                        label(lang, &s.label)
-                    },
-                    s.count,
-                )
-            })
-            .collect();
+        let mut shares = app.report_breakdown(scope, dimension, 10).await?;
+        for s in &mut shares {
+            s.label = match dimension {
+                Dimension::Establishment if s.key != "others" => s.label.clone(),
+                Dimension::Category => {
+                    category_label(lang, &categories, &s.key).unwrap_or_else(|| label(lang, &s.label))
+                }
+                _ => label(lang, &s.label),
+            };
+        }
+        let items: Vec<(String, i64)> = shares.iter().map(|s| (s.label.clone(), s.count)).collect();
         let desc = items.iter().map(|(l, n)| format!("{l} : {n}")).collect::<Vec<_>>().join(", ");
         let title = format!("{} — {}", t(lang, "report_breakdown"), t(lang, key));
         let chart = hbars(key, &title, &desc, &items);
@@ -319,7 +323,15 @@ async fn sections(
         note,
     ));
 
-    let sat = app.report_satisfaction(viewer.principal(), scope).await?;
+    let mut sat = app.report_satisfaction(viewer.principal(), scope).await?;
+    for row in sat.by_type.iter_mut().chain(&mut sat.by_tier) {
+        row.label = label(lang, &row.key);
+    }
+    for row in &mut sat.by_category {
+        if let Some(name) = category_label(lang, &categories, &row.key) {
+            row.label = name;
+        }
+    }
     let note = match (sat.total.average, lang) {
         (Some(avg), Language::Fr) => format!(
             "{} avis sur {} enquêtes envoyées ; note moyenne {avg:.1}/5, {} % satisfaits (4 ou 5).",
