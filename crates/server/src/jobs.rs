@@ -319,6 +319,8 @@ impl Drop for JobTimer {
 async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Receiver<Option<Fence>>, period: Duration) {
     let mut ticker = tokio::time::interval(period);
     let mut optimized: Option<std::time::Instant> = None;
+    // A pass merging SQLite's full-text indexes, and whether its next step starts it.
+    let mut merging: Option<bool> = None;
     loop {
         let scheduled = tokio::select! {
             at = ticker.tick() => at,
@@ -370,11 +372,44 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
                 Err(e) => tracing::warn!(error = %e, "cannot refresh the planner's statistics"),
             }
             optimized = Some(std::time::Instant::now());
+            merging = Some(true);
+        }
+        // The full-text indexes merged into one segment each (SQLite), a
+        // bounded share of each tick until done: each step holds the
+        // writer some 25 ms, and writes go on between steps.
+        if let Some(start) = merging {
+            merging = merge_search(&app, start, &stopped).await;
         }
         match failure {
             Some(e) => app.tasks.failed("clock", &e, app.now()),
             None => app.tasks.succeeded("clock", app.now()),
         }
+    }
+}
+
+/// The longest a tick spends merging the full-text indexes.
+const SEARCH_MERGE_BUDGET: Duration = Duration::from_secs(1);
+
+/// Steps of a merge pass for at most [`SEARCH_MERGE_BUDGET`]; what is left
+/// for the next tick (`Some(start)`), or `None` once the pass is done.
+async fn merge_search(app: &App, mut start: bool, stopped: &watch::Receiver<bool>) -> Option<bool> {
+    let began = std::time::Instant::now();
+    loop {
+        match app.db.merge_search_step(start).await {
+            Ok(true) => {
+                tracing::info!(ms = began.elapsed().as_millis() as u64, "full-text indexes merged");
+                return None;
+            }
+            Ok(false) => start = false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot merge the full-text indexes; going on at the next tick");
+                return Some(start);
+            }
+        }
+        if began.elapsed() >= SEARCH_MERGE_BUDGET || *stopped.borrow() {
+            return Some(start);
+        }
+        tokio::task::yield_now().await;
     }
 }
 

@@ -152,3 +152,44 @@ backend_test!(postgresql_stems_french_words_where_sqlite_matches_them_whole, |ap
         guichet_testkit::Backend::Sqlite => assert!(stemmed.is_empty(), "FTS5 matches whole words: {stemmed:?}"),
     }
 });
+
+backend_test!(merging_the_full_text_indexes_leaves_one_segment_and_the_same_answers, |app| async move {
+    let f = app.fixture().await;
+    // Each filing commits alone: SQLite's index gains a segment each time.
+    for i in 0..30 {
+        let body = json!({"title": format!("Cartable numérique {i}"), "establishment": f.uai_a});
+        assert_eq!(app.post("/api/v1/tickets", &f.requester_a, body).await.status, StatusCode::CREATED);
+    }
+    let query = |q: &str| format!("/api/v1/tickets?q={}&per_page=100", urlencode(q));
+    let before_search = keys(&app, &f.agent, "cartable").await;
+    let before_list = app.get(&query("text ~ cartable ORDER BY created"), &f.agent).await.json();
+    let segments = || async {
+        let mut conn = app.app.db.conn().await.unwrap();
+        let sql = "SELECT COUNT(DISTINCT segid) FROM search_index_idx";
+        match conn.raw() {
+            guichet_store::db::Raw::Sqlite(c) => {
+                Some(sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *c).await.unwrap())
+            }
+            guichet_store::db::Raw::Postgres(_) => None,
+        }
+    };
+    let before = segments().await;
+    if let Some(n) = before {
+        assert!(n > 1, "{n} segment(s) before merging");
+    }
+    let mut steps = 0;
+    let mut start = true;
+    while !app.app.db.merge_search_step(start).await.unwrap() {
+        start = false;
+        steps += 1;
+        assert!(steps < 1000, "the merge never ends");
+    }
+    if before.is_some() {
+        assert_eq!(segments().await, Some(1));
+    }
+    assert_eq!(keys(&app, &f.agent, "cartable").await, before_search);
+    assert_eq!(before_search.len(), 20, "the first page of the desk's search");
+    let after_list = app.get(&query("text ~ cartable ORDER BY created"), &f.agent).await.json();
+    assert_eq!(after_list["items"], before_list["items"]);
+    assert_eq!(after_list["items"].as_array().map(Vec::len), Some(30), "{after_list}");
+});

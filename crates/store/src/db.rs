@@ -127,6 +127,9 @@ pub enum Durability {
     Fast,
 }
 
+/// The pages of full-text index one merge step rewrites (see [`Db::merge_search_step`]).
+pub const SEARCH_MERGE_PAGES: i64 = 500;
+
 /// How long a SQLite connection stays open unused.
 pub const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a SQLite connection serves before it is replaced.
@@ -263,6 +266,47 @@ impl Db {
     pub async fn optimize(&self) -> Result<()> {
         if let Db::Sqlite { writer, .. } = self {
             sqlx::query("PRAGMA optimize=0x10002").execute(writer).await?;
+        }
+        Ok(())
+    }
+
+    /// One step of merging SQLite's full-text indexes into a single
+    /// segment; `start` begins a new pass. Returns true when there was
+    /// nothing left to merge (always on PostgreSQL, whose GIN and RUM
+    /// indexes keep themselves).
+    ///
+    /// FTS5 adds a segment per batch of writes and merges them level by
+    /// level: the demo's million tickets had 24 segments, and a query
+    /// looked each word up in every one of them (`text ~ "mot de passe"`
+    /// 4.5 s; once merged, 0.65 s). A pass rewrites the index, so it runs
+    /// daily (the clock job), in steps of [`SEARCH_MERGE_PAGES`] pages that
+    /// hold the writer some 25 ms each (the first, which lays the segments
+    /// side by side, about half a second at 1M).
+    pub async fn merge_search_step(&self, start: bool) -> Result<bool> {
+        let Db::Sqlite { writer, .. } = self else {
+            return Ok(true);
+        };
+        let pages = if start { -SEARCH_MERGE_PAGES } else { SEARCH_MERGE_PAGES };
+        let mut c = writer.acquire().await?;
+        let mut done = true;
+        for table in ["search_index", "search_titles"] {
+            let before: i64 = sqlx::query_scalar("SELECT total_changes()").fetch_one(&mut *c).await?;
+            sqlx::query(&format!("INSERT INTO {table} ({table}, rank) VALUES ('merge', $1)"))
+                .bind(pages)
+                .execute(&mut *c)
+                .await?;
+            let after: i64 = sqlx::query_scalar("SELECT total_changes()").fetch_one(&mut *c).await?;
+            // The command itself counts as one change; more is work done.
+            done &= after - before < 2;
+        }
+        Ok(done)
+    }
+
+    /// Merges the full-text indexes to one segment each, step after step.
+    pub async fn merge_search(&self) -> Result<()> {
+        let mut start = true;
+        while !self.merge_search_step(start).await? {
+            start = false;
         }
         Ok(())
     }
