@@ -376,7 +376,7 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
         }
         // The full-text indexes merged into one segment each (SQLite), a
         // bounded share of each tick until done: each step holds the
-        // writer some 25 ms, and writes go on between steps.
+        // writer for tens of milliseconds, and writes go on between steps.
         if let Some(start) = merging {
             merging = merge_search(&app, start, &stopped).await;
         }

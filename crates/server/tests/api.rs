@@ -284,7 +284,8 @@ backend_test!(health_and_openapi_are_served, |app| async move {
 
 // The search indexes differ by design (FTS5 tables on SQLite, a tsvector
 // table and a trigram index on PostgreSQL): the search tests compare them.
-// Indexes named `…_pg_idx` exist for PostgreSQL's planner alone.
+// Indexes named `…_pg_idx` exist for PostgreSQL's planner alone, `…_sqlite_idx`
+// for SQLite's.
 #[tokio::test]
 async fn both_migration_trees_produce_the_same_schema() {
     async fn schema(app: &TestApp) -> Vec<String> {
@@ -293,7 +294,8 @@ async fn both_migration_trees_produce_the_same_schema() {
             guichet_testkit::Backend::Sqlite => "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p \
                 WHERE m.type = 'table' AND m.name NOT LIKE '\\_%' ESCAPE '\\' AND m.name NOT LIKE 'sqlite%' \
                 AND m.name NOT LIKE 'search%' \
-                UNION ALL SELECT 'index ' || name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite%'",
+                UNION ALL SELECT 'index ' || name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite%' \
+                AND name NOT LIKE '%\\_sqlite\\_idx' ESCAPE '\\'",
             guichet_testkit::Backend::Postgres => "SELECT table_name || '.' || column_name FROM information_schema.columns \
                 WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' AND table_name NOT LIKE 'search%' \
                 UNION ALL SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%pkey' \

@@ -193,3 +193,39 @@ backend_test!(merging_the_full_text_indexes_leaves_one_segment_and_the_same_answ
     assert_eq!(after_list["items"], before_list["items"]);
     assert_eq!(after_list["items"].as_array().map(Vec::len), Some(30), "{after_list}");
 });
+
+/// A page of a query's tickets: their keys, the total and whether there are more.
+async fn page_of(app: &TestApp, token: &str, q: &str, page: u32) -> (Vec<String>, Option<i64>, Option<bool>) {
+    let path = format!("/api/v1/tickets?q={}&per_page=25&page={page}", urlencode(q));
+    let r = app.get(&path, token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    let v = r.json();
+    let keys = v["items"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_owned()).collect();
+    (keys, v["total"].as_i64(), v["more_than_total"].as_bool())
+}
+
+backend_test!(words_in_many_documents_list_and_count_as_words_in_few_do, |app| async move {
+    // Enough demo tickets that "mot de passe" is in more than COMMON_TEXT_DOCUMENTS
+    // documents: SQLite then asks each ticket in the page's order, and counts from
+    // the documents; `OR title ~ …` keeps the other plan, as a reference.
+    let options = guichet_app::demo::DemoOptions { establishments: 3, tickets: 2_500, ..Default::default() };
+    let report = app.app.load_demo(&options).await.unwrap();
+    let agent = report.logins.iter().find(|l| l.role == guichet_domain::user::Role::Agent).unwrap();
+    let school = report.logins.iter().find(|l| l.role == guichet_domain::user::Role::Requester).unwrap();
+    let shapes = [
+        ("text ~ \"mot de passe\"", "ORDER BY updated DESC"),
+        ("text ~ \"mot de passe\" AND priority != low", "ORDER BY created"),
+        ("priority IN (high, critical) AND text ~ \"mot*\"", "ORDER BY updated DESC"),
+    ];
+    for token in [&agent.token, &school.token] {
+        for (condition, order) in shapes {
+            let reference = format!("({condition} OR title ~ \"zqxw jvkp\") {order}");
+            for page in [1, 3] {
+                let common = page_of(&app, token, &format!("{condition} {order}"), page).await;
+                let other = page_of(&app, token, &reference, page).await;
+                assert_eq!(common, other, "{condition} {order}, page {page}");
+                assert_eq!(common.0.len(), 25, "{condition}: a full page {page}");
+            }
+        }
+    }
+});

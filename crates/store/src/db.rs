@@ -280,8 +280,8 @@ impl Db {
     /// looked each word up in every one of them (`text ~ "mot de passe"`
     /// 4.5 s; once merged, 0.65 s). A pass rewrites the index, so it runs
     /// daily (the clock job), in steps of [`SEARCH_MERGE_PAGES`] pages that
-    /// hold the writer some 25 ms each (the first, which lays the segments
-    /// side by side, about half a second at 1M).
+    /// each hold the writer for tens of milliseconds (at 1M tickets on a
+    /// busy 2-core machine: 74 steps, median 86 ms, longest 270 ms).
     pub async fn merge_search_step(&self, start: bool) -> Result<bool> {
         let Db::Sqlite { writer, .. } = self else {
             return Ok(true);

@@ -226,8 +226,8 @@ pub async fn sla_met(
     end: DateTime<Utc>,
 ) -> Result<Vec<(String, String, i64, i64)>> {
     // On SQLite, the whole desk's period is read per pair of type and
-    // priority from `tickets_kind_resolved_idx`, already grouped: grouping
-    // a range by resolution sorted every ticket of it (migration 0035).
+    // priority from `tickets_kind_resolved_sqlite_idx`, already grouped: grouping
+    // a range by resolution sorted every ticket of it (migrations 0035, 0037).
     // The store writes no type or priority outside their vocabularies; a
     // row that has one anyway (edited by hand) sends the report the slow way.
     if conn.backend() == crate::Backend::Sqlite && filter.is_everything() {
@@ -256,7 +256,7 @@ async fn sla_met_by(
     by_kind: bool,
 ) -> Result<Vec<(String, String, i64, i64)>> {
     Ok(on_conn!(conn, |c| {
-        let hint = if by_kind { " INDEXED BY tickets_kind_resolved_idx" } else { "" };
+        let hint = if by_kind { " INDEXED BY tickets_kind_resolved_sqlite_idx" } else { "" };
         let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(format!(
             "SELECT t.ticket_type, t.priority, COUNT(*), \
              SUM(CASE WHEN t.sla_state = 'breached' THEN 0 ELSE 1 END) FROM tickets t{hint}"

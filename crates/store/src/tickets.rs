@@ -329,7 +329,30 @@ pub struct TicketFilter {
     /// A condition of the query language, and who `currentUser()` is.
     pub query: Option<Condition>,
     pub current_user: Option<UserId>,
+    /// On SQLite, the words of a `text ~ "…"` that the whole query requires
+    /// and that many documents hold, and how to compile it (set by
+    /// [`list_tickets`], see [`CommonText`]).
+    pub common_text: Option<(String, CommonText)>,
 }
+
+/// How [`list_tickets`] compiles, on SQLite, a `text ~ "…"` that the whole
+/// query requires when its words are in many documents. As a set
+/// (`t.id IN (matching documents' tickets)`), SQLite read every matching
+/// document's ticket before ordering a page: 477,550 documents for
+/// "mot de passe" at 1,000,000 tickets, 0.65 s for the page and as much
+/// again for its count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommonText {
+    /// The page: each ticket, in the page's order, is asked whether it
+    /// matches (its text, replies, file names), until the page is full.
+    Probe,
+    /// The count: read from the documents, each one's ticket checked
+    /// against the rest of the query, until the cap.
+    Joined,
+}
+
+/// Documents from which a `text ~` may count as common (see [`CommonText`]).
+pub const COMMON_TEXT_DOCUMENTS: i64 = 1_000;
 
 impl TicketFilter {
     /// True when the filter lets every ticket through.
@@ -373,6 +396,7 @@ impl Default for TicketFilter {
             resolved_since: None,
             query: None,
             current_user: None,
+            common_text: None,
         }
     }
 }
@@ -460,6 +484,7 @@ where
             internal: with_internal(f),
             school_driven: school_driven(condition),
             open_index_led: open_index_led(f, condition),
+            common_text: f.common_text.as_ref().map(|(needle, how)| (needle.as_str(), *how)),
         };
         push_condition(qb, condition, emit);
     }
@@ -492,6 +517,59 @@ where
     }
 }
 
+/// Whether a ticket matches the words, asked of the ticket's own documents
+/// (SQLite; see [`CommonText::Probe`]): its text, then its replies and
+/// notes, then its file names, each by number in the full-text index.
+fn push_text_probe<'a, DB>(qb: &mut QueryBuilder<'a, DB>, fts: String, internal: bool)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let public = if internal { "" } else { " AND NOT d.internal" };
+    qb.push("(EXISTS (SELECT 1 FROM search_index s WHERE s.search_index MATCH ").push_bind(fts.clone());
+    qb.push(" AND s.rowid = t.id * 4)");
+    for (table, kind) in [("comments", 1), ("attachments", 2)] {
+        qb.push(format_args!(
+            " OR EXISTS (SELECT 1 FROM {table} d WHERE d.ticket_id = t.id{public} AND EXISTS \
+             (SELECT 1 FROM search_index s WHERE s.search_index MATCH "
+        ))
+        .push_bind(fts.clone());
+        qb.push(format_args!(" AND s.rowid = d.id * 4 + {kind}))"));
+    }
+    qb.push(")");
+}
+
+/// The needle of a `text ~ "…"` the whole query requires, when its words
+/// are in at least [`COMMON_TEXT_DOCUMENTS`] documents and a tenth as many
+/// documents as there are tickets (SQLite only). Asking each ticket costs
+/// about 0.1 ms at 1,000,000 tickets, reading a document's ticket 1.4 µs:
+/// a page of 25 asks about 25 × tickets / matches of them, so below about
+/// a tenth the set is cheaper.
+async fn common_text(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<String>> {
+    if conn.backend() != crate::Backend::Sqlite || filter.common_text.is_some() {
+        return Ok(None);
+    }
+    let required = |c: &Condition| match c {
+        Condition::Text { needle, negated: false } => Some(needle.clone()),
+        _ => None,
+    };
+    let needle = match &filter.query {
+        Some(Condition::All(items)) => items.iter().find_map(required),
+        Some(c) => required(c),
+        None => None,
+    };
+    let Some((needle, query)) = needle.and_then(|n| SearchQuery::parse(&n).ok().map(|q| (n, q))) else {
+        return Ok(None);
+    };
+    let tickets: i64 =
+        on_conn!(conn, |c| sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM tickets").fetch_one(&mut *c).await)?;
+    let enough = COMMON_TEXT_DOCUMENTS.max(tickets / 10);
+    let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM search_index WHERE search_index MATCH $1 LIMIT $2)";
+    let documents: i64 =
+        on_conn!(conn, |c| sqlx::query_scalar(sql).bind(query.to_fts5()).bind(enough).fetch_one(&mut *c).await)?;
+    Ok((documents >= enough).then_some(needle))
+}
+
 /// The last public message is the requester's, or there is none yet
 /// (kept on the ticket by `insert_comment`).
 /// Written as a comparison: SQLite uses an index for `= TRUE`, not for a bare column.
@@ -510,7 +588,7 @@ const OPEN_ON_SQLITE: &str = "likelihood(t.resolved_at IS NULL, 0.25)";
 /// nothing the user typed is ever spliced into the statement.
 /// What compiling a condition needs beyond the condition.
 #[derive(Clone, Copy)]
-struct Emit {
+struct Emit<'a> {
     /// Who `currentUser()` is.
     me: Option<UserId>,
     /// Internal notes count in full-text matches (the desk).
@@ -530,6 +608,8 @@ struct Emit {
     /// (its statistics are averages per column then): the dashboard's count
     /// of the schools' late tickets went from 0.02 to 100 ms.
     open_index_led: bool,
+    /// See [`TicketFilter::common_text`].
+    common_text: Option<(&'a str, CommonText)>,
 }
 
 /// Whether a term ANDed to the whole query leads one of the indexes made
@@ -732,6 +812,15 @@ where
         Condition::KeyCompare { op, id } => {
             qb.push(format_args!("t.id {} ", op.sql())).push_bind(*id);
         }
+        Condition::Text { needle, negated: false } if emit.common_text.is_some_and(|(n, _)| n == needle) => {
+            match (SearchQuery::parse(needle), emit.common_text.map(|(_, how)| how)) {
+                (Ok(query), Some(CommonText::Probe)) => push_text_probe(qb, query.to_fts5(), emit.internal),
+                // The count's join requires the words already.
+                _ => {
+                    qb.push("1 = 1");
+                }
+            }
+        }
         Condition::Text { needle, negated } => match SearchQuery::parse(needle) {
             Ok(query) => push_full_text(qb, query, emit.internal, *negated),
             Err(_) => {
@@ -794,9 +883,18 @@ pub async fn list_tickets(
     counting: Counting,
 ) -> Result<(Vec<TicketRecord>, Option<Total>)> {
     let order = order_by(sort);
+    let (probing, joined);
+    let (page_filter, filter) = match common_text(conn, filter).await? {
+        Some(needle) => {
+            probing = TicketFilter { common_text: Some((needle.clone(), CommonText::Probe)), ..filter.clone() };
+            joined = TicketFilter { common_text: Some((needle, CommonText::Joined)), ..filter.clone() };
+            (&probing, &joined)
+        }
+        None => (filter, filter),
+    };
     let rows: Vec<TicketRow> = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(SELECT);
-        push_page(&mut qb, filter, &order, limit, offset);
+        push_page(&mut qb, page_filter, &order, limit, offset);
         qb.build_query_as().fetch_all(&mut *c).await
     })?;
     let cap = match counting {
@@ -915,6 +1013,9 @@ pub async fn explain_list(
 }
 
 async fn count(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<Total> {
+    if let Some((needle, CommonText::Joined)) = &filter.common_text {
+        return count_joined(conn, filter, needle, cap).await;
+    }
     let counted: i64 = on_conn!(conn, |c| {
         if cap == i64::MAX {
             let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
@@ -927,6 +1028,32 @@ async fn count(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<Total
             qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS capped");
             qb.build_query_scalar().fetch_one(&mut *c).await
         }
+    })?;
+    Ok(if counted > cap { Total { count: cap, more: true } } else { Total { count: counted, more: false } })
+}
+
+/// [`count`] of a query that requires the common words `needle` (SQLite,
+/// see [`CommonText::Joined`]): the matching documents in index order, each
+/// one's ticket checked against the rest of the query, each ticket once,
+/// until one past the cap.
+async fn count_joined(conn: &mut Conn, filter: &TicketFilter, needle: &str, cap: i64) -> Result<Total> {
+    let Ok(query) = SearchQuery::parse(needle) else {
+        return Ok(Total::default());
+    };
+    let counted: i64 = on_conn!(conn, |c| {
+        let mut qb = QueryBuilder::new(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT t.id FROM search_index s JOIN tickets t ON t.id = s.ticket_id",
+        );
+        push_conditions(&mut qb, filter);
+        qb.push(" AND s.search_index MATCH ").push_bind(query.to_fts5());
+        if !with_internal(filter) {
+            qb.push(" AND s.internal = 0");
+        }
+        if cap < i64::MAX {
+            qb.push(" LIMIT ").push_bind(cap.saturating_add(1));
+        }
+        qb.push(") AS matched");
+        qb.build_query_scalar().fetch_one(&mut *c).await
     })?;
     Ok(if counted > cap { Total { count: cap, more: true } } else { Total { count: counted, more: false } })
 }
