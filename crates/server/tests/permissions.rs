@@ -276,16 +276,7 @@ backend_test!(every_route_refuses_a_missing_or_bad_token, |app| async move {
 backend_test!(a_disabled_users_token_stops_working, |app| async move {
     let f = app.fixture().await;
     assert_eq!(app.get("/api/v1/me", &f.requester_b).await.status, StatusCode::OK);
-    let mut conn = app.db.db.conn().await.unwrap();
-    let sql = "UPDATE users SET disabled = TRUE WHERE email = 'admin.b@lycee-b.test'";
-    match conn.raw() {
-        guichet_store::db::Raw::Sqlite(c) => {
-            sqlx::query(sql).execute(&mut *c).await.unwrap();
-        }
-        guichet_store::db::Raw::Postgres(c) => {
-            sqlx::query(sql).execute(&mut *c).await.unwrap();
-        }
-    }
+    app.execute("UPDATE users SET disabled = TRUE WHERE email = 'admin.b@lycee-b.test'").await;
     assert_eq!(app.get("/api/v1/me", &f.requester_b).await.status, StatusCode::UNAUTHORIZED);
 });
 

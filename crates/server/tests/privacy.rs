@@ -116,14 +116,7 @@ per_backend_test!(each_retention_rule_forgets_its_kind_at_its_age_and_reports_co
     app.app.set_user_disabled(&op, guichet_domain::ids::UserId(gone), true).await.unwrap();
 
     // Everything queued was sent.
-    {
-        let mut conn = app.app.db.conn().await.unwrap();
-        guichet_store::on_conn!(conn, |c| sqlx::query("UPDATE outbox SET sent_at = created_at")
-            .execute(&mut *c)
-            .await
-            .map(|_| ()))
-        .unwrap();
-    }
+    app.execute("UPDATE outbox SET sent_at = created_at").await;
     assert!(count(&app, "SELECT COUNT(*) FROM outbox WHERE body_text <> ''").await > 0);
     assert_eq!(keys(&app, &f.agent, "Léa").await, vec![help_key.clone()]);
     assert_eq!(durand(keys(&app, &f.agent, "Durand").await), durand(vec![f.ticket_a.clone(), mailed.clone()]));

@@ -250,13 +250,7 @@ backend_test!(
     service_levels_still_count_a_ticket_whose_priority_was_edited_by_hand_outside_the_vocabulary,
     |app| async move {
         let d = data(&app).await;
-        let mut conn = app.app.db.conn().await.unwrap();
-        guichet_store::on_conn!(conn, |c| sqlx::query("UPDATE tickets SET priority = 'urgent' WHERE title = 'A'")
-            .execute(&mut *c)
-            .await
-            .map(|_| ()))
-        .unwrap();
-        drop(conn);
+        app.execute("UPDATE tickets SET priority = 'urgent' WHERE title = 'A'").await;
         let sla = app.get("/api/v1/reports/sla?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
         let rows = sla["rows"].as_array().unwrap();
         let resolved: i64 = rows.iter().map(|r| r["resolved"].as_i64().unwrap()).sum();

@@ -195,6 +195,13 @@ impl TestApp {
         Reply { status, headers, bytes }
     }
 
+    /// Runs one SQL statement on the app's database, whichever the backend:
+    /// for a test that puts the data in a state no route would.
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = self.app.db.conn().await.unwrap();
+        guichet_store::on_conn!(conn, |c| sqlx::query(sql).execute(&mut *c).await.map(|_| ())).unwrap();
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.request(Method::GET, path, Some(token), None).await
     }
