@@ -33,6 +33,8 @@ struct Node {
     port: u16,
     config: PathBuf,
     log: PathBuf,
+    /// Where the current run's lines begin in `log`.
+    log_start: u64,
     child: Option<Child>,
 }
 
@@ -43,6 +45,7 @@ impl Node {
             port: servers::free_port(),
             config: config.to_owned(),
             log: dir.join(format!("{name}.log")),
+            log_start: 0,
             child: None,
         }
     }
@@ -50,6 +53,7 @@ impl Node {
     /// Starts the process; `wait` for it to listen with [`Node::wait_listening`].
     fn spawn(&mut self) -> BufReader<std::process::ChildStdout> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        self.log_start = log.metadata().unwrap().len();
         let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
             .args(["--config", self.config.to_str().unwrap(), "serve", "--node", &self.name])
             .args(["--bind", &format!("127.0.0.1:{}", self.port)])
@@ -64,21 +68,40 @@ impl Node {
         out
     }
 
-    fn wait_listening(&self, out: BufReader<std::process::ChildStdout>) {
-        let mut lines = out.lines();
-        loop {
-            let line =
-                lines.next().unwrap_or_else(|| panic!("{} stopped before listening: see {:?}", self.name, self.log));
-            if line.unwrap().starts_with("Guichet is listening on ") {
-                break;
+    /// Waits until the process listens. The port `free_port` handed out is
+    /// free only until the node binds it, seconds later when a node waits for
+    /// another's migration: a test running beside this one can take it in
+    /// between. Then the node is started again, on a new port while nginx does
+    /// not know it yet (`may_move`), else on the same one after a pause.
+    fn wait_listening(&mut self, mut out: BufReader<std::process::ChildStdout>, may_move: bool) {
+        for attempt in 0.. {
+            let mut lines = out.lines();
+            let listening = lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("Guichet is listening on "));
+            if listening {
+                std::thread::spawn(move || lines.for_each(drop));
+                return;
             }
+            self.child.take().unwrap().wait().unwrap();
+            let log = std::fs::read(&self.log).unwrap();
+            let this_run = String::from_utf8_lossy(&log[self.log_start as usize..]).into_owned();
+            assert!(
+                this_run.contains("cannot listen on") && attempt < 5,
+                "{} stopped before listening; its log:\n{this_run}",
+                self.name
+            );
+            eprintln!("{} found its port {} taken; starting it again", self.name, self.port);
+            if may_move {
+                self.port = servers::free_port();
+            } else {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            out = self.spawn();
         }
-        std::thread::spawn(move || lines.for_each(drop));
     }
 
-    fn start(&mut self) {
+    fn restart(&mut self) {
         let out = self.spawn();
-        self.wait_listening(out);
+        self.wait_listening(out, false);
     }
 
     fn signal(&mut self, signal: &str) -> Instant {
@@ -304,8 +327,8 @@ fn three_nodes_behind_nginx_lose_and_double_nothing_when_one_is_killed_and_anoth
     // lease while the others wait, then all serve.
     let mut nodes: Vec<Node> = ["n1", "n2", "n3"].iter().map(|n| Node::new(dir.path(), &config, n)).collect();
     let outputs: Vec<_> = nodes.iter_mut().map(Node::spawn).collect();
-    for (node, out) in nodes.iter().zip(outputs) {
-        node.wait_listening(out);
+    for (node, out) in nodes.iter_mut().zip(outputs) {
+        node.wait_listening(out, true);
     }
     let balancer = Balancer::start(dir.path(), &nodes.iter().map(|n| n.port).collect::<Vec<_>>());
     let lb = balancer.base();
@@ -461,7 +484,7 @@ fn three_nodes_behind_nginx_lose_and_double_nothing_when_one_is_killed_and_anoth
     assert!(takeover <= Duration::from_millis(LEASE_SECONDS * 1000 + 500), "{takeover:?}");
 
     wait_until("half of the tickets", Duration::from_secs(120), || progress() >= TICKETS / 2);
-    nodes[victim].start();
+    nodes[victim].restart();
     wait_until("three quarters of the tickets", Duration::from_secs(120), || progress() >= TICKETS * 3 / 4);
     let now_held = rt.block_on(holders(&pool));
     let stopping = nodes
