@@ -366,6 +366,53 @@ backend_test!(the_query_language_filters_and_sorts_on_both_backends, |app| async
     assert_eq!(app.get("/api/v1/tickets", &f.agent).await.json()["total"], 5);
 });
 
+// The page of a list by last update with a lower bound on creation also
+// bounds `updated` (a ticket is updated at or after its creation, see
+// `updated_since_creation`): a ticket created at the bound and never changed
+// since is listed, one created before and changed since is not.
+backend_test!(
+    a_list_by_last_update_since_a_creation_date_keeps_the_tickets_created_at_that_instant,
+    |app| async move {
+        use chrono::TimeZone;
+        let f = app.fixture().await;
+        let at =
+            |day: u32, hour: u32| chrono::Utc.with_ymd_and_hms(2025, 3, day, hour, 0, 0).unwrap().timestamp_micros();
+        let mut ids = Vec::new();
+        // 2025-03-02 10:00 in Paris is 09:00 UTC.
+        for (created, updated) in [(at(2, 9), at(2, 9)), (at(3, 9), at(10, 9)), (at(1, 9), at(11, 9))] {
+            let body = json!({"title": "Horodatage", "establishment": f.uai_a, "type": "assistance",
+            "requester": "admin.a@lycee-a.test"});
+            let ticket = app.post("/api/v1/tickets", &f.agent, body).await.json();
+            let newest = "(SELECT MAX(id) FROM tickets)";
+            app.execute(&format!(
+                "UPDATE tickets SET created_at = {created}, updated_at = {updated} WHERE id = {newest}"
+            ))
+            .await;
+            ids.push(ticket["key"].as_str().unwrap().to_owned());
+        }
+        let keys = |r: serde_json::Value| -> Vec<String> {
+            r["items"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_owned()).collect()
+        };
+        for (query, expected) in [
+            ("title ~ horodatage AND created >= \"2025-03-02 10:00\" ORDER BY updated DESC", vec![&ids[1], &ids[0]]),
+            ("title ~ horodatage AND created >= \"2025-03-02 10:00\" ORDER BY updated", vec![&ids[0], &ids[1]]),
+            (
+                "title ~ horodatage AND created > \"2025-03-02 10:00\" AND type = assistance ORDER BY updated DESC",
+                vec![&ids[1]],
+            ),
+            (
+                "created >= \"2025-03-01\" AND created < \"2025-04-01\" ORDER BY updated DESC",
+                vec![&ids[2], &ids[1], &ids[0]],
+            ),
+        ] {
+            let r = app.get(&q(query), &f.agent).await.json();
+            let expected: Vec<String> = expected.into_iter().cloned().collect();
+            assert_eq!(keys(r.clone()), expected, "{query}");
+            assert_eq!(r["total"], expected.len(), "{query}");
+        }
+    }
+);
+
 backend_test!(people_named_in_a_query_are_found_by_address_or_name_and_nobody_matches_nothing, |app| async move {
     let f = app.fixture().await;
     let total = |r: serde_json::Value| r["total"].as_i64().unwrap();
