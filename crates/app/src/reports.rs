@@ -12,7 +12,7 @@ use crate::tickets::ListParams;
 use crate::{App, AppError};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use guichet_domain::calendar::BusinessClock;
-use guichet_domain::report::{buckets, distribution, percentile, Bucket, Granularity, DISTRIBUTION};
+use guichet_domain::report::{buckets, distribution, percentiles, Bucket, Granularity, DISTRIBUTION};
 use guichet_domain::workflow::StatusCategory;
 use guichet_domain::FieldError;
 use guichet_store::reports::{Dimension, Moment};
@@ -86,12 +86,12 @@ pub struct TimeStats {
 
 impl TimeStats {
     fn of(mut seconds: Vec<i64>) -> Self {
-        seconds.sort_unstable();
         let counts = distribution(&seconds);
+        let [median, p90] = percentiles(&mut seconds, [50.0, 90.0]);
         TimeStats {
             count: seconds.len(),
-            median: percentile(&seconds, 50.0),
-            p90: percentile(&seconds, 90.0),
+            median,
+            p90,
             distribution: DISTRIBUTION.iter().zip(counts).map(|((l, _), n)| ((*l).to_owned(), n)).collect(),
         }
     }
@@ -282,13 +282,13 @@ impl App {
         let clock = BusinessClock::new(&calendar, scope.start - Duration::days(366), scope.end);
         let (mut first, mut resolution) = (Vec::new(), Vec::new());
         let mut conn = self.db.conn().await?;
+        // The store's instants are microseconds, which the clock measures as they are.
+        let seconds = |from: i64, to: i64| clock.between_micros(from, to) / 1_000_000;
         guichet_store::reports::for_each_resolved(&mut conn, &scope.filter, scope.start, scope.end, |row| {
-            let created = guichet_store::db::from_micros(row.created_at);
             if let Some(answered) = row.first_response_at {
-                first.push(clock.between(created, guichet_store::db::from_micros(answered)).num_seconds());
+                first.push(seconds(row.created_at, answered));
             }
-            let resolved = guichet_store::db::from_micros(row.resolved_at);
-            resolution.push(clock.between(created, resolved).num_seconds());
+            resolution.push(seconds(row.created_at, row.resolved_at));
         })
         .await?;
         Ok(Times { first_response: TimeStats::of(first), resolution: TimeStats::of(resolution) })

@@ -132,6 +132,26 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// [`percentile`] of each of `ps` (in increasing order) without sorting
+/// every value: a report of the demo's 90 days sorted 830,000 measures twice
+/// for two ranks each. The values are left in another order.
+pub fn percentiles<const N: usize>(values: &mut [i64], ps: [f64; N]) -> [Option<i64>; N] {
+    let n = values.len();
+    // The values before `from` are all at most the ones after it.
+    let mut from = 0;
+    ps.map(|p| {
+        if n == 0 {
+            return None;
+        }
+        let rank = (((p / 100.0) * n as f64).ceil() as usize).clamp(1, n) - 1;
+        if rank >= from {
+            values[from..].select_nth_unstable(rank - from);
+            from = rank + 1;
+        }
+        Some(values[rank])
+    })
+}
+
 /// Classes of a business-time distribution, in seconds: under 1 h, 1–4 h,
 /// 4 h–1 business day (7 h), 1–3 days, 3–10 days, more.
 pub const DISTRIBUTION: &[(&str, i64)] = &[
@@ -156,6 +176,21 @@ pub fn distribution(seconds: &[i64]) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn percentiles_without_sorting_are_those_of_the_sorted_values(
+            mut values in proptest::collection::vec(-50i64..50, 0..200),
+            mut ps in proptest::array::uniform3(0.0f64..=100.0),
+        ) {
+            ps.sort_by(f64::total_cmp);
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let expected = ps.map(|p| percentile(&sorted, p));
+            prop_assert_eq!(percentiles(&mut values, ps), expected);
+        }
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
