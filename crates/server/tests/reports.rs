@@ -182,6 +182,31 @@ backend_test!(breakdowns_times_service_levels_activity_and_escalations_are_count
     assert!(esc["time_at_technical"]["median_hours"].as_f64().unwrap() > 100.0, "still there a month later: {esc}");
 });
 
+// The changes of tier come per ticket in time order (one JSON array on
+// SQLite): a ticket sent to level 2, back to level 1 and to level 2 again is
+// one escalated ticket with two stays, each measured to its own end.
+backend_test!(a_ticket_escalated_twice_counts_once_with_two_stays_at_level_two, |app| async move {
+    let f = app.fixture().await;
+    let key = file(&app, &f.requester_a, &f.uai_a, "E").await;
+    let path = format!("/api/v1/tickets/{key}");
+    let escalate = json!({"summary": "Reproduit sur deux postes"});
+    let r = app.post(&format!("{path}/escalate"), &f.agent, escalate.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    app.clock.advance(chrono::Duration::days(1));
+    let back =
+        app.post(&format!("{path}/hand-back"), &f.technician, json!({"summary": "Besoin du numéro de poste"})).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", String::from_utf8_lossy(&back.bytes));
+    app.clock.advance(chrono::Duration::days(1));
+    let r = app.post(&format!("{path}/escalate"), &f.agent, escalate).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    let r = app.patch(&path, &f.technician, json!({"status": "resolved", "resolution": "fixed"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    let esc = app.get("/api/v1/reports/escalations?from=2026-03-01&to=2026-03-31", &f.agent).await.json();
+    // The fixture's two tickets, escalated once each and still there, and E.
+    assert_eq!(esc["escalated"], 3, "{esc}");
+    assert_eq!(esc["time_at_technical"]["count"], 4, "{esc}");
+});
+
 backend_test!(reports_export_csv_for_french_spreadsheets_and_refuse_bad_parameters, |app| async move {
     let d = data(&app).await;
     let r = app

@@ -418,11 +418,25 @@ pub async fn for_each_tier_change(
     end: DateTime<Utc>,
     mut each: impl FnMut(TierChange),
 ) -> Result<()> {
-    on_conn!(conn, |c| {
-        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
+    let packed = conn.backend() == crate::Backend::Sqlite;
+    // As in `for_each_resolved`: the 66,000 changes of the demo's 90 days,
+    // handed over one row at a time by sqlx's SQLite worker, took 300 ms
+    // where SQLite reads them in 110. On SQLite they come as one JSON array.
+    let (select, order) = if packed {
+        (
+            "SELECT json_group_array(json_array(e.ticket_id, e.at, e.new_value, t.resolved_at) \
+          ORDER BY e.ticket_id, e.at, e.id) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id",
+            ")",
+        )
+    } else {
+        (
             "SELECT e.ticket_id, e.at, e.new_value AS tier, t.resolved_at FROM ticket_events e \
-             JOIN tickets t ON t.id = e.ticket_id",
-        );
+          JOIN tickets t ON t.id = e.ticket_id",
+            ") ORDER BY e.ticket_id, e.at, e.id",
+        )
+    };
+    on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(select);
         push_conditions(&mut qb, filter);
         qb.push(
             " AND e.field = 'tier' AND e.ticket_id IN (SELECT x.ticket_id FROM ticket_events x \
@@ -430,7 +444,16 @@ pub async fn for_each_tier_change(
         )
         .push_bind(to_micros(start));
         qb.push(" AND x.at < ").push_bind(to_micros(end));
-        qb.push(") ORDER BY e.ticket_id, e.at, e.id");
+        qb.push(order);
+        if packed {
+            let json: String = qb.build_query_scalar().fetch_one(&mut *c).await?;
+            let changes: Vec<(i64, i64, Option<String>, Option<i64>)> =
+                serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            for (ticket_id, at, tier, resolved_at) in changes {
+                each(TierChange { ticket_id, at, tier, resolved_at });
+            }
+            return Ok(());
+        }
         let mut rows = qb.build_query_as::<TierChange>().fetch(&mut *c);
         while let Some(row) = rows.try_next().await? {
             each(row);
