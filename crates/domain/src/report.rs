@@ -152,6 +152,35 @@ pub fn percentiles<const N: usize>(values: &mut [i64], ps: [f64; N]) -> [Option<
     })
 }
 
+/// How many different numbers `ids` holds (ticket numbers, from 1 up).
+/// A bit per number up to the largest: SQLite's `COUNT(DISTINCT …)` kept a
+/// B-tree of every ticket a member of the desk wrote on, 440 of the 550 ms
+/// of the desk's activity over 3.3M comments; this is one pass. Sorted
+/// when the numbers are sparse (or not positive), so that the bits never
+/// outweigh the list.
+pub fn count_distinct(ids: &mut [i64]) -> usize {
+    let Some(&largest) = ids.iter().max() else {
+        return 0;
+    };
+    let smallest = ids.iter().min().copied().unwrap_or(0);
+    let words = usize::try_from(largest / 64 + 1).unwrap_or(usize::MAX);
+    if smallest < 0 || words > ids.len().max(1024) {
+        ids.sort_unstable();
+        return ids.len() - ids.windows(2).filter(|w| w[0] == w[1]).count();
+    }
+    let mut seen = vec![0u64; words];
+    let mut distinct = 0;
+    for &id in ids.iter() {
+        // Non-negative and at most `largest`: within `seen`.
+        let (word, bit) = ((id / 64) as usize, 1u64 << (id % 64));
+        if seen[word] & bit == 0 {
+            seen[word] |= bit;
+            distinct += 1;
+        }
+    }
+    distinct
+}
+
 /// Classes of a business-time distribution, in seconds: under 1 h, 1–4 h,
 /// 4 h–1 business day (7 h), 1–3 days, 3–10 days, more.
 pub const DISTRIBUTION: &[(&str, i64)] = &[
@@ -179,6 +208,14 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn distinct_numbers_are_counted_as_a_set_counts_them(
+            mut ids in proptest::collection::vec(prop_oneof![0i64..300, -5i64..5, 0i64..i64::MAX], 0..400),
+        ) {
+            let set: std::collections::HashSet<i64> = ids.iter().copied().collect();
+            prop_assert_eq!(count_distinct(&mut ids), set.len());
+        }
+
         #[test]
         fn percentiles_without_sorting_are_those_of_the_sorted_values(
             mut values in proptest::collection::vec(-50i64..50, 0..200),

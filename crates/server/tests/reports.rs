@@ -166,12 +166,15 @@ backend_test!(breakdowns_times_service_levels_activity_and_escalations_are_count
         (claire["resolutions"].as_i64(), claire["replies"].as_i64(), claire["internal_notes"].as_i64()),
         (Some(3), Some(2), Some(4))
     );
+    // Six messages on two tickets: each ticket once.
+    assert_eq!(claire["tickets"], 2, "{claire}");
     // Narrowed to one school, only that school's tickets count: A and B are school A's.
     for (uai, expected) in [(&d.f.uai_a, (Some(3), Some(1), Some(2))), (&d.f.uai_b, (Some(0), Some(1), Some(2)))] {
         let school = app.get(&format!("/api/v1/reports/agents?{q}&establishment={uai}"), &d.f.agent).await.json();
         let claire = school.as_array().unwrap().iter().find(|a| a["agent"] == "Claire Oreja").unwrap();
         let counts = (claire["resolutions"].as_i64(), claire["replies"].as_i64(), claire["internal_notes"].as_i64());
         assert_eq!(counts, expected, "{uai}: {school}");
+        assert_eq!(claire["tickets"], 1, "{uai}: {school}");
     }
     let april = app.get("/api/v1/reports/agents?from=2026-04-01&to=2026-04-30", &d.f.agent).await.json();
     assert_eq!(april[0]["resolutions"], 2);

@@ -1,7 +1,7 @@
 //! Report queries: counts grouped in the database, and streams of the few
 //! columns a duration needs. No query loads whole tickets.
 
-use crate::db::{from_micros, to_micros, Conn, Result};
+use crate::db::{from_micros, to_micros, Conn, Raw, Result};
 use crate::tickets::{push_conditions, push_in, TicketFilter};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::TryStreamExt;
@@ -350,23 +350,42 @@ pub async fn agent_activity(
     let ids = || staff.iter().map(|(id, _)| *id);
     // Without a condition on the tickets, the comments and events are counted alone.
     let everything = filter.is_everything();
-    let comments: Vec<(i64, i64, i64, i64)> = on_conn!(conn, |c| {
-        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(
-            "SELECT c.author_id, SUM(CASE WHEN c.internal THEN 0 ELSE 1 END), SUM(CASE WHEN c.internal THEN 1 ELSE 0 END), \
-             COUNT(DISTINCT c.ticket_id) FROM comments c",
-        );
-        if everything {
-            qb.push(" WHERE 1 = 1");
-        } else {
-            qb.push(" JOIN tickets t ON t.id = c.ticket_id");
-            push_conditions(&mut qb, filter);
+    // The tickets each one wrote on are counted here rather than by
+    // `COUNT(DISTINCT …)` (see `count_distinct`): their numbers come as one
+    // JSON array per person on SQLite, one array on PostgreSQL.
+    let tickets = match conn.backend() {
+        crate::Backend::Sqlite => "json_group_array(c.ticket_id)",
+        crate::Backend::Postgres => "array_agg(c.ticket_id)",
+    };
+    let mut qb_text = format!(
+        "SELECT c.author_id, SUM(CASE WHEN c.internal THEN 0 ELSE 1 END), SUM(CASE WHEN c.internal THEN 1 ELSE 0 END), \
+         {tickets} FROM comments c"
+    );
+    if !everything {
+        qb_text.push_str(" JOIN tickets t ON t.id = c.ticket_id");
+    }
+    let comments: Vec<(i64, i64, i64, i64)> = match conn.raw() {
+        Raw::Sqlite(c) => {
+            let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(qb_text);
+            push_comment_conditions(&mut qb, filter, everything, ids(), start, end);
+            let rows: Vec<(i64, i64, i64, String)> = qb.build_query_as().fetch_all(&mut *c).await?;
+            let mut counted = Vec::with_capacity(rows.len());
+            for (author, replies, notes, tickets) in rows {
+                let mut tickets: Vec<i64> =
+                    serde_json::from_str(&tickets).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                counted.push((author, replies, notes, distinct(&mut tickets)));
+            }
+            counted
         }
-        push_in(&mut qb, "c.author_id", ids());
-        qb.push(" AND c.created_at >= ").push_bind(to_micros(start));
-        qb.push(" AND c.created_at < ").push_bind(to_micros(end));
-        qb.push(" GROUP BY c.author_id");
-        qb.build_query_as().fetch_all(&mut *c).await
-    })?;
+        Raw::Postgres(c) => {
+            let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(qb_text);
+            push_comment_conditions(&mut qb, filter, everything, ids(), start, end);
+            let rows: Vec<(i64, i64, i64, Vec<i64>)> = qb.build_query_as().fetch_all(&mut *c).await?;
+            rows.into_iter()
+                .map(|(author, replies, notes, mut tickets)| (author, replies, notes, distinct(&mut tickets)))
+                .collect()
+        }
+    };
     let resolutions: Vec<(i64, i64)> = if resolved_statuses.is_empty() {
         Vec::new()
     } else {
@@ -398,6 +417,36 @@ pub async fn agent_activity(
     }
     out.sort_by(|a, b| (b.replies + b.resolutions).cmp(&(a.replies + a.resolutions)).then(a.name.cmp(&b.name)));
     Ok(out)
+}
+
+/// The conditions of [`agent_activity`]'s comments: the filter's tickets
+/// (none without a condition on them), the desk's authors, the period.
+fn push_comment_conditions<'a, DB>(
+    qb: &mut QueryBuilder<'a, DB>,
+    filter: &'a TicketFilter,
+    everything: bool,
+    authors: impl Iterator<Item = i64>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if everything {
+        qb.push(" WHERE 1 = 1");
+    } else {
+        push_conditions(qb, filter);
+    }
+    push_in(qb, "c.author_id", authors);
+    qb.push(" AND c.created_at >= ").push_bind(to_micros(start));
+    qb.push(" AND c.created_at < ").push_bind(to_micros(end));
+    qb.push(" GROUP BY c.author_id");
+}
+
+fn distinct(tickets: &mut [i64]) -> i64 {
+    i64::try_from(guichet_domain::report::count_distinct(tickets)).unwrap_or(i64::MAX)
 }
 
 /// A change of tier of a ticket escalated in the span, with the ticket's resolution.
