@@ -114,6 +114,9 @@ fn plain_line(what: &str, extent: Extent, n: usize, elapsed: Duration) -> String
     let seconds = elapsed.as_secs_f64().max(0.001);
     let rate = n as f64 / seconds;
     match extent {
+        // Nothing done yet (a PostgreSQL demo prepares its first batch for
+        // some seconds): no rate to guess the time left from.
+        Extent::Counted(total) if n == 0 => format!("{what}: 0/{total} (starting, {seconds:.0} s)"),
         Extent::Counted(total) => {
             let left = total.saturating_sub(n) as f64 / rate.max(0.001);
             format!("{what}: {n}/{total} ({rate:.0}/s, about {left:.0} s left)")
@@ -131,6 +134,12 @@ mod tests {
     fn a_counted_line_gives_the_rate_and_the_time_left() {
         let line = plain_line("tickets", Extent::Counted(1000), 250, Duration::from_secs(5));
         assert_eq!(line, "tickets: 250/1000 (50/s, about 15 s left)");
+    }
+
+    #[test]
+    fn a_counted_line_with_nothing_done_yet_guesses_no_time_left() {
+        let line = plain_line("tickets", Extent::Counted(1000), 0, Duration::from_secs(5));
+        assert_eq!(line, "tickets: 0/1000 (starting, 5 s)");
     }
 
     #[test]
