@@ -321,7 +321,15 @@ impl App {
         }
         let resolved = self.workflows().codes_in(&[StatusCategory::Resolved]);
         let mut conn = self.db.conn().await?;
-        Ok(guichet_store::reports::agent_activity(&mut conn, &scope.filter, &resolved, scope.start, scope.end).await?)
+        Ok(guichet_store::reports::agent_activity(
+            &self.db,
+            &mut conn,
+            &scope.filter,
+            &resolved,
+            scope.start,
+            scope.end,
+        )
+        .await?)
     }
 
     /// How many tickets went to the technical tier, and how long they stayed there.

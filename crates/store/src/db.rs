@@ -9,6 +9,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How long a read waits for a second connection before going on alone.
+const SPARE_WAIT: Duration = Duration::from_millis(50);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
@@ -459,6 +462,22 @@ impl Db {
             Db::Sqlite { readers, .. } => Conn::SqlitePooled(readers.acquire().await?),
             Db::Postgres(pool) => Conn::PostgresPooled(pool.acquire().await?),
         })
+    }
+
+    /// Another connection for part of a read split across connections, if
+    /// the pool gives one soon. The caller already holds one: waiting for
+    /// more as long as the pool allows, as many readers as connections
+    /// would each hold one and wait on the others until the pool's time ran
+    /// out. `None` on an in-memory SQLite database, whose one connection
+    /// serves everything.
+    pub async fn spare(&self) -> Result<Option<Conn>> {
+        if !self.parallel_reads() {
+            return Ok(None);
+        }
+        match tokio::time::timeout(SPARE_WAIT, self.conn()).await {
+            Ok(conn) => conn.map(Some),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Runs `work` in a write transaction and commits it; on SQLite, writes

@@ -120,7 +120,7 @@ async fn recent_best(db: &Db, conn: &mut Conn, query: &SearchQuery, fetch: i64) 
     // Each kind's query reads the word's postings again (a prefix expands
     // to every word it starts): replies and file names run beside the
     // tickets' text on connections of their own when the pool has them.
-    let (replies, files) = if db.parallel_reads() { (spare(db).await?, spare(db).await?) } else { (None, None) };
+    let (replies, files) = (db.spare().await?, db.spare().await?);
     let aside = |spare: Option<Conn>, kind: i64| {
         let text = text.as_str();
         async move {
@@ -144,20 +144,6 @@ async fn recent_best(db: &Db, conn: &mut Conn, query: &SearchQuery, fetch: i64) 
     let mut rows: Vec<_> = tickets?.into_iter().chain(replies).chain(files).collect();
     rows.sort_by(|a, b| a.3.total_cmp(&b.3).then(b.4.cmp(&a.4)));
     Ok(rows.into_iter().map(|(ticket, body, internal, _, _)| (ticket, body, internal)).collect())
-}
-
-/// How long a search waits for a second connection before reading on its own.
-const SPARE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Another connection for part of a search, if the pool gives one soon.
-/// The caller already holds one: waiting for more as long as the pool
-/// allows, as many searches as connections would each hold one and wait
-/// on the others until the pool's time ran out.
-async fn spare(db: &Db) -> Result<Option<Conn>> {
-    match tokio::time::timeout(SPARE_WAIT, db.conn()).await {
-        Ok(conn) => conn.map(Some),
-        Err(_) => Ok(None),
-    }
 }
 
 /// The best `fetch` tickets among the [`RANKED_WINDOW`] most recent matching
