@@ -187,7 +187,7 @@ backend_test!(breakdowns_times_service_levels_activity_and_escalations_are_count
 
 // The desk's comments of a period are read in two halves of its time side
 // by side: a ticket written on in both halves is one ticket, and the
-// replies and notes of both halves add up.
+// replies, notes and resolutions of both halves add up.
 backend_test!(a_ticket_written_on_early_and_late_in_a_period_counts_once_in_the_desk_activity, |app| async move {
     let f = app.fixture().await;
     let comment = |key: String, body: &'static str, internal: bool| {
@@ -201,13 +201,16 @@ backend_test!(a_ticket_written_on_early_and_late_in_a_period_counts_once_in_the_
     };
     at(&app, "2026-05-04T08:00:00Z").await;
     comment(f.ticket_a.clone(), "Pouvez-vous redémarrer le poste ?", false).await;
+    resolve(&app, &f.agent, &f.ticket_a).await;
     at(&app, "2026-08-20T08:00:00Z").await;
     comment(f.ticket_a.clone(), "Le problème est-il revenu ?", false).await;
     comment(f.ticket_b.clone(), "Relancer l'école en septembre", true).await;
+    resolve(&app, &f.agent, &f.ticket_b).await;
     let agents = app.get("/api/v1/reports/agents?from=2026-05-01&to=2026-08-31", &f.agent).await.json();
     let claire = agents.as_array().unwrap().iter().find(|a| a["agent"] == "Claire Oreja").unwrap();
     let counts = (claire["replies"].as_i64(), claire["internal_notes"].as_i64(), claire["tickets"].as_i64());
     assert_eq!(counts, (Some(2), Some(1), Some(2)), "{claire}");
+    assert_eq!(claire["resolutions"], 2, "{claire}");
     // Each half alone.
     let may = app.get("/api/v1/reports/agents?from=2026-05-01&to=2026-05-31", &f.agent).await.json();
     assert_eq!((may[0]["replies"].as_i64(), may[0]["tickets"].as_i64()), (Some(1), Some(1)), "{may}");
