@@ -34,6 +34,13 @@ pub async fn insert_session(
     Ok(())
 }
 
+/// The query behind every page: the session (`$1` its hash) of an enabled
+/// user, not expired (`$2` now) and used since `$3`. Its owner is looked up
+/// by number, as for an API token (see `tokens::LIVE_TOKEN`).
+pub const LIVE_SESSION: &str = "SELECT s.user_id, s.csrf_token, s.last_seen_at FROM sessions s \
+    WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
+    AND NOT (SELECT u.disabled FROM users u WHERE u.id = s.user_id)";
+
 /// The live session of an enabled user: not expired, and used since `idle_since`.
 pub async fn find_session(
     conn: &mut Conn,
@@ -41,9 +48,7 @@ pub async fn find_session(
     now: DateTime<Utc>,
     idle_since: DateTime<Utc>,
 ) -> Result<Option<Session>> {
-    let sql = "SELECT s.user_id, s.csrf_token, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
-               WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND NOT u.disabled";
-    let row: Option<(i64, String, i64)> = on_conn!(conn, |c| sqlx::query_as(sql)
+    let row: Option<(i64, String, i64)> = on_conn!(conn, |c| sqlx::query_as(LIVE_SESSION)
         .bind(id_hash)
         .bind(to_micros(now))
         .bind(to_micros(idle_since))

@@ -66,14 +66,23 @@ pub async fn insert_token(
     Ok(TokenId(id))
 }
 
+/// The query behind every API request: the live token (`$1` its hash, `$2`
+/// now) of an enabled user. The owner is looked up by number: written `IN
+/// (SELECT id FROM users WHERE NOT disabled)`, SQLite listed every enabled
+/// user and PostgreSQL merged the whole index of users up to the owner
+/// (1.4 ms per request for a requester of a directory of 15,000).
+pub const LIVE_TOKEN: &str =
+    "SELECT id, user_id, name, created_at, last_used_at, COALESCE(expires_at, 0) AS expires_at, \
+    revoked_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 \
+    AND NOT (SELECT u.disabled FROM users u WHERE u.id = api_tokens.user_id)";
+
 /// The live token (not revoked, not expired) of an enabled user behind a hash.
 pub async fn find_live_token(conn: &mut Conn, token_hash: &str, now: DateTime<Utc>) -> Result<Option<TokenRecord>> {
-    let sql = format!(
-        "{SELECT} WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 \
-         AND user_id IN (SELECT id FROM users WHERE NOT disabled)"
-    );
-    let row: Option<TokenRow> =
-        on_conn!(conn, |c| sqlx::query_as(&sql).bind(token_hash).bind(to_micros(now)).fetch_optional(&mut *c).await)?;
+    let row: Option<TokenRow> = on_conn!(conn, |c| sqlx::query_as(LIVE_TOKEN)
+        .bind(token_hash)
+        .bind(to_micros(now))
+        .fetch_optional(&mut *c)
+        .await)?;
     Ok(row.map(TokenRecord::from))
 }
 

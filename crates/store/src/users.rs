@@ -268,10 +268,12 @@ pub async fn list_admin_emails(conn: &mut Conn) -> Result<Vec<String>> {
     Ok(on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_all(&mut *c).await)?)
 }
 
+/// The users whose address or lower-cased name is `$1`.
+pub const USERS_NAMED: &str = "SELECT id FROM users WHERE email = $1 OR LOWER(name) = $1 ORDER BY id";
+
 /// The users a query's `assignee = …` or `requester = …` names, by address
 /// or by name (lower-cased by the query language), as the compiler used to
 /// look them up in a sub-query.
 pub async fn user_ids_named(conn: &mut Conn, name: &str) -> Result<Vec<i64>> {
-    let sql = "SELECT id FROM users WHERE email = $1 OR LOWER(name) = $1 ORDER BY id";
-    Ok(on_conn!(conn, |c| sqlx::query_scalar(sql).bind(name).fetch_all(&mut *c).await)?)
+    Ok(on_conn!(conn, |c| sqlx::query_scalar(USERS_NAMED).bind(name).fetch_all(&mut *c).await)?)
 }

@@ -336,3 +336,134 @@ backend_test!(saved_filters_per_user_are_bounded, |app| async move {
     let r = app.post("/api/v1/filters", &f.requester_b, json!({"name": "le mien", "query": "status = new"})).await;
     assert_eq!(r.status, StatusCode::CREATED);
 });
+
+/// A value bound to a statement that [`rows_read`] explains.
+enum Bind<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// The rows a statement reads from each table, from the database's own
+/// account: PostgreSQL's `EXPLAIN ANALYZE` (rows returned and removed by
+/// filters, times loops, per table), and for SQLite, whose plan gives no
+/// counts, every table it scans whole, as `usize::MAX` rows.
+async fn rows_read(app: &TestApp, sql: &str, binds: &[Bind<'_>]) -> std::collections::BTreeMap<String, usize> {
+    fn walk(node: &serde_json::Value, out: &mut std::collections::BTreeMap<String, usize>) {
+        if let Some(table) = node["Relation Name"].as_str() {
+            let count = |key: &str| node[key].as_f64().unwrap_or(0.0);
+            let rows =
+                (count("Actual Rows") + count("Rows Removed by Filter") + count("Rows Removed by Index Recheck"))
+                    * count("Actual Loops");
+            *out.entry(table.to_owned()).or_default() += rows as usize;
+        }
+        for child in node["Plans"].as_array().into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    let mut conn = app.db.db.conn().await.unwrap();
+    match conn.raw() {
+        guichet_store::db::Raw::Postgres(c) => {
+            let explain = format!("EXPLAIN (ANALYZE, FORMAT JSON) {sql}");
+            let mut q = sqlx::query_scalar::<_, serde_json::Value>(&explain);
+            for b in binds {
+                q = match b {
+                    Bind::Text(t) => q.bind(*t),
+                    Bind::Int(i) => q.bind(*i),
+                };
+            }
+            let plan = q.fetch_one(&mut *c).await.unwrap();
+            walk(&plan[0]["Plan"], &mut out);
+        }
+        guichet_store::db::Raw::Sqlite(c) => {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+            for b in binds {
+                q = match b {
+                    Bind::Text(t) => q.bind(*t),
+                    Bind::Int(i) => q.bind(*i),
+                };
+            }
+            for (_, _, _, detail) in q.fetch_all(&mut *c).await.unwrap() {
+                if let Some(scanned) = detail.strip_prefix("SCAN ") {
+                    let table = scanned.split_whitespace().next().unwrap_or_default();
+                    out.insert(table.to_owned(), usize::MAX);
+                }
+            }
+        }
+    }
+    out
+}
+
+backend_test!(a_token_or_a_name_is_looked_up_without_reading_every_person_or_school, |app| async move {
+    let f = app.fixture().await;
+    // A region's directory: thousands of people, and schools under thirty
+    // départements of a hundred schools each.
+    let uai = |i: &str| format!("'9' || SUBSTR(CAST(1000000 + {i} AS TEXT), 2) || 'X'");
+    app.execute(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) \
+         INSERT INTO establishments (uai, name, town, parent_id, created_at) \
+         SELECT {}, 'Collège numéro ' || i, 'Ville', NULL, 0 FROM n",
+        uai("i")
+    ))
+    .await;
+    app.execute(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 31 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+         INSERT INTO establishments (uai, name, town, parent_id, created_at) \
+         SELECT {}, 'Collège numéro ' || i, 'Ville', (SELECT id FROM establishments WHERE uai = {}), 0 FROM n",
+        uai("i"),
+        uai("(i % 30) + 1")
+    ))
+    .await;
+    app.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+         INSERT INTO users (email, name, role, language, disabled, created_at) \
+         SELECT 'parent' || i || '@ecole.test', 'Parent ' || i, 'requester', 'fr', FALSE, 0 FROM n",
+    )
+    .await;
+    if app.backend == guichet_testkit::Backend::Postgres {
+        app.execute("ANALYZE").await;
+    }
+    let secret = app.app.create_token("parent3000@ecole.test", "dernier").await.unwrap();
+    assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::OK);
+    let q = "/api/v1/tickets?q=establishment%20%3D%20%22coll%C3%A8ge%20num%C3%A9ro%202999%22%20OR%20requester%20%3D%20%22parent%202999%22";
+    assert_eq!(app.get(q, &f.agent).await.status, StatusCode::OK);
+
+    let hash = guichet_app::auth::hash_token(&secret);
+    let now = app.app.now().timestamp_micros();
+    app.execute(&format!(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) \
+         SELECT 'session-of-the-last', id, 'csrf', {now}, {now} + 3600000000, {now} FROM users \
+         WHERE email = 'parent3000@ecole.test'"
+    ))
+    .await;
+    let lookups = [
+        ("the token behind an API request", guichet_store::tokens::LIVE_TOKEN, vec![Bind::Text(&hash), Bind::Int(now)]),
+        (
+            "the session behind a page",
+            guichet_store::sessions::LIVE_SESSION,
+            vec![Bind::Text("session-of-the-last"), Bind::Int(now), Bind::Int(now - 60_000_000)],
+        ),
+        ("a person named in a query", guichet_store::users::USERS_NAMED, vec![Bind::Text("parent 2999")]),
+        (
+            "a school named in a query",
+            guichet_store::tickets::ESTABLISHMENTS_NAMED,
+            vec![Bind::Text("COLLÈGE NUMÉRO 2999"), Bind::Text("collège numéro 2999")],
+        ),
+    ];
+    for (what, sql, binds) in lookups {
+        let read = rows_read(&app, sql, &binds).await;
+        assert!(read.values().all(|rows| *rows <= 10), "{what} reads {read:?}");
+    }
+    // A parent still stands for its schools, by UAI or by name.
+    let mut conn = app.db.db.conn().await.unwrap();
+    for name in ["9000001X", "Collège numéro 1"] {
+        let ids = guichet_store::tickets::establishment_ids_named(&mut conn, &[name.to_owned()]).await.unwrap();
+        assert_eq!(ids.len(), 100, "{name}: the département and its 99 schools");
+    }
+    drop(conn);
+
+    // Still refused once its owner is disabled.
+    app.execute("UPDATE users SET disabled = TRUE WHERE email = 'parent3000@ecole.test'").await;
+    assert_eq!(app.get("/api/v1/me", &secret).await.status, StatusCode::UNAUTHORIZED);
+});
