@@ -229,3 +229,90 @@ backend_test!(words_in_many_documents_list_and_count_as_words_in_few_do, |app| a
         }
     }
 });
+
+/// Files `n` tickets at school A straight in the database, one a second
+/// from `first` (Unix seconds), titled `title` and their number.
+async fn file_many(app: &TestApp, f: &guichet_testkit::Fixture, n: i64, title: &str, first: i64) {
+    let id = f.ticket_a.rsplit('-').next().unwrap();
+    app.execute(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+         INSERT INTO tickets (title, description, ticket_type, status, priority, channel, tier, requester_id, \
+         establishment_id, created_at, updated_at) \
+         SELECT '{title} ' || n.i, 'Signalé par le secrétariat.', a.ticket_type, a.status, 'normal', 'portal', \
+         'support', a.requester_id, a.establishment_id, CAST({first} + n.i AS BIGINT) * 1000000, CAST({first} + n.i AS BIGINT) * 1000000 \
+         FROM n, (SELECT ticket_type, status, requester_id, establishment_id FROM tickets WHERE id = {id}) a"
+    ))
+    .await;
+}
+
+/// The work SQLite does for the first page and count of `q` as the desk
+/// sees it, in virtual machine steps (hundreds): a measure that does not
+/// depend on the machine's speed. `None` on PostgreSQL.
+async fn sqlite_steps(app: &TestApp, q: &str) -> Option<u64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Merged, as every night: the full-text index's segments cost steps too.
+    app.app.db.merge_search().await.unwrap();
+    let mut conn = app.app.db.conn().await.unwrap();
+    let resolved = app.app.resolve_query(&mut conn, q).await.unwrap().unwrap();
+    let filter = guichet_store::tickets::TicketFilter {
+        scope: guichet_domain::actor::TicketScope::All,
+        query: resolved.condition,
+        ..Default::default()
+    };
+    let sort: Vec<_> = resolved
+        .order
+        .into_iter()
+        .map(|(key, descending)| guichet_store::tickets::Sort { field: key.into(), descending })
+        .collect();
+    let counting = guichet_store::tickets::Counting::UpTo(10_000);
+    // Once first: the connection reads the schema and prepares the statements.
+    guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, counting).await.unwrap();
+    let steps = std::sync::Arc::new(AtomicU64::new(0));
+    match conn.raw() {
+        guichet_store::db::Raw::Sqlite(c) => {
+            let counter = steps.clone();
+            c.lock_handle().await.unwrap().set_progress_handler(100, move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                true
+            });
+        }
+        guichet_store::db::Raw::Postgres(_) => return None,
+    }
+    let listed = guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, counting).await;
+    if let guichet_store::db::Raw::Sqlite(c) = conn.raw() {
+        c.lock_handle().await.unwrap().remove_progress_handler();
+    }
+    assert_eq!(listed.unwrap().0.len(), 25, "{q}");
+    Some(steps.load(Ordering::Relaxed))
+}
+
+backend_test!(
+    words_in_many_documents_but_none_of_the_latest_tickets_are_found_without_asking_each_of_them,
+    |app| async move {
+        let f = app.fixture().await;
+        // Older tickets hold the words, in more documents than COMMON_TEXT_DOCUMENTS;
+        // then a wave of tickets about something else, as during an outage.
+        file_many(&app, &f, 1_500, "Mot de passe oublié", 1_700_000_000).await;
+        file_many(&app, &f, 1_500, "Imprimante en panne", 1_700_100_000).await;
+        let q = "text ~ \"mot de passe\" ORDER BY updated DESC";
+        let before = sqlite_steps(&app, q).await;
+        file_many(&app, &f, 4_500, "Connexion impossible", 1_700_200_000).await;
+        if let (Some(before), Some(after)) = (before, sqlite_steps(&app, q).await) {
+            // Asking each of the latest tickets in turn grew with their number (3.1×).
+            assert!(after * 2 < before * 3, "{before} then {after} hundred steps");
+        }
+        // The pages are those of the other plan, within each reader's scope.
+        for token in [&f.agent, &f.requester_a] {
+            for order in ["ORDER BY updated DESC", "ORDER BY created", "ORDER BY priority DESC"] {
+                let condition = "text ~ \"mot de passe\"";
+                let reference = format!("({condition} OR title ~ \"zqxw jvkp\") {order}");
+                for page in [1, 2, 60, 61] {
+                    let common = page_of(&app, token, &format!("{condition} {order}"), page).await;
+                    assert_eq!(common, page_of(&app, token, &reference, page).await, "{order}, page {page}");
+                    assert!(page == 61 || common.0.len() == 25, "{order}, page {page}");
+                }
+            }
+        }
+        assert_eq!(page_of(&app, &f.requester_b, "text ~ \"mot de passe\" ORDER BY updated DESC", 1).await.0.len(), 0);
+    }
+);

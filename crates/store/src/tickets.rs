@@ -916,6 +916,8 @@ pub async fn list_tickets(
     offset: i64,
     counting: Counting,
 ) -> Result<(Vec<TicketRecord>, Option<Total>)> {
+    // The query as given: a common word's set, should asking tickets fail.
+    let plain = filter;
     let (probing, joined);
     let (page_filter, filter) = match common_text(conn, filter).await? {
         // A few schools' tickets are few: each is asked for the count too
@@ -932,11 +934,10 @@ pub async fn list_tickets(
         }
         None => (filter, filter),
     };
-    let rows: Vec<TicketRow> = on_conn!(conn, |c| {
-        let mut qb = QueryBuilder::new(SELECT);
-        push_page(&mut qb, page_filter, sort, limit, offset);
-        qb.build_query_as().fetch_all(&mut *c).await
-    })?;
+    let rows = match &page_filter.common_text {
+        Some((needle, CommonText::Probe)) => probed_page(conn, page_filter, needle, plain, sort, limit, offset).await?,
+        _ => page(conn, page_filter, sort, limit, offset, None).await?,
+    };
     let cap = match counting {
         Counting::No => None,
         Counting::Exact => Some(i64::MAX),
@@ -964,12 +965,119 @@ pub async fn list_tickets(
     Ok((rows.into_iter().map(TicketRow::into_record).collect::<Result<_>>()?, total))
 }
 
+/// How far down a page's order asking each ticket about common words goes,
+/// per ticket the page needs, before the set of matching documents is taken
+/// instead (see [`probed_page`]). At least a tenth of the documents hold the
+/// words, so a page's tickets are usually among ten times as many; forty
+/// leaves room for words that fill replies more than tickets.
+const PROBE_WINDOW_PER_TICKET: i64 = 40;
+/// The most tickets a page asks about common words: about 170 ms at
+/// 1,000,000 tickets (42 µs a ticket, its text and its replies) before the set.
+const PROBE_WINDOW_MAX: i64 = 4_000;
+
+/// A page of a query that requires common words (SQLite; see
+/// [`CommonText::Probe`]). Asking each ticket in the page's order stops as
+/// soon as the page is full, which is quick when the words are spread over
+/// time, but it went on for as long as the latest tickets did not hold
+/// them: "mot de passe" after 30,000 tickets about a connection outage took
+/// 5 s at 1,000,000 tickets (20 s before the nightly merge of the index),
+/// and eight such lists at once held every reader. So only the first
+/// tickets of the order are asked, down to a bound on its leading column
+/// (the window's last ticket, found from the index); when they hold fewer
+/// than the page, the page comes from the set of matching documents, whose
+/// cost is bounded by their number. Orders led by a column of few values
+/// (priority, status) have no such bound, and keep asking.
+async fn probed_page(
+    conn: &mut Conn,
+    probing: &TicketFilter,
+    needle: &str,
+    plain: &TicketFilter,
+    sort: &[Sort],
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<TicketRow>> {
+    let wanted = offset.saturating_add(limit);
+    let window = wanted.saturating_mul(PROBE_WINDOW_PER_TICKET).min(PROBE_WINDOW_MAX);
+    let Some((column, descending)) = leading_column(sort) else {
+        return page(conn, probing, sort, limit, offset, None).await;
+    };
+    if wanted == 0 || window < wanted {
+        return page(conn, plain, sort, limit, offset, None).await;
+    }
+    // The same query without the words ("1 = 1" in their place).
+    let candidates = TicketFilter { common_text: Some((needle.to_owned(), CommonText::Joined)), ..probing.clone() };
+    let order = order_by(sort);
+    let since = updated_since_creation(&candidates, sort);
+    let last: Option<i64> = on_conn!(conn, |c| {
+        let mut qb = QueryBuilder::new(format!("SELECT {column} FROM tickets t"));
+        push_conditions(&mut qb, &candidates);
+        if let Some(since) = since {
+            qb.push(" AND t.updated_at >= ").push_bind(to_micros(since));
+        }
+        qb.push(format_args!(" ORDER BY {order} LIMIT 1 OFFSET ")).push_bind(window - 1);
+        qb.build_query_scalar().fetch_optional(&mut *c).await
+    })?;
+    // Fewer tickets than the window: asking each of them is bounded already.
+    let Some(last) = last else {
+        return page(conn, probing, sort, limit, offset, None).await;
+    };
+    let rows = page(conn, probing, sort, limit, offset, Some(Bound { column, descending, last })).await?;
+    if rows.len() as i64 >= limit {
+        return Ok(rows);
+    }
+    page(conn, plain, sort, limit, offset, None).await
+}
+
+/// The column leading an order when it tells almost every ticket apart
+/// (number, arrival, last update; never empty), and whether it descends.
+fn leading_column(sort: &[Sort]) -> Option<(&'static str, bool)> {
+    match sort.first() {
+        // [`order_by`]'s own: the newest number first.
+        None => Some((SortField::Key.sql(), true)),
+        Some(s) if matches!(s.field, SortField::Key | SortField::Created | SortField::Updated) => {
+            Some((s.field.sql(), s.descending))
+        }
+        Some(_) => None,
+    }
+}
+
+/// The tickets of a page no further down its order than the ticket whose
+/// leading column is `last` (ties included): a prefix of the order.
+#[derive(Clone, Copy)]
+struct Bound {
+    column: &'static str,
+    descending: bool,
+    last: i64,
+}
+
+/// One page of `filter` in `sort`'s order, within `bound` when given.
+async fn page(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    sort: &[Sort],
+    limit: i64,
+    offset: i64,
+    bound: Option<Bound>,
+) -> Result<Vec<TicketRow>> {
+    Ok(on_conn!(conn, |c| {
+        let mut qb = QueryBuilder::new(SELECT);
+        push_page(&mut qb, filter, sort, limit, offset, bound);
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?)
+}
+
 /// The page's tickets are chosen from the tickets table alone, then joined
 /// to their requester, school, assignee and category: given the joins, the
 /// planner would start from another table (SQLite walked every requester
 /// for `ORDER BY priority`) and sort thousands of joined rows for 25.
-fn push_page<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a TicketFilter, sort: &[Sort], limit: i64, offset: i64)
-where
+fn push_page<'a, DB>(
+    qb: &mut QueryBuilder<'a, DB>,
+    filter: &'a TicketFilter,
+    sort: &[Sort],
+    limit: i64,
+    offset: i64,
+    bound: Option<Bound>,
+) where
     DB: Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -980,6 +1088,9 @@ where
     push_conditions(qb, filter);
     if let Some(since) = updated_since_creation(filter, sort).filter(|_| DB::NAME == "SQLite") {
         qb.push(" AND t.updated_at >= ").push_bind(to_micros(since));
+    }
+    if let Some(Bound { column, descending, last }) = bound {
+        qb.push(format_args!(" AND {column} {} ", if descending { ">=" } else { "<=" })).push_bind(last);
     }
     qb.push(format_args!(" ORDER BY {order} LIMIT "));
     qb.push_bind(limit).push(" OFFSET ").push_bind(offset);
@@ -1060,7 +1171,7 @@ pub async fn explain_list(
                 push_conditions(&mut qb, filter);
                 qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS capped");
             } else {
-                push_page(&mut qb, filter, sort, 25, 0);
+                push_page(&mut qb, filter, sort, 25, 0, None);
             }
             let rows = qb.build().fetch_all(&mut *c).await?;
             // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
