@@ -14,6 +14,7 @@ import json
 import os
 import re
 import socket
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -97,6 +98,8 @@ def main():
     finally:
         server.terminate()
         server.wait()
+        # The demo's database and the examples' files: nothing to keep once checked.
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

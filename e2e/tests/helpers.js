@@ -1,7 +1,7 @@
 // Shared set-up for the end-to-end tests: a real `guichet serve --demo` on a
 // fresh database and a free port, and headless Chromium driven by Playwright.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
@@ -37,7 +37,16 @@ export async function startServer({ config, port = 0 } = {}) {
       if (listening) resolve(listening[1]);
     });
   });
-  return { url, logins, stop: () => new Promise((r) => { child.on("exit", r); child.kill("SIGTERM"); }) };
+  // Once stopped, its demo database goes: each run would otherwise leave one in the temporary directory.
+  const stop = () =>
+    new Promise((r) => {
+      child.on("exit", () => {
+        rmSync(dir, { recursive: true, force: true });
+        r();
+      });
+      child.kill("SIGTERM");
+    });
+  return { url, logins, stop };
 }
 
 /** A TCP port nothing listens on now. */
