@@ -3,6 +3,7 @@
 //! that answers every linked ticket in its requester's language.
 
 use crate::auth::Principal;
+use crate::notify::{Notice, Recipient};
 use crate::tickets::{CreateTicket, TicketDetails};
 use crate::{App, AppError};
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use guichet_domain::history::FieldChange;
 use guichet_domain::ids::TicketId;
 use guichet_domain::incident::{propose, signature, similarity, NewIncident, ProposalRule};
 use guichet_domain::search::SearchQuery;
-use guichet_domain::ticket::{Channel, Resolution, TicketPatch};
+use guichet_domain::ticket::{Channel, Resolution, Ticket, TicketPatch};
 use guichet_domain::user::Language;
 use guichet_domain::webhook::WebhookEvent;
 use guichet_domain::workflow::StatusCategory;
@@ -255,8 +256,21 @@ impl App {
                 (Some(en), Language::En) => en.as_str(),
                 _ => message.as_str(),
             };
-            self.comment_in(&mut tx, p, &record.ticket, body, false, Channel::Portal).await?;
-            self.resolve_quietly(&mut tx, p, ticket_id, Resolution::Fixed).await?;
+            // One mail per requester: the message, quoted in the "resolved"
+            // notice with its satisfaction survey, as when an agent answers
+            // and resolves at once. Sent as a reply first, then resolved
+            // quietly, it offered no survey for a request ended this way.
+            self.comment_in_telling(&mut tx, p, &record.ticket, body, false, Channel::Portal, false).await?;
+            let survey = match self.resolve_quietly(&mut tx, p, ticket_id, Resolution::Fixed).await? {
+                Some(resolved) => Some(self.offer_survey(&mut tx, &resolved).await?),
+                None => None,
+            };
+            let notice = match &survey {
+                Some(survey) => Notice::Resolved { survey: survey.as_deref(), reply: Some(body) },
+                // A workflow with no way to "resolved" from here: the message alone.
+                None => Notice::Reply { body },
+            };
+            self.notify(&mut tx, ticket_id, Recipient::Requester, notice).await?;
             answered += 1;
         }
         self.queue_incident_event(&mut tx, WebhookEvent::IncidentResolved, id, p.user.id).await?;
@@ -266,14 +280,15 @@ impl App {
     }
 
     /// Moves a ticket to its workflow's resolved status without the
-    /// "resolved" mail: the caller has just written to the requester.
+    /// "resolved" mail (the caller writes to the requester); the ticket
+    /// resolved, or `None` when its workflow has no way there.
     pub(crate) async fn resolve_quietly(
         &self,
         tx: &mut Conn,
         p: &Principal,
         id: TicketId,
         resolution: Resolution,
-    ) -> Result<(), AppError> {
+    ) -> Result<Option<Ticket>, AppError> {
         let now = self.now();
         let mut ticket =
             guichet_store::tickets::find_ticket(tx, id, &guichet_domain::actor::TicketScope::All).await?.ticket;
@@ -283,13 +298,13 @@ impl App {
             .allowed_from(&ticket.status, false)
             .into_iter()
             .find(|s| workflow.status(s).map(|d| d.category) == Some(StatusCategory::Resolved));
-        let Some(status) = target else { return Ok(()) };
+        let Some(status) = target else { return Ok(None) };
         let patch = TicketPatch { status: Some(status), resolution: Some(Some(resolution)), ..TicketPatch::default() };
         let changes = ticket.apply(patch, &p.actor, &self.workflows(), now)?;
         guichet_store::tickets::update_ticket(tx, &ticket).await?;
         self.record_history(tx, id, Some(p.user.id), &changes, now).await?;
         self.refresh_sla(tx, id).await?;
-        Ok(())
+        Ok(Some(ticket))
     }
 
     /// Groups of recent alike tickets from several schools that no incident

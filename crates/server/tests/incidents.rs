@@ -324,8 +324,14 @@ mail_test!(five_schools_reporting_one_outage_become_an_incident_that_answers_all
     for (i, key) in all.iter().enumerate() {
         let ticket = app.get(&format!("/api/v1/tickets/{key}"), &f.agent).await.json();
         assert_eq!(ticket["status"], "resolved", "{key}");
-        let replies: Vec<_> = outbox(&app, key).await.into_iter().filter(|o| o.mail.kind == "reply").collect();
-        assert_eq!(replies.len(), 1, "{key} gets exactly one answer");
+        // One mail: the incident's message, the request resolved, and the
+        // satisfaction survey every resolved request offers.
+        let mails = outbox(&app, key).await;
+        let kinds: Vec<_> = mails.iter().map(|o| o.mail.kind.as_str()).collect();
+        assert!(!kinds.contains(&"reply"), "{key}: {kinds:?}");
+        let replies: Vec<_> = mails.iter().filter(|o| o.mail.kind == "resolved").collect();
+        assert_eq!(replies.len(), 1, "{key} gets exactly one answer: {kinds:?}");
+        assert!(replies[0].mail.body_text.contains("/satisfaction/"), "{}", replies[0].mail.body_text);
         let english = i == 2 || i == 4;
         let text = &replies[0].mail.body_text;
         if english {
