@@ -162,6 +162,8 @@ test("five schools report a messaging outage, the desk declares the incident, a 
       readMailbox(mail.imap, person.local).find((m) => m.body.includes(expected)));
     assert.match(found.subject, /\[SUP-\d+\]/);
     assert.ok(found.body.startsWith(english ? "Hello" : "Bonjour"), found.body);
+    // The one mail resolves the request and asks for a rating, as any resolution does.
+    assert.match(found.body, /\/satisfaction\/[0-9a-f]+/, found.body);
   }
   await agent.context.close();
   await sixth.context.close();
