@@ -374,8 +374,9 @@ impl App {
                 }
             }
         };
-        // Over a busy year the tickets created are a million index entries
-        // (125 ms on PostgreSQL): counted on a second connection meanwhile.
+        // The whole desk's arrivals come from the hourly counts; a narrower
+        // filter counts index entries (a busy year's million took 125 ms on
+        // PostgreSQL), so they are counted on a second connection meanwhile.
         let tiers = guichet_store::reports::for_each_tier_change;
         let count = guichet_store::reports::count_per_span;
         let (created, changes) = match self.db.spare().await? {

@@ -361,6 +361,11 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
             tracing::warn!(error = %e, "retention pass failed; retrying at the next tick");
             failure = Some(e.to_string());
         }
+        // The report's hourly counts, each hour's rows of differences made
+        // one (PostgreSQL; migration 0041).
+        if let Err(e) = fold_hour_counts(&app).await {
+            tracing::warn!(error = %e, "cannot fold the hourly report counts; retrying at the next tick");
+        }
         if let Err(e) = app.sweep_expired().await {
             tracing::warn!(error = %e, "cannot forget ended sessions and counters; retrying at the next tick");
         }
@@ -385,6 +390,15 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
             None => app.tasks.succeeded("clock", app.now()),
         }
     }
+}
+
+async fn fold_hour_counts(app: &App) -> Result<(), guichet_store::StoreError> {
+    let mut conn = app.db.conn().await?;
+    let rows = guichet_store::reports::fold_hour_counts(&mut conn).await?;
+    if rows > 0 {
+        tracing::debug!(rows, "hourly report counts folded");
+    }
+    Ok(())
 }
 
 /// The longest a tick spends merging the full-text indexes.

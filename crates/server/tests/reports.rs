@@ -336,3 +336,146 @@ backend_test!(the_reports_page_names_categories_types_and_levels_in_the_readers_
     assert!(english.contains(">Mail<") || english.contains("Mail :"), "the category's English label: {english}");
     assert!(!english.contains("Messagerie"), "no French category label in English: {english}");
 });
+
+/// Each ticket's creation and current resolution, read straight from the
+/// table: what the created-vs-resolved report counts.
+async fn instants(app: &TestApp) -> Vec<(i64, Option<i64>)> {
+    let mut conn = app.db.db.conn().await.unwrap();
+    let sql = "SELECT created_at, resolved_at FROM tickets";
+    match conn.raw() {
+        guichet_store::db::Raw::Sqlite(c) => sqlx::query_as(sql).fetch_all(&mut *c).await.unwrap(),
+        guichet_store::db::Raw::Postgres(c) => sqlx::query_as(sql).fetch_all(&mut *c).await.unwrap(),
+    }
+}
+
+async fn execute(app: &TestApp, sql: &str, id: i64) {
+    let mut conn = app.db.db.conn().await.unwrap();
+    match conn.raw() {
+        guichet_store::db::Raw::Sqlite(c) => drop(sqlx::query(sql).bind(id).execute(&mut *c).await.unwrap()),
+        guichet_store::db::Raw::Postgres(c) => drop(sqlx::query(sql).bind(id).execute(&mut *c).await.unwrap()),
+    }
+}
+
+/// The volume report counted by hand from every ticket's instants, in
+/// `tz`: (period, created, resolved, backlog) per row, and the backlog before.
+fn expected_volume(
+    tickets: &[(i64, Option<i64>)],
+    tz: chrono_tz::Tz,
+    report: &serde_json::Value,
+) -> (i64, Vec<(String, i64, i64, i64)>) {
+    use chrono::TimeZone;
+    let midnight = |date: &str| {
+        let day: chrono::NaiveDate = date.parse().unwrap();
+        tz.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap().timestamp_micros()
+    };
+    let next_midnight = |date: &str| {
+        let day: chrono::NaiveDate = date.parse().unwrap();
+        let next = day.succ_opt().unwrap();
+        tz.from_local_datetime(&next.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap().timestamp_micros()
+    };
+    let rows = report["rows"].as_array().unwrap();
+    let start = midnight(rows[0]["from"].as_str().unwrap());
+    let before = tickets.iter().filter(|t| t.0 < start).count() as i64
+        - tickets.iter().filter(|t| t.1.is_some_and(|r| r < start)).count() as i64;
+    let mut backlog = before;
+    let expected = rows
+        .iter()
+        .map(|row| {
+            let (a, b) = (midnight(row["from"].as_str().unwrap()), next_midnight(row["to"].as_str().unwrap()));
+            let created = tickets.iter().filter(|t| (a..b).contains(&t.0)).count() as i64;
+            let resolved = tickets.iter().filter(|t| t.1.is_some_and(|r| (a..b).contains(&r))).count() as i64;
+            backlog += created - resolved;
+            (row["period"].as_str().unwrap().to_owned(), created, resolved, backlog)
+        })
+        .collect();
+    (before, expected)
+}
+
+// Random histories (seeded, so a failure replays): a demo's bulk load in
+// the months before, then tickets filed, resolved, reopened and resolved
+// again through the API at random instants across both changes of summer
+// time, a few creation dates corrected and tickets deleted by hand, and on
+// PostgreSQL the hourly rows folded at random moments. The report, which
+// reads the whole desk's hourly counts, must equal counting every ticket,
+// by day, week and month, in Paris, in a half-hour zone (Kolkata) and in
+// one whose summer time moves by half an hour (Lord Howe).
+backend_test!(
+    the_hourly_counts_give_the_same_report_as_counting_every_ticket_over_random_histories,
+    |app| async move {
+        use rand::{Rng, SeedableRng};
+        let f = app.fixture().await;
+        app.app
+            .load_demo(&guichet_app::demo::DemoOptions {
+                establishments: 3,
+                tickets: 120,
+                seed: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(20_261_203);
+        let (mut open, mut resolved): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        let end: chrono::DateTime<chrono::Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+        let mut step = 0;
+        while app.app.now() < end {
+            step += 1;
+            // From a few minutes to three days, so that instants fall on every
+            // side of midnights and hours.
+            app.clock.advance(chrono::Duration::minutes(rng.gen_range(1..4_320)));
+            match rng.gen_range(0..10) {
+                0..=3 => {
+                    let (token, uai) =
+                        if rng.gen_bool(0.5) { (&f.requester_a, &f.uai_a) } else { (&f.requester_b, &f.uai_b) };
+                    open.push(file(&app, token, uai, &format!("Ticket {step}")).await);
+                }
+                4..=6 if !open.is_empty() => {
+                    let key = open.swap_remove(rng.gen_range(0..open.len()));
+                    resolve(&app, &f.agent, &key).await;
+                    resolved.push(key);
+                }
+                7 if !resolved.is_empty() => {
+                    let key = resolved.swap_remove(rng.gen_range(0..resolved.len()));
+                    let r =
+                        app.patch(&format!("/api/v1/tickets/{key}"), &f.agent, json!({"status": "in_progress"})).await;
+                    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+                    open.push(key);
+                }
+                8 => {
+                    // A creation date corrected by hand, a few hours back.
+                    let id: i64 = rng.gen_range(1..=120);
+                    let sql = "UPDATE tickets SET created_at = created_at - 5400000000 WHERE id = $1";
+                    execute(&app, sql, id).await;
+                }
+                9 if step % 4 == 0 => execute(&app, "DELETE FROM tickets WHERE id = $1", rng.gen_range(1..=120)).await,
+                _ => {
+                    let mut conn = app.db.db.conn().await.unwrap();
+                    guichet_store::reports::fold_hour_counts(&mut conn).await.unwrap();
+                }
+            }
+        }
+        let tickets = instants(&app).await;
+        assert!(tickets.len() > 150, "{} tickets", tickets.len());
+        let mut calendar = app.get("/api/v1/calendar", &f.agent).await.json();
+        for tz in [chrono_tz::Europe::Paris, chrono_tz::Asia::Kolkata, chrono_tz::Australia::Lord_Howe] {
+            calendar["tz"] = json!(tz.name());
+            let r =
+                app.request(axum::http::Method::PUT, "/api/v1/calendar", Some(&f.admin), Some(calendar.clone())).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+            for period in [
+                "from=2025-11-01&to=2026-11-30&granularity=month",
+                "from=2026-01-07&to=2026-11-19&granularity=week",
+                "from=2026-03-20&to=2026-04-12&granularity=day",
+                "from=2026-10-01&to=2026-10-31&granularity=day",
+                "from=2026-04-05&to=2026-04-05&granularity=day",
+            ] {
+                let report = app.get(&format!("/api/v1/reports/volume?{period}"), &f.agent).await.json();
+                let (before, expected) = expected_volume(&tickets, tz, &report);
+                assert_eq!(
+                    (report["backlog_before"].as_i64(), rows(&report)),
+                    (Some(before), expected),
+                    "{tz} {period}"
+                );
+            }
+        }
+    }
+);

@@ -22,10 +22,51 @@ impl Moment {
             Moment::Resolved => "t.resolved_at",
         }
     }
+
+    /// The column of `ticket_hour_counts` that counts this instant.
+    fn hour_column(self) -> &'static str {
+        match self {
+            Moment::Created => "h.created",
+            Moment::Resolved => "h.resolved",
+        }
+    }
 }
 
 /// Tickets whose `moment` falls in each `[start, end)` span, in order.
+///
+/// The whole desk's counts come from `ticket_hour_counts` (migration 0041)
+/// for the spans' whole hours, and from `tickets` only for a part-hour edge:
+/// a month is 720 rows instead of 330,000 index entries at the demo's
+/// density. A narrower filter counts the tickets themselves, through the
+/// index its scope gives.
 pub async fn count_per_span(
+    conn: &mut Conn,
+    filter: &TicketFilter,
+    moment: Moment,
+    spans: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> Result<Vec<i64>> {
+    if !filter.is_everything() {
+        return count_per_span_in_tickets(conn, filter, moment, spans).await;
+    }
+    let splits: Vec<HourSplit> = spans.iter().map(|(s, e)| HourSplit::of(to_micros(*s), to_micros(*e))).collect();
+    let hours: Vec<(i64, i64)> = splits.iter().map(|s| s.hours).collect();
+    let mut counts = count_per_hours(conn, moment, &hours).await?;
+    let (owners, edges): (Vec<usize>, Vec<_>) = splits
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.edges.iter().flatten().map(move |&(a, b)| (i, (from_micros(a), from_micros(b)))))
+        .unzip();
+    let edge_counts = count_per_span_in_tickets(conn, filter, moment, &edges).await?;
+    for (owner, n) in owners.into_iter().zip(edge_counts) {
+        if let Some(slot) = counts.get_mut(owner) {
+            *slot += n;
+        }
+    }
+    Ok(counts)
+}
+
+/// Tickets whose `moment` falls in each span, counted from `tickets`.
+pub async fn count_per_span_in_tickets(
     conn: &mut Conn,
     filter: &TicketFilter,
     moment: Moment,
@@ -55,17 +96,95 @@ pub async fn count_per_span(
         qb.push(") AS b");
         qb.build_query_as().fetch_all(&mut *c).await
     })?;
-    let mut counts = vec![0; spans.len()];
+    Ok(in_order(rows, spans.len()))
+}
+
+/// The sums of `moment`'s hourly counts over each `[first, end)` range of hours.
+async fn count_per_hours(conn: &mut Conn, moment: Moment, ranges: &[(i64, i64)]) -> Result<Vec<i64>> {
+    if ranges.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = moment.hour_column();
+    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(format!(
+            "SELECT b.column1, (SELECT CAST(COALESCE(SUM({column}), 0) AS BIGINT) FROM ticket_hour_counts h \
+             WHERE h.hour >= b.column2 AND h.hour < b.column3) FROM (VALUES "
+        ));
+        let mut list = qb.separated(", ");
+        for (i, (first, end)) in ranges.iter().enumerate() {
+            list.push("(")
+                .push_bind_unseparated(i as i64)
+                .push_unseparated(", ")
+                .push_bind_unseparated(*first)
+                .push_unseparated(", ")
+                .push_bind_unseparated(*end)
+                .push_unseparated(")");
+        }
+        qb.push(") AS b");
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?;
+    Ok(in_order(rows, ranges.len()))
+}
+
+/// Counts keyed by their position, in order (a missing position counts 0).
+fn in_order(rows: Vec<(i64, i64)>, len: usize) -> Vec<i64> {
+    let mut counts = vec![0; len];
     for (i, n) in rows {
         if let Some(slot) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
             *slot = n;
         }
     }
-    Ok(counts)
+    counts
 }
 
-/// Tickets whose `moment` is before `at`.
+/// An hour in microseconds, the unit of `ticket_hour_counts`.
+const HOUR_MICROS: i64 = 3_600_000_000;
+
+/// A span of instants (microseconds) as the whole hours it covers and the
+/// part-hour edges around them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HourSplit {
+    /// `[first, end)` in hours; empty when `first >= end`.
+    hours: (i64, i64),
+    /// Part-hour spans in microseconds, counted from the tickets.
+    edges: [Option<(i64, i64)>; 2],
+}
+
+impl HourSplit {
+    fn of(start: i64, end: i64) -> HourSplit {
+        let first = start.div_euclid(HOUR_MICROS) + i64::from(start.rem_euclid(HOUR_MICROS) != 0);
+        let last = end.div_euclid(HOUR_MICROS);
+        let non_empty = |a: i64, b: i64| (a < b).then_some((a, b));
+        if first > last {
+            // Inside one hour: the span is its own edge.
+            return HourSplit { hours: (0, 0), edges: [non_empty(start, end), None] };
+        }
+        HourSplit {
+            hours: (first, last),
+            edges: [non_empty(start, first * HOUR_MICROS), non_empty(last * HOUR_MICROS, end)],
+        }
+    }
+
+    /// Everything before `at`: every hour before its own, and its part-hour.
+    fn before(at: i64) -> HourSplit {
+        let hour = at.div_euclid(HOUR_MICROS);
+        HourSplit {
+            hours: (i64::MIN, hour),
+            edges: [(hour * HOUR_MICROS < at).then_some((hour * HOUR_MICROS, at)), None],
+        }
+    }
+}
+
+/// Tickets whose `moment` is before `at` (from the hourly counts for the
+/// whole desk, as [`count_per_span`]).
 pub async fn count_before(conn: &mut Conn, filter: &TicketFilter, moment: Moment, at: DateTime<Utc>) -> Result<i64> {
+    if filter.is_everything() {
+        let split = HourSplit::before(to_micros(at));
+        let hours = count_per_hours(conn, moment, &[split.hours]).await?;
+        let edges: Vec<_> = split.edges.iter().flatten().map(|&(a, b)| (from_micros(a), from_micros(b))).collect();
+        let edge = count_per_span_in_tickets(conn, filter, moment, &edges).await?;
+        return Ok(hours.iter().chain(&edge).sum());
+    }
     let column = moment.column();
     Ok(on_conn!(conn, |c| {
         let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
@@ -73,6 +192,26 @@ pub async fn count_before(conn: &mut Conn, filter: &TicketFilter, moment: Moment
         qb.push(format_args!(" AND {column} < ")).push_bind(to_micros(at));
         qb.build_query_scalar().fetch_one(&mut *c).await
     })?)
+}
+
+/// Folds each hour's rows of differences into one (PostgreSQL, where every
+/// change to `tickets` appends one: migration 0041); the rows folded. One
+/// statement deletes the rows it sums, so a filing committed meanwhile
+/// keeps its row for the next fold, and two nodes folding at once each
+/// sum only what they deleted. SQLite's triggers update the hour in place.
+pub async fn fold_hour_counts(conn: &mut Conn) -> Result<u64> {
+    let Raw::Postgres(c) = conn.raw() else {
+        return Ok(0);
+    };
+    let done = sqlx::query(
+        "WITH gone AS (DELETE FROM ticket_hour_counts WHERE hour IN \
+         (SELECT hour FROM ticket_hour_counts GROUP BY hour HAVING COUNT(*) > 1) RETURNING hour, created, resolved) \
+         INSERT INTO ticket_hour_counts (hour, created, resolved) \
+         SELECT hour, SUM(created), SUM(resolved) FROM gone GROUP BY hour",
+    )
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// What tickets created in a span are grouped by.
@@ -633,4 +772,42 @@ pub async fn for_each_tier_change(
         Ok::<(), sqlx::Error>(())
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = HOUR_MICROS;
+
+    #[test]
+    fn a_span_on_whole_hours_is_read_from_the_hours_alone() {
+        assert_eq!(HourSplit::of(10 * H, 34 * H), HourSplit { hours: (10, 34), edges: [None, None] });
+    }
+
+    #[test]
+    fn part_hours_at_either_end_are_counted_from_the_tickets() {
+        let s = HourSplit::of(10 * H + 15, 12 * H + 30);
+        assert_eq!(s, HourSplit { hours: (11, 12), edges: [Some((10 * H + 15, 11 * H)), Some((12 * H, 12 * H + 30))] });
+        // Across one boundary: no whole hour, two edges that meet.
+        let s = HourSplit::of(10 * H + 15, 11 * H + 30);
+        assert_eq!(s.edges, [Some((10 * H + 15, 11 * H)), Some((11 * H, 11 * H + 30))]);
+        assert!(s.hours.0 >= s.hours.1);
+    }
+
+    #[test]
+    fn a_span_inside_one_hour_is_counted_once() {
+        let s = HourSplit::of(10 * H + 15, 10 * H + 45);
+        assert_eq!(s.edges, [Some((10 * H + 15, 10 * H + 45)), None]);
+        assert!(s.hours.0 >= s.hours.1);
+        assert_eq!(HourSplit::of(10 * H + 15, 10 * H + 15).edges, [None, None]);
+    }
+
+    #[test]
+    fn instants_before_1970_fall_in_the_hour_that_holds_them() {
+        let s = HourSplit::of(-H - 1, -H + 1);
+        assert_eq!(s.edges, [Some((-H - 1, -H)), Some((-H, -H + 1))]);
+        assert_eq!(HourSplit::before(-1), HourSplit { hours: (i64::MIN, -1), edges: [Some((-H, -1)), None] });
+        assert_eq!(HourSplit::before(5 * H), HourSplit { hours: (i64::MIN, 5), edges: [None, None] });
+    }
 }
