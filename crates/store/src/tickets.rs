@@ -989,8 +989,9 @@ const PROBE_WINDOW_MAX: i64 = 4_000;
 /// tickets of the order are asked, down to a bound on its leading column
 /// (the window's last ticket, found from the index); when they hold fewer
 /// than the page, the page comes from the set of matching documents, whose
-/// cost is bounded by their number. Orders led by a column of few values
-/// (priority, status) have no such bound, and keep asking.
+/// cost is bounded by their number. Orders that no such column leads
+/// (priority, status, title…) take the window as a list: the ids of the
+/// order's first tickets, chosen without the words.
 async fn probed_page(
     conn: &mut Conn,
     probing: &TicketFilter,
@@ -1002,14 +1003,23 @@ async fn probed_page(
 ) -> Result<Vec<TicketRow>> {
     let wanted = offset.saturating_add(limit);
     let window = wanted.saturating_mul(PROBE_WINDOW_PER_TICKET).min(PROBE_WINDOW_MAX);
-    let Some((column, descending)) = leading_column(sort) else {
-        return page(conn, probing, sort, limit, offset, None).await;
-    };
     if wanted == 0 || window < wanted {
         return page(conn, plain, sort, limit, offset, None).await;
     }
     // The same query without the words ("1 = 1" in their place).
     let candidates = TicketFilter { common_text: Some((needle.to_owned(), CommonText::Joined)), ..probing.clone() };
+    let Some((column, descending)) = leading_column(sort) else {
+        // No index walks this order, so SQLite asked every ticket, then
+        // sorted: `ORDER BY priority DESC` ran past the 60 s request
+        // timeout at 1,000,000 tickets. The window is then the order's
+        // first tickets themselves, chosen without the words.
+        let first = Bound::First { candidates: &candidates, window };
+        let rows = page(conn, probing, sort, limit, offset, Some(first)).await?;
+        if rows.len() as i64 >= limit {
+            return Ok(rows);
+        }
+        return page(conn, plain, sort, limit, offset, None).await;
+    };
     let order = order_by(sort);
     let since = updated_since_creation(&candidates, sort);
     let last: Option<i64> = on_conn!(conn, |c| {
@@ -1025,7 +1035,7 @@ async fn probed_page(
     let Some(last) = last else {
         return page(conn, probing, sort, limit, offset, None).await;
     };
-    let rows = page(conn, probing, sort, limit, offset, Some(Bound { column, descending, last })).await?;
+    let rows = page(conn, probing, sort, limit, offset, Some(Bound::Column { column, descending, last })).await?;
     if rows.len() as i64 >= limit {
         return Ok(rows);
     }
@@ -1045,13 +1055,14 @@ fn leading_column(sort: &[Sort]) -> Option<(&'static str, bool)> {
     }
 }
 
-/// The tickets of a page no further down its order than the ticket whose
-/// leading column is `last` (ties included): a prefix of the order.
+/// Where a page's tickets are taken from: a prefix of its order.
 #[derive(Clone, Copy)]
-struct Bound {
-    column: &'static str,
-    descending: bool,
-    last: i64,
+enum Bound<'f> {
+    /// No further down than the ticket whose leading column is `last`
+    /// (ties included).
+    Column { column: &'static str, descending: bool, last: i64 },
+    /// Among the first `window` tickets of `candidates` in the page's order.
+    First { candidates: &'f TicketFilter, window: i64 },
 }
 
 /// One page of `filter` in `sort`'s order, within `bound` when given.
@@ -1061,7 +1072,7 @@ async fn page(
     sort: &[Sort],
     limit: i64,
     offset: i64,
-    bound: Option<Bound>,
+    bound: Option<Bound<'_>>,
 ) -> Result<Vec<TicketRow>> {
     Ok(on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(SELECT);
@@ -1080,7 +1091,7 @@ fn push_page<'a, DB>(
     sort: &[Sort],
     limit: i64,
     offset: i64,
-    bound: Option<Bound>,
+    bound: Option<Bound<'a>>,
 ) where
     DB: Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -1093,8 +1104,16 @@ fn push_page<'a, DB>(
     if let Some(since) = updated_since_creation(filter, sort).filter(|_| DB::NAME == "SQLite") {
         qb.push(" AND t.updated_at >= ").push_bind(to_micros(since));
     }
-    if let Some(Bound { column, descending, last }) = bound {
-        qb.push(format_args!(" AND {column} {} ", if descending { ">=" } else { "<=" })).push_bind(last);
+    match bound {
+        Some(Bound::Column { column, descending, last }) => {
+            qb.push(format_args!(" AND {column} {} ", if descending { ">=" } else { "<=" })).push_bind(last);
+        }
+        Some(Bound::First { candidates, window }) => {
+            qb.push(" AND t.id IN (SELECT t.id FROM tickets t");
+            push_conditions(qb, candidates);
+            qb.push(format_args!(" ORDER BY {order} LIMIT ")).push_bind(window).push(")");
+        }
+        None => {}
     }
     qb.push(format_args!(" ORDER BY {order} LIMIT "));
     qb.push_bind(limit).push(" OFFSET ").push_bind(offset);
