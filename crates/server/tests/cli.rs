@@ -505,6 +505,18 @@ fn the_http_load_generator_runs_on_a_small_data_set() {
     let out = run(dir.path(), &["bench", "filters", "--iterations", "1"], None);
     let after = format!("SQLite, {} tickets", before + 64);
     assert!(text(&out.stdout).starts_with(&after), "{after}: {}", text(&out.stdout));
+    // Filed by several schools' requesters, about several subjects: not a
+    // wave at one school that later measurements would read.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (schools, titles): (i64, i64) = runtime.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.path().join("guichet-data/guichet.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let sql = "SELECT COUNT(DISTINCT establishment_id), COUNT(DISTINCT description) FROM tickets \
+                   WHERE title LIKE 'Charge %'";
+        sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap()
+    });
+    assert!(schools >= 3 && titles >= 3, "{schools} schools, {titles} subjects");
 }
 
 #[test]

@@ -39,10 +39,12 @@ fn rss_kb(pid: u32, field: &str) -> Option<u64> {
     status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Who the load acts as: a requester who files tickets in their school,
-/// an agent who reads them.
+/// Who the load acts as: requesters who file tickets in their schools, an
+/// agent who reads them.
 pub(super) struct Subjects {
-    pub token: String,
+    /// Each filing requester's token and school, taken in turn.
+    pub filers: Vec<(String, String)>,
+    /// The first requester's school, for the lists' shapes.
     pub uai: String,
     pub agent: guichet_domain::user::User,
     pub agent_token: String,
@@ -51,24 +53,34 @@ pub(super) struct Subjects {
     pub prefix: String,
 }
 
-/// The first requester and agent of the base, with fresh tokens.
+/// Requesters whose filings the load spreads: a run files thousands of
+/// tickets, and all of them at one school made it a school no desk has
+/// (12,000 tickets after three runs) and skewed the lists measured after.
+const FILERS: i64 = 16;
+
+/// The first requesters and agent of the base, with fresh tokens.
 pub(super) async fn subjects(app: &guichet_app::App) -> anyhow::Result<Subjects> {
     let op = app.operator();
-    let first = |role| {
+    let first = |role, n| {
         let (filter, op) = (guichet_store::users::UserFilter { role: Some(role), ..Default::default() }, op.clone());
-        async move { app.list_users(&op, &filter, 1, 0).await.map_err(|e| anyhow::anyhow!(e.to_string())) }
+        async move { app.list_users(&op, &filter, n, 0).await.map_err(|e| anyhow::anyhow!(e.to_string())) }
     };
-    let requester = first(Role::Requester).await?.0.into_iter().next();
-    let requester = requester.context("no requester in the database: load `guichet demo` first")?;
-    let uai = match requester.establishments.first() {
-        Some(id) => {
-            guichet_store::establishments::find_establishment(&mut app.db.conn().await?, *id).await?.uai.to_string()
-        }
-        None => anyhow::bail!("the first requester has no establishment"),
+    let mut filers = Vec::new();
+    for requester in first(Role::Requester, FILERS).await?.0 {
+        let Some(id) = requester.establishments.first() else { continue };
+        let uai =
+            guichet_store::establishments::find_establishment(&mut app.db.conn().await?, *id).await?.uai.to_string();
+        let token = app
+            .create_token(requester.email.as_str(), "bench http")
+            .await
+            .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        filers.push((token, uai));
+    }
+    let uai = match filers.first() {
+        Some((_, uai)) => uai.clone(),
+        None => anyhow::bail!("no requester with an establishment in the database: load `guichet demo` first"),
     };
-    let token =
-        app.create_token(requester.email.as_str(), "bench http").await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let agent = first(Role::Agent).await?.0.into_iter().next();
+    let agent = first(Role::Agent, 1).await?.0.into_iter().next();
     let agent = agent.context("no agent in the database: load `guichet demo` first")?;
     let agent_token =
         app.create_token(agent.email.as_str(), "bench http").await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
@@ -83,7 +95,7 @@ pub(super) async fn subjects(app: &guichet_app::App) -> anyhow::Result<Subjects>
     .await?;
     let tickets = tickets.map(|t| t.count);
     Ok(Subjects {
-        token,
+        filers,
         uai,
         agent,
         agent_token,
@@ -163,6 +175,17 @@ where
     Ok((times, elapsed))
 }
 
+/// What the load's tickets are about, in turn: a wave on a single subject
+/// is another benchmark (docs/performance.md, "A common word behind a wave").
+const SUBJECTS: [(&str, &str); 6] = [
+    ("connexion impossible", "Les élèves n'arrivent plus à se connecter depuis ce matin."),
+    ("mot de passe oublié", "Un enseignant a oublié son mot de passe et n'a pas d'adresse de secours."),
+    ("messagerie vide", "La boîte de réception est vide alors que les messages sont partis."),
+    ("emploi du temps absent", "L'emploi du temps de la classe ne s'affiche plus."),
+    ("cahier de textes", "Les devoirs saisis hier n'apparaissent pas dans le cahier de textes."),
+    ("import annuaire", "Les nouveaux élèves de seconde ne sont pas dans l'annuaire."),
+];
+
 /// Files `total` tickets (rounded down to a multiple of `clients`) over the
 /// API with `clients` concurrent clients; returns how many were filed and
 /// the rate per second. Each request done adds one to `done`, for the
@@ -174,14 +197,18 @@ pub(super) fn file_tickets(
     total: usize,
     done: &Arc<AtomicUsize>,
 ) -> anyhow::Result<(usize, f64)> {
-    let (url, token, uai) = (format!("{base}/api/v1/tickets"), format!("Bearer {}", s.token), s.uai.clone());
+    let url = format!("{base}/api/v1/tickets");
+    let filers: Vec<(String, String)> =
+        s.filers.iter().map(|(token, uai)| (format!("Bearer {token}"), uai.clone())).collect();
     let (times, elapsed) = load(clients, total / clients * clients, done, move |agent, i| {
+        let (token, uai) = &filers[i % filers.len()];
+        let (subject, description) = SUBJECTS[i / filers.len() % SUBJECTS.len()];
         let body = serde_json::json!({
-            "title": format!("Charge {clients}×{i} : connexion impossible"),
-            "description": "Les élèves n'arrivent plus à se connecter depuis ce matin.",
+            "title": format!("Charge {clients}×{i} : {subject}"),
+            "description": description,
             "establishment": uai,
         });
-        agent.post(&url).set("Authorization", &token).send_json(body).map_err(|e| e.to_string())?;
+        agent.post(&url).set("Authorization", token).send_json(body).map_err(|e| e.to_string())?;
         Ok(())
     })?;
     Ok((times.len(), times.len() as f64 / elapsed.as_secs_f64()))
