@@ -31,33 +31,25 @@ SELECT hour, SUM(created), SUM(resolved) FROM (
     SELECT ticket_hour(resolved_at), 0, 1 FROM tickets WHERE resolved_at IS NOT NULL
 ) d GROUP BY hour;
 
--- Per statement, with the rows it wrote: a bulk insert (the demo, an
--- import) appends one row per hour it touched, not one per ticket.
-CREATE FUNCTION tickets_hour_counts_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Per statement, with the rows it wrote or removed (its transition table,
+-- named `changed` by both triggers): a bulk insert (the demo, an import)
+-- appends one row per hour it touched, not one per ticket.
+CREATE FUNCTION tickets_hour_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    sign BIGINT := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
 BEGIN
     INSERT INTO ticket_hour_counts (hour, created, resolved)
-    SELECT hour, SUM(created), SUM(resolved) FROM (
-        SELECT ticket_hour(created_at) AS hour, 1 AS created, 0 AS resolved FROM inserted
+    SELECT hour, sign * SUM(created), sign * SUM(resolved) FROM (
+        SELECT ticket_hour(created_at) AS hour, 1 AS created, 0 AS resolved FROM changed
         UNION ALL
-        SELECT ticket_hour(resolved_at), 0, 1 FROM inserted WHERE resolved_at IS NOT NULL
+        SELECT ticket_hour(resolved_at), 0, 1 FROM changed WHERE resolved_at IS NOT NULL
     ) d GROUP BY hour;
     RETURN NULL;
 END $$;
 CREATE TRIGGER tickets_hour_counts_insert AFTER INSERT ON tickets
-REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION tickets_hour_counts_inserted();
-
-CREATE FUNCTION tickets_hour_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO ticket_hour_counts (hour, created, resolved)
-    SELECT hour, SUM(created), SUM(resolved) FROM (
-        SELECT ticket_hour(created_at) AS hour, -1 AS created, 0 AS resolved FROM deleted
-        UNION ALL
-        SELECT ticket_hour(resolved_at), 0, -1 FROM deleted WHERE resolved_at IS NOT NULL
-    ) d GROUP BY hour;
-    RETURN NULL;
-END $$;
+REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tickets_hour_counts_changed();
 CREATE TRIGGER tickets_hour_counts_delete AFTER DELETE ON tickets
-REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION tickets_hour_counts_deleted();
+REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tickets_hour_counts_changed();
 
 -- Per row, and only when an instant counted changed: every update of a
 -- ticket writes all its columns, and most leave these two as they were.
