@@ -2,7 +2,7 @@
 //! (and so within the reader's scope, in the query itself).
 
 use crate::db::{Conn, Db, Raw, Result};
-use crate::tickets::{push_conditions, TicketFilter};
+use crate::tickets::{push_conditions, push_document_numbers, TicketFilter};
 use guichet_domain::ids::TicketId;
 use guichet_domain::search::SearchQuery;
 use sqlx::QueryBuilder;
@@ -48,16 +48,8 @@ pub async fn search(
         if sqlite {
             qb.push(" WHERE search_index MATCH ").push_bind(query.to_fts5());
             if !filter.is_everything() {
-                // The documents of the tickets in scope, by number: checking
-                // a match's number is far cheaper than joining every match.
-                // `+` keeps the list a filter on the match: looked up one number at a
-                // time, a prefix would be expanded again for every document.
-                qb.push(" AND +s.rowid IN (SELECT t.id * 4 FROM tickets t");
-                push_conditions(&mut qb, filter);
-                qb.push(" UNION ALL SELECT c.id * 4 + 1 FROM comments c JOIN tickets t ON t.id = c.ticket_id");
-                push_conditions(&mut qb, filter);
-                qb.push(" UNION ALL SELECT a.id * 4 + 2 FROM attachments a JOIN tickets t ON t.id = a.ticket_id");
-                push_conditions(&mut qb, filter);
+                qb.push(" AND +s.rowid IN (");
+                push_document_numbers(&mut qb, filter, true);
                 qb.push(")");
             }
             if !internal {

@@ -351,6 +351,10 @@ pub enum CommonText {
     /// The count: read from the documents, each one's ticket checked
     /// against the rest of the query, until the cap.
     Joined,
+    /// Page and count of a few schools with many tickets: the documents
+    /// that hold the words among the schools' own, by number (see
+    /// [`PROBE_SCOPE_MAX`]).
+    Scoped,
 }
 
 /// Documents from which a `text ~` may count as common (see [`CommonText`]).
@@ -438,6 +442,18 @@ where
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
+    push_filter(qb, f, true);
+}
+
+/// [`push_conditions`]; `scoped_words`: a [`CommonText::Scoped`] needle is
+/// matched (false inside its own list of the schools' documents).
+fn push_filter<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter, scoped_words: bool)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
     qb.push(" WHERE 1 = 1");
     if let TicketScope::Establishments(ids) = &f.scope {
         if ids.is_empty() {
@@ -494,6 +510,55 @@ where
         qb.push(" AND ");
         push_full_text(qb, query, with_internal(f), false);
     }
+    if let (true, Some((needle, CommonText::Scoped))) = (scoped_words, &f.common_text) {
+        if let Ok(query) = SearchQuery::parse(needle) {
+            push_scoped_text(qb, f, query);
+        }
+    }
+}
+
+/// `t.id` among the tickets of `f` whose documents match `query`, found
+/// among `f`'s own documents by number (SQLite, see [`CommonText::Scoped`]).
+/// The matching documents' own rows are read last, and only theirs: each
+/// row read costs more than checking a number.
+fn push_scoped_text<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter, query: SearchQuery)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(" AND t.id IN (SELECT d.ticket_id FROM search_index d WHERE d.rowid IN ");
+    qb.push("(SELECT s.rowid FROM search_index s WHERE s.search_index MATCH ").push_bind(query.to_fts5());
+    // `+`: see [`push_document_numbers`].
+    qb.push(" AND +s.rowid IN (");
+    push_document_numbers(qb, f, false);
+    qb.push("))");
+    if !with_internal(f) {
+        qb.push(" AND d.internal = 0");
+    }
+    qb.push(")");
+}
+
+/// The numbers of the full-text documents of `f`'s tickets (SQLite): each
+/// ticket's text (id × 4), replies and notes (id × 4 + 1) and file names
+/// (id × 4 + 2). Checking a match's number against them is far cheaper
+/// than reading every match's ticket. Written `+s.rowid IN (…)` by the
+/// caller, the list stays a filter on the match: looked up one number at a
+/// time, a prefix would be expanded again for every document.
+pub(crate) fn push_document_numbers<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter, scoped_words: bool)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push("SELECT t.id * 4 FROM tickets t");
+    push_filter(qb, f, scoped_words);
+    qb.push(" UNION ALL SELECT c.id * 4 + 1 FROM comments c JOIN tickets t ON t.id = c.ticket_id");
+    push_filter(qb, f, scoped_words);
+    qb.push(" UNION ALL SELECT a.id * 4 + 2 FROM attachments a JOIN tickets t ON t.id = a.ticket_id");
+    push_filter(qb, f, scoped_words);
 }
 
 /// Internal notes count in full-text matches for the desk only.
@@ -544,11 +609,11 @@ where
 /// The needle of a `text ~ "…"` the whole query requires, when its words
 /// are in at least [`COMMON_TEXT_DOCUMENTS`] documents and a tenth as many
 /// documents as there are tickets (SQLite only). Asking each ticket costs
-/// about 0.1 ms at 1,000,000 tickets, reading a document's ticket 1.4 µs:
-/// a page of 25 asks about 25 × tickets / matches of them, so below about
-/// a tenth the set is cheaper.
+/// about 0.1 ms at 1,000,000 tickets, reading a document's ticket 1.4 µs: a
+/// page of 25 asks about 25 × tickets / matches of them, so below about a
+/// tenth the set is cheaper.
 async fn common_text(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<String>> {
-    if conn.backend() != crate::Backend::Sqlite || filter.common_text.is_some() {
+    if filter.common_text.is_some() {
         return Ok(None);
     }
     let required = |c: &Condition| match c {
@@ -907,6 +972,31 @@ pub async fn establishment_ids_named(conn: &mut Conn, values: &[String]) -> Resu
     Ok(ids)
 }
 
+/// How a list's page and count require common words (see [`CommonText`]):
+/// `None` when the filter is compiled as given.
+async fn compile(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<(TicketFilter, TicketFilter)>> {
+    // PostgreSQL's plan is the planner's own. Matching a big school's words
+    // among its own documents (as [`CommonText::Scoped`] does) was tried
+    // there: a rare word went from 1.4 to 0.7 s, but a common one from 0.07
+    // to 0.7 s and an open ticket's from 0.2 to 3.5 s (docs/performance.md).
+    if conn.backend() != crate::Backend::Sqlite {
+        return Ok(None);
+    }
+    let Some(needle) = common_text(conn, filter).await? else {
+        return Ok(None);
+    };
+    let with = |how: CommonText| TicketFilter { common_text: Some((needle.clone(), how)), ..filter.clone() };
+    // A few schools' tickets are usually few: each is asked for the count
+    // too (reading every matching document to keep a school's took 2.2 s
+    // at 1,000,000 tickets).
+    if few_schools(filter) {
+        let scoped = with(CommonText::Scoped);
+        let chosen = if more_than(conn, &scoped, PROBE_SCOPE_MAX).await? { scoped } else { with(CommonText::Probe) };
+        return Ok(Some((chosen.clone(), chosen)));
+    }
+    Ok(Some((with(CommonText::Probe), with(CommonText::Joined))))
+}
+
 /// Lists tickets matching `filter`, sorted, one page; the total only when asked.
 pub async fn list_tickets(
     conn: &mut Conn,
@@ -918,20 +1008,9 @@ pub async fn list_tickets(
 ) -> Result<(Vec<TicketRecord>, Option<Total>)> {
     // The query as given: a common word's set, should asking tickets fail.
     let plain = filter;
-    let (probing, joined);
-    let (page_filter, filter) = match common_text(conn, filter).await? {
-        // A few schools' tickets are few: each is asked for the count too
-        // (reading every matching document to keep a school's took 2.2 s
-        // at 1,000,000 tickets).
-        Some(needle) if few_schools(filter) => {
-            probing = TicketFilter { common_text: Some((needle, CommonText::Probe)), ..filter.clone() };
-            (&probing, &probing)
-        }
-        Some(needle) => {
-            probing = TicketFilter { common_text: Some((needle.clone(), CommonText::Probe)), ..filter.clone() };
-            joined = TicketFilter { common_text: Some((needle, CommonText::Joined)), ..filter.clone() };
-            (&probing, &joined)
-        }
+    let compiled = compile(conn, filter).await?;
+    let (page_filter, filter) = match &compiled {
+        Some((page, count)) => (page, count),
         None => (filter, filter),
     };
     let rows = match &page_filter.common_text {
@@ -963,6 +1042,25 @@ pub async fn list_tickets(
         (Some(cap), _) => Some(count(conn, filter, cap).await?),
     };
     Ok((rows.into_iter().map(TicketRow::into_record).collect::<Result<_>>()?, total))
+}
+
+/// The most tickets of a few schools whose count asks each one about common
+/// words (see [`CommonText::Probe`]): about 0.3 ms a ticket at 1,000,000
+/// tickets, while matching the words among the schools' documents by number
+/// ([`CommonText::Scoped`]) reads the words' whole list of documents, 0.1 to
+/// 0.2 s for a common word there. A school that had gathered 58,000 tickets
+/// took 20 s for its requester's `text ~ "mot de passe"`, 0.5 s since.
+const PROBE_SCOPE_MAX: i64 = 500;
+
+/// Whether `filter` keeps more than `n` tickets, its words left out.
+async fn more_than(conn: &mut Conn, filter: &TicketFilter, n: i64) -> Result<bool> {
+    let counted: i64 = on_conn!(conn, |c| {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
+        push_filter(&mut qb, filter, false);
+        qb.push(" LIMIT ").push_bind(n.saturating_add(1)).push(") AS capped");
+        qb.build_query_scalar().fetch_one(&mut *c).await
+    })?;
+    Ok(counted > n)
 }
 
 /// How far down a page's order asking each ticket about common words goes,
@@ -1173,7 +1271,9 @@ fn order_by(sort: &[Sort]) -> String {
 }
 
 /// How the database runs a list's page and its count (`EXPLAIN QUERY PLAN`
-/// on SQLite, `EXPLAIN` on PostgreSQL), for `guichet bench queries --explain`.
+/// on SQLite, `EXPLAIN` on PostgreSQL), for `guichet bench queries --explain`:
+/// the statements [`list_tickets`] runs, common words compiled as it does
+/// (a probed page shown without its window).
 pub async fn explain_list(
     conn: &mut Conn,
     filter: &TicketFilter,
@@ -1184,17 +1284,20 @@ pub async fn explain_list(
         crate::Backend::Sqlite => "EXPLAIN QUERY PLAN ",
         crate::Backend::Postgres => "EXPLAIN ",
     };
+    let compiled = compile(conn, filter).await?;
+    let (page_filter, count_filter) = match &compiled {
+        Some((page, count)) => (page, count),
+        None => (filter, filter),
+    };
     let mut plans = Vec::new();
-    let count = format!("{explain}SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
-    for select in [format!("{explain}{SELECT}"), count] {
-        let counting = select.contains("COUNT(*)");
+    for counting in [false, true] {
         let lines: Vec<String> = on_conn!(conn, |c| {
-            let mut qb = QueryBuilder::new(select.clone());
+            let mut qb = QueryBuilder::new(explain);
             if counting {
-                push_conditions(&mut qb, filter);
-                qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS capped");
+                push_count(&mut qb, count_filter, cap);
             } else {
-                push_page(&mut qb, filter, sort, 25, 0, None);
+                qb.push(SELECT);
+                push_page(&mut qb, page_filter, sort, 25, 0, None);
             }
             let rows = qb.build().fetch_all(&mut *c).await?;
             // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
@@ -1214,23 +1317,54 @@ pub async fn explain_list(
 }
 
 async fn count(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<Total> {
-    if let Some((needle, CommonText::Joined)) = &filter.common_text {
-        return count_joined(conn, filter, needle, cap).await;
-    }
     let counted: i64 = on_conn!(conn, |c| {
-        if cap == i64::MAX {
-            let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
-            push_conditions(&mut qb, filter);
-            qb.build_query_scalar().fetch_one(&mut *c).await
-        } else {
-            // One row past the cap tells "more" from "exactly the cap".
-            let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
-            push_conditions(&mut qb, filter);
-            qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS capped");
-            qb.build_query_scalar().fetch_one(&mut *c).await
-        }
+        let mut qb = QueryBuilder::new("");
+        push_count(&mut qb, filter, cap);
+        qb.build_query_scalar().fetch_one(&mut *c).await
     })?;
     Ok(if counted > cap { Total { count: cap, more: true } } else { Total { count: counted, more: false } })
+}
+
+/// The statement counting `filter`'s tickets up to one past `cap` (one row
+/// past it tells "more" from "exactly the cap"). A query that requires the
+/// common words of a [`CommonText::Joined`] (SQLite) is counted from the
+/// matching documents in index order, each one's ticket checked against
+/// the rest of the query, each ticket once.
+fn push_count<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a TicketFilter, cap: i64)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let capped = cap < i64::MAX;
+    if let Some((needle, CommonText::Joined)) = &filter.common_text {
+        qb.push("SELECT COUNT(*) FROM (SELECT DISTINCT t.id FROM search_index s JOIN tickets t ON t.id = s.ticket_id");
+        push_conditions(qb, filter);
+        match SearchQuery::parse(needle) {
+            Ok(query) => {
+                qb.push(" AND s.search_index MATCH ").push_bind(query.to_fts5());
+            }
+            // [`common_text`] keeps only words that parse.
+            Err(_) => {
+                qb.push(" AND 1 = 0");
+            }
+        }
+        if !with_internal(filter) {
+            qb.push(" AND s.internal = 0");
+        }
+    } else if capped {
+        qb.push("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
+        push_conditions(qb, filter);
+    } else {
+        qb.push("SELECT COUNT(*) FROM tickets t");
+        push_conditions(qb, filter);
+        return;
+    }
+    if capped {
+        qb.push(" LIMIT ").push_bind(cap.saturating_add(1));
+    }
+    qb.push(") AS counted");
 }
 
 /// Counts a filter kept to one tier of few tickets (the schools' own, see
@@ -1249,32 +1383,6 @@ async fn count_one_tier(conn: &mut Conn, filter: &TicketFilter) -> Result<i64> {
         push_conditions(&mut qb, filter);
         qb.build_query_scalar().fetch_one(&mut *c).await
     })?)
-}
-
-/// [`count`] of a query that requires the common words `needle` (SQLite,
-/// see [`CommonText::Joined`]): the matching documents in index order, each
-/// one's ticket checked against the rest of the query, each ticket once,
-/// until one past the cap.
-async fn count_joined(conn: &mut Conn, filter: &TicketFilter, needle: &str, cap: i64) -> Result<Total> {
-    let Ok(query) = SearchQuery::parse(needle) else {
-        return Ok(Total::default());
-    };
-    let counted: i64 = on_conn!(conn, |c| {
-        let mut qb = QueryBuilder::new(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT t.id FROM search_index s JOIN tickets t ON t.id = s.ticket_id",
-        );
-        push_conditions(&mut qb, filter);
-        qb.push(" AND s.search_index MATCH ").push_bind(query.to_fts5());
-        if !with_internal(filter) {
-            qb.push(" AND s.internal = 0");
-        }
-        if cap < i64::MAX {
-            qb.push(" LIMIT ").push_bind(cap.saturating_add(1));
-        }
-        qb.push(") AS matched");
-        qb.build_query_scalar().fetch_one(&mut *c).await
-    })?;
-    Ok(if counted > cap { Total { count: cap, more: true } } else { Total { count: counted, more: false } })
 }
 
 pub async fn list_watchers(conn: &mut Conn, ticket: TicketId) -> Result<Vec<UserRef>> {
