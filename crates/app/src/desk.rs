@@ -12,7 +12,7 @@ pub struct Tile {
     pub id: i64,
     pub title: String,
     pub count: i64,
-    /// More tickets than `count` match (counting stops at [`crate::tickets::COUNT_LIMIT`]).
+    /// More tickets than `count` match (counting stops at [`crate::tickets::TILE_COUNT_LIMIT`]).
     pub more: bool,
     pub items: Vec<TicketRecord>,
     /// The query of the queue page showing all of them.

@@ -16,7 +16,7 @@ const DASHBOARD_QUERIES_AT_ONCE: usize = 3;
 pub struct FilterResult {
     pub filter: SavedFilter,
     pub count: i64,
-    /// More tickets than `count` match (counting stops at [`crate::tickets::COUNT_LIMIT`]).
+    /// More tickets than `count` match (counting stops at [`crate::tickets::TILE_COUNT_LIMIT`]).
     pub more: bool,
     /// The first tickets, when asked.
     pub items: Vec<TicketRecord>,
@@ -106,7 +106,7 @@ impl App {
         // tickets: 33.5 ms one after the other, docs/performance.md), not
         // all, so that one page does not take the whole pool.
         let at_once = if self.db.parallel_reads() { DASHBOARD_QUERIES_AT_ONCE } else { 1 };
-        let counting = Counting::UpTo(crate::tickets::COUNT_LIMIT);
+        let counting = Counting::UpTo(crate::tickets::TILE_COUNT_LIMIT);
         let run = |(filter, plan): (SavedFilter, Option<(TicketFilter, Vec<Sort>)>)| async move {
             let Some((ticket_filter, sort)) = plan else {
                 return Ok::<_, AppError>(FilterResult { filter, count: 0, more: false, items: Vec::new() });

@@ -95,6 +95,14 @@ pub const PER_PAGE_MAX: i64 = 100;
 /// than" (« plus de 10 000 »): an exact count reads every match, and a
 /// figure past it helps nobody sort their work.
 pub const COUNT_LIMIT: i64 = 10_000;
+/// A saved filter's count (a dashboard tile, the queue page's filters, the
+/// filters API) is exact up to this many tickets, then « plus de 1 000 »:
+/// it tells a queue's size at a glance, and a desk that takes hundreds of
+/// requests a month does nothing different at 1,001 or at 10,000. Its
+/// list, once opened, counts to [`COUNT_LIMIT`]. Counting to 10,000 took
+/// most of PostgreSQL's dashboard at 1,000,000 tickets (thirteen tiles,
+/// 63 ms; docs/performance.md).
+pub const TILE_COUNT_LIMIT: i64 = 1_000;
 /// The longest `text` filter of a listing.
 pub const TEXT_FILTER_MAX: usize = 500;
 

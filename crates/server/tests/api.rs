@@ -838,7 +838,7 @@ backend_test!(a_request_and_its_screenshots_are_filed_together_or_not_at_all, |a
 #[path = "api/hardening.rs"]
 mod hardening;
 
-backend_test!(counts_stop_at_ten_thousand_and_say_more_than_that, |app| async move {
+backend_test!(counts_stop_at_ten_thousand_and_say_more_than_that_and_a_tile_at_a_thousand, |app| async move {
     let options = guichet_app::demo::DemoOptions { establishments: 2, tickets: 10_050, ..Default::default() };
     let report = app.app.load_demo(&options).await.unwrap();
     let agent = report.logins.iter().find(|l| l.role == guichet_domain::user::Role::Agent).unwrap();
@@ -853,11 +853,22 @@ backend_test!(counts_stop_at_ten_thousand_and_say_more_than_that, |app| async mo
     let two = app.get(&q(&keys), &agent.token).await.json();
     assert_eq!(two["more_than_total"], false);
     assert_eq!(two["total"], 3);
-    // The dashboard's tiles and the filters' counts stop there too.
+    // The dashboard's tiles and the filters' counts stop at a thousand, and
+    // a tile's list, opened, counts on.
     let tiles = app.get("/api/v1/dashboard", &agent.token).await.json();
     let tiles = tiles.as_array().unwrap();
-    assert!(tiles.iter().all(|t| t["count"].as_i64().unwrap() <= 10_000), "{tiles:?}");
-    assert!(tiles.iter().all(|t| t["more_than_count"] == (t["count"] == 10_000)), "{tiles:?}");
+    assert!(tiles.iter().all(|t| t["count"].as_i64().unwrap() <= 1_000), "{tiles:?}");
+    assert!(tiles.iter().all(|t| t["more_than_count"] == (t["count"] == 1_000)), "{tiles:?}");
+    let big = tiles.iter().find(|t| t["more_than_count"] == true).expect("a tile of more than a thousand");
+    let opened = app.get(&q(big["query"].as_str().unwrap()), &agent.token).await.json();
+    assert!(opened["total"].as_i64().is_some_and(|n| n > 1_000), "{big} {opened}");
+    let filters = app.get("/api/v1/filters", &agent.token).await.json();
+    let filters = filters.as_array().unwrap();
+    assert!(filters.iter().any(|f| f["count"] == 1_000 && f["more_than_count"] == true), "{filters:?}");
+    assert!(filters.iter().all(|f| f["count"].as_i64().unwrap() <= 1_000), "{filters:?}");
+    let desk = app.sign_in(&agent.email, guichet_app::demo::DEMO_PASSWORD).await;
+    let tiles_page = String::from_utf8(app.page(&desk.cookie, "/desk/tiles").await.bytes).unwrap();
+    assert!(tiles_page.contains("plus de 1\u{202f}000"), "{tiles_page}");
     // The queue page says so in words, and offers the next page without a last one.
     let session = app.sign_in(&agent.email, guichet_app::demo::DEMO_PASSWORD).await;
     let page = String::from_utf8(app.page(&session.cookie, "/tickets").await.bytes).unwrap();

@@ -136,9 +136,9 @@ pub async fn put_sla_policy(
 pub struct TileView {
     pub id: i64,
     pub title: String,
-    /// Tickets matching, for this person's level; exact up to 10,000.
+    /// Tickets matching, for this person's level; exact up to 1,000.
     pub count: i64,
-    /// More tickets than `count` match: counting stopped at 10,000.
+    /// More tickets than `count` match: counting stopped at 1,000.
     pub more_than_count: bool,
     pub query: String,
     /// The first tickets (at most 5).

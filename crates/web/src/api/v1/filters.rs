@@ -22,9 +22,9 @@ pub struct FilterView {
     /// One of the desk's built-in filters.
     pub builtin: bool,
     pub position: i64,
-    /// How many tickets it finds now, for the caller; exact up to 10,000.
+    /// How many tickets it finds now, for the caller; exact up to 1,000.
     pub count: Option<i64>,
-    /// More tickets than `count` match: counting stopped at 10,000.
+    /// More tickets than `count` match: counting stopped at 1,000.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub more_than_count: bool,
 }
