@@ -876,3 +876,47 @@ backend_test!(counts_stop_at_ten_thousand_and_say_more_than_that_and_a_tile_at_a
     assert!(page.contains("rel=\"next\""), "{page}");
     assert!(!page.contains("1 / "), "no last page is claimed: {page}");
 });
+
+backend_test!(names_with_accented_capitals_are_found_however_they_are_typed, |app| async move {
+    // SQLite's LOWER folds A to Z only, and PostgreSQL's follows the
+    // database's locale: "Émilie" lower-cased by the database stayed
+    // "Émilie", so `assignee = "émilie lefèvre"` and a search for "émilie"
+    // found nobody, however it was typed.
+    let f = app.fixture().await;
+    let (_, id) = app.user("emilie@desk.test", "Émilie LEFÈVRE", guichet_domain::user::Role::Agent, None).await;
+    let ticket = f.ticket_a.rsplit('-').next().unwrap();
+    app.execute(&format!("UPDATE tickets SET assignee_id = {id} WHERE id = {ticket}")).await;
+    let keys = |v: serde_json::Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_owned()).collect()
+    };
+    for typed in ["émilie lefèvre", "Émilie LEFÈVRE", "ÉMILIE LEFÈVRE", "emilie@desk.test"] {
+        let found = app.get(&q(&format!("assignee = \"{typed}\"")), &f.agent).await.json();
+        assert_eq!(keys(found), vec![f.ticket_a.clone()], "{typed}");
+    }
+    for typed in ["lycée paul éluard", "LYCÉE PAUL ÉLUARD", "Lycée Paul Éluard"] {
+        let found = app.get(&q(&format!("establishment = \"{typed}\"")), &f.agent).await.json();
+        assert_eq!(keys(found), vec![f.ticket_b.clone()], "{typed}");
+        // A school never learns another's tickets by naming it.
+        let other = app.get(&q(&format!("establishment = \"{typed}\"")), &f.requester_a).await.json();
+        assert_eq!(keys(other), Vec::<String>::new(), "{typed}");
+    }
+    // The directory's searches, as an administrator types them.
+    for typed in ["émilie", "Émilie", "lefèvre", "LEFÈVRE", "milie le"] {
+        let path = format!("/api/v1/users?q={}", urlencoding(typed));
+        let found = app.get(&path, &f.admin).await.json();
+        let names: Vec<&str> = found["items"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["Émilie LEFÈVRE"], "{typed}");
+    }
+    for typed in ["éluard", "ÉLUARD", "paul éluard"] {
+        let path = format!("/api/v1/establishments?q={}", urlencoding(typed));
+        let found = app.get(&path, &f.admin).await.json();
+        let names: Vec<&str> = found["items"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["Lycée Paul Éluard"], "{typed}");
+    }
+});
+
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

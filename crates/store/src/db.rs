@@ -611,6 +611,11 @@ impl Conn {
 }
 
 /// An UPDATE or DELETE aimed at one row: none affected means the row does not exist.
+/// `$first, $first+1, …`: `count` numbered parameters of a statement.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
 pub fn one_row(affected: u64) -> Result<()> {
     if affected == 0 {
         Err(StoreError::NotFound)

@@ -117,24 +117,53 @@ pub async fn list_establishments(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Establishment>, i64)> {
-    let pattern = search.map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
+    let patterns = search.map(|s| contains_patterns(&s.to_lowercase())).unwrap_or_default();
     let ids: Option<String> = only.map(|ids| ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(","));
     // Ids are integers we produced, so listing them inline is safe.
     let scope =
         ids.map_or(String::new(), |ids| format!(" AND id IN ({})", if ids.is_empty() { "NULL".into() } else { ids }));
-    let filter = format!(
-        " WHERE ($1 IS NULL OR LOWER(uai) LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\' OR LOWER(town) LIKE $1 ESCAPE '\\'){scope}"
-    );
-    let list_sql = format!("{SELECT}{filter} ORDER BY name, uai LIMIT $2 OFFSET $3");
+    let filter = format!(" WHERE {}{scope}", any_contains(&["uai", "name", "town"], 1, patterns.len()));
+    let list_sql =
+        format!("{SELECT}{filter} ORDER BY name, uai LIMIT ${} OFFSET ${}", patterns.len() + 1, patterns.len() + 2);
     let count_sql = format!("SELECT COUNT(*) FROM establishments{filter}");
-    let rows: Vec<EstablishmentRow> =
-        on_conn!(conn, |c| sqlx::query_as(&list_sql).bind(&pattern).bind(limit).bind(offset).fetch_all(&mut *c).await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql).bind(&pattern).fetch_one(&mut *c).await)?;
+    let rows: Vec<EstablishmentRow> = on_conn!(conn, |c| {
+        let mut query = sqlx::query_as(&list_sql);
+        for pattern in &patterns {
+            query = query.bind(pattern);
+        }
+        query.bind(limit).bind(offset).fetch_all(&mut *c).await
+    })?;
+    let total: i64 = on_conn!(conn, |c| {
+        let mut query = sqlx::query_scalar(&count_sql);
+        for pattern in &patterns {
+            query = query.bind(pattern);
+        }
+        query.fetch_one(&mut *c).await
+    })?;
     Ok((rows.into_iter().map(EstablishmentRow::into_domain).collect::<Result<_>>()?, total))
 }
 
 pub async fn find_establishments(conn: &mut Conn, ids: &[EstablishmentId]) -> Result<Vec<Establishment>> {
     Ok(list_establishments(conn, Some(ids), None, i64::MAX, 0).await?.0)
+}
+
+/// The LIKE patterns finding `lower` (lower-cased) inside a text the
+/// database lower-cases, one per form its `LOWER` may leave (see
+/// [`crate::fold::lower_forms`]).
+pub(crate) fn contains_patterns(lower: &str) -> Vec<String> {
+    crate::fold::lower_forms(lower).iter().map(|form| format!("%{}%", escape_like(form))).collect()
+}
+
+/// `(LOWER(column) LIKE $first OR …)` for each column and each of `count`
+/// patterns bound from `$first` on; `1 = 1` for none.
+pub(crate) fn any_contains(columns: &[&str], first: usize, count: usize) -> String {
+    if count == 0 {
+        return "1 = 1".into();
+    }
+    let terms: Vec<String> = (first..first + count)
+        .flat_map(|n| columns.iter().map(move |column| format!("LOWER({column}) LIKE ${n} ESCAPE '\\'")))
+        .collect();
+    format!("({})", terms.join(" OR "))
 }
 
 /// Escapes `%`, `_` and the escape character itself for a LIKE pattern.

@@ -30,6 +30,7 @@ pub mod db;
 pub mod demo;
 pub mod establishments;
 pub mod events;
+pub mod fold;
 pub mod group_commit;
 pub mod identities;
 pub mod import;

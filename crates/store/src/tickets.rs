@@ -818,9 +818,9 @@ where
                     PersonValue::Name(name) => {
                         qb.push(format_args!("{column} IN (SELECT id FROM users WHERE email = "))
                             .push_bind(name.as_str())
-                            .push(" OR LOWER(name) = ")
-                            .push_bind(name.as_str())
-                            .push(")");
+                            .push(" OR LOWER(name) IN (");
+                        push_binds(qb, crate::fold::lower_forms(name));
+                        qb.push("))");
                     }
                 }
             }
@@ -837,9 +837,13 @@ where
                     qb.push(" OR ");
                 }
                 let upper = value.to_uppercase();
-                let lower = value.to_lowercase();
+                let forms = crate::fold::lower_forms(&value.to_lowercase());
                 qb.push("e.uai = ").push_bind(upper.clone()).push(" OR p.uai = ").push_bind(upper);
-                qb.push(" OR LOWER(e.name) = ").push_bind(lower.clone()).push(" OR LOWER(p.name) = ").push_bind(lower);
+                qb.push(" OR LOWER(e.name) IN (");
+                push_binds(qb, forms.clone());
+                qb.push(") OR LOWER(p.name) IN (");
+                push_binds(qb, forms);
+                qb.push(")");
             }
             qb.push(")");
         }
@@ -929,16 +933,24 @@ where
                 qb.push(")");
             } else {
                 // PostgreSQL's LOWER follows the database's locale (UTF-8:
-                // every letter), and its trigram index serves the LIKE itself.
-                qb.push("LOWER(t.title) LIKE ").push_bind(like(needle.to_lowercase())).push(" ESCAPE '\\')");
+                // every letter; `C`: A to Z only), so the needle goes in each
+                // form it may leave a title in; the trigram index serves each LIKE.
+                for (i, form) in crate::fold::lower_forms(&needle.to_lowercase()).into_iter().enumerate() {
+                    qb.push(if i == 0 { "LOWER(t.title) LIKE " } else { " OR LOWER(t.title) LIKE " });
+                    qb.push_bind(like(form)).push(" ESCAPE '\\'");
+                }
+                qb.push(")");
             }
         }
     }
 }
 
-/// The establishments whose UAI is `$1` (upper-cased) or whose lower-cased
-/// name is `$2`.
-pub const ESTABLISHMENTS_NAMED: &str = "SELECT id FROM establishments WHERE uai = $1 OR LOWER(name) = $2";
+/// The establishments whose UAI is `$1` (upper-cased) or whose name,
+/// lower-cased by the database, is one of `forms` values from `$2` on (see
+/// [`crate::fold::lower_forms`]).
+pub fn establishments_named(forms: usize) -> String {
+    format!("SELECT id FROM establishments WHERE uai = $1 OR LOWER(name) IN ({})", crate::db::placeholders(2, forms))
+}
 
 /// The establishments a query's `establishment = …` names: by UAI or name,
 /// or under a parent (département, académie) of that UAI or name. The
@@ -949,12 +961,16 @@ pub const ESTABLISHMENTS_NAMED: &str = "SELECT id FROM establishments WHERE uai 
 pub async fn establishment_ids_named(conn: &mut Conn, values: &[String]) -> Result<Vec<i64>> {
     let mut ids: Vec<i64> = Vec::new();
     for value in values {
-        let (upper, lower) = (value.to_uppercase(), value.to_lowercase());
-        let named: Vec<i64> = on_conn!(conn, |c| sqlx::query_scalar(ESTABLISHMENTS_NAMED)
-            .bind(&upper)
-            .bind(&lower)
-            .fetch_all(&mut *c)
-            .await)?;
+        let upper = value.to_uppercase();
+        let forms = crate::fold::lower_forms(&value.to_lowercase());
+        let sql = establishments_named(forms.len());
+        let named: Vec<i64> = on_conn!(conn, |c| {
+            let mut query = sqlx::query_scalar(&sql).bind(&upper);
+            for form in &forms {
+                query = query.bind(form);
+            }
+            query.fetch_all(&mut *c).await
+        })?;
         if named.is_empty() {
             continue;
         }

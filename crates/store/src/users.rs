@@ -180,31 +180,47 @@ pub async fn list_users(conn: &mut Conn, filter: &UserFilter, limit: i64, offset
         filter.search.as_ref().map(|s| format!("%{}%", crate::establishments::escape_like(&s.to_lowercase())));
     let phone =
         filter.search.as_ref().and_then(|s| guichet_domain::user::normalize_phone(s).ok()).map(|p| format!("%{p}%"));
-    let condition = " WHERE ($1 IS NULL OR role = $1) \
+    // The name in each form the database's LOWER may leave it in, from $7 on.
+    let names =
+        filter.search.as_ref().map(|s| crate::establishments::contains_patterns(&s.to_lowercase())).unwrap_or_default();
+    let name = crate::establishments::any_contains(&["name"], 7, names.len());
+    let condition = format!(
+        " WHERE ($1 IS NULL OR role = $1) \
         AND ($2 IS NULL OR id IN (SELECT user_id FROM user_establishments WHERE establishment_id = $2)) \
-        AND ($3 IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\' OR email LIKE $3 ESCAPE '\\' \
-             OR id IN (SELECT user_id FROM user_phones WHERE phone LIKE $4))";
+        AND ($3 IS NULL OR {name} OR email LIKE $3 ESCAPE '\\' \
+             OR id IN (SELECT user_id FROM user_phones WHERE phone LIKE $4))"
+    );
     let list_sql = format!("{SELECT}{condition} ORDER BY name, id LIMIT $5 OFFSET $6");
-    let count_sql = format!("SELECT COUNT(*) FROM users{condition}");
+    // The same numbering for the count: its page's $5 and $6 stand unused beside it.
+    let count_sql = format!("SELECT COUNT(*) FROM users{condition} AND $5 = $5 AND $6 = $6");
     let role = filter.role.map(Role::as_str);
     let establishment = filter.establishment.map(|e| e.0);
-    let rows: Vec<UserRow> = on_conn!(conn, |c| sqlx::query_as(&list_sql)
-        .bind(role)
-        .bind(establishment)
-        .bind(&pattern)
-        .bind(&phone)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *c)
-        .await)?;
-    // $4 only appears in a subquery: give it the same arity on count.
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
-        .bind(role)
-        .bind(establishment)
-        .bind(&pattern)
-        .bind(&phone)
-        .fetch_one(&mut *c)
-        .await)?;
+    let rows: Vec<UserRow> = on_conn!(conn, |c| {
+        let mut query = sqlx::query_as(&list_sql)
+            .bind(role)
+            .bind(establishment)
+            .bind(&pattern)
+            .bind(&phone)
+            .bind(limit)
+            .bind(offset);
+        for name in &names {
+            query = query.bind(name);
+        }
+        query.fetch_all(&mut *c).await
+    })?;
+    let total: i64 = on_conn!(conn, |c| {
+        let mut query = sqlx::query_scalar(&count_sql)
+            .bind(role)
+            .bind(establishment)
+            .bind(&pattern)
+            .bind(&phone)
+            .bind(limit)
+            .bind(offset);
+        for name in &names {
+            query = query.bind(name);
+        }
+        query.fetch_one(&mut *c).await
+    })?;
     Ok((complete(conn, rows).await?, total))
 }
 
@@ -268,12 +284,27 @@ pub async fn list_admin_emails(conn: &mut Conn) -> Result<Vec<String>> {
     Ok(on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_all(&mut *c).await)?)
 }
 
-/// The users whose address or lower-cased name is `$1`.
-pub const USERS_NAMED: &str = "SELECT id FROM users WHERE email = $1 OR LOWER(name) = $1 ORDER BY id";
+/// The users whose address is `$1` or whose name, lower-cased by the
+/// database, is one of `forms` values from `$2` on (see
+/// [`crate::fold::lower_forms`]).
+pub fn users_named(forms: usize) -> String {
+    format!(
+        "SELECT id FROM users WHERE email = $1 OR LOWER(name) IN ({}) ORDER BY id",
+        crate::db::placeholders(2, forms)
+    )
+}
 
 /// The users a query's `assignee = …` or `requester = …` names, by address
 /// or by name (lower-cased by the query language), as the compiler used to
 /// look them up in a sub-query.
 pub async fn user_ids_named(conn: &mut Conn, name: &str) -> Result<Vec<i64>> {
-    Ok(on_conn!(conn, |c| sqlx::query_scalar(USERS_NAMED).bind(name).fetch_all(&mut *c).await)?)
+    let forms = crate::fold::lower_forms(name);
+    let sql = users_named(forms.len());
+    Ok(on_conn!(conn, |c| {
+        let mut query = sqlx::query_scalar(&sql).bind(name);
+        for form in &forms {
+            query = query.bind(form);
+        }
+        query.fetch_all(&mut *c).await
+    })?)
 }
