@@ -878,6 +878,16 @@ backend_test!(counts_stop_at_ten_thousand_and_say_more_than_that_and_a_tile_at_a
 });
 
 backend_test!(names_with_accented_capitals_are_found_however_they_are_typed, |app| async move {
+    names_with_accented_capitals_are_found(app).await;
+});
+
+/// PostgreSQL in the `C` locale folds A to Z only, as SQLite does.
+#[tokio::test]
+async fn names_with_accented_capitals_are_found_on_a_postgresql_database_in_the_c_locale() {
+    names_with_accented_capitals_are_found(TestApp::on_postgres_in("C").await).await;
+}
+
+async fn names_with_accented_capitals_are_found(app: TestApp) {
     // SQLite's LOWER folds A to Z only, and PostgreSQL's follows the
     // database's locale: "Émilie" lower-cased by the database stayed
     // "Émilie", so `assignee = "émilie lefèvre"` and a search for "émilie"
@@ -913,7 +923,13 @@ backend_test!(names_with_accented_capitals_are_found_however_they_are_typed, |ap
         let names: Vec<&str> = found["items"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["Lycée Paul Éluard"], "{typed}");
     }
-});
+    // A piece of a title, in any case.
+    app.execute(&format!("UPDATE tickets SET title = 'ÉCRAN NOIR à l''École' WHERE id = {ticket}")).await;
+    for typed in ["écran noir", "ÉCRAN", "l'école", "À L'ÉCOLE"] {
+        let found = app.get(&q(&format!("title ~ \"{typed}\"")), &f.agent).await.json();
+        assert_eq!(keys(found), vec![f.ticket_a.clone()], "{typed}");
+    }
+}
 
 fn urlencoding(text: &str) -> String {
     text.bytes()

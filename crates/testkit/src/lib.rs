@@ -40,6 +40,17 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A new PostgreSQL database on the test server, without any table yet;
 /// returns its URL.
 pub async fn empty_postgres_database() -> String {
+    postgres_database("").await
+}
+
+/// A fresh PostgreSQL database whose collation and character type are
+/// `locale` (under `C`, its LOWER folds A to Z only), as a region's
+/// administrator may create it.
+pub async fn empty_postgres_database_in(locale: &str) -> String {
+    postgres_database(&format!(" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE '{locale}' LC_CTYPE '{locale}'")).await
+}
+
+async fn postgres_database(options: &str) -> String {
     let admin = postgres_admin_url();
     let name = format!(
         "guichet_test_{}_{}_{}",
@@ -48,7 +59,7 @@ pub async fn empty_postgres_database() -> String {
         Utc::now().timestamp_micros()
     );
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}{options}")).execute(&mut conn).await.unwrap();
     match admin.rfind('/') {
         Some(i) if admin[..i].contains("://") && !admin[i..].contains('@') => {
             let (base, rest) = admin.split_at(i);
@@ -142,7 +153,20 @@ impl TestApp {
     }
 
     pub async fn with_settings(backend: Backend, settings: Settings) -> TestApp {
-        let db = TestDb::new(backend).await;
+        Self::on(TestDb::new(backend).await, backend, settings).await
+    }
+
+    /// The application on a fresh PostgreSQL database in `locale` (see
+    /// [`empty_postgres_database_in`]).
+    pub async fn on_postgres_in(locale: &str) -> TestApp {
+        let url = empty_postgres_database_in(locale).await;
+        let db = Db::connect(&url, false).await.unwrap();
+        db.migrate().await.unwrap();
+        let settings = Settings { attachment_max_bytes: 64 * 1024, ..Settings::default() };
+        Self::on(TestDb { db, url, _dir: None }, Backend::Postgres, settings).await
+    }
+
+    async fn on(db: TestDb, backend: Backend, settings: Settings) -> TestApp {
         let clock = TestClock::at("2026-03-02T13:00:00Z".parse().unwrap());
         let app = App::new(db.db.clone(), settings, clock.clone()).await.unwrap();
         let router = guichet_web::router(app.clone(), guichet_web::WebConfig::default());
