@@ -4,6 +4,7 @@ use crate::db::{decode, Conn, Result, StoreError};
 use chrono::{DateTime, Utc};
 use guichet_domain::establishment::{Establishment, NewEstablishment, Uai};
 use guichet_domain::ids::EstablishmentId;
+use sqlx::{Database, QueryBuilder};
 
 #[derive(sqlx::FromRow)]
 struct EstablishmentRow {
@@ -117,28 +118,16 @@ pub async fn list_establishments(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Establishment>, i64)> {
-    let patterns = search.map(|s| contains_patterns(&s.to_lowercase())).unwrap_or_default();
-    let ids: Option<String> = only.map(|ids| ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(","));
-    // Ids are integers we produced, so listing them inline is safe.
-    let scope =
-        ids.map_or(String::new(), |ids| format!(" AND id IN ({})", if ids.is_empty() { "NULL".into() } else { ids }));
-    let filter = format!(" WHERE {}{scope}", any_contains(&["uai", "name", "town"], 1, patterns.len()));
-    let list_sql =
-        format!("{SELECT}{filter} ORDER BY name, uai LIMIT ${} OFFSET ${}", patterns.len() + 1, patterns.len() + 2);
-    let count_sql = format!("SELECT COUNT(*) FROM establishments{filter}");
     let rows: Vec<EstablishmentRow> = on_conn!(conn, |c| {
-        let mut query = sqlx::query_as(&list_sql);
-        for pattern in &patterns {
-            query = query.bind(pattern);
-        }
-        query.bind(limit).bind(offset).fetch_all(&mut *c).await
+        let mut qb = QueryBuilder::new(SELECT);
+        push_establishment_filter(&mut qb, only, search);
+        qb.push(" ORDER BY name, uai LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+        qb.build_query_as().fetch_all(&mut *c).await
     })?;
     let total: i64 = on_conn!(conn, |c| {
-        let mut query = sqlx::query_scalar(&count_sql);
-        for pattern in &patterns {
-            query = query.bind(pattern);
-        }
-        query.fetch_one(&mut *c).await
+        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM establishments");
+        push_establishment_filter(&mut qb, only, search);
+        qb.build_query_scalar().fetch_one(&mut *c).await
     })?;
     Ok((rows.into_iter().map(EstablishmentRow::into_domain).collect::<Result<_>>()?, total))
 }
@@ -147,23 +136,48 @@ pub async fn find_establishments(conn: &mut Conn, ids: &[EstablishmentId]) -> Re
     Ok(list_establishments(conn, Some(ids), None, i64::MAX, 0).await?.0)
 }
 
-/// The LIKE patterns finding `lower` (lower-cased) inside a text the
-/// database lower-cases, one per form its `LOWER` may leave (see
-/// [`crate::fold::lower_forms`]).
-pub(crate) fn contains_patterns(lower: &str) -> Vec<String> {
-    crate::fold::lower_forms(lower).iter().map(|form| format!("%{}%", escape_like(form))).collect()
+/// ` WHERE …` of [`list_establishments`].
+fn push_establishment_filter<'a, DB>(
+    qb: &mut QueryBuilder<'a, DB>,
+    only: Option<&[EstablishmentId]>,
+    search: Option<&str>,
+) where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(" WHERE 1 = 1");
+    if let Some(only) = only {
+        // Ids are integers we produced, so listing them inline is safe, and
+        // a long list (a report's schools) takes no bound value each.
+        let ids: Vec<String> = only.iter().map(|e| e.0.to_string()).collect();
+        qb.push(format_args!(" AND id IN ({})", if ids.is_empty() { "NULL".into() } else { ids.join(",") }));
+    }
+    if let Some(search) = search {
+        qb.push(" AND ");
+        push_contains(qb, &["uai", "name", "town"], &search.to_lowercase());
+    }
 }
 
-/// `(LOWER(column) LIKE $first OR …)` for each column and each of `count`
-/// patterns bound from `$first` on; `1 = 1` for none.
-pub(crate) fn any_contains(columns: &[&str], first: usize, count: usize) -> String {
-    if count == 0 {
-        return "1 = 1".into();
+/// `(LOWER(column) LIKE … OR …)`: `lower` (lower-cased) inside any of
+/// `columns` as the database lower-cases them, written in each form its
+/// `LOWER` may leave them in (see [`crate::fold::lower_forms`]).
+pub(crate) fn push_contains<'a, DB>(qb: &mut QueryBuilder<'a, DB>, columns: &[&str], lower: &str)
+where
+    DB: Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut separated = qb.separated(" OR ");
+    separated.push_unseparated("(");
+    for form in crate::fold::lower_forms(lower) {
+        let pattern = format!("%{}%", escape_like(&form));
+        for column in columns {
+            separated.push(format_args!("LOWER({column}) LIKE "));
+            separated.push_bind_unseparated(pattern.clone());
+            separated.push_unseparated(" ESCAPE '\\'");
+        }
     }
-    let terms: Vec<String> = (first..first + count)
-        .flat_map(|n| columns.iter().map(move |column| format!("LOWER({column}) LIKE ${n} ESCAPE '\\'")))
-        .collect();
-    format!("({})", terms.join(" OR "))
+    separated.push_unseparated(")");
 }
 
 /// Escapes `%`, `_` and the escape character itself for a LIKE pattern.

@@ -510,34 +510,24 @@ where
         qb.push(" AND ");
         push_full_text(qb, query, with_internal(f), false);
     }
+    // A few schools' common words (SQLite, see [`CommonText::Scoped`]):
+    // matched among the schools' own documents by number, the matching
+    // documents' own rows read last and only theirs (each row read costs
+    // more than checking a number).
     if let (true, Some((needle, CommonText::Scoped))) = (scoped_words, &f.common_text) {
         if let Ok(query) = SearchQuery::parse(needle) {
-            push_scoped_text(qb, f, query);
+            qb.push(" AND t.id IN (SELECT d.ticket_id FROM search_index d WHERE d.rowid IN ");
+            qb.push("(SELECT s.rowid FROM search_index s WHERE s.search_index MATCH ").push_bind(query.to_fts5());
+            // `+`: see [`push_document_numbers`].
+            qb.push(" AND +s.rowid IN (");
+            push_document_numbers(qb, f, false);
+            qb.push("))");
+            if !with_internal(f) {
+                qb.push(" AND d.internal = 0");
+            }
+            qb.push(")");
         }
     }
-}
-
-/// `t.id` among the tickets of `f` whose documents match `query`, found
-/// among `f`'s own documents by number (SQLite, see [`CommonText::Scoped`]).
-/// The matching documents' own rows are read last, and only theirs: each
-/// row read costs more than checking a number.
-fn push_scoped_text<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter, query: SearchQuery)
-where
-    DB: Database,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    qb.push(" AND t.id IN (SELECT d.ticket_id FROM search_index d WHERE d.rowid IN ");
-    qb.push("(SELECT s.rowid FROM search_index s WHERE s.search_index MATCH ").push_bind(query.to_fts5());
-    // `+`: see [`push_document_numbers`].
-    qb.push(" AND +s.rowid IN (");
-    push_document_numbers(qb, f, false);
-    qb.push("))");
-    if !with_internal(f) {
-        qb.push(" AND d.internal = 0");
-    }
-    qb.push(")");
 }
 
 /// The numbers of the full-text documents of `f`'s tickets (SQLite): each

@@ -4,6 +4,7 @@ use crate::db::{decode, to_micros, Conn, Result};
 use chrono::{DateTime, Utc};
 use guichet_domain::ids::{EstablishmentId, UserId};
 use guichet_domain::user::{EmailAddress, Language, NewUser, Role, User};
+use sqlx::{Database, QueryBuilder};
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -175,51 +176,50 @@ pub async fn list_staff(conn: &mut Conn) -> Result<Vec<StaffMember>> {
         .collect()
 }
 
-pub async fn list_users(conn: &mut Conn, filter: &UserFilter, limit: i64, offset: i64) -> Result<(Vec<User>, i64)> {
-    let pattern =
-        filter.search.as_ref().map(|s| format!("%{}%", crate::establishments::escape_like(&s.to_lowercase())));
-    let phone =
-        filter.search.as_ref().and_then(|s| guichet_domain::user::normalize_phone(s).ok()).map(|p| format!("%{p}%"));
-    // The name in each form the database's LOWER may leave it in, from $7 on.
-    let names =
-        filter.search.as_ref().map(|s| crate::establishments::contains_patterns(&s.to_lowercase())).unwrap_or_default();
-    let name = crate::establishments::any_contains(&["name"], 7, names.len());
-    let condition = format!(
-        " WHERE ($1 IS NULL OR role = $1) \
-        AND ($2 IS NULL OR id IN (SELECT user_id FROM user_establishments WHERE establishment_id = $2)) \
-        AND ($3 IS NULL OR {name} OR email LIKE $3 ESCAPE '\\' \
-             OR id IN (SELECT user_id FROM user_phones WHERE phone LIKE $4))"
-    );
-    let list_sql = format!("{SELECT}{condition} ORDER BY name, id LIMIT $5 OFFSET $6");
-    // The same numbering for the count: its page's $5 and $6 stand unused beside it.
-    let count_sql = format!("SELECT COUNT(*) FROM users{condition} AND $5 = $5 AND $6 = $6");
-    let role = filter.role.map(Role::as_str);
-    let establishment = filter.establishment.map(|e| e.0);
-    let rows: Vec<UserRow> = on_conn!(conn, |c| {
-        let mut query = sqlx::query_as(&list_sql)
-            .bind(role)
-            .bind(establishment)
-            .bind(&pattern)
-            .bind(&phone)
-            .bind(limit)
-            .bind(offset);
-        for name in &names {
-            query = query.bind(name);
+/// ` WHERE …` of [`list_users`]: the search matches the name in any case
+/// (see [`crate::establishments::push_contains`]), the address, or a phone
+/// number's digits.
+fn push_user_filter<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a UserFilter)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(" WHERE 1 = 1");
+    if let Some(role) = filter.role {
+        qb.push(" AND role = ").push_bind(role.as_str());
+    }
+    if let Some(establishment) = filter.establishment {
+        qb.push(" AND id IN (SELECT user_id FROM user_establishments WHERE establishment_id = ")
+            .push_bind(establishment.0)
+            .push(")");
+    }
+    if let Some(search) = &filter.search {
+        let lower = search.to_lowercase();
+        qb.push(" AND (");
+        crate::establishments::push_contains(qb, &["name"], &lower);
+        qb.push(" OR email LIKE ").push_bind(format!("%{}%", crate::establishments::escape_like(&lower)));
+        qb.push(" ESCAPE '\\'");
+        if let Ok(phone) = guichet_domain::user::normalize_phone(search) {
+            qb.push(" OR id IN (SELECT user_id FROM user_phones WHERE phone LIKE ").push_bind(format!("%{phone}%"));
+            qb.push(")");
         }
-        query.fetch_all(&mut *c).await
+        qb.push(")");
+    }
+}
+
+pub async fn list_users(conn: &mut Conn, filter: &UserFilter, limit: i64, offset: i64) -> Result<(Vec<User>, i64)> {
+    let rows: Vec<UserRow> = on_conn!(conn, |c| {
+        let mut qb = QueryBuilder::new(SELECT);
+        push_user_filter(&mut qb, filter);
+        qb.push(" ORDER BY name, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+        qb.build_query_as().fetch_all(&mut *c).await
     })?;
     let total: i64 = on_conn!(conn, |c| {
-        let mut query = sqlx::query_scalar(&count_sql)
-            .bind(role)
-            .bind(establishment)
-            .bind(&pattern)
-            .bind(&phone)
-            .bind(limit)
-            .bind(offset);
-        for name in &names {
-            query = query.bind(name);
-        }
-        query.fetch_one(&mut *c).await
+        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM users");
+        push_user_filter(&mut qb, filter);
+        qb.build_query_scalar().fetch_one(&mut *c).await
     })?;
     Ok((complete(conn, rows).await?, total))
 }
