@@ -179,16 +179,15 @@ pub async fn list_staff(conn: &mut Conn) -> Result<Vec<StaffMember>> {
 /// ` WHERE …` of [`list_users`]: the search matches the name in any case
 /// (see [`crate::establishments::push_contains`]), the address, or a phone
 /// number's digits.
-fn push_user_filter<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a UserFilter)
+fn push_user_filter<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &UserFilter)
 where
     DB: Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     qb.push(" WHERE 1 = 1");
     if let Some(role) = filter.role {
-        qb.push(" AND role = ").push_bind(role.as_str());
+        qb.push(" AND role = ").push_bind(role.as_str().to_owned());
     }
     if let Some(establishment) = filter.establishment {
         qb.push(" AND id IN (SELECT user_id FROM user_establishments WHERE establishment_id = ")
