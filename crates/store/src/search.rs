@@ -49,7 +49,7 @@ pub async fn search(
             qb.push(" WHERE search_index MATCH ").push_bind(query.to_fts5());
             if !filter.is_everything() {
                 qb.push(" AND +s.rowid IN (");
-                push_document_numbers(&mut qb, filter, true);
+                push_document_numbers(&mut qb, |qb| push_conditions(qb, filter));
                 qb.push(")");
             }
             if !internal {

@@ -343,7 +343,7 @@ pub struct TicketFilter {
 /// document's ticket before ordering a page: 477,550 documents for
 /// "mot de passe" at 1,000,000 tickets, 0.65 s for the page and as much
 /// again for its count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommonText {
     /// The page: each ticket, in the page's order, is asked whether it
     /// matches (its text, replies, file names), until the page is full.
@@ -353,8 +353,9 @@ pub enum CommonText {
     Joined,
     /// Page and count of a few schools with many tickets: the documents
     /// that hold the words among the schools' own, by number (see
-    /// [`PROBE_SCOPE_MAX`]).
-    Scoped,
+    /// [`PROBE_SCOPE_MAX`]). The schools' tickets are those of this filter:
+    /// the same one, its words left out.
+    Scoped(Box<TicketFilter>),
     /// Page and count of a few schools with few tickets: each was asked
     /// once, and those that hold the words are the filter's `ids`.
     Matched,
@@ -445,18 +446,6 @@ where
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    push_filter(qb, f, true);
-}
-
-/// [`push_conditions`]; `scoped_words`: a [`CommonText::Scoped`] needle is
-/// matched (false inside its own list of the schools' documents).
-fn push_filter<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter, scoped_words: bool)
-where
-    DB: Database,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
     qb.push(" WHERE 1 = 1");
     if let TicketScope::Establishments(ids) = &f.scope {
         if ids.is_empty() {
@@ -505,7 +494,7 @@ where
             internal: with_internal(f),
             school_driven: school_driven(condition),
             open_index_led: open_index_led(f, condition),
-            common_text: f.common_text.as_ref().map(|(needle, how)| (needle.as_str(), *how)),
+            common_text: f.common_text.as_ref().map(|(needle, how)| (needle.as_str(), how)),
         };
         push_condition(qb, condition, emit);
     }
@@ -517,13 +506,13 @@ where
     // matched among the schools' own documents by number, the matching
     // documents' own rows read last and only theirs (each row read costs
     // more than checking a number).
-    if let (true, Some((needle, CommonText::Scoped))) = (scoped_words, &f.common_text) {
+    if let Some((needle, CommonText::Scoped(schools))) = &f.common_text {
         if let Ok(query) = SearchQuery::parse(needle) {
             qb.push(" AND t.id IN (SELECT d.ticket_id FROM search_index d WHERE d.rowid IN ");
             qb.push("(SELECT s.rowid FROM search_index s WHERE s.search_index MATCH ").push_bind(query.to_fts5());
             // `+`: see [`push_document_numbers`].
             qb.push(" AND +s.rowid IN (");
-            push_document_numbers(qb, f, false);
+            push_document_numbers(qb, |qb| push_conditions(qb, schools));
             qb.push("))");
             if !with_internal(f) {
                 qb.push(" AND d.internal = 0");
@@ -533,25 +522,23 @@ where
     }
 }
 
-/// The numbers of the full-text documents of `f`'s tickets (SQLite): each
+/// The numbers of the full-text documents of the tickets `conditions`
+/// keeps (SQLite; it pushes their ` WHERE …` after `tickets t`): each
 /// ticket's text (id × 4), replies and notes (id × 4 + 1) and file names
 /// (id × 4 + 2). Checking a match's number against them is far cheaper
 /// than reading every match's ticket. Written `+s.rowid IN (…)` by the
 /// caller, the list stays a filter on the match: looked up one number at a
 /// time, a prefix would be expanded again for every document.
-pub(crate) fn push_document_numbers<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &'a TicketFilter, scoped_words: bool)
-where
-    DB: Database,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
+pub(crate) fn push_document_numbers<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    mut conditions: impl FnMut(&mut QueryBuilder<'a, DB>),
+) {
     qb.push("SELECT t.id * 4 FROM tickets t");
-    push_filter(qb, f, scoped_words);
+    conditions(qb);
     qb.push(" UNION ALL SELECT c.id * 4 + 1 FROM comments c JOIN tickets t ON t.id = c.ticket_id");
-    push_filter(qb, f, scoped_words);
+    conditions(qb);
     qb.push(" UNION ALL SELECT a.id * 4 + 2 FROM attachments a JOIN tickets t ON t.id = a.ticket_id");
-    push_filter(qb, f, scoped_words);
+    conditions(qb);
 }
 
 /// Internal notes count in full-text matches for the desk only.
@@ -674,7 +661,7 @@ struct Emit<'a> {
     /// of the schools' late tickets went from 0.02 to 100 ms.
     open_index_led: bool,
     /// See [`TicketFilter::common_text`].
-    common_text: Option<(&'a str, CommonText)>,
+    common_text: Option<(&'a str, &'a CommonText)>,
 }
 
 /// Whether a term ANDed to the whole query leads one of the indexes made
@@ -891,7 +878,7 @@ where
         }
         Condition::Text { needle, negated: false } if emit.common_text.is_some_and(|(n, _)| n == needle) => {
             match (SearchQuery::parse(needle), emit.common_text.map(|(_, how)| how)) {
-                (Ok(query), Some(CommonText::Probe)) => push_text_probe(qb, query.to_fts5(), emit.internal),
+                (Ok(query), Some(&CommonText::Probe)) => push_text_probe(qb, query.to_fts5(), emit.internal),
                 // The count's join requires the words already.
                 _ => {
                     qb.push("1 = 1");
@@ -1001,8 +988,9 @@ async fn compile(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<(Ticke
     // tickets; asking each ticket for the page, then again for the count,
     // took 55-66 ms for a school of 113).
     if few_schools(filter) {
-        let scoped = with(CommonText::Scoped);
-        if more_than(conn, &scoped, PROBE_SCOPE_MAX).await? {
+        let schools = with(CommonText::Joined);
+        if more_than(conn, &schools, PROBE_SCOPE_MAX).await? {
+            let scoped = with(CommonText::Scoped(Box::new(schools)));
             return Ok(Some((scoped.clone(), scoped)));
         }
         let probing = with(CommonText::Probe);
@@ -1076,11 +1064,12 @@ pub async fn list_tickets(
 /// took 20 s for its requester's `text ~ "mot de passe"`, 0.5 s since.
 const PROBE_SCOPE_MAX: i64 = 500;
 
-/// Whether `filter` keeps more than `n` tickets, its words left out.
+/// Whether `filter` keeps more than `n` tickets (its words left out, as a
+/// [`CommonText::Joined`] filter's are).
 async fn more_than(conn: &mut Conn, filter: &TicketFilter, n: i64) -> Result<bool> {
     let counted: i64 = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
-        push_filter(&mut qb, filter, false);
+        push_conditions(&mut qb, filter);
         qb.push(" LIMIT ").push_bind(n.saturating_add(1)).push(") AS capped");
         qb.build_query_scalar().fetch_one(&mut *c).await
     })?;
@@ -1318,7 +1307,7 @@ pub async fn explain_list(
         let lines: Vec<String> = on_conn!(conn, |c| {
             let mut qb = QueryBuilder::new(explain);
             if counting {
-                push_count(&mut qb, count_filter, cap);
+                push_count(&mut qb, count_filter, cap, |qb| push_conditions(qb, count_filter));
             } else {
                 qb.push(SELECT);
                 push_page(&mut qb, page_filter, sort, 25, 0, None);
@@ -1343,7 +1332,7 @@ pub async fn explain_list(
 async fn count(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<Total> {
     let counted: i64 = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new("");
-        push_count(&mut qb, filter, cap);
+        push_count(&mut qb, filter, cap, |qb| push_conditions(qb, filter));
         qb.build_query_scalar().fetch_one(&mut *c).await
     })?;
     Ok(if counted > cap { Total { count: cap, more: true } } else { Total { count: counted, more: false } })
@@ -1353,18 +1342,22 @@ async fn count(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<Total
 /// past it tells "more" from "exactly the cap"). A query that requires the
 /// common words of a [`CommonText::Joined`] (SQLite) is counted from the
 /// matching documents in index order, each one's ticket checked against
-/// the rest of the query, each ticket once.
-fn push_count<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a TicketFilter, cap: i64)
-where
+/// the rest of the query, each ticket once. `conditions` pushes the
+/// filter's ` WHERE …` (see [`push_conditions`]).
+fn push_count<'a, DB>(
+    qb: &mut QueryBuilder<'a, DB>,
+    filter: &TicketFilter,
+    cap: i64,
+    mut conditions: impl FnMut(&mut QueryBuilder<'a, DB>),
+) where
     DB: Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     let capped = cap < i64::MAX;
     if let Some((needle, CommonText::Joined)) = &filter.common_text {
         qb.push("SELECT COUNT(*) FROM (SELECT DISTINCT t.id FROM search_index s JOIN tickets t ON t.id = s.ticket_id");
-        push_conditions(qb, filter);
+        conditions(qb);
         match SearchQuery::parse(needle) {
             Ok(query) => {
                 qb.push(" AND s.search_index MATCH ").push_bind(query.to_fts5());
@@ -1379,10 +1372,10 @@ where
         }
     } else if capped {
         qb.push("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
-        push_conditions(qb, filter);
+        conditions(qb);
     } else {
         qb.push("SELECT COUNT(*) FROM tickets t");
-        push_conditions(qb, filter);
+        conditions(qb);
         return;
     }
     if capped {
