@@ -206,11 +206,9 @@ impl App {
             .flat_map(|w| w.statuses.iter())
             .map(|s| (s.code.clone(), s.label_fr.clone(), s.label_en.clone()))
             .collect();
-        let categories = guichet_store::categories::list_categories(conn)
-            .await?
-            .into_iter()
-            .map(|c| (c.code, c.label_fr, c.label_en))
-            .collect();
+        let categories = guichet_store::categories::list_categories(conn).await?;
+        let category_ids: Vec<(String, i64)> = categories.iter().map(|c| (c.code.clone(), c.id)).collect();
+        let categories = categories.into_iter().map(|c| (c.code, c.label_fr, c.label_en)).collect();
         let ctx = guichet_domain::query::Context {
             now: self.now(),
             tz: self.calendar().tz,
@@ -232,7 +230,9 @@ impl App {
             for name in condition.person_names() {
                 ids.push(guichet_store::users::user_ids_named(conn, name).await?);
             }
-            resolved.condition = Some(condition.pin_people(&mut ids.into_iter()));
+            let condition = condition.pin_people(&mut ids.into_iter());
+            let id_of = |code: &str| category_ids.iter().find(|(c, _)| c == code).map(|(_, id)| *id);
+            resolved.condition = Some(condition.pin_categories(&id_of));
         }
         Ok(Ok(resolved))
     }

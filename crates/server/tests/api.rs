@@ -936,3 +936,74 @@ fn urlencoding(text: &str) -> String {
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
 }
+
+backend_test!(open_tickets_of_a_category_or_of_a_type_and_priority_are_read_from_their_own_indexes, |app| async move {
+    // The latest open tickets are all of one category and of low priority:
+    // walking every open ticket by last update finds the others only far
+    // down. PostgreSQL read them that way, filtering, for the page and for
+    // the count (migration 0043).
+    let options = guichet_app::demo::DemoOptions { establishments: 3, tickets: 2_500, ..Default::default() };
+    app.app.load_demo(&options).await.unwrap();
+    let agent = app.fixture().await.agent;
+    app.execute(
+        "UPDATE tickets SET category_id = (SELECT id FROM categories WHERE code = 'accounts'), priority = 'low' \
+         WHERE resolved_at IS NULL AND id IN (SELECT id FROM tickets ORDER BY updated_at DESC LIMIT 400)",
+    )
+    .await;
+    if app.backend == guichet_testkit::Backend::Postgres {
+        app.execute("ANALYZE tickets").await;
+    }
+    let ids = |sql: &'static str| {
+        let app = &app;
+        async move {
+            let mut conn = app.app.db.conn().await.unwrap();
+            guichet_store::on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(sql).fetch_all(&mut *c).await).unwrap()
+        }
+    };
+    let open = "FROM tickets t WHERE t.resolved_at IS NULL";
+    let latest = "ORDER BY t.updated_at DESC, t.id DESC";
+    for (query, index, expected) in [
+        (
+            "category = messagerie AND resolved IS EMPTY ORDER BY updated DESC",
+            "tickets_open_category_pg_idx",
+            format!("SELECT t.id {open} AND t.category_id = (SELECT id FROM categories WHERE code = 'mail') {latest}"),
+        ),
+        (
+            "category != messagerie AND resolved IS EMPTY ORDER BY updated DESC",
+            "",
+            format!("SELECT t.id {open} AND t.category_id <> (SELECT id FROM categories WHERE code = 'mail') {latest}"),
+        ),
+        (
+            "resolved IS EMPTY AND priority = high AND type = anomalie ORDER BY updated DESC",
+            "tickets_open_kind_pg_idx",
+            format!("SELECT t.id {open} AND t.priority = 'high' AND t.ticket_type = 'anomaly' {latest}"),
+        ),
+    ] {
+        let expected = ids(Box::leak(expected.into_boxed_str())).await;
+        assert!(expected.len() > 10, "{query}: {} tickets", expected.len());
+        let v = app.get(&q(query), &agent).await.json();
+        let keys: Vec<i64> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["key"].as_str().unwrap().rsplit('-').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!((keys.as_slice(), v["total"].as_i64()), (&expected[..keys.len()], Some(expected.len() as i64)));
+        assert_eq!(keys.len(), expected.len().min(100), "{query}");
+        if app.backend == guichet_testkit::Backend::Postgres && !index.is_empty() {
+            let mut conn = app.app.db.conn().await.unwrap();
+            let resolved = app.app.resolve_query(&mut conn, query).await.unwrap().unwrap();
+            let filter = guichet_store::tickets::TicketFilter {
+                scope: guichet_domain::actor::TicketScope::All,
+                query: resolved.condition,
+                ..Default::default()
+            };
+            let sort =
+                [guichet_store::tickets::Sort { field: guichet_store::tickets::SortField::Updated, descending: true }];
+            let plans = guichet_store::tickets::explain_list(&mut conn, &filter, &sort, 10_000).await.unwrap();
+            for plan in [&plans.0, &plans.1] {
+                assert!(plan.iter().any(|l| l.contains(index)), "{query}: {plan:#?}");
+            }
+        }
+    }
+});

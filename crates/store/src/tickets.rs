@@ -837,6 +837,19 @@ where
                 qb.push(")");
             }
         }
+        Condition::CategoryIds { ids, negated } => {
+            if ids.is_empty() {
+                // No such category: nothing matches (every categorised ticket, when negated).
+                qb.push(if *negated { "t.category_id IS NOT NULL" } else { "1 = 0" });
+            } else {
+                qb.push(format_args!("{}t.category_id IN (", not(*negated)));
+                push_binds(qb, ids.iter().copied());
+                qb.push(")");
+                if *negated {
+                    qb.push(" AND t.category_id IS NOT NULL");
+                }
+            }
+        }
         Condition::Keys { ids, aliases, negated } => {
             qb.push(format_args!("{}(", not(*negated)));
             if !ids.is_empty() {

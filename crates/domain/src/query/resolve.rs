@@ -105,6 +105,17 @@ impl Condition {
         })
     }
 
+    /// Replaces each list of category codes by the numbers `id_of` gives
+    /// (a code without one matches no ticket).
+    pub fn pin_categories(self, id_of: &impl Fn(&str) -> Option<i64>) -> Condition {
+        self.map_leaves(&mut |leaf| match leaf {
+            Condition::Codes { column: CodeColumn::Category, values, negated } => {
+                Condition::CategoryIds { ids: values.iter().filter_map(|code| id_of(code)).collect(), negated }
+            }
+            other => other,
+        })
+    }
+
     /// Every person named by address or name (not by id nor `currentUser()`).
     pub fn person_names(&self) -> Vec<&str> {
         fn named(value: &PersonValue) -> Option<&str> {
@@ -197,6 +208,13 @@ pub enum Condition {
     /// a short list of ids is a condition a database's planner can estimate,
     /// where a sub-query over names is a guess.
     EstablishmentIds {
+        ids: Vec<i64>,
+        negated: bool,
+    },
+    /// Categories by number once their codes are looked up
+    /// ([`Condition::pin_categories`]): the planner can then start from an
+    /// index by category, which it cannot for a sub-query on the codes.
+    CategoryIds {
         ids: Vec<i64>,
         negated: bool,
     },
@@ -1069,6 +1087,27 @@ mod tests {
             Condition::All(vec![
                 person(vec![PersonValue::Me, PersonValue::Id(4), PersonValue::Id(9)]),
                 Condition::Not(Box::new(person(vec![]))),
+            ])
+        );
+    }
+
+    #[test]
+    fn categories_are_replaced_by_their_numbers_and_a_code_without_one_by_none() {
+        let condition = run("catégorie = messagerie AND category NOT IN (accounts, mail) AND category IN (accounts)")
+            .unwrap()
+            .condition
+            .unwrap();
+        let id_of = |code: &str| match code {
+            "mail" => Some(3),
+            "accounts" => None,
+            _ => Some(99),
+        };
+        assert_eq!(
+            condition.pin_categories(&id_of),
+            Condition::All(vec![
+                Condition::CategoryIds { ids: vec![3], negated: false },
+                Condition::CategoryIds { ids: vec![3], negated: true },
+                Condition::CategoryIds { ids: vec![], negated: false },
             ])
         );
     }
