@@ -23,7 +23,13 @@ use std::process::ExitCode;
 /// (memory freed into per-thread arenas stays there); see docs/performance.md.
 /// Its background thread (the `background_threads` feature) returns freed
 /// pages to the system some seconds after a load ends, rather than at the
-/// next allocation, which an idle server does not make.
+/// next allocation, which an idle server does not make. It does so after a
+/// second unused rather than ten, in one stage rather than two
+/// (`JEMALLOC_SYS_WITH_MALLOC_CONF` in `.cargo/config.toml`, built into
+/// jemalloc: this crate forbids the unsafe export of `malloc_conf`).
+/// Measured on SQLite, 50,000 tickets, `bench http --settle 20`: 78–79 MB
+/// idle 20 s after the list load with jemalloc's defaults, 46–48 MB with
+/// these; peak 121 → 114 MB; filings unchanged.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
