@@ -702,6 +702,22 @@ fn school_driven(condition: &Condition) -> bool {
     }
 }
 
+/// `column IN (ids)`, or `NOT column IN (ids)`; with no ids, nothing
+/// matches, and `negated_none` when negated.
+fn push_numbers_in<'a, DB>(qb: &mut QueryBuilder<'a, DB>, column: &str, ids: &[i64], negated: bool, negated_none: &str)
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if ids.is_empty() {
+        qb.push(if negated { negated_none } else { "1 = 0" });
+        return;
+    }
+    qb.push(format_args!("{}{column} IN (", if negated { "NOT " } else { "" }));
+    push_binds(qb, ids.iter().copied());
+    qb.push(")");
+}
+
 fn push_condition<'a, DB>(qb: &mut QueryBuilder<'a, DB>, condition: &'a Condition, emit: Emit)
 where
     DB: Database,
@@ -828,26 +844,14 @@ where
             qb.push(")");
         }
         Condition::EstablishmentIds { ids, negated } => {
-            if ids.is_empty() {
-                // No such school: nothing matches (everything, when negated).
-                qb.push(if *negated { "1 = 1" } else { "1 = 0" });
-            } else {
-                qb.push(format_args!("{}t.establishment_id IN (", not(*negated)));
-                push_binds(qb, ids.iter().copied());
-                qb.push(")");
-            }
+            // No such school: nothing matches (everything, when negated).
+            push_numbers_in(qb, "t.establishment_id", ids, *negated, "1 = 1");
         }
         Condition::CategoryIds { ids, negated } => {
-            if ids.is_empty() {
-                // No such category: nothing matches (every categorised ticket, when negated).
-                qb.push(if *negated { "t.category_id IS NOT NULL" } else { "1 = 0" });
-            } else {
-                qb.push(format_args!("{}t.category_id IN (", not(*negated)));
-                push_binds(qb, ids.iter().copied());
-                qb.push(")");
-                if *negated {
-                    qb.push(" AND t.category_id IS NOT NULL");
-                }
+            // A ticket without a category is not "of another category".
+            push_numbers_in(qb, "t.category_id", ids, *negated, "t.category_id IS NOT NULL");
+            if *negated && !ids.is_empty() {
+                qb.push(" AND t.category_id IS NOT NULL");
             }
         }
         Condition::Keys { ids, aliases, negated } => {
