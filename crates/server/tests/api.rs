@@ -992,14 +992,7 @@ backend_test!(open_tickets_of_a_category_or_of_a_type_and_priority_are_read_from
         assert_eq!(keys.len(), expected.len().min(100), "{query}");
         if app.backend == guichet_testkit::Backend::Postgres && !index.is_empty() {
             let mut conn = app.app.db.conn().await.unwrap();
-            let resolved = app.app.resolve_query(&mut conn, query).await.unwrap().unwrap();
-            let filter = guichet_store::tickets::TicketFilter {
-                scope: guichet_domain::actor::TicketScope::All,
-                query: resolved.condition,
-                ..Default::default()
-            };
-            let sort =
-                [guichet_store::tickets::Sort { field: guichet_store::tickets::SortField::Updated, descending: true }];
+            let (filter, sort) = app.desk_query(&mut conn, query).await;
             let plans = guichet_store::tickets::explain_list(&mut conn, &filter, &sort, 10_000).await.unwrap();
             for plan in [&plans.0, &plans.1] {
                 assert!(plan.iter().any(|l| l.contains(index)), "{query}: {plan:#?}");

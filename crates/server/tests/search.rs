@@ -295,17 +295,7 @@ async fn sqlite_steps(app: &TestApp, q: &str) -> Option<u64> {
     // Merged, as every night: the full-text index's segments cost steps too.
     app.app.db.merge_search().await.unwrap();
     let mut conn = app.app.db.conn().await.unwrap();
-    let resolved = app.app.resolve_query(&mut conn, q).await.unwrap().unwrap();
-    let filter = guichet_store::tickets::TicketFilter {
-        scope: guichet_domain::actor::TicketScope::All,
-        query: resolved.condition,
-        ..Default::default()
-    };
-    let sort: Vec<_> = resolved
-        .order
-        .into_iter()
-        .map(|(key, descending)| guichet_store::tickets::Sort { field: key.into(), descending })
-        .collect();
+    let (filter, sort) = app.desk_query(&mut conn, q).await;
     let counting = guichet_store::tickets::Counting::UpTo(10_000);
     // Once first: the connection reads the schema and prepares the statements.
     guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, counting).await.unwrap();

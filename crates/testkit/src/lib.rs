@@ -219,6 +219,28 @@ impl TestApp {
         Reply { status, headers, bytes }
     }
 
+    /// The filter and order of the query `q` over every ticket, as the
+    /// desk's list runs it: for a test that asks the store for its plan or
+    /// its work.
+    pub async fn desk_query(
+        &self,
+        conn: &mut guichet_store::db::Conn,
+        q: &str,
+    ) -> (guichet_store::tickets::TicketFilter, Vec<guichet_store::tickets::Sort>) {
+        let resolved = self.app.resolve_query(conn, q).await.unwrap().unwrap();
+        let filter = guichet_store::tickets::TicketFilter {
+            scope: guichet_domain::actor::TicketScope::All,
+            query: resolved.condition,
+            ..Default::default()
+        };
+        let sort = resolved
+            .order
+            .into_iter()
+            .map(|(key, descending)| guichet_store::tickets::Sort { field: key.into(), descending })
+            .collect();
+        (filter, sort)
+    }
+
     /// Runs one SQL statement on the app's database, whichever the backend:
     /// for a test that puts the data in a state no route would.
     pub async fn execute(&self, sql: &str) {
