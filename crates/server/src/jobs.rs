@@ -408,23 +408,28 @@ const SEARCH_MERGE_BUDGET: Duration = Duration::from_secs(1);
 /// for the next tick (`Some(start)`), or `None` once the pass is done.
 async fn merge_search(app: &App, mut start: bool, stopped: &watch::Receiver<bool>) -> Option<bool> {
     let began = std::time::Instant::now();
-    loop {
+    let left = loop {
         match app.db.merge_search_step(start).await {
             Ok(true) => {
                 tracing::info!(ms = began.elapsed().as_millis() as u64, "full-text indexes merged");
-                return None;
+                break None;
             }
             Ok(false) => start = false,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot merge the full-text indexes; going on at the next tick");
-                return Some(start);
+                break Some(start);
             }
         }
         if began.elapsed() >= SEARCH_MERGE_BUDGET || *stopped.borrow() {
-            return Some(start);
+            break Some(start);
         }
         tokio::task::yield_now().await;
+    };
+    // The steps' pages are of no use to the writes until the next tick.
+    if let Err(e) = app.db.release_writer_cache().await {
+        tracing::warn!(error = %e, "cannot give back the writer's cache");
     }
+    left
 }
 
 #[cfg(test)]

@@ -133,8 +133,14 @@ pub enum Durability {
 /// The pages of full-text index one merge step rewrites (see [`Db::merge_search_step`]).
 pub const SEARCH_MERGE_PAGES: i64 = 500;
 
-/// How long a SQLite connection stays open unused.
-pub const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a SQLite connection stays open unused. The pool hands out its
+/// idle connections in turn, so the background jobs' queries, a few a
+/// second, reach each of eight readers every few seconds: at 10 s none was
+/// ever closed after a load, and each held the load's statements and
+/// pages, 40 MB of the server's memory at 1,000,000 tickets
+/// (docs/performance.md, "Connections and caches given back after a load").
+/// Under a load none is unused that long.
+pub const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a SQLite connection serves before it is replaced.
 pub const SQLITE_MAX_LIFETIME: Duration = Duration::from_secs(30);
 
@@ -310,6 +316,20 @@ impl Db {
         let mut start = true;
         while !self.merge_search_step(start).await? {
             start = false;
+        }
+        self.release_writer_cache().await
+    }
+
+    /// Gives SQLite's writer's page cache back (`PRAGMA shrink_memory`;
+    /// nothing on PostgreSQL), after work that filled it and is over. A
+    /// tick's steps of the full-text merge at 1,000,000 tickets fill its 32
+    /// MB, and the jobs' small writes every few seconds may keep the
+    /// connection from closing: the server held those pages long after
+    /// (docs/performance.md, "Connections and caches given back after a
+    /// load"). Pages read again come from the operating system's cache.
+    pub async fn release_writer_cache(&self) -> Result<()> {
+        if let Db::Sqlite { writer, .. } = self {
+            sqlx::query("PRAGMA shrink_memory").execute(writer).await?;
         }
         Ok(())
     }
@@ -640,4 +660,35 @@ pub fn opt_from_micros(micros: Option<i64>) -> Option<DateTime<Utc>> {
 /// corruption, reported as an internal error rather than a panic.
 pub fn decode<T>(code: &str, parse: impl Fn(&str) -> Result<T, guichet_domain::DomainError>) -> Result<T> {
     parse(code).map_err(|e| StoreError::Internal(sqlx::Error::Decode(e.to_string().into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_connections_left_unused_are_closed_within_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("guichet.db").display());
+        let db = Db::connect(&url, true).await.unwrap();
+        db.migrate().await.unwrap();
+        // Four readers at once, as under a load, beside the writer.
+        let held = futures_util::future::join_all((0..4).map(|_| db.conn())).await;
+        drop(held);
+        let after_load = db.pool_use().open;
+        assert!(after_load >= 5, "at least four readers and the writer: {after_load}");
+        // In steady use, a connection is handed out again, none reopened.
+        drop(db.conn().await.unwrap());
+        assert_eq!(db.pool_use().open, after_load);
+        // Once the load is over, only the background jobs read, one query
+        // a second, each on the connection the pool hands out next: within
+        // a few seconds the others are closed, with what they hold.
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let conn = &mut db.conn().await.unwrap();
+            on_conn!(conn, |c| sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ())).unwrap();
+        }
+        let open = db.pool_use().open;
+        assert!(open <= 3, "the jobs' reader or two, and the writer: {open} open");
+    }
 }
