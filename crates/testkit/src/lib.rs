@@ -59,6 +59,7 @@ async fn postgres_database(options: &str) -> String {
         Utc::now().timestamp_micros()
     );
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+    drop_stale_databases(&mut conn).await;
     sqlx::query(&format!("CREATE DATABASE {name}{options}")).execute(&mut conn).await.unwrap();
     match admin.rfind('/') {
         Some(i) if admin[..i].contains("://") && !admin[i..].contains('@') => {
@@ -68,6 +69,43 @@ async fn postgres_database(options: &str) -> String {
         }
         _ => panic!("GUICHET_TEST_POSTGRES_URL must end with /DATABASE"),
     }
+}
+
+/// How old a test database must be before another test run drops it: no
+/// test lasts that long, so none is dropped under a running test.
+const STALE_TEST_DATABASE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Drops the test databases earlier runs left on the server, those
+/// created more than [`STALE_TEST_DATABASE`] ago (by the time in their
+/// name). Each test runs in its own process, which cannot drop its
+/// database on the way out; without this, a developer's server kept every
+/// run's hundreds of databases. One process sweeps at a time (an advisory
+/// lock); the others go on. Whether this one swept.
+async fn drop_stale_databases(conn: &mut sqlx::PgConnection) -> bool {
+    const SWEEP_LOCK: i64 = 0x0067_7569_6368_6574; // "guichet"
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(SWEEP_LOCK)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap_or(false);
+    if !locked {
+        return false;
+    }
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'guichet\\_test\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    let oldest = Utc::now().timestamp_micros() - STALE_TEST_DATABASE.as_micros() as i64;
+    for name in names {
+        let created = name.rsplit('_').next().and_then(|t| t.parse::<i64>().ok());
+        if created.is_some_and(|at| at < oldest) {
+            // In use after all (a test an hour long): left for a later run.
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\"")).execute(&mut *conn).await;
+        }
+    }
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(SWEEP_LOCK).execute(&mut *conn).await;
+    true
 }
 
 /// A fresh, migrated database that lives as long as this value.
@@ -594,5 +632,31 @@ impl TestApp {
             .body(Body::from(body))
             .unwrap();
         self.send(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn test_databases_of_a_run_over_an_hour_ago_are_dropped_and_recent_ones_kept() {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await.unwrap();
+        let now = Utc::now().timestamp_micros();
+        let old = format!("guichet_test_0_0_{}", now - 2 * 3600 * 1_000_000);
+        let recent = format!("guichet_test_0_1_{}", now - 60 * 1_000_000);
+        for name in [&old, &recent] {
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        }
+        // Another test's process may be sweeping at this moment.
+        while !drop_stale_databases(&mut conn).await {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let exists = |name: String| {
+            sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(name)
+        };
+        assert!(!exists(old).fetch_one(&mut conn).await.unwrap(), "over an hour old: dropped");
+        assert!(exists(recent.clone()).fetch_one(&mut conn).await.unwrap(), "a minute old: maybe in use, kept");
+        sqlx::query(&format!("DROP DATABASE {recent}")).execute(&mut conn).await.unwrap();
     }
 }
