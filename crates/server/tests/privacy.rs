@@ -507,3 +507,47 @@ backend_test!(the_desk_masks_a_pasted_password_from_the_ticket_page, |app| async
     assert!(!page.contains("Hunter-77") && page.contains("mdp [contenu masqué]"), "{page}");
     assert!(page.contains("Contenu masqué par Claire Oreja") && page.contains("motif : mot de passe"), "{page}");
 });
+
+/// What a person's lookup finds of an address written with an accented
+/// capital, in a HELP request and in a mail that was set aside.
+async fn traces_of_an_address_with_an_accented_capital_are_found_in_lower_case(app: TestApp) {
+    let f = app.fixture().await;
+    app.app
+        .submit_help(HelpRequest {
+            uai: f.uai_a.clone(),
+            profile: "teacher".into(),
+            name: "Élodie Roux".into(),
+            email: "Élodie.Roux@lycee-a.test".into(),
+            message: "Je n'ai plus accès".into(),
+            client: "10.0.0.3".into(),
+            ..HelpRequest::default()
+        })
+        .await
+        .unwrap();
+    let raw = "From: =?utf-8?q?=C3=89lodie?= <\u{c9}lodie.Roux@lycee-a.test>\r\nTo: support@guichet.test\r\n\
+        Subject: Test\r\nMessage-ID: <accent-1@client.test>\r\nDate: Mon, 2 Mar 2026 14:00:00 +0100\r\n\r\nBonjour\r\n";
+    app.app.ingest_mail(raw.as_bytes(), None).await.unwrap();
+    // A second one, too large: set aside with its header as written.
+    let header = raw.replace("accent-1", "accent-2");
+    app.app.quarantine_oversized(header.as_bytes(), 50_000_000, None).await.unwrap();
+    for asked in ["élodie.roux@lycee-a.test", "ÉLODIE.ROUX@lycee-a.test"] {
+        let found = app.post("/api/v1/privacy/people/lookup", &f.admin, json!({"email": asked})).await.json();
+        assert_eq!(found["help_requests"].as_i64(), Some(1), "{asked}: {found}");
+        assert_eq!(found["mails_sent"].as_i64(), Some(1), "{asked}: {found}");
+        assert_eq!(found["mails_quarantined"].as_i64(), Some(1), "{asked}: {found}");
+    }
+    // Erased with the rest of her data.
+    let body = json!({"email": "élodie.roux@lycee-a.test", "confirm": true});
+    let r = app.post("/api/v1/privacy/people/erase", &f.admin, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_quarantine WHERE raw IS NOT NULL").await, 0);
+}
+
+per_backend_test!(an_address_with_an_accented_capital_is_found_in_any_case, |backend| async move {
+    traces_of_an_address_with_an_accented_capital_are_found_in_lower_case(TestApp::new(backend).await).await;
+});
+
+#[tokio::test]
+async fn an_address_with_an_accented_capital_is_found_in_any_case_on_postgresql_in_the_c_locale() {
+    traces_of_an_address_with_an_accented_capital_are_found_in_lower_case(TestApp::on_postgres_in("C").await).await;
+}

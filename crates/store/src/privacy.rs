@@ -397,11 +397,39 @@ pub async fn person_trace(conn: &mut Conn, email: &str) -> Result<PersonTrace> {
     trace.help = help.into_iter().map(TicketId).filter(|t| !trace.filed.contains(t)).collect();
     trace.commented.retain(|t| !trace.help.contains(t));
     trace.mails_to = ids(conn, "SELECT id FROM outbox WHERE LOWER(recipient) = $1 ORDER BY id", email).await?;
-    trace.mails_from =
-        ids(conn, "SELECT id FROM mail_messages WHERE direction = 'in' AND LOWER(sender) = $1 ORDER BY id", email)
-            .await?;
-    trace.quarantined = ids(conn, "SELECT id FROM mail_quarantine WHERE LOWER(sender) = $1 ORDER BY id", email).await?;
+    trace.mails_from = ids_by_sender(conn, "mail_messages", " AND direction = 'in'", email).await?;
+    trace.quarantined = ids_by_sender(conn, "mail_quarantine", "", email).await?;
     Ok(trace)
+}
+
+/// The rows of `table` (with `condition`) whose `sender` is `email` in any
+/// case. A quarantined mail's sender is kept as the mail wrote it, and the
+/// databases' LOWER may fold A to Z only (SQLite always, PostgreSQL in the
+/// C locale): a mail set aside from an address with an accented capital
+/// ("Élodie.Roux@…") was not found, so neither exported nor erased with
+/// the person's data. Such an address is matched on its ASCII letters in
+/// the database (`_` for each other character), then exactly here: a rare
+/// request, which may read the whole table.
+async fn ids_by_sender(conn: &mut Conn, table: &str, condition: &str, email: &str) -> Result<Vec<i64>> {
+    if email.is_ascii() {
+        let sql = format!("SELECT id FROM {table} WHERE LOWER(sender) = $1{condition} ORDER BY id");
+        return ids(conn, &sql, email).await;
+    }
+    let pattern: String = email
+        .chars()
+        .map(|c| match c {
+            '%' | '_' | '\\' => format!("\\{c}"),
+            c if c.is_ascii() => c.to_string(),
+            _ => "_".to_owned(),
+        })
+        .collect();
+    let like = match conn.backend() {
+        crate::Backend::Sqlite => "LIKE",
+        crate::Backend::Postgres => "ILIKE",
+    };
+    let sql = format!("SELECT id, sender FROM {table} WHERE sender {like} $1 ESCAPE '\\'{condition} ORDER BY id");
+    let rows: Vec<(i64, String)> = on_conn!(conn, |c| sqlx::query_as(&sql).bind(&pattern).fetch_all(&mut *c).await)?;
+    Ok(rows.into_iter().filter(|(_, sender)| sender.to_lowercase() == email).map(|(id, _)| id).collect())
 }
 
 /// A mail sent to the person, as kept in the outbox.
