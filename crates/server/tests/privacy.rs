@@ -50,6 +50,20 @@ async fn retention(app: &TestApp, token: &str) -> std::collections::BTreeMap<Dat
 }
 
 /// An app that queues notifications, as with an SMTP server configured.
+/// A teacher who can no longer sign in writes through the HELP page.
+async fn teacher_without_access_writes(app: &TestApp, uai: &str, name: &str, email: &str) {
+    let request = HelpRequest {
+        uai: uai.to_owned(),
+        profile: "teacher".into(),
+        name: name.into(),
+        email: email.into(),
+        message: "Je n'ai plus accès".into(),
+        client: "10.0.0.2".into(),
+        ..HelpRequest::default()
+    };
+    app.app.submit_help(request).await.unwrap();
+}
+
 async fn app_with_mail(backend: guichet_testkit::Backend) -> TestApp {
     let mail = guichet_app::notify::MailSettings { notifications: true, ..Default::default() };
     let settings = guichet_app::Settings { mail, attachment_max_bytes: 64 * 1024, ..Default::default() };
@@ -240,18 +254,7 @@ backend_test!(a_persons_export_holds_all_of_their_data_and_nobody_elses, |app| a
     )
     .await;
     // She also wrote in school B's ticket? No: she commented on her own only. A HELP request names her address.
-    app.app
-        .submit_help(HelpRequest {
-            uai: f.uai_a.clone(),
-            profile: "teacher".into(),
-            name: "N. Durand".into(),
-            email: "admin.a@lycee-a.test".into(),
-            message: "Je n'ai plus accès".into(),
-            client: "10.0.0.2".into(),
-            ..HelpRequest::default()
-        })
-        .await
-        .unwrap();
+    teacher_without_access_writes(&app, &f.uai_a, "N. Durand", "admin.a@lycee-a.test").await;
 
     // Only administrators.
     for token in [&f.requester_a, &f.agent, &f.technician] {
@@ -512,18 +515,7 @@ backend_test!(the_desk_masks_a_pasted_password_from_the_ticket_page, |app| async
 /// capital, in a HELP request and in a mail that was set aside.
 async fn traces_of_an_address_with_an_accented_capital_are_found_in_lower_case(app: TestApp) {
     let f = app.fixture().await;
-    app.app
-        .submit_help(HelpRequest {
-            uai: f.uai_a.clone(),
-            profile: "teacher".into(),
-            name: "Élodie Roux".into(),
-            email: "Élodie.Roux@lycee-a.test".into(),
-            message: "Je n'ai plus accès".into(),
-            client: "10.0.0.3".into(),
-            ..HelpRequest::default()
-        })
-        .await
-        .unwrap();
+    teacher_without_access_writes(&app, &f.uai_a, "Élodie Roux", "Élodie.Roux@lycee-a.test").await;
     let raw = "From: =?utf-8?q?=C3=89lodie?= <\u{c9}lodie.Roux@lycee-a.test>\r\nTo: support@guichet.test\r\n\
         Subject: Test\r\nMessage-ID: <accent-1@client.test>\r\nDate: Mon, 2 Mar 2026 14:00:00 +0100\r\n\r\nBonjour\r\n";
     app.app.ingest_mail(raw.as_bytes(), None).await.unwrap();
