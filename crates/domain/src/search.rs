@@ -118,17 +118,42 @@ impl SearchQuery {
         }
     }
 
-    /// An FTS5 MATCH expression: quoted strings, `*` for prefixes, implicit AND.
+    /// An FTS5 MATCH expression: quoted strings, `*` for prefixes, AND or OR.
     pub fn to_fts5(&self) -> String {
+        self.to_fts5_with(|_| None)
+    }
+
+    /// The prefixes searched for, each once.
+    pub fn prefixes(&self) -> Vec<&str> {
+        let mut prefixes: Vec<&str> =
+            self.terms.iter().filter_map(|t| if let Term::Prefix(p) = t { Some(p.as_str()) } else { None }).collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        prefixes
+    }
+
+    /// [`to_fts5`](Self::to_fts5), with each prefix for which `words_of`
+    /// knows the words it starts written as any of those words. FTS5 merges
+    /// every posting of a prefix's words before it yields the first match,
+    /// where it reads the postings of words joined by OR as it goes, most
+    /// recent first, and stops at a page's worth.
+    pub fn to_fts5_with<'a>(&self, words_of: impl Fn(&str) -> Option<&'a [String]>) -> String {
+        let quoted = |w: &str| format!("\"{}\"", w.replace('"', "\"\""));
         self.terms
             .iter()
             .map(|t| match t {
-                Term::Word(w) => format!("\"{w}\""),
-                Term::Prefix(w) => format!("\"{w}\" *"),
-                Term::Phrase(ws) => format!("\"{}\"", ws.join(" ")),
+                Term::Word(w) => quoted(w),
+                Term::Prefix(w) => match words_of(w) {
+                    Some(words) if !words.is_empty() => {
+                        format!("({})", words.iter().map(|w| quoted(w)).collect::<Vec<_>>().join(" OR "))
+                    }
+                    _ => format!("{} *", quoted(w)),
+                },
+                Term::Phrase(ws) => quoted(&ws.join(" ")),
             })
             .collect::<Vec<_>>()
-            .join(if self.any { " OR " } else { " " })
+            // Explicit: FTS5 joins phrases by a space but not a parenthesised group.
+            .join(if self.any { " OR " } else { " AND " })
     }
 
     /// A PostgreSQL `to_tsquery` expression: `&`, `:*` for prefixes, `<->` in phrases.
@@ -221,8 +246,24 @@ mod tests {
                 Term::Prefix("mail".into()),
             ]
         );
-        assert_eq!(q.to_fts5(), r#""mot" "de" "passe" "eleve sans adresse" "mail" *"#);
+        assert_eq!(q.to_fts5(), r#""mot" AND "de" AND "passe" AND "eleve sans adresse" AND "mail" *"#);
         assert_eq!(q.to_tsquery(), "mot & de & passe & (eleve <-> sans <-> adresse) & mail:*");
+    }
+
+    #[test]
+    fn a_prefix_whose_words_are_known_is_searched_as_any_of_them() {
+        let q = SearchQuery::parse("ecran navig*").unwrap();
+        assert_eq!(q.prefixes(), ["navig"]);
+        let words = vec!["navigateur".to_owned(), "navigation".to_owned()];
+        let expanded = q.to_fts5_with(|p| (p == "navig").then_some(words.as_slice()));
+        assert_eq!(expanded, r#""ecran" AND ("navigateur" OR "navigation")"#);
+        // No word known, or none at all: the prefix itself.
+        assert_eq!(q.to_fts5_with(|_| Some(&[])), r#""ecran" AND "navig" *"#);
+        assert_eq!(q.to_fts5_with(|_| None), q.to_fts5());
+        let q = SearchQuery::parse("ab* \"b c\" ab* x").unwrap();
+        assert_eq!(q.prefixes(), ["ab"], "each prefix once");
+        let quote = vec!["it\"s".to_owned()];
+        assert_eq!(q.to_fts5_with(|_| Some(quote.as_slice())), r#"("it""s") AND "b c" AND ("it""s") AND "x""#);
     }
 
     #[test]

@@ -137,6 +137,40 @@ backend_test!(the_desks_search_ranks_ticket_texts_even_when_recent_replies_outnu
     assert!(found.contains(&printer), "{found:?}");
 });
 
+backend_test!(a_prefix_of_a_few_words_finds_what_each_of_them_finds, |app| async move {
+    let f = app.fixture().await;
+    let mut found = Vec::new();
+    for title in ["Périscope bloqué", "Périscopie lente", "Fenêtre non périscopable", "Périscoper sans fin"] {
+        let body = json!({"title": title, "establishment": f.uai_a});
+        found.push(app.post("/api/v1/tickets", &f.requester_a, body).await.json()["key"].as_str().unwrap().to_owned());
+    }
+    // More words than a prefix is written as: the prefix itself.
+    for i in 0..40 {
+        let body = json!({"title": format!("Zorglub{i:02} en panne"), "establishment": f.uai_a});
+        assert_eq!(app.post("/api/v1/tickets", &f.requester_a, body).await.status, StatusCode::CREATED);
+    }
+    let sorted = |mut keys: Vec<String>| {
+        keys.sort();
+        keys
+    };
+    found.sort();
+    for token in [&f.agent, &f.requester_a] {
+        assert_eq!(sorted(keys(&app, token, "perisc*").await), found);
+        assert_eq!(sorted(keys(&app, token, "PÉRISC* bloque").await), found[..1]);
+        assert_eq!(keys(&app, token, "zorglub*").await.len(), 20, "a full page");
+        assert!(keys(&app, token, "periscz*").await.is_empty());
+    }
+    assert!(keys(&app, &f.requester_b, "perisc*").await.is_empty(), "another school's tickets");
+    let mut conn = app.app.db.conn().await.unwrap();
+    let expression = |q: &str| guichet_domain::search::SearchQuery::parse(q).unwrap();
+    let perisc = guichet_store::search::fts5_expression(&mut conn, &expression("perisc*")).await.unwrap();
+    let zorglub = guichet_store::search::fts5_expression(&mut conn, &expression("zorglub*")).await.unwrap();
+    if app.backend == guichet_testkit::Backend::Sqlite {
+        assert_eq!(perisc, r#"("periscopable" OR "periscope" OR "periscoper" OR "periscopie")"#);
+        assert_eq!(zorglub, r#""zorglub" *"#);
+    }
+});
+
 backend_test!(postgresql_stems_french_words_where_sqlite_matches_them_whole, |app| async move {
     let f = app.fixture().await;
     let body = json!({"title": "Connexion impossible au cahier de textes", "establishment": f.uai_a,
