@@ -2,7 +2,7 @@
 //! (and so within the reader's scope, in the query itself).
 
 use crate::db::{Conn, Db, Raw, Result};
-use crate::tickets::{push_conditions, push_document_numbers, TicketFilter};
+use crate::tickets::{push_conditions, push_document_numbers, PrefixWords, TicketFilter};
 use guichet_domain::ids::TicketId;
 use guichet_domain::search::SearchQuery;
 use sqlx::QueryBuilder;
@@ -149,13 +149,24 @@ const PREFIX_WORDS: usize = 32;
 /// at 1M tickets, 26–29 ms for each kind of document), where it reads the
 /// postings of words joined by OR as it goes and stops at the window.
 pub async fn fts5_expression(conn: &mut Conn, query: &SearchQuery) -> Result<String> {
-    let mut known = Vec::new();
-    for prefix in query.prefixes() {
+    let words = prefix_words(conn, std::slice::from_ref(query)).await?;
+    Ok(crate::tickets::fts5_of(query, &words))
+}
+
+/// The words of the full-text index that each prefix of `queries` starts,
+/// for the prefixes that start at most [`PREFIX_WORDS`] (SQLite; none on
+/// PostgreSQL).
+pub(crate) async fn prefix_words(conn: &mut Conn, queries: &[SearchQuery]) -> Result<PrefixWords> {
+    let mut known: PrefixWords = Vec::new();
+    for prefix in queries.iter().flat_map(SearchQuery::prefixes) {
+        if known.iter().any(|(k, _)| k == prefix) {
+            continue;
+        }
         if let Some(words) = words_starting(conn, prefix).await? {
             known.push((prefix.to_owned(), words));
         }
     }
-    Ok(query.to_fts5_with(|p| known.iter().find(|(k, _)| k == p).map(|(_, words)| words.as_slice())))
+    Ok(known)
 }
 
 /// The words of the full-text index that `prefix` starts, when there are
