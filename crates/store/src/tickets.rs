@@ -1064,8 +1064,8 @@ pub async fn list_tickets(
     offset: i64,
     counting: Counting,
 ) -> Result<(Vec<TicketRecord>, Option<Total>)> {
-    let expanded = with_prefix_words(conn, filter).await?;
-    let filter = expanded.as_ref().unwrap_or(filter);
+    let prepared = prepare(conn, filter).await?;
+    let filter = prepared.as_ref().unwrap_or(filter);
     // The query as given: a common word's set, should asking tickets fail.
     let plain = filter;
     let compiled = compile(conn, filter).await?;
@@ -1102,6 +1102,28 @@ pub async fn list_tickets(
         (Some(cap), _) => Some(count(conn, filter, cap).await?),
     };
     Ok((rows.into_iter().map(TicketRow::into_record).collect::<Result<_>>()?, total))
+}
+
+/// `filter` as [`list_tickets`] compiles it, or `None` when that is as
+/// given. The queue's text box is the query's `text ~`, so that common
+/// words get the same plans (see [`CommonText`]): as a set of every
+/// matching document's ticket, `text=navigateur` took 0.8-1.0 s at
+/// 1,000,000 tickets where `text ~ "navigateur"` takes 0.035 s.
+async fn prepare(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<TicketFilter>> {
+    let moved = filter.text.as_ref().map(|text| {
+        let words = Condition::Text { needle: text.clone(), negated: false };
+        let query = match filter.query.clone() {
+            Some(Condition::All(mut items)) => {
+                items.push(words);
+                Condition::All(items)
+            }
+            Some(other) => Condition::All(vec![other, words]),
+            None => words,
+        };
+        TicketFilter { text: None, query: Some(query), ..filter.clone() }
+    });
+    let filter_now = moved.as_ref().unwrap_or(filter);
+    Ok(with_prefix_words(conn, filter_now).await?.or(moved))
 }
 
 /// `filter` with [`TicketFilter::prefix_words`] for the prefixes of its
@@ -1368,8 +1390,8 @@ pub async fn explain_list(
         crate::Backend::Sqlite => "EXPLAIN QUERY PLAN ",
         crate::Backend::Postgres => "EXPLAIN ",
     };
-    let expanded = with_prefix_words(conn, filter).await?;
-    let filter = expanded.as_ref().unwrap_or(filter);
+    let prepared = prepare(conn, filter).await?;
+    let filter = prepared.as_ref().unwrap_or(filter);
     let compiled = compile(conn, filter).await?;
     let (page_filter, count_filter) = match &compiled {
         Some((page, count)) => (page, count),
