@@ -360,8 +360,10 @@ pub(crate) fn fts5_of(query: &SearchQuery, words: &[(String, Vec<String>)]) -> S
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommonText {
     /// The page: each ticket, in the page's order, is asked whether it
-    /// matches (its text, replies, file names), until the page is full.
-    Probe,
+    /// matches (its text, replies, file names), until the page is full or
+    /// `window_per_ticket` tickets per ticket of the page have been asked
+    /// (see [`probed_page`]).
+    Probe { window_per_ticket: i64 },
     /// The count: read from the documents, each one's ticket checked
     /// against the rest of the query, until the cap.
     Joined,
@@ -608,13 +610,10 @@ where
     qb.push(")");
 }
 
-/// The needle of a `text ~ "…"` the whole query requires, when its words
-/// are in at least [`COMMON_TEXT_DOCUMENTS`] documents and a tenth as many
-/// documents as there are tickets (SQLite only). Asking each ticket costs
-/// about 0.1 ms at 1,000,000 tickets, reading a document's ticket 1.4 µs: a
-/// page of 25 asks about 25 × tickets / matches of them, so below about a
-/// tenth the set is cheaper.
-async fn common_text(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<String>> {
+/// The needle of a `text ~ "…"` the whole query requires, the number of
+/// documents that hold its words (counted up to [`TextWeight::COUNTED`])
+/// and the number of tickets (SQLite only; see [`text_plan`]).
+async fn required_text(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<(String, TextWeight)>> {
     if filter.common_text.is_some() {
         return Ok(None);
     }
@@ -632,14 +631,87 @@ async fn common_text(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<St
     };
     let tickets: i64 =
         on_conn!(conn, |c| sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM tickets").fetch_one(&mut *c).await)?;
-    let enough = COMMON_TEXT_DOCUMENTS.max(tickets / 10);
     let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM search_index WHERE search_index MATCH $1 LIMIT $2)";
     let documents: i64 = on_conn!(conn, |c| sqlx::query_scalar(sql)
         .bind(fts5_of(&query, &filter.prefix_words))
-        .bind(enough)
+        .bind(TextWeight::counted(tickets))
         .fetch_one(&mut *c)
         .await)?;
-    Ok((documents >= enough).then_some(needle))
+    Ok(Some((needle, TextWeight { documents, tickets })))
+}
+
+/// How many documents hold a required `text ~`'s words, among how many tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TextWeight {
+    documents: i64,
+    tickets: i64,
+}
+
+impl TextWeight {
+    /// Past this many documents, more tell no plan apart: the highest
+    /// threshold of [`text_plan`].
+    fn counted(tickets: i64) -> i64 {
+        COMMON_TEXT_DOCUMENTS.max(tickets / 10)
+    }
+}
+
+/// How a required `text ~` is compiled (see [`CommonText`] and [`text_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextPlan {
+    /// As a set of the matching documents' tickets: its cost is their number.
+    Set,
+    Probe {
+        window_per_ticket: i64,
+    },
+    Scoped,
+    Matched,
+}
+
+/// Asking a ticket whether it holds words (its text, its replies, its file
+/// names) costs about as much as reading twelve matching documents' tickets
+/// for the set: 24-25 µs against 2 µs at 1,000,000 tickets, the index merged.
+const ASK_PER_DOCUMENT: i64 = 12;
+
+/// How to compile a required `text ~` whose words `weight` measured, for a
+/// filter that keeps `few_schools_tickets` tickets when it is about a few
+/// schools (counted up to one past [`PROBE_SCOPE_MAX`]). Pure: the costs
+/// are those measured at 1,000,000 tickets (docs/performance.md).
+///
+/// For the desk, a page of 25 asks about 50 × tickets / documents tickets
+/// (a ticket that holds the words usually holds them in two documents,
+/// its text and a reply), against one read per document for the set:
+/// asking is cheaper from √(50 × 12 × tickets) documents, 24,500 at
+/// 1,000,000 tickets. Below 60,000 tickets that is above a tenth of them,
+/// the threshold measured first, which is kept. The window lets twice the
+/// expected asks through.
+fn text_plan(weight: TextWeight, few_schools_tickets: Option<i64>) -> TextPlan {
+    let TextWeight { documents, tickets } = weight;
+    if documents < COMMON_TEXT_DOCUMENTS {
+        return TextPlan::Set;
+    }
+    match few_schools_tickets {
+        // Each of the schools' tickets asked once, against one read per
+        // document for the set: `messagerie` (57,926 documents) took 0.18 s
+        // for a school of 118 tickets as a set, 3 ms asked. Below a tenth
+        // of the tickets (the threshold measured first) both are cheap.
+        Some(asked) if asked <= PROBE_SCOPE_MAX => {
+            if documents >= asked.saturating_mul(ASK_PER_DOCUMENT).min(tickets / 10) {
+                TextPlan::Matched
+            } else {
+                TextPlan::Set
+            }
+        }
+        Some(_) if documents >= TextWeight::counted(tickets) => TextPlan::Scoped,
+        Some(_) => TextPlan::Set,
+        None => {
+            let asking = ((50 * ASK_PER_DOCUMENT) as f64 * tickets as f64).sqrt() as i64;
+            if documents < asking.min(tickets / 10) {
+                return TextPlan::Set;
+            }
+            let expected_per_ticket = 2 * tickets / documents.max(1);
+            TextPlan::Probe { window_per_ticket: (2 * expected_per_ticket).max(PROBE_WINDOW_PER_TICKET) }
+        }
+    }
 }
 
 /// The last public message is the requester's, or there is none yet
@@ -922,7 +994,7 @@ where
         }
         Condition::Text { needle, negated: false } if emit.common_text.is_some_and(|(n, _)| n == needle) => {
             match (SearchQuery::parse(needle), emit.common_text.map(|(_, how)| how)) {
-                (Ok(query), Some(&CommonText::Probe)) => {
+                (Ok(query), Some(CommonText::Probe { .. })) => {
                     push_text_probe(qb, fts5_of(&query, emit.prefix_words), emit.internal)
                 }
                 // The count's join requires the words already.
@@ -1024,35 +1096,44 @@ async fn compile(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<(Ticke
     if conn.backend() != crate::Backend::Sqlite {
         return Ok(None);
     }
-    let Some(needle) = common_text(conn, filter).await? else {
+    let Some((needle, weight)) = required_text(conn, filter).await? else {
         return Ok(None);
     };
     let with = |how: CommonText| TicketFilter { common_text: Some((needle.clone(), how)), ..filter.clone() };
-    // A few schools' tickets are usually few: each is asked once, and the
-    // page and the count are taken from those that hold the words (reading
-    // every matching document to keep a school's took 2.2 s at 1,000,000
-    // tickets; asking each ticket for the page, then again for the count,
-    // took 55-66 ms for a school of 113).
-    if few_schools(filter) {
-        let schools = with(CommonText::Joined);
-        if more_than(conn, &schools, PROBE_SCOPE_MAX).await? {
-            let scoped = with(CommonText::Scoped(Box::new(schools)));
-            return Ok(Some((scoped.clone(), scoped)));
+    let schools = with(CommonText::Joined);
+    let few_schools_tickets = match few_schools(filter) && weight.documents >= COMMON_TEXT_DOCUMENTS {
+        true => Some(count_up_to(conn, &schools, PROBE_SCOPE_MAX.saturating_add(1)).await?),
+        false => None,
+    };
+    match text_plan(weight, few_schools_tickets) {
+        TextPlan::Set => Ok(None),
+        TextPlan::Probe { window_per_ticket } => {
+            Ok(Some((with(CommonText::Probe { window_per_ticket }), with(CommonText::Joined))))
         }
-        let probing = with(CommonText::Probe);
-        let holding: Vec<i64> = on_conn!(conn, |c| {
-            let mut qb = QueryBuilder::new("SELECT t.id FROM tickets t");
-            push_conditions(&mut qb, &probing);
-            qb.build_query_scalar().fetch_all(&mut *c).await
-        })?;
-        let matched = TicketFilter {
-            ids: Some(holding.into_iter().map(TicketId).collect()),
-            common_text: Some((needle.clone(), CommonText::Matched)),
-            ..filter.clone()
-        };
-        return Ok(Some((matched.clone(), matched)));
+        TextPlan::Scoped => {
+            let scoped = with(CommonText::Scoped(Box::new(schools)));
+            Ok(Some((scoped.clone(), scoped)))
+        }
+        // A few schools' tickets are usually few: each is asked once, and
+        // the page and the count are taken from those that hold the words
+        // (reading every matching document to keep a school's took 2.2 s at
+        // 1,000,000 tickets; asking each ticket for the page, then again
+        // for the count, took 55-66 ms for a school of 113).
+        TextPlan::Matched => {
+            let probing = with(CommonText::Probe { window_per_ticket: PROBE_WINDOW_PER_TICKET });
+            let holding: Vec<i64> = on_conn!(conn, |c| {
+                let mut qb = QueryBuilder::new("SELECT t.id FROM tickets t");
+                push_conditions(&mut qb, &probing);
+                qb.build_query_scalar().fetch_all(&mut *c).await
+            })?;
+            let matched = TicketFilter {
+                ids: Some(holding.into_iter().map(TicketId).collect()),
+                common_text: Some((needle.clone(), CommonText::Matched)),
+                ..filter.clone()
+            };
+            Ok(Some((matched.clone(), matched)))
+        }
     }
-    Ok(Some((with(CommonText::Probe), with(CommonText::Joined))))
 }
 
 /// Lists tickets matching `filter`, sorted, one page; the total only when asked.
@@ -1074,7 +1155,10 @@ pub async fn list_tickets(
         None => (filter, filter),
     };
     let rows = match &page_filter.common_text {
-        Some((needle, CommonText::Probe)) => probed_page(conn, page_filter, needle, plain, sort, limit, offset).await?,
+        Some((needle, CommonText::Probe { window_per_ticket })) => {
+            let window_per_ticket = *window_per_ticket;
+            probed_page(conn, page_filter, needle, window_per_ticket, plain, sort, (limit, offset)).await?
+        }
         _ => page(conn, page_filter, sort, limit, offset, None).await?,
     };
     let cap = match counting {
@@ -1157,16 +1241,15 @@ pub async fn with_prefix_words(conn: &mut Conn, filter: &TicketFilter) -> Result
 /// took 20 s for its requester's `text ~ "mot de passe"`, 0.5 s since.
 const PROBE_SCOPE_MAX: i64 = 500;
 
-/// Whether `filter` keeps more than `n` tickets (its words left out, as a
-/// [`CommonText::Joined`] filter's are).
-async fn more_than(conn: &mut Conn, filter: &TicketFilter, n: i64) -> Result<bool> {
-    let counted: i64 = on_conn!(conn, |c| {
+/// How many tickets `filter` keeps, counted up to `n` (its words left
+/// out, as a [`CommonText::Joined`] filter's are).
+async fn count_up_to(conn: &mut Conn, filter: &TicketFilter, n: i64) -> Result<i64> {
+    Ok(on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
         push_conditions(&mut qb, filter);
-        qb.push(" LIMIT ").push_bind(n.saturating_add(1)).push(") AS capped");
+        qb.push(" LIMIT ").push_bind(n).push(") AS capped");
         qb.build_query_scalar().fetch_one(&mut *c).await
-    })?;
-    Ok(counted > n)
+    })?)
 }
 
 /// How far down a page's order asking each ticket about common words goes,
@@ -1200,13 +1283,13 @@ async fn probed_page(
     conn: &mut Conn,
     probing: &TicketFilter,
     needle: &str,
+    window_per_ticket: i64,
     plain: &TicketFilter,
     sort: &[Sort],
-    limit: i64,
-    offset: i64,
+    (limit, offset): (i64, i64),
 ) -> Result<Vec<TicketRow>> {
     let wanted = offset.saturating_add(limit);
-    let window = wanted.saturating_mul(PROBE_WINDOW_PER_TICKET).min(PROBE_WINDOW_MAX);
+    let window = wanted.saturating_mul(window_per_ticket).min(PROBE_WINDOW_MAX);
     if wanted == 0 || window < wanted {
         return page(conn, plain, sort, limit, offset, None).await;
     }
@@ -1704,5 +1787,50 @@ mod tests {
         let filter = open_and(codes(CodeColumn::Priority, "high"));
         push_conditions(&mut qb, &filter);
         assert!(!qb.sql().contains("likelihood") && qb.sql().contains("t.resolved_at IS NULL"));
+    }
+
+    fn plan(documents: i64, tickets: i64, schools: Option<i64>) -> TextPlan {
+        text_plan(TextWeight { documents, tickets }, schools)
+    }
+
+    #[test]
+    fn words_in_few_documents_are_read_as_a_set() {
+        assert_eq!(plan(999, 5_000, None), TextPlan::Set);
+        assert_eq!(plan(999, 5_000, Some(10)), TextPlan::Set);
+        assert_eq!(plan(0, 0, None), TextPlan::Set);
+    }
+
+    #[test]
+    fn the_desk_asks_its_tickets_about_words_in_a_tenth_of_them_on_a_small_base() {
+        assert_eq!(plan(1_000, 10_000, None), TextPlan::Probe { window_per_ticket: 40 });
+        assert_eq!(plan(999, 5_000, None), TextPlan::Set);
+        assert_eq!(plan(4_999, 50_000, None), TextPlan::Set);
+        assert_eq!(plan(5_000, 50_000, None), TextPlan::Probe { window_per_ticket: 40 });
+    }
+
+    #[test]
+    fn on_a_big_base_the_desk_asks_about_words_in_fewer_than_a_tenth_of_the_tickets() {
+        // `messagerie` and `parent` at 1,000,000 tickets.
+        assert_eq!(plan(57_926, 1_000_000, None), TextPlan::Probe { window_per_ticket: 68 });
+        assert_eq!(plan(24_989, 1_000_000, None), TextPlan::Probe { window_per_ticket: 160 });
+        assert_eq!(plan(24_000, 1_000_000, None), TextPlan::Set);
+        assert_eq!(plan(100_000, 1_000_000, None), TextPlan::Probe { window_per_ticket: 40 });
+    }
+
+    #[test]
+    fn a_small_school_asks_each_of_its_tickets_once_from_twelve_documents_a_ticket() {
+        assert_eq!(plan(57_926, 1_000_000, Some(118)), TextPlan::Matched);
+        assert_eq!(plan(1_416, 1_000_000, Some(118)), TextPlan::Matched);
+        assert_eq!(plan(1_415, 1_000_000, Some(118)), TextPlan::Set);
+        assert_eq!(plan(5_999, 1_000_000, Some(500)), TextPlan::Set);
+        assert_eq!(plan(6_000, 1_000_000, Some(500)), TextPlan::Matched);
+        // On a small base, from a tenth of the tickets, as before.
+        assert_eq!(plan(1_000, 2_500, Some(250)), TextPlan::Matched);
+    }
+
+    #[test]
+    fn a_big_school_matches_its_own_documents_only_for_words_in_a_tenth_of_the_tickets() {
+        assert_eq!(plan(100_000, 1_000_000, Some(501)), TextPlan::Scoped);
+        assert_eq!(plan(99_999, 1_000_000, Some(501)), TextPlan::Set);
     }
 }
