@@ -611,7 +611,7 @@ where
 }
 
 /// The needle of a `text ~ "…"` the whole query requires, the number of
-/// documents that hold its words (counted up to [`TextWeight::COUNTED`])
+/// documents that hold its words (counted up to [`TextWeight::counted`])
 /// and the number of tickets (SQLite only; see [`text_plan`]).
 async fn required_text(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<(String, TextWeight)>> {
     if filter.common_text.is_some() {
