@@ -375,6 +375,12 @@ pub enum CommonText {
     /// Page and count of a few schools with few tickets: each was asked
     /// once, and those that hold the words are the filter's `ids`.
     Matched,
+    /// PostgreSQL, a page the window of asked tickets did not fill: the
+    /// matching documents' tickets collected once, then read by number.
+    /// As a semi-join the planner would ask each ticket in the page's
+    /// order again, with no bound: a word no document holds walked all
+    /// 1,000,000 tickets (8.7 s).
+    Collected,
 }
 
 /// Documents from which a `text ~` may count as common (see [`CommonText`]).
@@ -614,19 +620,7 @@ where
 /// documents that hold its words (counted up to [`TextWeight::counted`])
 /// and the number of tickets (SQLite only; see [`text_plan`]).
 async fn required_text(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<(String, TextWeight)>> {
-    if filter.common_text.is_some() {
-        return Ok(None);
-    }
-    let required = |c: &Condition| match c {
-        Condition::Text { needle, negated: false } => Some(needle.clone()),
-        _ => None,
-    };
-    let needle = match &filter.query {
-        Some(Condition::All(items)) => items.iter().find_map(required),
-        Some(c) => required(c),
-        None => None,
-    };
-    let Some((needle, query)) = needle.and_then(|n| SearchQuery::parse(&n).ok().map(|q| (n, q))) else {
+    let Some((needle, query)) = required_needle(filter) else {
         return Ok(None);
     };
     let tickets: i64 =
@@ -638,6 +632,41 @@ async fn required_text(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<
         .fetch_one(&mut *c)
         .await)?;
     Ok(Some((needle, TextWeight { documents, tickets })))
+}
+
+/// The needle of a `text ~ "…"` the whole query requires, parsed, unless
+/// the filter is compiled already.
+fn required_needle(filter: &TicketFilter) -> Option<(String, SearchQuery)> {
+    if filter.common_text.is_some() {
+        return None;
+    }
+    let required = |c: &Condition| match c {
+        Condition::Text { needle, negated: false } => Some(needle.clone()),
+        _ => None,
+    };
+    let needle = match &filter.query {
+        Some(Condition::All(items)) => items.iter().find_map(required),
+        Some(c) => required(c),
+        None => None,
+    };
+    needle.and_then(|n| SearchQuery::parse(&n).ok().map(|q| (n, q)))
+}
+
+/// PostgreSQL's page of a query that requires words, over more than a few
+/// schools: the tickets are asked in the page's order within a window, as
+/// on SQLite ([`probed_page`]), then collected ([`CommonText::Collected`]).
+/// PostgreSQL's statistics hold the frequencies of its 500 most common
+/// words; any other word is guessed at about 11,000 documents, and the
+/// planner asked each ticket in the page's order for it, with no bound.
+/// The count stays the planner's own: it reads the words' documents.
+/// A few schools' tickets are few, and their plans are the planner's.
+fn postgres_plan(filter: &TicketFilter) -> Option<(TicketFilter, TicketFilter)> {
+    if few_schools(filter) {
+        return None;
+    }
+    let (needle, _) = required_needle(filter)?;
+    let how = CommonText::Probe { window_per_ticket: PROBE_WINDOW_PER_TICKET };
+    Some((TicketFilter { common_text: Some((needle, how)), ..filter.clone() }, filter.clone()))
 }
 
 /// How many documents hold a required `text ~`'s words, among how many tickets.
@@ -994,8 +1023,20 @@ where
         }
         Condition::Text { needle, negated: false } if emit.common_text.is_some_and(|(n, _)| n == needle) => {
             match (SearchQuery::parse(needle), emit.common_text.map(|(_, how)| how)) {
-                (Ok(query), Some(CommonText::Probe { .. })) => {
+                (Ok(query), Some(CommonText::Probe { .. })) if DB::NAME == "SQLite" => {
                     push_text_probe(qb, fts5_of(&query, emit.prefix_words), emit.internal)
+                }
+                (Ok(query), Some(CommonText::Probe { .. })) => {
+                    let public = if emit.internal { "" } else { " AND NOT d.internal" };
+                    qb.push("EXISTS (SELECT 1 FROM search_docs d WHERE d.ticket_id = t.id");
+                    qb.push(" AND d.tsv @@ to_tsquery('french', ").push_bind(query.to_tsquery());
+                    qb.push(format_args!("){public})"));
+                }
+                (Ok(query), Some(CommonText::Collected)) => {
+                    let public = if emit.internal { "" } else { " AND NOT internal" };
+                    qb.push("t.id = ANY(ARRAY(SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('french', ");
+                    qb.push_bind(query.to_tsquery());
+                    qb.push(format_args!("){public}))"));
                 }
                 // The count's join requires the words already.
                 _ => {
@@ -1094,7 +1135,7 @@ async fn compile(conn: &mut Conn, filter: &TicketFilter) -> Result<Option<(Ticke
     // there: a rare word went from 1.4 to 0.7 s, but a common one from 0.07
     // to 0.7 s and an open ticket's from 0.2 to 3.5 s (docs/performance.md).
     if conn.backend() != crate::Backend::Sqlite {
-        return Ok(None);
+        return Ok(postgres_plan(filter));
     }
     let Some((needle, weight)) = required_text(conn, filter).await? else {
         return Ok(None);
@@ -1288,6 +1329,14 @@ async fn probed_page(
     sort: &[Sort],
     (limit, offset): (i64, i64),
 ) -> Result<Vec<TicketRow>> {
+    let collected;
+    let plain = match conn.backend() {
+        crate::Backend::Sqlite => plain,
+        crate::Backend::Postgres => {
+            collected = TicketFilter { common_text: Some((needle.to_owned(), CommonText::Collected)), ..plain.clone() };
+            &collected
+        }
+    };
     let wanted = offset.saturating_add(limit);
     let window = wanted.saturating_mul(window_per_ticket).min(PROBE_WINDOW_MAX);
     if wanted == 0 || window < wanted {
