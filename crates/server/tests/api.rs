@@ -1000,3 +1000,44 @@ backend_test!(open_tickets_of_a_category_or_of_a_type_and_priority_are_read_from
         }
     }
 });
+
+backend_test!(overdue_tickets_due_at_the_same_instant_are_listed_from_the_index_in_order, |app| async move {
+    // Deadlines fall on the service calendar's hours, so many tickets share
+    // one: PostgreSQL read and sorted every ticket of the first due date for
+    // a page (49,000 rows at 1,000,000 tickets) until the number was in the
+    // index (migration 0045).
+    let options = guichet_app::demo::DemoOptions { establishments: 3, tickets: 2_500, ..Default::default() };
+    app.app.load_demo(&options).await.unwrap();
+    let agent = app.fixture().await.agent;
+    app.execute(
+        "UPDATE tickets SET sla_state = 'breached', resolution_due = 1789146000000000 \
+         WHERE id IN (SELECT id FROM tickets ORDER BY id LIMIT 1500)",
+    )
+    .await;
+    if app.backend == guichet_testkit::Backend::Postgres {
+        app.execute("ANALYZE tickets").await;
+    }
+    let mut conn = app.app.db.conn().await.unwrap();
+    let sql = "SELECT id FROM tickets WHERE sla_state = 'breached' ORDER BY resolution_due, id";
+    let expected =
+        guichet_store::on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(sql).fetch_all(&mut *c).await).unwrap();
+    assert!(expected.len() >= 1_500);
+    let query = "sla = \"en retard\" ORDER BY due";
+    for page in [1, 2] {
+        let v = app.get(&format!("{}&page={page}", q(query)), &agent).await.json();
+        let keys: Vec<i64> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["key"].as_str().unwrap().rsplit('-').next().unwrap().parse().unwrap())
+            .collect();
+        let start = (page - 1) * 100;
+        assert_eq!(keys, expected[start..start + 100], "{query}, page {page}");
+    }
+    if app.backend == guichet_testkit::Backend::Postgres {
+        let (filter, sort) = app.desk_query(&mut conn, query).await;
+        let (page, _) = guichet_store::tickets::explain_list(&mut conn, &filter, &sort, 10_000).await.unwrap();
+        assert!(page.iter().any(|l| l.contains("tickets_sla_due_pg_idx")), "{query}: {page:#?}");
+        assert!(!page.iter().any(|l| l.contains("Presorted Key")), "{query}: {page:#?}");
+    }
+});
