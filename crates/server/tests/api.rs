@@ -931,6 +931,12 @@ async fn names_with_accented_capitals_are_found(app: TestApp) {
     }
 }
 
+/// The numbers of a list's tickets, in its order.
+fn numbers(list: &serde_json::Value) -> Vec<i64> {
+    let items = list["items"].as_array().unwrap();
+    items.iter().map(|t| t["key"].as_str().unwrap().rsplit('-').next().unwrap().parse().unwrap()).collect()
+}
+
 fn urlencoding(text: &str) -> String {
     text.bytes()
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
@@ -982,12 +988,7 @@ backend_test!(open_tickets_of_a_category_or_of_a_type_and_priority_are_read_from
         let expected = ids(Box::leak(expected.into_boxed_str())).await;
         assert!(expected.len() > 10, "{query}: {} tickets", expected.len());
         let v = app.get(&q(query), &agent).await.json();
-        let keys: Vec<i64> = v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["key"].as_str().unwrap().rsplit('-').next().unwrap().parse().unwrap())
-            .collect();
+        let keys = numbers(&v);
         assert_eq!((keys.as_slice(), v["total"].as_i64()), (&expected[..keys.len()], Some(expected.len() as i64)));
         assert_eq!(keys.len(), expected.len().min(100), "{query}");
         if app.backend == guichet_testkit::Backend::Postgres && !index.is_empty() {
@@ -1025,12 +1026,7 @@ backend_test!(overdue_tickets_due_at_the_same_instant_are_listed_from_the_index_
     let query = "sla = \"en retard\" ORDER BY due";
     for page in [1, 2] {
         let v = app.get(&format!("{}&page={page}", q(query)), &agent).await.json();
-        let keys: Vec<i64> = v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["key"].as_str().unwrap().rsplit('-').next().unwrap().parse().unwrap())
-            .collect();
+        let keys = numbers(&v);
         let start = (page - 1) * 100;
         assert_eq!(keys, expected[start..start + 100], "{query}, page {page}");
     }

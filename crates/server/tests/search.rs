@@ -306,6 +306,21 @@ backend_test!(a_small_schools_common_words_are_asked_of_each_ticket_once, |app| 
     }
 });
 
+/// The plans of the page and of the count of `condition` for the school
+/// whose UAI is `uai`, as its requester sees it.
+async fn school_plans(app: &TestApp, uai: &str, condition: &str) -> (Vec<String>, Vec<String>) {
+    let mut conn = app.app.db.conn().await.unwrap();
+    let uai = guichet_domain::establishment::Uai::parse(uai).unwrap();
+    let school = guichet_store::establishments::find_establishment_by_uai(&mut conn, &uai).await.unwrap().unwrap();
+    let resolved = app.app.resolve_query(&mut conn, condition).await.unwrap().unwrap();
+    let filter = guichet_store::tickets::TicketFilter {
+        scope: guichet_domain::actor::TicketScope::Establishments(vec![school.id]),
+        query: resolved.condition,
+        ..Default::default()
+    };
+    guichet_store::tickets::explain_list(&mut conn, &filter, &[], 10_000).await.unwrap()
+}
+
 /// Files `n` tickets at school A straight in the database, one a second
 /// from `first` (Unix seconds), titled `title` and their number.
 async fn file_many(app: &TestApp, f: &guichet_testkit::Fixture, n: i64, title: &str, first: i64) {
@@ -491,18 +506,8 @@ backend_test!(a_school_with_many_tickets_matches_common_words_among_its_own_docu
     // as a big school gathers over the years.
     file_many(&app, &f, 1_500, "Mot de passe oublié", 1_700_000_000).await;
     file_many(&app, &f, 6_000, "Connexion impossible", 1_700_100_000).await;
-    let mut conn = app.app.db.conn().await.unwrap();
-    let uai = guichet_domain::establishment::Uai::parse(&f.uai_a).unwrap();
-    let school = guichet_store::establishments::find_establishment_by_uai(&mut conn, &uai).await.unwrap().unwrap();
     let condition = "text ~ \"mot de passe\"";
-    let resolved = app.app.resolve_query(&mut conn, condition).await.unwrap().unwrap();
-    let filter = guichet_store::tickets::TicketFilter {
-        scope: guichet_domain::actor::TicketScope::Establishments(vec![school.id]),
-        query: resolved.condition,
-        ..Default::default()
-    };
-    let (page, count) = guichet_store::tickets::explain_list(&mut conn, &filter, &[], 10_000).await.unwrap();
-    drop(conn);
+    let (page, count) = school_plans(&app, &f.uai_a, condition).await;
     if app.backend == guichet_testkit::Backend::Sqlite {
         // Asking each of the school's 7,500 tickets about the words, three
         // full-text lookups each, grew with the school (20 s for a school of
@@ -537,16 +542,7 @@ backend_test!(a_small_school_asks_its_own_tickets_about_words_in_fewer_than_a_te
     file_many(&app, &f, 40, "Connexion impossible", 1_700_300_000).await;
     let condition = "text ~ \"mot de passe\"";
     if app.backend == guichet_testkit::Backend::Sqlite {
-        let mut conn = app.app.db.conn().await.unwrap();
-        let uai = guichet_domain::establishment::Uai::parse(&f.uai_a).unwrap();
-        let school = guichet_store::establishments::find_establishment_by_uai(&mut conn, &uai).await.unwrap().unwrap();
-        let resolved = app.app.resolve_query(&mut conn, condition).await.unwrap().unwrap();
-        let filter = guichet_store::tickets::TicketFilter {
-            scope: guichet_domain::actor::TicketScope::Establishments(vec![school.id]),
-            query: resolved.condition,
-            ..Default::default()
-        };
-        let (page, count) = guichet_store::tickets::explain_list(&mut conn, &filter, &[], 10_000).await.unwrap();
+        let (page, count) = school_plans(&app, &f.uai_a, condition).await;
         // As a set, every matching document's ticket was read for the
         // school's few (0.18 s for `messagerie` and a school of 118 tickets
         // at 1,000,000, 3 ms asked): the school's tickets are asked once,
