@@ -590,3 +590,23 @@ backend_test!(a_word_only_older_tickets_hold_is_found_past_the_window_of_asked_t
     let other = page_of(&app, &f.requester_b, "text ~ \"winmail\" ORDER BY updated DESC", 1).await;
     assert_eq!(other.0.len(), 0, "another school's tickets");
 });
+
+backend_test!(a_words_count_stops_at_its_cap_from_the_tickets_texts_and_is_exact_below_it, |app| async move {
+    let f = app.fixture().await;
+    file_many(&app, &f, 300, "Imprimante en panne", 1_700_000_000).await;
+    let mut conn = app.app.db.conn().await.unwrap();
+    for q in ["text ~ \"panne\"", "text ~ \"panne\" AND priority = normal", "text ~ \"panne\" AND priority = high"] {
+        let (filter, sort) = app.desk_query(&mut conn, q).await;
+        let exact = guichet_store::tickets::Counting::Exact;
+        let (_, total) = guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, exact).await.unwrap();
+        let exact = total.unwrap().count;
+        assert!(q.contains("high") || exact >= 300, "{q}: {exact}");
+        for cap in [10, 299, 300, 301, 1_000] {
+            let counting = guichet_store::tickets::Counting::UpTo(cap);
+            let (_, total) =
+                guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, counting).await.unwrap();
+            let total = total.unwrap();
+            assert_eq!((total.count, total.more), (exact.min(cap), exact > cap), "{q}, cap {cap}");
+        }
+    }
+});

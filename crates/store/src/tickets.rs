@@ -669,6 +669,33 @@ fn postgres_plan(filter: &TicketFilter) -> Option<(TicketFilter, TicketFilter)> 
     Some((TicketFilter { common_text: Some((needle, how)), ..filter.clone() }, filter.clone()))
 }
 
+/// Whether more than `cap` tickets of a PostgreSQL query that requires
+/// words hold them in their own text (each ticket has one such document,
+/// never internal), which makes the count "more than `cap`" at once. The
+/// count proper walks the documents by ticket and tests each: `messagerie`
+/// took 240 ms at 1,000,000 tickets to find 10,001 tickets among 760,000
+/// documents; its tickets' texts are read from their own index (the RUM
+/// index of texts, or GIN) in 30 ms. Words found mostly in replies cost one
+/// pass over their tickets' texts more, bounded by `cap`.
+async fn texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<bool> {
+    if conn.backend() != crate::Backend::Postgres || cap == i64::MAX || few_schools(filter) {
+        return Ok(false);
+    }
+    let Some((needle, query)) = required_needle(filter) else {
+        return Ok(false);
+    };
+    let rest = TicketFilter { common_text: Some((needle, CommonText::Joined)), ..filter.clone() };
+    let counted: i64 = on_conn!(conn, |c| {
+        let mut qb =
+            QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM search_docs s JOIN tickets t ON t.id = s.ticket_id");
+        push_conditions(&mut qb, &rest);
+        qb.push(" AND s.id % 4 = 0 AND s.tsv @@ to_tsquery('french', ").push_bind(query.to_tsquery());
+        qb.push(") LIMIT ").push_bind(cap.saturating_add(1)).push(") AS texts");
+        qb.build_query_scalar().fetch_one(&mut *c).await
+    })?;
+    Ok(counted > cap)
+}
+
 /// How many documents hold a required `text ~`'s words, among how many tickets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TextWeight {
@@ -1224,6 +1251,7 @@ pub async fn list_tickets(
                 Total { count: all.count - excluded, more: false }
             })
         }
+        (Some(cap), _) if texts_pass(conn, filter, cap).await? => Some(Total { count: cap, more: true }),
         (Some(cap), _) => Some(count(conn, filter, cap).await?),
     };
     Ok((rows.into_iter().map(TicketRow::into_record).collect::<Result<_>>()?, total))
