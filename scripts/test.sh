@@ -61,10 +61,14 @@ if ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v adduser >/dev/nu
 fi
 
 # --- schemathesis, which holds the OpenAPI document to the API ----------------
+# hypothesis is pinned too: schemathesis accepts a range of it, and a new
+# release changes how the run behaves.
 schemathesis_version=4.32.5
-if [ "$(python3 -m schemathesis.cli --version 2>/dev/null | awk '{print $NF}')" != "$schemathesis_version" ]; then
-  log "installing schemathesis $schemathesis_version"
-  python3 -m pip install --quiet "schemathesis==$schemathesis_version"
+hypothesis_version=6.170.27
+if [ "$(python3 -m schemathesis.cli --version 2>/dev/null | awk '{print $NF}')" != "$schemathesis_version" ] \
+  || [ "$(python3 -c 'import hypothesis; print(hypothesis.__version__)' 2>/dev/null)" != "$hypothesis_version" ]; then
+  log "installing schemathesis $schemathesis_version, hypothesis $hypothesis_version"
+  python3 -m pip install --quiet "schemathesis==$schemathesis_version" "hypothesis==$hypothesis_version"
 fi
 
 # --- PostgreSQL -------------------------------------------------------------
