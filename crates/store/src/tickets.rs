@@ -247,6 +247,29 @@ pub async fn find_ticket(conn: &mut Conn, id: TicketId, scope: &TicketScope) -> 
     rows.pop().ok_or(StoreError::NotFound)
 }
 
+/// Up to `count` ticket numbers in use, spread evenly from the first to the
+/// last, for reads over the whole base (the benchmarks). Numbers have gaps:
+/// on PostgreSQL a filing rolled back has used its number, and a forgotten
+/// ticket leaves its own. One seek in the primary key per number.
+pub async fn numbers_spread(conn: &mut Conn, count: usize) -> Result<Vec<TicketId>> {
+    let last: i64 =
+        on_conn!(conn, |c| sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM tickets").fetch_one(&mut *c).await)?;
+    let mut numbers: Vec<TicketId> = Vec::with_capacity(count);
+    for k in 0..count as i64 {
+        let from = 1 + k * last / count as i64;
+        if numbers.last().is_some_and(|n| n.0 >= from) {
+            continue;
+        }
+        let sql = "SELECT id FROM tickets WHERE id >= $1 ORDER BY id LIMIT 1";
+        let next: Option<i64> = on_conn!(conn, |c| sqlx::query_scalar(sql).bind(from).fetch_optional(&mut *c).await)?;
+        match next {
+            Some(id) => numbers.push(TicketId(id)),
+            None => break,
+        }
+    }
+    Ok(numbers)
+}
+
 /// What to sort a listing by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {

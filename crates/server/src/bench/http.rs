@@ -48,8 +48,10 @@ pub(super) struct Subjects {
     pub uai: String,
     pub agent: guichet_domain::user::User,
     pub agent_token: String,
-    /// Tickets in the base, for reads spread over it.
+    /// Tickets in the base.
     pub tickets: i64,
+    /// Numbers of tickets in the base, spread over it, for the reads.
+    pub numbers: Vec<u64>,
     pub prefix: String,
 }
 
@@ -94,12 +96,15 @@ pub(super) async fn subjects(app: &guichet_app::App) -> anyhow::Result<Subjects>
     )
     .await?;
     let tickets = tickets.map(|t| t.count);
+    let numbers = guichet_store::tickets::numbers_spread(&mut app.db.conn().await?, READ_SPREAD).await?;
+    anyhow::ensure!(!numbers.is_empty(), "no ticket in the database: load `guichet demo` first");
     Ok(Subjects {
         filers,
         uai,
         agent,
         agent_token,
         tickets: tickets.unwrap_or(0).max(1),
+        numbers: numbers.into_iter().map(|n| n.0 as u64).collect(),
         prefix: app.settings.key_prefix.clone(),
     })
 }
@@ -214,8 +219,16 @@ pub(super) fn file_tickets(
     Ok((times.len(), times.len() as f64 / elapsed.as_secs_f64()))
 }
 
+/// Ticket numbers the reads spread over: as many as the most reads a run makes.
+const READ_SPREAD: usize = 1000;
+
+/// The `i`-th read's ticket number, scattered over `numbers` (never empty).
+fn spread(numbers: &[u64], i: u64) -> u64 {
+    numbers[((i * 2_654_435_761) % numbers.len() as u64) as usize]
+}
+
 /// Reads `reads` tickets spread over the whole base (a multiplicative walk
-/// over the ids: spread, repeatable) with `clients` concurrent clients, as
+/// over the numbers in use: spread, repeatable) with `clients` concurrent clients, as
 /// agents open them; returns the sorted latencies and the time taken.
 pub(super) fn read_tickets(
     base: &str,
@@ -226,9 +239,9 @@ pub(super) fn read_tickets(
     clients: usize,
     done: &Arc<AtomicUsize>,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
-    let (url, prefix, tickets) = (format!("{base}{path}"), s.prefix.clone(), s.tickets as u64);
+    let (url, prefix, numbers) = (format!("{base}{path}"), s.prefix.clone(), s.numbers.clone());
     load(clients, reads, done, move |agent, i| {
-        let id = (i as u64 * 2_654_435_761) % tickets + 1;
+        let id = spread(&numbers, i as u64);
         let response =
             agent.get(&format!("{url}{prefix}-{id}")).set(auth.0, &auth.1).call().map_err(|e| e.to_string())?;
         response.into_string().map_err(|e| e.to_string())?;
@@ -313,7 +326,7 @@ pub async fn http(config: &Config, requests: usize, settle: Duration) -> anyhow:
     tokio::time::sleep(settle).await;
     let after_load = rss_kb(pid, "VmRSS:").unwrap_or(0);
     let peak_before_storm = rss_kb(pid, "VmHWM:").unwrap_or(0);
-    let storm = sign_in_storm(&base, &s.agent_token, &s.prefix, s.tickets)?;
+    let storm = sign_in_storm(&base, &s.agent_token, &s.prefix, &s.numbers)?;
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
     drop(child);
     println!("HTTP load on {}", if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
@@ -375,17 +388,18 @@ struct Storm {
 /// password-spraying attacker sends them, while one client reads tickets:
 /// the reads must keep their pace (password checks run on a bounded
 /// blocking pool) and the attempts beyond the limit must be refused.
-fn sign_in_storm(base: &str, token: &str, prefix: &str, tickets: i64) -> anyhow::Result<Storm> {
+fn sign_in_storm(base: &str, token: &str, prefix: &str, numbers: &[u64]) -> anyhow::Result<Storm> {
     const ATTEMPTS: usize = 64;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
         let (base, token, prefix, done) = (base.to_owned(), token.to_owned(), prefix.to_owned(), done.clone());
+        let numbers = numbers.to_vec();
         std::thread::spawn(move || -> Result<Vec<Duration>, String> {
             let agent = ureq::AgentBuilder::new().build();
             let mut times = Vec::new();
             let mut i = 0u64;
             while !done.load(std::sync::atomic::Ordering::SeqCst) || times.len() < 20 {
-                let id = (i * 2_654_435_761) % tickets.max(1) as u64 + 1;
+                let id = spread(&numbers, i);
                 i += 1;
                 let start = Instant::now();
                 let response = agent
