@@ -268,6 +268,24 @@ impl Db {
         }
     }
 
+    /// Before a bulk load: drops PostgreSQL's recency indexes (see
+    /// [`crate::search::drop_recency_indexes`]). Returns whether it did, for
+    /// [`Db::resume_recency_indexes`] after the load. Nothing on SQLite.
+    pub async fn pause_recency_indexes(&self) -> Result<bool> {
+        match self {
+            Db::Sqlite { .. } => Ok(false),
+            Db::Postgres(pool) => crate::search::drop_recency_indexes(pool).await,
+        }
+    }
+
+    /// After a bulk load: makes the recency indexes again, in one pass each.
+    pub async fn resume_recency_indexes(&self) -> Result<()> {
+        if let Db::Postgres(pool) = self {
+            crate::search::ensure_recency_indexes(pool).await?;
+        }
+        Ok(())
+    }
+
     /// Keeps the query planner's statistics fresh, as SQLite advises doing
     /// about daily: `PRAGMA optimize` analyses only the tables whose size
     /// changed much, each on a bounded sample (SQLite 3.46), so it is quick
