@@ -284,7 +284,7 @@ impl App {
         let mut conn = self.db.conn().await?;
         // The store's instants are microseconds, which the clock measures as they are.
         let seconds = |from: i64, to: i64| clock.between_micros(from, to) / 1_000_000;
-        guichet_store::reports::for_each_resolved(&mut conn, &scope.filter, scope.start, scope.end, |row| {
+        guichet_store::reports::for_each_resolved(&self.db, &mut conn, &scope.filter, scope.start, scope.end, |row| {
             if let Some(answered) = row.first_response_at {
                 first.push(seconds(row.created_at, answered));
             }

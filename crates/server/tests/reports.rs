@@ -510,3 +510,63 @@ async fn postgresql_expects_as_many_escalations_as_there_are_tier_changes_to_the
     // 2,000 (and the fixture's own) are escalations; independent columns give about 200.
     assert!((1_000.0..4_000.0).contains(&expected), "PostgreSQL expects {expected} escalations of 2,000");
 }
+
+type Clocks = (i64, Option<i64>, i64);
+
+/// The clocks of the tickets resolved in `[start, end)` (microseconds) by
+/// SQL, optionally at one school, sorted.
+async fn resolved_by_sql(app: &TestApp, school: Option<i64>, start: i64, end: i64) -> Vec<Clocks> {
+    let mut conn = app.app.db.conn().await.unwrap();
+    let sql = "SELECT created_at, first_response_at, resolved_at FROM tickets \
+               WHERE resolved_at >= $1 AND resolved_at < $2 AND ($3 IS NULL OR establishment_id = $3)";
+    let mut rows: Vec<Clocks> = guichet_store::on_conn!(conn, |c| sqlx::query_as(sql)
+        .bind(start)
+        .bind(end)
+        .bind(school)
+        .fetch_all(&mut *c)
+        .await)
+    .unwrap();
+    rows.sort();
+    rows
+}
+
+backend_test!(the_clocks_of_a_period_read_week_by_week_on_two_connections_are_each_read_once, |app| async move {
+    let options = guichet_app::demo::DemoOptions { establishments: 3, tickets: 500, ..Default::default() };
+    app.app.load_demo(&options).await.unwrap();
+    assert!(app.app.db.parallel_reads(), "a spare connection reads every other week");
+    // Some resolved without a first response (closed by the requester, say).
+    app.execute("UPDATE tickets SET first_response_at = NULL WHERE id % 7 = 0").await;
+    let now = app.app.now().timestamp_micros();
+    let day = 86_400_000_000;
+    // An edge on a resolution: the period includes its start and not its end.
+    let edge = resolved_by_sql(&app, None, now - 40 * day, now).await[0].2;
+    let school: i64 = {
+        let mut conn = app.app.db.conn().await.unwrap();
+        let sql = "SELECT establishment_id FROM tickets GROUP BY establishment_id ORDER BY COUNT(*) DESC LIMIT 1";
+        guichet_store::on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_one(&mut *c).await).unwrap()
+    };
+    let everything =
+        guichet_store::tickets::TicketFilter { scope: guichet_domain::actor::TicketScope::All, ..Default::default() };
+    let at_school = guichet_store::tickets::TicketFilter {
+        scope: guichet_domain::actor::TicketScope::Establishments(vec![guichet_domain::ids::EstablishmentId(school)]),
+        ..Default::default()
+    };
+    for (filter, school) in [(&everything, None), (&at_school, Some(school))] {
+        for (start, end) in [(now - 120 * day, now + day), (edge, now), (now - 120 * day, edge), (now - 3 * day, now)] {
+            let mut read: Vec<Clocks> = Vec::new();
+            let mut conn = app.app.db.conn().await.unwrap();
+            let (from, until) = (guichet_store::db::from_micros(start), guichet_store::db::from_micros(end));
+            guichet_store::reports::for_each_resolved(&app.app.db, &mut conn, filter, from, until, |r| {
+                read.push((r.created_at, r.first_response_at, r.resolved_at))
+            })
+            .await
+            .unwrap();
+            read.sort();
+            let expected = resolved_by_sql(&app, school, start, end).await;
+            assert_eq!(read, expected, "school {school:?}, [{start}, {end})");
+        }
+    }
+    let all = resolved_by_sql(&app, None, now - 120 * day, now + day).await;
+    assert!(all.len() > 300, "{} resolved", all.len());
+    assert!(all.iter().any(|r| r.1.is_none()), "some were resolved without a reply");
+});
