@@ -570,3 +570,51 @@ backend_test!(the_clocks_of_a_period_read_week_by_week_on_two_connections_are_ea
     assert!(all.len() > 300, "{} resolved", all.len());
     assert!(all.iter().any(|r| r.1.is_none()), "some were resolved without a reply");
 });
+
+backend_test!(the_desks_activity_read_in_two_halves_side_by_side_is_that_of_sql, |app| async move {
+    let options = guichet_app::demo::DemoOptions { establishments: 3, tickets: 500, ..Default::default() };
+    app.app.load_demo(&options).await.unwrap();
+    let now = app.app.now().timestamp_micros();
+    let day = 86_400_000_000;
+    // One member's messages on one ticket, weeks apart.
+    app.execute(
+        "UPDATE comments SET created_at = created_at - 8 * 86400000000 WHERE id IN \
+         (SELECT MIN(id) FROM comments GROUP BY author_id, ticket_id HAVING COUNT(*) > 1)",
+    )
+    .await;
+    let resolved: Vec<String> = vec!["resolved".into(), "closed".into()];
+    let everything =
+        guichet_store::tickets::TicketFilter { scope: guichet_domain::actor::TicketScope::All, ..Default::default() };
+    for (start, end) in [(now - 120 * day, now + day), (now - 45 * day, now - 9 * day), (now - 3 * day, now)] {
+        let mut conn = app.app.db.conn().await.unwrap();
+        let (from, until) = (guichet_store::db::from_micros(start), guichet_store::db::from_micros(end));
+        let read = guichet_store::reports::agent_activity(&app.app.db, &mut conn, &everything, &resolved, from, until)
+            .await
+            .unwrap();
+        let mut read: Vec<(i64, i64, i64, i64, i64)> =
+            read.iter().map(|a| (a.user_id, a.replies, a.notes, a.tickets, a.resolutions)).collect();
+        read.sort();
+        // Each ticket once per member, in whichever half of the period it was written on.
+        let sql = "SELECT u.id, \
+             (SELECT COUNT(*) FROM comments c WHERE c.author_id = u.id AND NOT c.internal AND c.created_at >= $1 AND c.created_at < $2), \
+             (SELECT COUNT(*) FROM comments c WHERE c.author_id = u.id AND c.internal AND c.created_at >= $1 AND c.created_at < $2), \
+             (SELECT COUNT(DISTINCT c.ticket_id) FROM comments c WHERE c.author_id = u.id AND c.created_at >= $1 AND c.created_at < $2), \
+             (SELECT COUNT(*) FROM ticket_events e WHERE e.actor_id = u.id AND e.field = 'status' \
+              AND e.new_value IN ('resolved', 'closed') AND e.at >= $1 AND e.at < $2) \
+             FROM users u WHERE u.role <> 'requester' ORDER BY u.id";
+        let expected: Vec<(i64, i64, i64, i64, i64)> =
+            guichet_store::on_conn!(conn, |c| sqlx::query_as(sql).bind(start).bind(end).fetch_all(&mut *c).await)
+                .unwrap();
+        let expected: Vec<_> = expected.into_iter().filter(|r| r.1 + r.2 + r.4 > 0).collect();
+        assert_eq!(read, expected, "[{start}, {end})");
+        if end - start > 100 * day {
+            let weeks_apart: i64 = {
+                let sql = "SELECT COUNT(*) FROM (SELECT author_id, ticket_id FROM comments \
+                           GROUP BY author_id, ticket_id HAVING MAX(created_at) - MIN(created_at) > 7 * 86400000000) x";
+                guichet_store::on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_one(&mut *c).await).unwrap()
+            };
+            assert!(weeks_apart > 0, "some tickets were written on by one member in weeks apart");
+            assert!(read.iter().map(|r| r.1).sum::<i64>() > 300, "{read:?}");
+        }
+    }
+});
