@@ -214,6 +214,19 @@ pub async fn fold_hour_counts(conn: &mut Conn) -> Result<u64> {
     Ok(done.rows_affected())
 }
 
+/// After a bulk load's [`fold_hour_counts`]: writes the hourly counts
+/// again in as few pages as they need (PostgreSQL). The fold leaves its
+/// rows after every page the load's rows of differences filled, and the
+/// sums read those pages: after the 1M demo, 54 MB for 2,154 rows, and 20
+/// ms for a backlog. The clock job's folds each minute keep a running
+/// desk's table small; a load writes a million rows between two.
+pub async fn compact_hour_counts(conn: &mut Conn) -> Result<()> {
+    if let Raw::Postgres(c) = conn.raw() {
+        sqlx::query("VACUUM FULL ANALYZE ticket_hour_counts").execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// What tickets created in a span are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dimension {
