@@ -705,8 +705,11 @@ async fn comments_per_author(
         crate::Backend::Sqlite => "json_group_array(c.ticket_id)",
         crate::Backend::Postgres => "array_agg(c.ticket_id)",
     };
+    // Replies and notes as filtered counts: over the demo's 2.1M comments a
+    // year, two sums of a CASE each took PostgreSQL 537-554 ms on one
+    // processor against 437-461, and SQLite 299-314 against 257-260.
     let mut qb_text = format!(
-        "SELECT c.author_id, SUM(CASE WHEN c.internal THEN 0 ELSE 1 END), SUM(CASE WHEN c.internal THEN 1 ELSE 0 END), \
+        "SELECT c.author_id, COUNT(*) FILTER (WHERE NOT c.internal), COUNT(*) FILTER (WHERE c.internal), \
          {tickets} FROM comments c"
     );
     if !everything {
