@@ -709,4 +709,19 @@ mod tests {
         let open = db.pool_use().open;
         assert!(open <= 3, "the jobs' reader or two, and the writer: {open} open");
     }
+
+    #[tokio::test]
+    async fn sqlite_connections_each_keep_their_own_page_cache() {
+        // With SQLITE_ENABLE_MEMORY_MANAGEMENT, which libsqlite3-sys turns
+        // on, all of a process's connections share one page cache: once a
+        // fourth reader had run a report, the others read each page up to
+        // 4.5 times as often (docs/performance.md, "One page cache per
+        // connection"). `.cargo/config.toml` turns it off.
+        let db = Db::connect("sqlite::memory:", true).await.unwrap();
+        let conn = &mut db.conn().await.unwrap();
+        let options: Vec<String> =
+            on_conn!(conn, |c| sqlx::query_scalar("PRAGMA compile_options").fetch_all(&mut *c).await).unwrap();
+        assert!(options.iter().any(|o| o.starts_with("THREADSAFE=")), "the bundled SQLite's options: {options:?}");
+        assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "one page cache for every connection");
+    }
 }
