@@ -618,3 +618,77 @@ backend_test!(the_desks_activity_read_in_two_halves_side_by_side_is_that_of_sql,
         }
     }
 });
+
+/// The daily rows of comments (migration 0046), and what the triggers keep
+/// them as: every comment per person, ticket and UTC day.
+async fn comment_days(app: &TestApp) -> (Vec<(i64, i64, i64, i64, i64)>, Vec<(i64, i64, i64, i64, i64)>) {
+    let kept = "SELECT author_id, day, ticket_id, replies, notes FROM comment_days ORDER BY 1, 2, 3";
+    let counted = "SELECT author_id, (created_at - ((created_at % 86400000000) + 86400000000) % 86400000000) \
+                   / 86400000000, ticket_id, \
+                   CAST(SUM(CASE WHEN internal THEN 0 ELSE 1 END) AS BIGINT), \
+                   CAST(SUM(CASE WHEN internal THEN 1 ELSE 0 END) AS BIGINT) \
+                   FROM comments GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    let mut conn = app.app.db.conn().await.unwrap();
+    let kept = guichet_store::on_conn!(conn, |c| sqlx::query_as(kept).fetch_all(&mut *c).await).unwrap();
+    let counted = guichet_store::on_conn!(conn, |c| sqlx::query_as(counted).fetch_all(&mut *c).await).unwrap();
+    (kept, counted)
+}
+
+// Random histories (seeded, so a failure replays): a demo's bulk load,
+// then replies, notes and requesters' messages through the API at random
+// instants, tickets merged (their comments move), comments moved across
+// midnights or turned into notes by hand, tickets deleted. The daily rows
+// must stay those of the comments, none left empty.
+backend_test!(the_daily_rows_of_comments_stay_those_of_the_comments_over_random_histories, |app| async move {
+    use rand::{Rng, SeedableRng};
+    let f = app.fixture().await;
+    let options = guichet_app::demo::DemoOptions { establishments: 2, tickets: 60, seed: 7, ..Default::default() };
+    app.app.load_demo(&options).await.unwrap();
+    let (kept, counted) = comment_days(&app).await;
+    assert_eq!(kept, counted, "after the demo's load");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20_261_205);
+    let mut keys: Vec<String> = Vec::new();
+    for step in 0..160 {
+        app.clock.advance(chrono::Duration::minutes(rng.gen_range(1..1_500)));
+        match rng.gen_range(0..10) {
+            0 | 1 => keys.push(file(&app, &f.requester_a, &f.uai_a, &format!("Ticket {step}")).await),
+            2..=5 if !keys.is_empty() => {
+                let key = &keys[rng.gen_range(0..keys.len())];
+                let (token, body) = match rng.gen_range(0..3) {
+                    0 => (&f.agent, json!({"body": "Pouvez-vous préciser ?"})),
+                    1 => (&f.agent, json!({"body": "Vu avec le rectorat.", "internal": true})),
+                    _ => (&f.requester_a, json!({"body": "Toujours en panne."})),
+                };
+                let r = app.post(&format!("/api/v1/tickets/{key}/comments"), token, body).await;
+                assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.bytes));
+            }
+            6 if keys.len() > 2 => {
+                let from = keys.swap_remove(rng.gen_range(0..keys.len()));
+                let into = &keys[rng.gen_range(0..keys.len())];
+                let r = app.post(&format!("/api/v1/tickets/{from}/merge"), &f.agent, json!({"into": into})).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.bytes));
+            }
+            7 => {
+                let hours = rng.gen_range(1..40);
+                app.execute(&format!(
+                    "UPDATE comments SET created_at = created_at - {hours} * 3600000000 \
+                     WHERE id IN (SELECT id FROM comments ORDER BY id DESC LIMIT 3)"
+                ))
+                .await;
+            }
+            8 => {
+                let id: i64 = rng.gen_range(1..=60);
+                app.execute(&format!("UPDATE comments SET internal = NOT internal WHERE ticket_id = {id}")).await;
+            }
+            9 => {
+                let id: i64 = rng.gen_range(1..=60);
+                app.execute(&format!("DELETE FROM tickets WHERE id = {id}")).await;
+            }
+            _ => {}
+        }
+    }
+    let (kept, counted) = comment_days(&app).await;
+    assert!(counted.len() > 100, "{} rows", counted.len());
+    assert!(counted.iter().any(|r| r.4 > 0) && counted.iter().any(|r| r.3 > 0), "replies and notes");
+    assert_eq!(kept, counted);
+});

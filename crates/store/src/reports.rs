@@ -48,8 +48,9 @@ pub async fn count_per_span(
     if !filter.is_everything() {
         return count_per_span_in_tickets(conn, filter, moment, spans).await;
     }
-    let splits: Vec<HourSplit> = spans.iter().map(|(s, e)| HourSplit::of(to_micros(*s), to_micros(*e))).collect();
-    let hours: Vec<(i64, i64)> = splits.iter().map(|s| s.hours).collect();
+    let splits: Vec<UnitSplit> =
+        spans.iter().map(|(s, e)| UnitSplit::of(to_micros(*s), to_micros(*e), HOUR_MICROS)).collect();
+    let hours: Vec<(i64, i64)> = splits.iter().map(|s| s.units).collect();
     let mut counts = count_per_hours(conn, moment, &hours).await?;
     let (owners, edges): (Vec<usize>, Vec<_>) = splits
         .iter()
@@ -140,38 +141,32 @@ fn in_order(rows: Vec<(i64, i64)>, len: usize) -> Vec<i64> {
 /// An hour in microseconds, the unit of `ticket_hour_counts`.
 const HOUR_MICROS: i64 = 3_600_000_000;
 
-/// A span of instants (microseconds) as the whole hours it covers and the
-/// part-hour edges around them.
+/// A span of instants (microseconds) as the whole units (hours, days) it
+/// covers and the part-unit edges around them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct HourSplit {
-    /// `[first, end)` in hours; empty when `first >= end`.
-    hours: (i64, i64),
-    /// Part-hour spans in microseconds, counted from the tickets.
+struct UnitSplit {
+    /// `[first, end)` in units; empty when `first >= end`.
+    units: (i64, i64),
+    /// Part-unit spans in microseconds, counted from the rows themselves.
     edges: [Option<(i64, i64)>; 2],
 }
 
-impl HourSplit {
-    fn of(start: i64, end: i64) -> HourSplit {
-        let first = start.div_euclid(HOUR_MICROS) + i64::from(start.rem_euclid(HOUR_MICROS) != 0);
-        let last = end.div_euclid(HOUR_MICROS);
+impl UnitSplit {
+    fn of(start: i64, end: i64, unit: i64) -> UnitSplit {
+        let first = start.div_euclid(unit) + i64::from(start.rem_euclid(unit) != 0);
+        let last = end.div_euclid(unit);
         let non_empty = |a: i64, b: i64| (a < b).then_some((a, b));
         if first > last {
-            // Inside one hour: the span is its own edge.
-            return HourSplit { hours: (0, 0), edges: [non_empty(start, end), None] };
+            // Inside one unit: the span is its own edge.
+            return UnitSplit { units: (0, 0), edges: [non_empty(start, end), None] };
         }
-        HourSplit {
-            hours: (first, last),
-            edges: [non_empty(start, first * HOUR_MICROS), non_empty(last * HOUR_MICROS, end)],
-        }
+        UnitSplit { units: (first, last), edges: [non_empty(start, first * unit), non_empty(last * unit, end)] }
     }
 
-    /// Everything before `at`: every hour before its own, and its part-hour.
-    fn before(at: i64) -> HourSplit {
-        let hour = at.div_euclid(HOUR_MICROS);
-        HourSplit {
-            hours: (i64::MIN, hour),
-            edges: [(hour * HOUR_MICROS < at).then_some((hour * HOUR_MICROS, at)), None],
-        }
+    /// Everything before `at`: every unit before its own, and its part-unit.
+    fn before(at: i64, unit: i64) -> UnitSplit {
+        let current = at.div_euclid(unit);
+        UnitSplit { units: (i64::MIN, current), edges: [(current * unit < at).then_some((current * unit, at)), None] }
     }
 }
 
@@ -179,8 +174,8 @@ impl HourSplit {
 /// whole desk, as [`count_per_span`]).
 pub async fn count_before(conn: &mut Conn, filter: &TicketFilter, moment: Moment, at: DateTime<Utc>) -> Result<i64> {
     if filter.is_everything() {
-        let split = HourSplit::before(to_micros(at));
-        let hours = count_per_hours(conn, moment, &[split.hours]).await?;
+        let split = UnitSplit::before(to_micros(at), HOUR_MICROS);
+        let hours = count_per_hours(conn, moment, &[split.units]).await?;
         let edges: Vec<_> = split.edges.iter().flatten().map(|&(a, b)| (from_micros(a), from_micros(b))).collect();
         let edge = count_per_span_in_tickets(conn, filter, moment, &edges).await?;
         return Ok(hours.iter().chain(&edge).sum());
@@ -688,8 +683,11 @@ async fn first_comment_at(
     })?)
 }
 
+const DAY_MICROS: i64 = 24 * HOUR_MICROS;
+
 /// Replies, internal notes and the numbers of the tickets written on (one
-/// per comment) of each of `authors` in `[start, end)`.
+/// per person, ticket and day, or per comment at the edges) of each of
+/// `authors` in `[start, end)`.
 async fn comments_per_author(
     conn: &mut Conn,
     filter: &TicketFilter,
@@ -702,24 +700,16 @@ async fn comments_per_author(
     // `COUNT(DISTINCT …)` (see `count_distinct`): their numbers come as one
     // JSON array per person on SQLite, one array on PostgreSQL.
     let tickets = match conn.backend() {
-        crate::Backend::Sqlite => "json_group_array(c.ticket_id)",
-        crate::Backend::Postgres => "array_agg(c.ticket_id)",
+        crate::Backend::Sqlite => "json_group_array(x.ticket_id)",
+        crate::Backend::Postgres => "array_agg(x.ticket_id)",
     };
-    // Replies and notes as filtered counts: over the demo's 2.1M comments a
-    // year, two sums of a CASE each took PostgreSQL 537-554 ms on one
-    // processor against 437-461, and SQLite 299-314 against 257-260.
-    let mut qb_text = format!(
-        "SELECT c.author_id, COUNT(*) FILTER (WHERE NOT c.internal), COUNT(*) FILTER (WHERE c.internal), \
-         {tickets} FROM comments c"
-    );
-    if !everything {
-        qb_text.push_str(" JOIN tickets t ON t.id = c.ticket_id");
-    }
-    let authors = authors.iter().copied();
+    // Whole UTC days from the daily rows (migration 0046), the part-days at
+    // either end from the comments themselves.
+    let split = UnitSplit::of(to_micros(start), to_micros(end), DAY_MICROS);
     Ok(match conn.raw() {
         Raw::Sqlite(c) => {
-            let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(qb_text);
-            push_comment_conditions(&mut qb, filter, everything, authors, start, end);
+            let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("");
+            push_comments_per_author(&mut qb, tickets, split, filter, everything, authors);
             let rows: Vec<(i64, i64, i64, String)> = qb.build_query_as().fetch_all(&mut *c).await?;
             let mut decoded = Vec::with_capacity(rows.len());
             for (author, replies, notes, tickets) in rows {
@@ -729,22 +719,54 @@ async fn comments_per_author(
             decoded
         }
         Raw::Postgres(c) => {
-            let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(qb_text);
-            push_comment_conditions(&mut qb, filter, everything, authors, start, end);
+            let mut qb: QueryBuilder<'_, _> = QueryBuilder::new("");
+            push_comments_per_author(&mut qb, tickets, split, filter, everything, authors);
             qb.build_query_as().fetch_all(&mut *c).await?
         }
     })
 }
 
-/// The conditions of [`agent_activity`]'s comments: the filter's tickets
-/// (none without a condition on them), the desk's authors, the period.
+/// [`comments_per_author`]'s statement, `tickets` the aggregate of their numbers.
+fn push_comments_per_author<'a, DB>(
+    qb: &mut QueryBuilder<'a, DB>,
+    tickets: &str,
+    split: UnitSplit,
+    filter: &'a TicketFilter,
+    everything: bool,
+    authors: &[i64],
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(format_args!(
+        "SELECT x.author_id, CAST(SUM(x.replies) AS BIGINT), CAST(SUM(x.notes) AS BIGINT), {tickets} FROM ("
+    ));
+    qb.push("SELECT d.author_id, d.replies, d.notes, d.ticket_id FROM comment_days d");
+    push_comment_conditions(qb, filter, everything, "d", authors);
+    qb.push(" AND d.day >= ").push_bind(split.units.0);
+    qb.push(" AND d.day < ").push_bind(split.units.1);
+    for (from, until) in split.edges.into_iter().flatten() {
+        qb.push(
+            " UNION ALL SELECT c.author_id, CASE WHEN c.internal THEN 0 ELSE 1 END, \
+             CASE WHEN c.internal THEN 1 ELSE 0 END, c.ticket_id FROM comments c",
+        );
+        push_comment_conditions(qb, filter, everything, "c", authors);
+        qb.push(" AND c.created_at >= ").push_bind(from);
+        qb.push(" AND c.created_at < ").push_bind(until);
+    }
+    qb.push(") x GROUP BY x.author_id");
+}
+
+/// The conditions of [`agent_activity`]'s comments or daily rows (`alias`):
+/// the filter's tickets (none without a condition on them), the desk's authors.
 fn push_comment_conditions<'a, DB>(
     qb: &mut QueryBuilder<'a, DB>,
     filter: &'a TicketFilter,
     everything: bool,
-    authors: impl Iterator<Item = i64>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    alias: &str,
+    authors: &[i64],
 ) where
     DB: sqlx::Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -754,12 +776,10 @@ fn push_comment_conditions<'a, DB>(
     if everything {
         qb.push(" WHERE 1 = 1");
     } else {
+        qb.push(format_args!(" JOIN tickets t ON t.id = {alias}.ticket_id"));
         push_conditions(qb, filter);
     }
-    push_in(qb, "c.author_id", authors);
-    qb.push(" AND c.created_at >= ").push_bind(to_micros(start));
-    qb.push(" AND c.created_at < ").push_bind(to_micros(end));
-    qb.push(" GROUP BY c.author_id");
+    push_in(qb, &format!("{alias}.author_id"), authors.iter().copied());
 }
 
 fn distinct(tickets: &mut [i64]) -> i64 {
@@ -842,32 +862,32 @@ mod tests {
 
     #[test]
     fn a_span_on_whole_hours_is_read_from_the_hours_alone() {
-        assert_eq!(HourSplit::of(10 * H, 34 * H), HourSplit { hours: (10, 34), edges: [None, None] });
+        assert_eq!(UnitSplit::of(10 * H, 34 * H, H), UnitSplit { units: (10, 34), edges: [None, None] });
     }
 
     #[test]
     fn part_hours_at_either_end_are_counted_from_the_tickets() {
-        let s = HourSplit::of(10 * H + 15, 12 * H + 30);
-        assert_eq!(s, HourSplit { hours: (11, 12), edges: [Some((10 * H + 15, 11 * H)), Some((12 * H, 12 * H + 30))] });
+        let s = UnitSplit::of(10 * H + 15, 12 * H + 30, H);
+        assert_eq!(s, UnitSplit { units: (11, 12), edges: [Some((10 * H + 15, 11 * H)), Some((12 * H, 12 * H + 30))] });
         // Across one boundary: no whole hour, two edges that meet.
-        let s = HourSplit::of(10 * H + 15, 11 * H + 30);
+        let s = UnitSplit::of(10 * H + 15, 11 * H + 30, H);
         assert_eq!(s.edges, [Some((10 * H + 15, 11 * H)), Some((11 * H, 11 * H + 30))]);
-        assert!(s.hours.0 >= s.hours.1);
+        assert!(s.units.0 >= s.units.1);
     }
 
     #[test]
     fn a_span_inside_one_hour_is_counted_once() {
-        let s = HourSplit::of(10 * H + 15, 10 * H + 45);
+        let s = UnitSplit::of(10 * H + 15, 10 * H + 45, H);
         assert_eq!(s.edges, [Some((10 * H + 15, 10 * H + 45)), None]);
-        assert!(s.hours.0 >= s.hours.1);
-        assert_eq!(HourSplit::of(10 * H + 15, 10 * H + 15).edges, [None, None]);
+        assert!(s.units.0 >= s.units.1);
+        assert_eq!(UnitSplit::of(10 * H + 15, 10 * H + 15, H).edges, [None, None]);
     }
 
     #[test]
     fn instants_before_1970_fall_in_the_hour_that_holds_them() {
-        let s = HourSplit::of(-H - 1, -H + 1);
+        let s = UnitSplit::of(-H - 1, -H + 1, H);
         assert_eq!(s.edges, [Some((-H - 1, -H)), Some((-H, -H + 1))]);
-        assert_eq!(HourSplit::before(-1), HourSplit { hours: (i64::MIN, -1), edges: [Some((-H, -1)), None] });
-        assert_eq!(HourSplit::before(5 * H), HourSplit { hours: (i64::MIN, 5), edges: [None, None] });
+        assert_eq!(UnitSplit::before(-1, H), UnitSplit { units: (i64::MIN, -1), edges: [Some((-H, -1)), None] });
+        assert_eq!(UnitSplit::before(5 * H, H), UnitSplit { units: (i64::MIN, 5), edges: [None, None] });
     }
 }
