@@ -699,6 +699,9 @@ async fn comments_per_author(
     // The tickets each one wrote on are counted here rather than by
     // `COUNT(DISTINCT …)` (see `count_distinct`): their numbers come as one
     // JSON array per person on SQLite, one array on PostgreSQL.
+    if authors.is_empty() {
+        return Ok(Vec::new());
+    }
     let tickets = match conn.backend() {
         crate::Backend::Sqlite => "json_group_array(x.ticket_id)",
         crate::Backend::Postgres => "array_agg(x.ticket_id)",
@@ -726,7 +729,11 @@ async fn comments_per_author(
     })
 }
 
-/// [`comments_per_author`]'s statement, `tickets` the aggregate of their numbers.
+/// [`comments_per_author`]'s statement, `tickets` the aggregate of their
+/// numbers: one aggregate per person, each over a range of the indexes by
+/// person and date. With the people in one `IN` list and one `GROUP BY`,
+/// PostgreSQL read the whole table of daily rows, and hashed its 1.1M rows
+/// (the demo's year): 265-480 ms against 150-220 on one processor.
 fn push_comments_per_author<'a, DB>(
     qb: &mut QueryBuilder<'a, DB>,
     tickets: &str,
@@ -740,33 +747,37 @@ fn push_comments_per_author<'a, DB>(
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    qb.push(format_args!(
-        "SELECT x.author_id, CAST(SUM(x.replies) AS BIGINT), CAST(SUM(x.notes) AS BIGINT), {tickets} FROM ("
-    ));
-    qb.push("SELECT d.author_id, d.replies, d.notes, d.ticket_id FROM comment_days d");
-    push_comment_conditions(qb, filter, everything, "d", authors);
-    qb.push(" AND d.day >= ").push_bind(split.units.0);
-    qb.push(" AND d.day < ").push_bind(split.units.1);
-    for (from, until) in split.edges.into_iter().flatten() {
-        qb.push(
-            " UNION ALL SELECT c.author_id, CASE WHEN c.internal THEN 0 ELSE 1 END, \
-             CASE WHEN c.internal THEN 1 ELSE 0 END, c.ticket_id FROM comments c",
-        );
-        push_comment_conditions(qb, filter, everything, "c", authors);
-        qb.push(" AND c.created_at >= ").push_bind(from);
-        qb.push(" AND c.created_at < ").push_bind(until);
+    for (i, author) in authors.iter().enumerate() {
+        if i > 0 {
+            qb.push(" UNION ALL ");
+        }
+        qb.push("SELECT ").push_bind(*author);
+        qb.push(format_args!(", CAST(SUM(x.replies) AS BIGINT), CAST(SUM(x.notes) AS BIGINT), {tickets} FROM ("));
+        qb.push("SELECT d.replies, d.notes, d.ticket_id FROM comment_days d");
+        push_comment_conditions(qb, filter, everything, "d", *author);
+        qb.push(" AND d.day >= ").push_bind(split.units.0);
+        qb.push(" AND d.day < ").push_bind(split.units.1);
+        for (from, until) in split.edges.into_iter().flatten() {
+            qb.push(
+                " UNION ALL SELECT CASE WHEN c.internal THEN 0 ELSE 1 END, \
+                 CASE WHEN c.internal THEN 1 ELSE 0 END, c.ticket_id FROM comments c",
+            );
+            push_comment_conditions(qb, filter, everything, "c", *author);
+            qb.push(" AND c.created_at >= ").push_bind(from);
+            qb.push(" AND c.created_at < ").push_bind(until);
+        }
+        qb.push(") x HAVING COUNT(*) > 0");
     }
-    qb.push(") x GROUP BY x.author_id");
 }
 
 /// The conditions of [`agent_activity`]'s comments or daily rows (`alias`):
-/// the filter's tickets (none without a condition on them), the desk's authors.
+/// the filter's tickets (none without a condition on them), the author.
 fn push_comment_conditions<'a, DB>(
     qb: &mut QueryBuilder<'a, DB>,
     filter: &'a TicketFilter,
     everything: bool,
     alias: &str,
-    authors: &[i64],
+    author: i64,
 ) where
     DB: sqlx::Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -779,7 +790,7 @@ fn push_comment_conditions<'a, DB>(
         qb.push(format_args!(" JOIN tickets t ON t.id = {alias}.ticket_id"));
         push_conditions(qb, filter);
     }
-    push_in(qb, &format!("{alias}.author_id"), authors.iter().copied());
+    qb.push(format_args!(" AND {alias}.author_id = ")).push_bind(author);
 }
 
 fn distinct(tickets: &mut [i64]) -> i64 {
