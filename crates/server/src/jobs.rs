@@ -376,6 +376,9 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
                 Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "planner statistics refreshed"),
                 Err(e) => tracing::warn!(error = %e, "cannot refresh the planner's statistics"),
             }
+            if let Err(e) = app.db.refresh_recency_indexes(guichet_store::search::recency::SPAN).await {
+                tracing::warn!(error = %e, "cannot refresh the search's recency indexes");
+            }
             optimized = Some(std::time::Instant::now());
             merging = Some(true);
         }

@@ -974,7 +974,7 @@ fn the_demo_on_postgresql_makes_the_rum_indexes_after_its_load_instead_of_throug
         runtime.block_on(async {
             let mut conn = db.db.conn().await.unwrap();
             assert!(guichet_store::search::has_recency_indexes(&mut conn).await.unwrap());
-            let sql = "SELECT 'search_docs_recent_0_idx'::regclass::oid::BIGINT";
+            let sql = "SELECT 'search_docs_recent_0_from_0'::regclass::oid::BIGINT";
             guichet_store::on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *c).await).unwrap()
         })
     };

@@ -610,3 +610,90 @@ backend_test!(a_words_count_stops_at_its_cap_from_the_tickets_texts_and_is_exact
         }
     }
 });
+
+/// PostgreSQL's RUM indexes hold each kind of document by range of numbers,
+/// the newest open-ended (`guichet_store::search::recency`): the desk's
+/// search reads them newest first, and must rank the same most recent
+/// matches as one index of everything would, whether the window ends in the
+/// newest range or several ranges down, and while ranges are replaced.
+#[tokio::test]
+async fn the_desks_search_ranks_the_same_recent_matches_whatever_ranges_hold_them() {
+    let app = TestApp::new(guichet_testkit::Backend::Postgres).await;
+    let f = app.fixture().await;
+    let ticket = |title: &'static str| {
+        let body = json!({"title": title, "establishment": f.uai_a, "requester": "admin.a@lycee-a.test"});
+        let app = &app;
+        let agent = f.agent.clone();
+        async move { app.post("/api/v1/tickets", &agent, body).await.json()["key"].as_str().unwrap().to_owned() }
+    };
+    let (oldest, outside, edge, later) =
+        (ticket("Tableau A").await, ticket("Tableau B").await, ticket("Tableau C").await, ticket("Tableau D").await);
+    let number = |key: &str| guichet_domain::ids::TicketId(key.rsplit('-').next().unwrap().parse().unwrap());
+    let reply = |on: &str, body: String| (number(on), body);
+    // The window holds the RANKED_WINDOW most recent matching replies: the
+    // 2,000th most recent is on `edge`, the 2,001st on `outside`.
+    let window = guichet_store::search::RANKED_WINDOW as usize;
+    let mut replies = vec![reply(&oldest, "Premier signalement zorglub".into())];
+    for i in 0..window + 100 {
+        let on = match window + 100 - i {
+            n if n == window => &edge,
+            n if n == window + 1 => &outside,
+            _ => &f.ticket_b,
+        };
+        replies.push(reply(on, format!("Relance {i} : le pilote zorglub bloque encore ce poste.")));
+    }
+    async fn write(app: &TestApp, author: i64, replies: Vec<(guichet_domain::ids::TicketId, String)>) {
+        let mut tx = app.app.db.begin().await.unwrap();
+        for (ticket, body) in &replies {
+            let reply = guichet_store::comments::NewComment {
+                ticket: *ticket,
+                author: guichet_domain::ids::UserId(author),
+                body,
+                internal: false,
+                channel: guichet_domain::ticket::Channel::Portal,
+            };
+            guichet_store::comments::insert_comment(&mut tx, &reply, app.app.now()).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    write(&app, f.agent_id, replies).await;
+    let ranges = || async {
+        let mut conn = app.app.db.conn().await.unwrap();
+        let indexes = guichet_store::search::recency::indexes(&mut conn).await.unwrap();
+        indexes.expect("the test server has RUM (scripts/test.sh installs postgresql-NN-rum)").of_kind(1).to_vec()
+    };
+    let sorted = |mut keys: Vec<String>| {
+        keys.sort();
+        keys
+    };
+    let expected = sorted(vec![f.ticket_b.clone(), edge.clone()]);
+    assert_eq!(ranges().await.len(), 1, "a small base has one open range per kind");
+    assert_eq!(sorted(keys(&app, &f.agent, "zorglub").await), expected);
+    // Ranges of 150 replies each: the window reaches fourteen of them.
+    app.app.db.refresh_recency_indexes(600).await.unwrap();
+    let cut = ranges().await;
+    assert!(cut.len() >= 14, "{cut:?}");
+    assert_eq!(sorted(keys(&app, &f.agent, "zorglub").await), expected);
+    assert_eq!(sorted(keys(&app, &f.agent, "zorg*").await), expected);
+    // A reply written after the cut is in the open range, and ranked.
+    write(&app, f.agent_id, vec![reply(&later, "Encore zorglub ce matin".into())]).await;
+    let found = keys(&app, &f.agent, "zorglub").await;
+    assert!(found.contains(&later) && !found.contains(&outside), "{found:?}");
+    // The open range grows past a span and a quarter (replies of other
+    // words): the next refresh cuts it, keeps the closed ranges, and drops
+    // the range it replaces.
+    write(&app, f.agent_id, (0..200).map(|i| reply(&f.ticket_b, format!("Suivi {i} : imprimante"))).collect()).await;
+    app.app.db.refresh_recency_indexes(600).await.unwrap();
+    let recut = ranges().await;
+    assert!(recut.len() > cut.len() && recut[0].from > cut[0].from, "{recut:?}");
+    assert_eq!(recut[recut.len() + 1 - cut.len()..], cut[1..]);
+    assert_eq!(sorted(keys(&app, &f.agent, "zorglub").await), sorted(vec![f.ticket_b.clone(), later.clone()]));
+    let mut conn = app.app.db.conn().await.unwrap();
+    let names: Vec<String> = guichet_store::on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT indexname::TEXT FROM pg_indexes WHERE indexname LIKE 'search\\_docs\\_recent\\_%' ORDER BY 1"
+    )
+    .fetch_all(&mut *c)
+    .await)
+    .unwrap();
+    assert_eq!(names.len(), recut.len() + 2, "one open range each for ticket texts and file names: {names:?}");
+}

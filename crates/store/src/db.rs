@@ -286,6 +286,17 @@ impl Db {
         Ok(())
     }
 
+    /// Cuts the search's newest range of documents when it has grown past
+    /// its span (`span` numbers; [`crate::search::recency::SPAN`] but in
+    /// tests), building each index without holding writes back: the clock
+    /// job's, daily. Nothing on SQLite.
+    pub async fn refresh_recency_indexes(&self, span: i64) -> Result<()> {
+        if let Db::Postgres(pool) = self {
+            crate::search::recency::maintain(pool, span, crate::search::recency::Build::Concurrently).await?;
+        }
+        Ok(())
+    }
+
     /// Keeps the query planner's statistics fresh, as SQLite advises doing
     /// about daily: `PRAGMA optimize` analyses only the tables whose size
     /// changed much, each on a bounded sample (SQLite 3.46), so it is quick

@@ -7,6 +7,9 @@ use guichet_domain::ids::TicketId;
 use guichet_domain::search::SearchQuery;
 use sqlx::QueryBuilder;
 
+pub mod recency;
+pub use recency::{drop_recency_indexes, ensure_recency_indexes, has_recency_indexes};
+
 /// How many of the most recent matching documents are ranked in a search over everything.
 pub const RANKED_WINDOW: i64 = 2_000;
 
@@ -29,9 +32,12 @@ pub async fn search(
 ) -> Result<Vec<Hit>> {
     let internal = filter.scope == guichet_domain::actor::TicketScope::All;
     let sqlite = conn.backend() == crate::Backend::Sqlite;
-    if filter.is_everything() && (sqlite || has_recency_indexes(conn).await?) {
-        let rows = recent_best(db, conn, query, limit).await?;
-        return Ok(best_per_ticket(rows, limit));
+    if filter.is_everything() {
+        let indexes = if sqlite { None } else { recency::indexes(conn).await? };
+        if sqlite || indexes.is_some() {
+            let rows = recent_best(db, conn, query, indexes.as_ref(), limit).await?;
+            return Ok(best_per_ticket(rows, limit));
+        }
     }
     let fts5 = if sqlite { fts5_expression(conn, query).await? } else { String::new() };
     // Each ticket's best document only, ranked in the query: a ticket with
@@ -107,7 +113,13 @@ fn best_per_ticket(rows: Vec<(i64, String, bool)>, limit: i64) -> Vec<Hit> {
 /// tickets, so one window by number would hold recent replies and no ticket
 /// at all. Scores compare across kinds (bm25 weighs a word against the whole
 /// index; `ts_rank` against the document alone), so the kinds' best are merged.
-async fn recent_best(db: &Db, conn: &mut Conn, query: &SearchQuery, fetch: i64) -> Result<Vec<(i64, String, bool)>> {
+async fn recent_best(
+    db: &Db,
+    conn: &mut Conn,
+    query: &SearchQuery,
+    indexes: Option<&recency::Indexes>,
+    fetch: i64,
+) -> Result<Vec<(i64, String, bool)>> {
     let sqlite = conn.backend() == crate::Backend::Sqlite;
     let text = if sqlite { fts5_expression(conn, query).await? } else { query.to_tsquery() };
     // Each kind's query reads the word's postings again (a prefix expands
@@ -118,21 +130,24 @@ async fn recent_best(db: &Db, conn: &mut Conn, query: &SearchQuery, fetch: i64) 
         let text = text.as_str();
         async move {
             match spare {
-                Some(mut c) => Some(recent_best_of_kind(&mut c, text, kind, fetch).await),
+                Some(mut c) => Some(recent_best_of_kind(&mut c, text, kind, indexes, fetch).await),
                 None => None,
             }
         }
     };
-    let (tickets, replies, files) =
-        futures_util::future::join3(recent_best_of_kind(conn, &text, 0, fetch), aside(replies, 1), aside(files, 2))
-            .await;
+    let (tickets, replies, files) = futures_util::future::join3(
+        recent_best_of_kind(conn, &text, 0, indexes, fetch),
+        aside(replies, 1),
+        aside(files, 2),
+    )
+    .await;
     let replies = match replies {
         Some(rows) => rows?,
-        None => recent_best_of_kind(conn, &text, 1, fetch).await?,
+        None => recent_best_of_kind(conn, &text, 1, indexes, fetch).await?,
     };
     let files = match files {
         Some(rows) => rows?,
-        None => recent_best_of_kind(conn, &text, 2, fetch).await?,
+        None => recent_best_of_kind(conn, &text, 2, indexes, fetch).await?,
     };
     let mut rows: Vec<_> = tickets?.into_iter().chain(replies).chain(files).collect();
     rows.sort_by(|a, b| a.3.total_cmp(&b.3).then(b.4.cmp(&a.4)));
@@ -204,10 +219,17 @@ async fn recent_best_of_kind(
     conn: &mut Conn,
     text: &str,
     kind: i64,
+    indexes: Option<&recency::Indexes>,
     fetch: i64,
 ) -> Result<Vec<(i64, String, bool, f64, i64)>> {
-    if let Raw::Postgres(c) = conn.raw() {
-        return recent_best_of_kind_postgres(c, text, kind, fetch).await;
+    match (conn.raw(), indexes) {
+        (Raw::Postgres(c), Some(indexes)) => {
+            return recent_best_of_kind_postgres(c, text, indexes.of_kind(kind), fetch).await
+        }
+        (Raw::Postgres(_), None) => {
+            return Err(crate::StoreError::Config("the search's recency indexes are missing".into()))
+        }
+        (Raw::Sqlite(_), _) => {}
     }
     let sql = format!(
         "SELECT ticket_id, body, internal, score, number FROM \
@@ -221,112 +243,61 @@ async fn recent_best_of_kind(
     Ok(on_conn!(conn, |c| sqlx::query_as(&sql).bind(text).bind(RANKED_WINDOW).bind(fetch).fetch_all(&mut *c).await)?)
 }
 
-/// The PostgreSQL side of [`recent_best_of_kind`], from the kind's RUM index
-/// (see [`ensure_recency_indexes`]), which keeps each document's number
-/// beside its words and so yields the most recent matches without reading
-/// every one from the table. The planner misjudges how many documents a
-/// common word matches and would read them all through a bitmap instead;
-/// RUM sorts the matches' numbers in `work_mem`, which spilled to disk at
-/// the default 4 MB for a prefix (221 ms, 83 ms in memory at 1M tickets).
+/// The number the search's RUM indexes measure each document's distance
+/// from, past every document's. RUM's distances are `FLOAT8`, exact up to
+/// 2^53 only: from `i64::MAX` they came in steps of 2,048, so documents
+/// within a step tied, came out in any order, and the window of the most
+/// recent 2,000 left some of them out for older ones.
+const NEWEST: i64 = 1 << 53;
+
+/// The PostgreSQL side of [`recent_best_of_kind`], from the kind's RUM
+/// indexes (see [`recency`]), which keep each document's number beside its
+/// words and so yield the most recent matches without reading every one
+/// from the table. RUM gathers and sorts every match an index holds before
+/// it yields the first, so each index covers one range of numbers: the
+/// ranges are read newest first, and an older one only while the window is
+/// not full (`navigat*` at 1M tickets: 132 ms from one index of every
+/// reply, 19 ms from the newest 500,000).
+///
+/// The planner misjudges how many documents a common word matches and
+/// would read them all through a bitmap instead; RUM sorts the matches'
+/// numbers in `work_mem`, which spilled to disk at the default 4 MB for a
+/// prefix (221 ms, 83 ms in memory at 1M tickets). The ranges are one
+/// `UNION ALL` under the window's `LIMIT`: PostgreSQL runs its branches in
+/// turn and never starts those the window does not reach, which holds
+/// without parallel workers only (a parallel append interleaves them).
 async fn recent_best_of_kind_postgres(
     conn: &mut sqlx::PgConnection,
     tsquery: &str,
-    kind: i64,
+    chain: &[recency::Segment],
     fetch: i64,
 ) -> Result<Vec<(i64, String, bool, f64, i64)>> {
+    let ranges: Vec<String> = chain
+        .iter()
+        .map(|segment| {
+            format!(
+                "(SELECT ticket_id, body, internal, tsv, id FROM search_docs \
+                 WHERE tsv @@ to_tsquery('french', $1) AND {} ORDER BY id <=| {NEWEST}::BIGINT LIMIT $2)",
+                segment.condition()
+            )
+        })
+        .collect();
     let sql = format!(
         "SELECT ticket_id, body, internal, score, number FROM \
          (SELECT DISTINCT ON (ticket_id) ticket_id, body, internal, score, number FROM \
          (SELECT ticket_id, body, internal, -ts_rank(tsv, to_tsquery('french', $1))::FLOAT8 AS score, id AS number \
-         FROM search_docs WHERE tsv @@ to_tsquery('french', $1) AND id % 4 = {kind} \
-         ORDER BY id <=| 9223372036854775807::BIGINT LIMIT $2) w \
-         ORDER BY ticket_id, score, number DESC) best ORDER BY score, number DESC LIMIT $3"
+         FROM ({}) recent LIMIT $2) w \
+         ORDER BY ticket_id, score, number DESC) best ORDER BY score, number DESC LIMIT $3",
+        ranges.join(" UNION ALL ")
     );
     let mut tx = sqlx::Connection::begin(conn).await?;
-    sqlx::query("SELECT set_config('enable_bitmapscan', 'off', TRUE), set_config('work_mem', '64MB', TRUE)")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('enable_bitmapscan', 'off', TRUE), set_config('work_mem', '64MB', TRUE), \
+         set_config('max_parallel_workers_per_gather', '0', TRUE)",
+    )
+    .execute(&mut *tx)
+    .await?;
     let rows = sqlx::query_as(&sql).bind(tsquery).bind(RANKED_WINDOW).bind(fetch).fetch_all(&mut *tx).await?;
     tx.commit().await?;
     Ok(rows)
-}
-
-/// The names of the RUM indexes, one per kind of document.
-fn recency_index(kind: i64) -> String {
-    format!("search_docs_recent_{kind}_idx")
-}
-
-/// Whether this PostgreSQL database has the recency indexes (a catalog
-/// lookup, so that indexes made after start-up are used at once).
-pub async fn has_recency_indexes(conn: &mut Conn) -> Result<bool> {
-    let Raw::Postgres(c) = conn.raw() else { return Ok(false) };
-    let found: i64 = sqlx::query_scalar("SELECT COUNT(to_regclass(name)) FROM UNNEST($1::TEXT[]) AS name")
-        .bind((0..3).map(recency_index).collect::<Vec<_>>())
-        .fetch_one(&mut *c)
-        .await?;
-    Ok(found == 3)
-}
-
-/// Drops the recency indexes for a bulk load, if there are any, and says
-/// whether there were. Kept up to date, they cost each document about 0.4
-/// ms (RUM's posting trees and their generic WAL), four times the rest of
-/// its indexes together; made again after the load they take seconds (3 s
-/// for 252,000 documents). Meanwhile the search ranks from GIN, and should
-/// the load stop, the next migration makes them again.
-pub async fn drop_recency_indexes(pool: &sqlx::PgPool) -> Result<bool> {
-    let mut dropped = false;
-    for kind in 0..3 {
-        let name = recency_index(kind);
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(pool).await?;
-        if exists {
-            sqlx::query(&format!("DROP INDEX IF EXISTS {name}")).execute(pool).await?;
-            dropped = true;
-        }
-    }
-    Ok(dropped)
-}
-
-/// Makes the desk's search over the whole base fast on PostgreSQL when the
-/// RUM extension (`postgresql-15-rum`, packaged apart from PostgreSQL) can
-/// be had: GIN finds a word's documents but neither their order nor their
-/// rank, so a common word or a prefix meant reading and ranking hundreds of
-/// thousands of rows (1.5 s for `navigat*` at 1M tickets). The indexes are
-/// derived data, made here rather than in a migration: a migration cannot
-/// depend on a package the server may lack, a superuser must create the
-/// extension, and a restore must not fail where it is missing. Without them
-/// the search works as before, from GIN. Returns whether they are there.
-pub async fn ensure_recency_indexes(pool: &sqlx::PgPool) -> Result<bool> {
-    let installed: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'rum')").fetch_one(pool).await?;
-    if !installed {
-        let creatable: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'rum') \
-             AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
-        )
-        .fetch_one(pool)
-        .await?;
-        if !creatable {
-            tracing::info!(
-                "the RUM extension is not installed in this database: the desk's search over every ticket \
-                 ranks all matches (see docs/performance.md; a superuser may `CREATE EXTENSION rum`)"
-            );
-            return Ok(false);
-        }
-        sqlx::query("CREATE EXTENSION IF NOT EXISTS rum").execute(pool).await?;
-    }
-    for kind in 0..3 {
-        let name = recency_index(kind);
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(&name).fetch_one(pool).await?;
-        if exists {
-            continue;
-        }
-        let started = std::time::Instant::now();
-        let sql = format!(
-            "CREATE INDEX IF NOT EXISTS {name} ON search_docs USING rum (tsv rum_tsvector_addon_ops, id) \
-             WITH (attach = 'id', to = 'tsv') WHERE id % 4 = {kind}"
-        );
-        sqlx::query(&sql).execute(pool).await?;
-        tracing::info!(index = %name, seconds = started.elapsed().as_secs_f64(), "search index made");
-    }
-    Ok(true)
 }
