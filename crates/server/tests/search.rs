@@ -595,7 +595,18 @@ backend_test!(a_words_count_stops_at_its_cap_from_the_tickets_texts_and_is_exact
     let f = app.fixture().await;
     file_many(&app, &f, 300, "Imprimante en panne", 1_700_000_000).await;
     let mut conn = app.app.db.conn().await.unwrap();
-    for q in ["text ~ \"panne\"", "text ~ \"panne\" AND priority = normal", "text ~ \"panne\" AND priority = high"] {
+    let queries =
+        ["text ~ \"panne\"", "text ~ \"panne\" AND priority = normal", "text ~ \"panne\" AND priority = high"];
+    // And again with PostgreSQL's texts held by RUM indexes of 100 tickets each.
+    let ranged = [false, true].into_iter().flat_map(|ranged| queries.map(|q| (ranged, q)));
+    for (ranged, q) in ranged {
+        if ranged && q == queries[0] {
+            app.app.db.refresh_recency_indexes(400).await.unwrap();
+            if app.backend == guichet_testkit::Backend::Postgres {
+                let indexes = guichet_store::search::recency::indexes(&mut conn).await.unwrap().unwrap();
+                assert!(indexes.of_kind(0).len() >= 3, "{indexes:?}");
+            }
+        }
         let (filter, sort) = app.desk_query(&mut conn, q).await;
         let exact = guichet_store::tickets::Counting::Exact;
         let (_, total) = guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, exact).await.unwrap();

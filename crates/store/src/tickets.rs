@@ -708,12 +708,24 @@ async fn texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<
         return Ok(false);
     };
     let rest = TicketFilter { common_text: Some((needle, CommonText::Joined)), ..filter.clone() };
+    // The texts' RUM indexes hold one range of numbers each and are used
+    // only for a query that repeats a range's predicate; without them, GIN.
+    let ranges: Vec<String> = match crate::search::recency::indexes(conn).await? {
+        Some(indexes) => indexes.of_kind(0).iter().map(|range| range.condition()).collect(),
+        None => vec!["id % 4 = 0".to_owned()],
+    };
     let counted: i64 = on_conn!(conn, |c| {
-        let mut qb =
-            QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM search_docs s JOIN tickets t ON t.id = s.ticket_id");
+        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM (");
+        for (i, range) in ranges.iter().enumerate() {
+            let union = if i == 0 { "" } else { " UNION ALL " };
+            qb.push(format_args!(
+                "{union}SELECT ticket_id FROM search_docs WHERE {range} AND tsv @@ to_tsquery('french', "
+            ));
+            qb.push_bind(query.to_tsquery()).push(")");
+        }
+        qb.push(") s JOIN tickets t ON t.id = s.ticket_id");
         push_conditions(&mut qb, &rest);
-        qb.push(" AND s.id % 4 = 0 AND s.tsv @@ to_tsquery('french', ").push_bind(query.to_tsquery());
-        qb.push(") LIMIT ").push_bind(cap.saturating_add(1)).push(") AS texts");
+        qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS texts");
         qb.build_query_scalar().fetch_one(&mut *c).await
     })?;
     Ok(counted > cap)
