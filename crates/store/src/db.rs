@@ -292,7 +292,7 @@ impl Db {
     /// job's, daily. Nothing on SQLite.
     pub async fn refresh_recency_indexes(&self, span: i64) -> Result<()> {
         if let Db::Postgres(pool) = self {
-            crate::search::recency::maintain(pool, span, crate::search::recency::Build::Concurrently).await?;
+            crate::search::recency::maintain(pool, span, crate::search::recency::Pass::Refresh).await?;
         }
         Ok(())
     }

@@ -144,11 +144,17 @@ fn cuts(from: i64, greatest: i64, span: i64) -> Vec<i64> {
 
 /// The ranges of each kind to have, given those there are (valid ones) and
 /// the greatest number of each kind: the ranges kept, then those to make,
-/// newest last.
-fn plan(valid: &[Segment], greatest: [i64; 3], span: i64) -> Vec<Segment> {
+/// newest last. Only a refresh cuts the open range of a kind that has its
+/// ranges already.
+fn plan(valid: &[Segment], greatest: [i64; 3], span: i64, pass: Pass) -> Vec<Segment> {
     let mut wanted = Vec::new();
     for kind in KINDS {
-        let kept = chain(valid, kind).unwrap_or_default();
+        let kept = chain(valid, kind);
+        if let (Some(kept), Pass::Ensure) = (&kept, pass) {
+            wanted.extend(kept.iter().rev().copied());
+            continue;
+        }
+        let kept = kept.unwrap_or_default();
         let mut from = kept.first().map_or(0, |open| open.from);
         // The closed ranges kept, oldest first.
         wanted.extend(kept.iter().skip(1).rev().copied());
@@ -161,20 +167,24 @@ fn plan(valid: &[Segment], greatest: [i64; 3], span: i64) -> Vec<Segment> {
     wanted
 }
 
-/// How the indexes are built: at a migration or after a bulk load nothing
-/// else writes and a plain build is quickest; by the clock job of a
-/// running server, without holding writes back.
+/// Which pass makes the indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Build {
-    Blocking,
-    Concurrently,
+pub enum Pass {
+    /// At a migration or after a bulk load: makes the ranges of a kind that
+    /// has none (a new base, a load's end, RUM just added), with plain
+    /// builds, quickest when nothing else writes. It cuts no open range:
+    /// a node starting beside others must not hold their writes back.
+    Ensure,
+    /// The clock job's, daily: cuts the open ranges that have grown, with
+    /// builds that let writes go on.
+    Refresh,
 }
 
-impl Build {
+impl Pass {
     fn keyword(self) -> &'static str {
         match self {
-            Build::Blocking => "",
-            Build::Concurrently => " CONCURRENTLY",
+            Pass::Ensure => "",
+            Pass::Refresh => " CONCURRENTLY",
         }
     }
 }
@@ -225,14 +235,14 @@ pub async fn drop_recency_indexes(pool: &sqlx::PgPool) -> Result<bool> {
 /// RUM extension can be had (see the module's comment), at a migration or
 /// after a bulk load. Returns whether the indexes are there.
 pub async fn ensure_recency_indexes(pool: &sqlx::PgPool) -> Result<bool> {
-    maintain(pool, SPAN, Build::Blocking).await
+    maintain(pool, SPAN, Pass::Ensure).await
 }
 
 /// Makes the ranges `plan` asks for and drops those it no longer needs
 /// (and the one index per kind of before the ranges), under [`LOCK`]; when
 /// another session holds it, that session does the work and this does
 /// nothing. Returns whether the search has its indexes afterwards.
-pub async fn maintain(pool: &sqlx::PgPool, span: i64, build: Build) -> Result<bool> {
+pub async fn maintain(pool: &sqlx::PgPool, span: i64, pass: Pass) -> Result<bool> {
     if !rum_installed(pool).await? {
         return Ok(false);
     }
@@ -242,7 +252,7 @@ pub async fn maintain(pool: &sqlx::PgPool, span: i64, build: Build) -> Result<bo
         tracing::info!("the search's recency indexes are being made by another session");
         return Ok(false);
     }
-    let outcome = maintain_locked(&mut c, span, build).await;
+    let outcome = maintain_locked(&mut c, span, pass).await;
     let unlocked = sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)").bind(LOCK).fetch_one(&mut *c).await;
     if !matches!(unlocked, Ok(true)) {
         // A connection still holding the lock must not go back to the pool.
@@ -251,13 +261,13 @@ pub async fn maintain(pool: &sqlx::PgPool, span: i64, build: Build) -> Result<bo
     outcome
 }
 
-async fn maintain_locked(c: &mut sqlx::PgConnection, span: i64, build: Build) -> Result<bool> {
+async fn maintain_locked(c: &mut sqlx::PgConnection, span: i64, pass: Pass) -> Result<bool> {
     let mut valid = Vec::new();
     for (name, is_valid) in index_names(c).await? {
         match Segment::parse(&name) {
             Some(segment) if is_valid => valid.push(segment),
             // Under the lock no build is under way: this one stopped midway.
-            Some(_) => drop_index(c, &name, build).await?,
+            Some(_) => drop_index(c, &name, pass).await?,
             None => {}
         }
     }
@@ -267,13 +277,13 @@ async fn maintain_locked(c: &mut sqlx::PgConnection, span: i64, build: Build) ->
     )
     .fetch_one(&mut *c)
     .await?;
-    let wanted = plan(&valid, [greatest.0, greatest.1, greatest.2], span);
+    let wanted = plan(&valid, [greatest.0, greatest.1, greatest.2], span, pass);
     for segment in wanted.iter().filter(|s| !valid.contains(s)) {
         let started = std::time::Instant::now();
         let sql = format!(
             "CREATE INDEX{} IF NOT EXISTS {} ON search_docs USING rum (tsv rum_tsvector_addon_ops, id) \
              WITH (attach = 'id', to = 'tsv') WHERE {}",
-            build.keyword(),
+            pass.keyword(),
             quoted(&segment.name()),
             segment.condition()
         );
@@ -283,14 +293,14 @@ async fn maintain_locked(c: &mut sqlx::PgConnection, span: i64, build: Build) ->
     // Superseded ranges, and the one index per kind of before the ranges.
     for (name, _) in index_names(c).await? {
         if !Segment::parse(&name).is_some_and(|s| wanted.contains(&s)) {
-            drop_index(c, &name, build).await?;
+            drop_index(c, &name, pass).await?;
         }
     }
     Ok(true)
 }
 
-async fn drop_index(c: &mut sqlx::PgConnection, name: &str, build: Build) -> Result<()> {
-    sqlx::query(&format!("DROP INDEX{} IF EXISTS {}", build.keyword(), quoted(name))).execute(&mut *c).await?;
+async fn drop_index(c: &mut sqlx::PgConnection, name: &str, pass: Pass) -> Result<()> {
+    sqlx::query(&format!("DROP INDEX{} IF EXISTS {}", pass.keyword(), quoted(name))).execute(&mut *c).await?;
     tracing::info!(index = %name, "search index dropped");
     Ok(())
 }
@@ -391,13 +401,22 @@ mod tests {
     }
 
     #[test]
-    fn the_plan_keeps_the_ranges_there_are_and_cuts_the_open_one() {
+    fn the_plan_keeps_the_ranges_there_are_and_only_a_refresh_cuts_the_open_one() {
         let valid = [open(0, 0), closed(1, 0, 8), open(1, 8), open(2, 0)];
         assert_eq!(
-            plan(&valid, [4, 20, 2], 8),
+            plan(&valid, [4, 20, 2], 8, Pass::Refresh),
             [open(0, 0), closed(1, 0, 8), closed(1, 8, 16), open(1, 16), open(2, 0)]
         );
-        // From nothing, as after a bulk load.
-        assert_eq!(plan(&[], [0, 12, 2], 8), [open(0, 0), closed(1, 0, 8), open(1, 8), open(2, 0)]);
+        // A migration leaves a grown open range to the clock job.
+        assert_eq!(plan(&valid, [4, 20, 2], 8, Pass::Ensure), valid);
+        // From nothing, as after a bulk load, either pass cuts.
+        for pass in [Pass::Ensure, Pass::Refresh] {
+            assert_eq!(plan(&[], [0, 12, 2], 8, pass), [open(0, 0), closed(1, 0, 8), open(1, 8), open(2, 0)]);
+        }
+        // A kind without its ranges gets them, beside the kinds that have theirs.
+        assert_eq!(
+            plan(&[open(0, 0), closed(1, 0, 8), open(1, 8)], [4, 20, 2], 8, Pass::Ensure),
+            [open(0, 0), closed(1, 0, 8), open(1, 8), open(2, 0)]
+        );
     }
 }
