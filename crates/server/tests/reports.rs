@@ -692,3 +692,41 @@ backend_test!(the_daily_rows_of_comments_stay_those_of_the_comments_over_random_
     assert!(counted.iter().any(|r| r.4 > 0) && counted.iter().any(|r| r.3 > 0), "replies and notes");
     assert_eq!(kept, counted);
 });
+
+/// After a bulk load the demo folds the hourly counts and writes them again
+/// in as few pages as they need (`VACUUM FULL`). That statement also copies
+/// the rows another transaction of the database may still see, as an
+/// autovacuum worker's `ANALYZE` of the load's tables does while it samples:
+/// the compaction is tried again once that transaction is over.
+#[tokio::test]
+async fn the_hourly_counts_come_out_compact_once_an_older_snapshot_is_released() {
+    let app = TestApp::new(guichet_testkit::Backend::Postgres).await;
+    app.execute(
+        "INSERT INTO ticket_hour_counts (hour, created, resolved) SELECT 1, 0, 0 FROM generate_series(1, 20000)",
+    )
+    .await;
+    let mut holder = app.app.db.conn().await.unwrap();
+    let guichet_store::db::Raw::Postgres(h) = holder.raw() else { unreachable!("a PostgreSQL database") };
+    sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ").execute(&mut *h).await.unwrap();
+    // A snapshot taken over another table: a lock on the counts' table
+    // would only make `VACUUM FULL` wait for its end.
+    sqlx::query("SELECT COUNT(*) FROM tickets").execute(&mut *h).await.unwrap();
+    let mut conn = app.app.db.conn().await.unwrap();
+    assert!(guichet_store::reports::fold_hour_counts(&mut conn).await.unwrap() >= 1);
+    let released = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let guichet_store::db::Raw::Postgres(h) = holder.raw() else { unreachable!("a PostgreSQL database") };
+        sqlx::query("COMMIT").execute(&mut *h).await.unwrap();
+    });
+    guichet_store::reports::compact_hour_counts(&mut conn).await.unwrap();
+    released.await.unwrap();
+    let guichet_store::db::Raw::Postgres(c) = conn.raw() else { unreachable!("a PostgreSQL database") };
+    let (rows, pages): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM ticket_hour_counts), pg_relation_size('ticket_hour_counts') / 8192",
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!(rows, 1, "one row for the hour");
+    assert!(pages <= 1, "{rows} rows in {pages} pages");
+}
