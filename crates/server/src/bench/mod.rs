@@ -225,7 +225,8 @@ pub async fn reports(config: &Config, iterations: usize) -> anyhow::Result<ExitC
 
 /// `guichet bench search`: the search box's answer time (first 20 hits,
 /// ranked, with snippets) for a rare word, a common word, a phrase and a
-/// prefix, as an agent (internal notes included) and as a requester.
+/// prefix, as an agent (internal notes included), as a requester, and as a
+/// requester of the school with the most tickets.
 pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCode> {
     let app = open_app(config).await?;
     let op = app.operator();
@@ -240,6 +241,24 @@ pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCo
     };
     let agent = guichet_app::auth::Principal::from_user(first(Role::Agent).await?);
     let requester = guichet_app::auth::Principal::from_user(first(Role::Requester).await?);
+    // A school's search reads the school's documents: the one with the most
+    // tickets is the slowest.
+    let largest: Option<i64> = {
+        let mut conn = app.db.conn().await?;
+        let sql = "SELECT ue.user_id FROM user_establishments ue JOIN users u ON u.id = ue.user_id \
+                   WHERE u.role = 'requester' AND NOT u.disabled AND ue.establishment_id = \
+                   (SELECT establishment_id FROM tickets GROUP BY establishment_id ORDER BY COUNT(*) DESC LIMIT 1) \
+                   ORDER BY ue.user_id LIMIT 1";
+        guichet_store::on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_optional(&mut *c).await)?
+    };
+    let largest = match largest {
+        Some(id) => {
+            let user =
+                guichet_store::users::find_user(&mut app.db.conn().await?, guichet_domain::ids::UserId(id)).await?;
+            guichet_app::auth::Principal::from_user(user)
+        }
+        None => requester.clone(),
+    };
     let backend = backend_name(&app);
     let cases = [
         ("rare word", "winmail"),
@@ -248,7 +267,7 @@ pub async fn search(config: &Config, iterations: usize) -> anyhow::Result<ExitCo
         ("prefix", "navigat*"),
         ("accents folded", "evenement"),
     ];
-    let people = [("agent", &agent), ("requester", &requester)];
+    let people = [("agent", &agent), ("requester", &requester), ("largest school", &largest)];
     let (done, progress) = runs(people.len() * cases.len() * iterations);
     let mut rows = Vec::new();
     for (who, p) in people {
