@@ -319,6 +319,8 @@ impl Drop for JobTimer {
 async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Receiver<Option<Fence>>, period: Duration) {
     let mut ticker = tokio::time::interval(period);
     let mut optimized: Option<std::time::Instant> = None;
+    // The search's recency indexes being refreshed (PostgreSQL), daily.
+    let mut refreshing: Option<tokio::task::JoinHandle<()>> = None;
     // A pass merging SQLite's full-text indexes, and whether its next step starts it.
     let mut merging: Option<bool> = None;
     loop {
@@ -376,8 +378,17 @@ async fn clocks(app: App, mut stopped: watch::Receiver<bool>, lease: watch::Rece
                 Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "planner statistics refreshed"),
                 Err(e) => tracing::warn!(error = %e, "cannot refresh the planner's statistics"),
             }
-            if let Err(e) = app.db.refresh_recency_indexes(guichet_store::search::recency::SPAN).await {
-                tracing::warn!(error = %e, "cannot refresh the search's recency indexes");
+            // Apart from the tick: a build waits for every older transaction
+            // of the database (a long `pg_dump`, say), and the clocks must
+            // not wait with it. Stopped midway, it leaves an invalid index
+            // that the next pass drops and builds again.
+            if refreshing.as_ref().is_none_or(|task| task.is_finished()) {
+                let app = app.clone();
+                refreshing = Some(tokio::spawn(async move {
+                    if let Err(e) = app.db.refresh_recency_indexes(guichet_store::search::recency::SPAN).await {
+                        tracing::warn!(error = %e, "cannot refresh the search's recency indexes");
+                    }
+                }));
             }
             optimized = Some(std::time::Instant::now());
             merging = Some(true);
