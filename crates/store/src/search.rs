@@ -39,14 +39,20 @@ pub async fn search(
             return Ok(best_per_ticket(rows, limit));
         }
     }
-    let fts5 = if sqlite { fts5_expression(conn, query).await? } else { String::new() };
+    let fts5 = if sqlite {
+        let words = prefix_words(conn, std::slice::from_ref(query)).await?;
+        crate::tickets::fts5_within(query, &words, filter)
+    } else {
+        String::new()
+    };
     // Each ticket's best document only, ranked in the query: a ticket with
-    // many matching replies must not fill the page on its own.
+    // many matching replies must not fill the page on its own. On SQLite,
+    // bm25 weighs the text alone, not the establishment's token.
     let rows: Vec<(i64, String, bool)> = on_conn!(conn, |c| {
         let mut qb: QueryBuilder<'_, _> = QueryBuilder::new(if sqlite {
             "SELECT ticket_id, body, internal FROM (SELECT ticket_id, body, internal, score, number, \
              ROW_NUMBER() OVER (PARTITION BY ticket_id ORDER BY score, number DESC) AS place FROM \
-             (SELECT s.ticket_id, s.body, s.internal = 1 AS internal, bm25(search_index) AS score, \
+             (SELECT s.ticket_id, s.body, s.internal = 1 AS internal, bm25(search_index, 1.0, 0.0) AS score, \
              s.rowid AS number FROM search_index s"
         } else {
             "SELECT ticket_id, body, internal FROM (SELECT DISTINCT ON (s.ticket_id) s.ticket_id, s.body, \
@@ -235,7 +241,7 @@ async fn recent_best_of_kind(
         "SELECT ticket_id, body, internal, score, number FROM \
          (SELECT s.ticket_id, s.body, s.internal = 1 AS internal, w.score, w.number, \
          ROW_NUMBER() OVER (PARTITION BY s.ticket_id ORDER BY w.score, w.number DESC) AS place FROM \
-         (SELECT rowid AS number, bm25(search_index) AS score FROM search_index \
+         (SELECT rowid AS number, bm25(search_index, 1.0, 0.0) AS score FROM search_index \
          WHERE search_index MATCH $1 AND rowid % 4 = {kind} ORDER BY rowid DESC LIMIT $2) w \
          JOIN search_index s ON s.rowid = w.number) \
          WHERE place = 1 ORDER BY score, number DESC LIMIT $3"

@@ -369,9 +369,29 @@ pub struct TicketFilter {
 /// Prefixes and the words of the full-text index each starts.
 pub type PrefixWords = Vec<(String, Vec<String>)>;
 
-/// `query` as an FTS5 expression, each prefix in `words` written as its words.
+/// `query` as an FTS5 expression, each prefix in `words` written as its
+/// words. It asks the documents' text only: each document also holds its
+/// establishment's token (migration 0047), which no word typed may match.
 pub(crate) fn fts5_of(query: &SearchQuery, words: &[(String, Vec<String>)]) -> String {
-    query.to_fts5_with(|p| words.iter().find(|(k, _)| k == p).map(|(_, w)| w.as_slice()))
+    format!("body : ({})", query.to_fts5_with(|p| words.iter().find(|(k, _)| k == p).map(|(_, w)| w.as_slice())))
+}
+
+/// [`fts5_of`], confined to the documents of the establishments `filter`
+/// keeps when it keeps only some (SQLite). FTS5 then walks the words'
+/// postings and the establishments' side by side, skipping through both,
+/// where every match over the whole base was otherwise tested against the
+/// school's document numbers: `navigat*` at a school of 1,117 tickets among
+/// 1,000,000, 22–27 ms for 231,173 matches, 0.7 ms with the token. Callers
+/// keep the number filter, which alone decides what the reader may see.
+pub(crate) fn fts5_within(query: &SearchQuery, words: &[(String, Vec<String>)], filter: &TicketFilter) -> String {
+    let text = fts5_of(query, words);
+    match filter.establishments_in_reach() {
+        Some(schools) if !schools.is_empty() => {
+            let tokens: Vec<String> = schools.iter().map(|e| format!("\"e{}\"", e.0)).collect();
+            format!("{text} AND establishment : ({})", tokens.join(" OR "))
+        }
+        _ => text,
+    }
 }
 
 /// How [`list_tickets`] compiles, on SQLite, a `text ~ "…"` that the whole
@@ -410,6 +430,19 @@ pub enum CommonText {
 pub const COMMON_TEXT_DOCUMENTS: i64 = 1_000;
 
 impl TicketFilter {
+    /// The only establishments whose tickets the filter may keep, when it
+    /// names some: its scope's, those asked for, or those in both. `None`
+    /// when it keeps every establishment's.
+    pub fn establishments_in_reach(&self) -> Option<Vec<EstablishmentId>> {
+        let asked = &self.establishments;
+        match &self.scope {
+            TicketScope::All if asked.is_empty() => None,
+            TicketScope::All => Some(asked.clone()),
+            TicketScope::Establishments(scope) if asked.is_empty() => Some(scope.clone()),
+            TicketScope::Establishments(scope) => Some(scope.iter().filter(|e| asked.contains(e)).copied().collect()),
+        }
+    }
+
     /// True when the filter lets every ticket through.
     pub fn is_everything(&self) -> bool {
         self.scope == TicketScope::All
@@ -556,8 +589,11 @@ where
     if let Some((needle, CommonText::Scoped(schools))) = &f.common_text {
         if let Ok(query) = SearchQuery::parse(needle) {
             qb.push(" AND t.id IN (SELECT d.ticket_id FROM search_index d WHERE d.rowid IN ");
-            qb.push("(SELECT s.rowid FROM search_index s WHERE s.search_index MATCH ")
-                .push_bind(fts5_of(&query, &f.prefix_words));
+            qb.push("(SELECT s.rowid FROM search_index s WHERE s.search_index MATCH ").push_bind(fts5_within(
+                &query,
+                &f.prefix_words,
+                schools,
+            ));
             // `+`: see [`push_document_numbers`].
             qb.push(" AND +s.rowid IN (");
             push_document_numbers(qb, |qb| push_conditions(qb, schools));
