@@ -638,6 +638,17 @@ impl Conn {
         }
     }
 
+    /// Whether a statement whose best plan depends on its values may stay
+    /// prepared on this connection. SQLite plans a kept statement as it
+    /// would a new one (with STAT4, again when a value bound may change the
+    /// plan). PostgreSQL plans a prepared statement for its values five
+    /// times, then may keep one generic plan for any values: the query
+    /// language's lists took 0.3–4.2 s with generic plans at 1,000,000
+    /// tickets, against 3–28 ms planned for their values.
+    pub fn may_keep_prepared(&self) -> bool {
+        self.backend() == Backend::Sqlite
+    }
+
     /// Commits a transaction (a pooled connection has nothing to commit).
     /// Undoes a transaction's writes now (dropping it does too, later).
     pub async fn rollback(self) -> Result<()> {

@@ -750,6 +750,7 @@ async fn texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<
         Some(indexes) => indexes.of_kind(0).iter().map(|range| range.condition()).collect(),
         None => vec!["id % 4 = 0".to_owned()],
     };
+    let keep = conn.may_keep_prepared();
     let counted: i64 = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM (");
         for (i, range) in ranges.iter().enumerate() {
@@ -762,7 +763,7 @@ async fn texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<
         qb.push(") s JOIN tickets t ON t.id = s.ticket_id");
         push_conditions(&mut qb, &rest);
         qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS texts");
-        qb.build_query_scalar().fetch_one(&mut *c).await
+        qb.build_query_scalar().persistent(keep).fetch_one(&mut *c).await
     })?;
     Ok(counted > cap)
 }
@@ -1384,11 +1385,12 @@ const PROBE_SCOPE_MAX: i64 = 500;
 /// How many tickets `filter` keeps, counted up to `n` (its words left
 /// out, as a [`CommonText::Joined`] filter's are).
 async fn count_up_to(conn: &mut Conn, filter: &TicketFilter, n: i64) -> Result<i64> {
+    let keep = conn.may_keep_prepared();
     Ok(on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
         push_conditions(&mut qb, filter);
         qb.push(" LIMIT ").push_bind(n).push(") AS capped");
-        qb.build_query_scalar().fetch_one(&mut *c).await
+        qb.build_query_scalar().persistent(keep).fetch_one(&mut *c).await
     })?)
 }
 
@@ -1457,6 +1459,7 @@ async fn probed_page(
     };
     let order = order_by(sort);
     let since = updated_since_creation(&candidates, sort);
+    let keep = conn.may_keep_prepared();
     let last: Option<i64> = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(format!("SELECT {column} FROM tickets t"));
         push_conditions(&mut qb, &candidates);
@@ -1464,7 +1467,7 @@ async fn probed_page(
             qb.push(" AND t.updated_at >= ").push_bind(to_micros(since));
         }
         qb.push(format_args!(" ORDER BY {order} LIMIT 1 OFFSET ")).push_bind(window - 1);
-        qb.build_query_scalar().fetch_optional(&mut *c).await
+        qb.build_query_scalar().persistent(keep).fetch_optional(&mut *c).await
     })?;
     // Fewer tickets than the window: asking each of them is bounded already.
     let Some(last) = last else {
@@ -1509,10 +1512,13 @@ async fn page(
     offset: i64,
     bound: Option<Bound<'_>>,
 ) -> Result<Vec<TicketRow>> {
+    // Planned for its values on PostgreSQL, as each statement of a list
+    // (see [`Conn::may_keep_prepared`]).
+    let keep = conn.may_keep_prepared();
     Ok(on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(SELECT);
         push_page(&mut qb, filter, sort, limit, offset, bound);
-        qb.build_query_as().fetch_all(&mut *c).await
+        qb.build_query_as().persistent(keep).fetch_all(&mut *c).await
     })?)
 }
 
@@ -1656,10 +1662,11 @@ pub async fn explain_list(
 }
 
 async fn count(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<Total> {
+    let keep = conn.may_keep_prepared();
     let counted: i64 = on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new("");
         push_count(&mut qb, filter, cap, |qb| push_conditions(qb, filter));
-        qb.build_query_scalar().fetch_one(&mut *c).await
+        qb.build_query_scalar().persistent(keep).fetch_one(&mut *c).await
     })?;
     Ok(if counted > cap { Total { count: cap, more: true } } else { Total { count: counted, more: false } })
 }
@@ -1721,10 +1728,11 @@ async fn count_one_tier(conn: &mut Conn, filter: &TicketFilter) -> Result<i64> {
         crate::Backend::Sqlite => "SELECT COUNT(*) FROM tickets t INDEXED BY tickets_tier_status_idx",
         crate::Backend::Postgres => "SELECT COUNT(*) FROM tickets t",
     };
+    let keep = conn.may_keep_prepared();
     Ok(on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(select);
         push_conditions(&mut qb, filter);
-        qb.build_query_scalar().fetch_one(&mut *c).await
+        qb.build_query_scalar().persistent(keep).fetch_one(&mut *c).await
     })?)
 }
 
