@@ -670,9 +670,23 @@ backend_test!(a_word_only_older_tickets_hold_is_found_past_the_window_of_asked_t
 backend_test!(a_words_count_stops_at_its_cap_from_the_tickets_texts_and_is_exact_below_it, |app| async move {
     let f = app.fixture().await;
     file_many(&app, &f, 300, "Imprimante en panne", 1_700_000_000).await;
+    // A word in two replies of each ticket and in no ticket's text: neither
+    // the texts nor the documents tell its count.
+    for _ in 0..2 {
+        app.execute(
+            "INSERT INTO comments (ticket_id, author_id, body, internal, channel, created_at) \
+             SELECT id, requester_id, 'Toner épuisé', FALSE, 'portal', created_at FROM tickets \
+             WHERE title LIKE 'Imprimante%'",
+        )
+        .await;
+    }
     let mut conn = app.app.db.conn().await.unwrap();
-    let queries =
-        ["text ~ \"panne\"", "text ~ \"panne\" AND priority = normal", "text ~ \"panne\" AND priority = high"];
+    let queries = [
+        "text ~ \"panne\"",
+        "text ~ \"panne\" AND priority = normal",
+        "text ~ \"panne\" AND priority = high",
+        "text ~ \"toner\"",
+    ];
     // And again with PostgreSQL's texts held by RUM indexes of 100 tickets each.
     let ranged = [false, true].into_iter().flat_map(|ranged| queries.map(|q| (ranged, q)));
     for (ranged, q) in ranged {
