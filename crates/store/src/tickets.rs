@@ -784,7 +784,9 @@ async fn texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<
 async fn sqlite_texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<bool> {
     let alone = TicketFilter { query: None, common_text: None, current_user: None, ..filter.clone() };
     let words_alone = matches!(&filter.query, Some(Condition::Text { negated: false, .. })) && alone.is_everything();
-    let Some((_, query)) = required_needle(filter).filter(|_| words_alone) else {
+    // The count's filter is compiled already when its words are common.
+    let plain = TicketFilter { common_text: None, ..filter.clone() };
+    let Some((_, query)) = required_needle(&plain).filter(|_| words_alone) else {
         return Ok(false);
     };
     let Raw::Sqlite(c) = conn.raw() else { return Ok(false) };
