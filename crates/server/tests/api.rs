@@ -1050,23 +1050,13 @@ async fn postgresql_plans_each_query_language_statement_for_its_values() {
     let options = guichet_app::demo::DemoOptions { establishments: 3, tickets: 600, ..Default::default() };
     app.app.load_demo(&options).await.unwrap();
     let f = app.fixture().await;
+    let school = app.establishment_id(&f.uai_a).await;
     let mut conn = app.app.db.conn().await.unwrap();
-    let school: i64 =
-        guichet_store::on_conn!(conn, |c| sqlx::query_scalar("SELECT id FROM establishments WHERE uai = $1")
-            .bind(&f.uai_a)
-            .fetch_one(&mut *c)
-            .await)
-        .unwrap();
     // The connection ran the fixture's statements before: only those the
     // lists add count, and only those over tickets (a name's lookup is
     // planned alike for any name).
-    async fn generic(conn: &mut guichet_store::Conn) -> Vec<String> {
-        let guichet_store::db::Raw::Postgres(c) = conn.raw() else { unreachable!("a PostgreSQL database") };
-        let sql = "SELECT statement FROM pg_prepared_statements WHERE generic_plans > 0 \
-                   AND statement LIKE '%FROM tickets t%'";
-        sqlx::query_scalar(sql).fetch_all(&mut *c).await.unwrap()
-    }
-    let before = generic(&mut conn).await;
+    let over_tickets = "%FROM tickets t%";
+    let before = TestApp::generic_plans(&mut conn, over_tickets).await;
     let shapes = [
         "establishment = {uai} AND resolved IS EMPTY ORDER BY updated DESC",
         "assignee IS EMPTY ORDER BY created DESC",
@@ -1096,6 +1086,7 @@ async fn postgresql_plans_each_query_language_statement_for_its_values() {
             }
         }
     }
-    let lists: Vec<String> = generic(&mut conn).await.into_iter().filter(|sql| !before.contains(sql)).collect();
+    let generic = TestApp::generic_plans(&mut conn, over_tickets).await;
+    let lists: Vec<String> = generic.into_iter().filter(|sql| !before.contains(sql)).collect();
     assert!(lists.is_empty(), "statements planned once for any values: {lists:#?}");
 }

@@ -747,25 +747,15 @@ async fn postgresql_plans_each_report_statement_for_its_own_period() {
     let filter =
         guichet_store::tickets::TicketFilter { scope: guichet_domain::actor::TicketScope::All, ..Default::default() };
     let end = app.app.now();
+    let school = app.establishment_id(&f.uai_a).await;
     let mut conn = app.app.db.conn().await.unwrap();
-    let school: i64 =
-        guichet_store::on_conn!(conn, |c| sqlx::query_scalar("SELECT id FROM establishments WHERE uai = $1")
-            .bind(&f.uai_a)
-            .fetch_one(&mut *c)
-            .await)
-        .unwrap();
     let school = guichet_store::tickets::TicketFilter {
         scope: guichet_domain::actor::TicketScope::Establishments(vec![guichet_domain::ids::EstablishmentId(school)]),
         ..Default::default()
     };
     // The connection ran the fixture's statements before: only those the
     // reports add count.
-    async fn generic(conn: &mut guichet_store::Conn) -> Vec<String> {
-        let guichet_store::db::Raw::Postgres(c) = conn.raw() else { unreachable!("a PostgreSQL database") };
-        let sql = "SELECT statement FROM pg_prepared_statements WHERE generic_plans > 0";
-        sqlx::query_scalar(sql).fetch_all(&mut *c).await.unwrap()
-    }
-    let before = generic(&mut conn).await;
+    let before = TestApp::generic_plans(&mut conn, "%").await;
     for days in [365, 30, 7, 365, 30, 7, 365, 1] {
         let start = end - chrono::Duration::days(days);
         for filter in [&filter, &school] {
@@ -776,6 +766,7 @@ async fn postgresql_plans_each_report_statement_for_its_own_period() {
             reports::count_per_span(&mut conn, filter, Moment::Created, &[(start, end)]).await.unwrap();
         }
     }
-    let reports: Vec<String> = generic(&mut conn).await.into_iter().filter(|sql| !before.contains(sql)).collect();
+    let generic = TestApp::generic_plans(&mut conn, "%").await;
+    let reports: Vec<String> = generic.into_iter().filter(|sql| !before.contains(sql)).collect();
     assert!(reports.is_empty(), "statements planned once for any period: {reports:#?}");
 }

@@ -186,22 +186,14 @@ backend_test!(
         assert!(keys(&app, &f.requester_a, "zorglub").await.is_empty());
 
         // Every document of school A holds its token on SQLite: typing it finds nothing.
-        let mut conn = app.app.db.conn().await.unwrap();
         for uai in [&f.uai_a, &f.uai_b] {
-            let sql = "SELECT id FROM establishments WHERE uai = $1";
-            let id: i64 = match conn.raw() {
-                guichet_store::db::Raw::Sqlite(c) => {
-                    sqlx::query_scalar(sql).bind(uai).fetch_one(&mut *c).await.unwrap()
-                }
-                guichet_store::db::Raw::Postgres(c) => {
-                    sqlx::query_scalar(sql).bind(uai).fetch_one(&mut *c).await.unwrap()
-                }
-            };
+            let id = app.establishment_id(uai).await;
             for token in [&f.agent, &f.requester_a, &f.requester_b] {
                 assert!(keys(&app, token, &format!("e{id}")).await.is_empty());
                 assert!(keys(&app, token, &format!("tablette e{id}")).await.is_empty());
             }
         }
+        let mut conn = app.app.db.conn().await.unwrap();
         if let guichet_store::db::Raw::Sqlite(c) = conn.raw() {
             let astray = "SELECT COUNT(*) FROM search_index s JOIN tickets t ON t.id = s.ticket_id \
                       WHERE s.establishment IS NOT 'e' || t.establishment_id";

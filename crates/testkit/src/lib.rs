@@ -279,6 +279,21 @@ impl TestApp {
         (filter, sort)
     }
 
+    /// The number of the establishment whose UAI is `uai`.
+    pub async fn establishment_id(&self, uai: &str) -> i64 {
+        let mut conn = self.app.db.conn().await.unwrap();
+        let sql = "SELECT id FROM establishments WHERE uai = $1";
+        guichet_store::on_conn!(conn, |c| sqlx::query_scalar(sql).bind(uai).fetch_one(&mut *c).await).unwrap()
+    }
+
+    /// The statements PostgreSQL planned once for any values on this
+    /// connection (`pg_prepared_statements`), among those holding `like`.
+    pub async fn generic_plans(conn: &mut guichet_store::db::Conn, like: &str) -> Vec<String> {
+        let guichet_store::db::Raw::Postgres(c) = conn.raw() else { panic!("a PostgreSQL connection") };
+        let sql = "SELECT statement FROM pg_prepared_statements WHERE generic_plans > 0 AND statement LIKE $1";
+        sqlx::query_scalar(sql).bind(like).fetch_all(&mut *c).await.unwrap()
+    }
+
     /// Runs one SQL statement on the app's database, whichever the backend:
     /// for a test that puts the data in a state no route would.
     pub async fn execute(&self, sql: &str) {
