@@ -778,6 +778,21 @@ backend_test!(a_words_count_stops_at_its_cap_from_the_tickets_texts_and_is_exact
             assert_eq!((texts, documents), (true, !passes), "{q}: {statements}");
         }
     }
+    // PostgreSQL: the desk's words alone are counted from the texts' own
+    // documents, one per ticket, without reading the tickets; any other
+    // condition joins them.
+    if app.backend == guichet_testkit::Backend::Postgres {
+        for (q, joined) in [("text ~ \"panne\"", false), ("text ~ \"panne\" AND priority = normal", true)] {
+            let (filter, sort) = app.desk_query(&mut conn, q).await;
+            let counting = guichet_store::tickets::Counting::UpTo(10);
+            let (listed, statements) =
+                statements_of(guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, counting)).await;
+            let total = listed.unwrap().1.unwrap();
+            assert_eq!((total.count, total.more), (10, true), "{q}");
+            let pass = statements.split("sqlx::query").find(|s| s.contains("AS texts")).expect(&statements);
+            assert_eq!(pass.contains("JOIN tickets"), joined, "{q}: {pass}");
+        }
+    }
 });
 
 /// What `run` returns, and the statements it sent as sqlx logs them.

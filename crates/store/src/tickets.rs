@@ -775,6 +775,10 @@ async fn texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<
         return Ok(false);
     };
     let rest = TicketFilter { common_text: Some((needle, CommonText::Joined)), ..filter.clone() };
+    // Each ticket has one text and a ticket's deletion takes its documents
+    // with it: the words alone need not read the tickets (31 → 20 ms for
+    // 10,001 texts of "mot de passe" at 1,000,000 tickets, warm).
+    let joined = !words_alone(filter);
     // The texts' RUM indexes hold one range of numbers each and are used
     // only for a query that repeats a range's predicate; without them, GIN.
     let ranges: Vec<String> = match crate::search::recency::indexes(conn).await? {
@@ -791,12 +795,22 @@ async fn texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<
             ));
             qb.push_bind(query.to_tsquery()).push(")");
         }
-        qb.push(") s JOIN tickets t ON t.id = s.ticket_id");
-        push_conditions(&mut qb, &rest);
+        qb.push(") s");
+        if joined {
+            qb.push(" JOIN tickets t ON t.id = s.ticket_id");
+            push_conditions(&mut qb, &rest);
+        }
         qb.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") AS texts");
         qb.build_query_scalar().persistent(keep).fetch_one(&mut *c).await
     })?;
     Ok(counted > cap)
+}
+
+/// Whether `filter` asks for words and nothing else, over every ticket:
+/// the desk's `text ~ "…"`.
+fn words_alone(filter: &TicketFilter) -> bool {
+    let alone = TicketFilter { query: None, common_text: None, current_user: None, ..filter.clone() };
+    matches!(&filter.query, Some(Condition::Text { negated: false, .. })) && alone.is_everything()
 }
 
 /// SQLite's [`texts_pass`], for the words alone over every ticket (the
@@ -809,11 +823,9 @@ async fn texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<
 /// ticket it needs, so words found in replies alone cost it little (6 ms
 /// for `navigateur`) before the count proper.
 async fn sqlite_texts_pass(conn: &mut Conn, filter: &TicketFilter, cap: i64) -> Result<bool> {
-    let alone = TicketFilter { query: None, common_text: None, current_user: None, ..filter.clone() };
-    let words_alone = matches!(&filter.query, Some(Condition::Text { negated: false, .. })) && alone.is_everything();
     // The count's filter is compiled already when its words are common.
     let plain = TicketFilter { common_text: None, ..filter.clone() };
-    let Some((_, query)) = required_needle(&plain).filter(|_| words_alone) else {
+    let Some((_, query)) = required_needle(&plain).filter(|_| words_alone(filter)) else {
         return Ok(false);
     };
     let Raw::Sqlite(c) = conn.raw() else { return Ok(false) };
