@@ -991,6 +991,11 @@ fn the_demo_on_postgresql_makes_the_rum_indexes_after_its_load_instead_of_throug
     assert!(text(&out.stdout).contains("common word messagerie (largest school)"), "{}", text(&out.stdout));
     let doctor = run(dir.path(), &["--database-url", db.url.as_str(), "doctor"], None);
     assert!(text(&doctor.stdout).contains("search: PostgreSQL, the most recent matches"), "{}", text(&doctor.stdout));
+    // A base of a few hundred tickets fits in PostgreSQL's default page cache.
+    let memory = text(&doctor.stdout).lines().find(|l| l.contains("memory: ")).map(str::to_owned);
+    let memory = memory.expect("a memory line");
+    assert!(memory.starts_with("ok    memory: PostgreSQL's shared_buffers "), "{memory}");
+    assert!(memory.contains(" for a database of "), "{memory}");
 }
 
 #[test]
@@ -1150,6 +1155,7 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
         "ok    database: SQLite, schema version".to_owned(),
         "--    clock: SQLite runs on this machine's clock".to_owned(),
         "ok    search: SQLite FTS5".to_owned(),
+        "--    memory: SQLite's pages are held by the system's file cache".to_owned(),
         "ok    disk: ".to_owned(),
         format!("ok    mailbox {desk}: signed in to "),
         "ok    smtp: 127.0.0.1 answers; nothing was sent".to_owned(),
@@ -1157,7 +1163,7 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
     ] {
         assert!(report.lines().any(|l| l.starts_with(&line)), "{line}\n{report}");
     }
-    assert_eq!(report.lines().count(), 8, "{report}");
+    assert_eq!(report.lines().count(), 9, "{report}");
 
     // The IMAP server stopped, and the service: each named in its own line.
     assert!(stop(child).success());
