@@ -767,12 +767,7 @@ backend_test!(a_words_count_stops_at_its_cap_from_the_tickets_texts_and_is_exact
     // from its documents.
     if app.backend == guichet_testkit::Backend::Sqlite {
         for (q, passes) in [("text ~ \"panne\"", true), ("text ~ \"toner\"", false)] {
-            let (filter, sort) = app.desk_query(&mut conn, q).await;
-            let counting = guichet_store::tickets::Counting::UpTo(10);
-            let (listed, statements) =
-                statements_of(guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, counting)).await;
-            let total = listed.unwrap().1.unwrap();
-            assert_eq!((total.count, total.more), (10, true), "{q}");
+            let statements = counted_past_ten(&app, &mut conn, q).await;
             let texts = statements.contains("WHERE number % 4 = 0");
             let documents = statements.contains("SELECT DISTINCT t.id FROM search_index");
             assert_eq!((texts, documents), (true, !passes), "{q}: {statements}");
@@ -783,17 +778,24 @@ backend_test!(a_words_count_stops_at_its_cap_from_the_tickets_texts_and_is_exact
     // condition joins them.
     if app.backend == guichet_testkit::Backend::Postgres {
         for (q, joined) in [("text ~ \"panne\"", false), ("text ~ \"panne\" AND priority = normal", true)] {
-            let (filter, sort) = app.desk_query(&mut conn, q).await;
-            let counting = guichet_store::tickets::Counting::UpTo(10);
-            let (listed, statements) =
-                statements_of(guichet_store::tickets::list_tickets(&mut conn, &filter, &sort, 25, 0, counting)).await;
-            let total = listed.unwrap().1.unwrap();
-            assert_eq!((total.count, total.more), (10, true), "{q}");
+            let statements = counted_past_ten(&app, &mut conn, q).await;
             let pass = statements.split("sqlx::query").find(|s| s.contains("AS texts")).expect(&statements);
             assert_eq!(pass.contains("JOIN tickets"), joined, "{q}: {pass}");
         }
     }
 });
+
+/// The statements of the desk's first page of `q` counted to 10, once
+/// checked that more than 10 tickets match.
+async fn counted_past_ten(app: &TestApp, conn: &mut guichet_store::db::Conn, q: &str) -> String {
+    let (filter, sort) = app.desk_query(conn, q).await;
+    let counting = guichet_store::tickets::Counting::UpTo(10);
+    let (listed, statements) =
+        statements_of(guichet_store::tickets::list_tickets(conn, &filter, &sort, 25, 0, counting)).await;
+    let total = listed.unwrap().1.unwrap();
+    assert_eq!((total.count, total.more), (10, true), "{q}");
+    statements
+}
 
 /// What `run` returns, and the statements it sent as sqlx logs them.
 /// sqlx runs SQLite's statements on a thread of its own, so the log is the
