@@ -1588,8 +1588,11 @@ async fn page(
     bound: Option<Bound<'_>>,
 ) -> Result<Vec<TicketRow>> {
     // Planned for its values on PostgreSQL, as each statement of a list
-    // (see [`Conn::may_keep_prepared`]).
-    let keep = conn.may_keep_prepared();
+    // (see [`Conn::may_keep_prepared`]), but for tickets named by number:
+    // the primary key is their plan whatever the numbers, and planning a
+    // ticket's read each time took 3.3 ms at 1,000,000 tickets (30 indexes
+    // weighed) for 0.3 of execution, nine times per ticket page.
+    let keep = conn.may_keep_prepared() || filter.ids.is_some();
     Ok(on_conn!(conn, |c| {
         let mut qb = QueryBuilder::new(SELECT);
         push_page(&mut qb, filter, sort, limit, offset, bound);
