@@ -4,9 +4,9 @@
 use crate::auth::Principal;
 use crate::{App, AppError};
 use guichet_domain::history::FieldChange;
-use guichet_domain::ids::{AttachmentId, CommentId};
+use guichet_domain::ids::{AttachmentId, CommentId, TicketId};
 use guichet_store::attachments::{Attachment, NewAttachment};
-use guichet_store::StoreError;
+use guichet_store::{Conn, StoreError};
 use sha2::{Digest, Sha256};
 
 /// Types a browser may show inline: raster images only, never SVG or HTML,
@@ -132,7 +132,16 @@ impl App {
     pub async fn list_attachments(&self, p: &Principal, key: &str) -> Result<Vec<Attachment>, AppError> {
         let mut conn = self.db.conn().await?;
         let ticket = self.visible_ticket(&mut conn, p, key).await?.ticket;
-        Ok(guichet_store::attachments::list_attachments(&mut conn, ticket.id, p.actor.can_see_internal()).await?)
+        Self::attachments_of(&mut conn, p, ticket.id).await
+    }
+
+    /// [`App::list_attachments`] for a ticket already checked visible.
+    pub(crate) async fn attachments_of(
+        conn: &mut Conn,
+        p: &Principal,
+        ticket: TicketId,
+    ) -> Result<Vec<Attachment>, AppError> {
+        Ok(guichet_store::attachments::list_attachments(conn, ticket, p.actor.can_see_internal()).await?)
     }
 }
 

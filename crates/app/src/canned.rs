@@ -256,14 +256,17 @@ impl App {
         Ok(Expansion { body: canned::expand(&canned.body, &values), canned })
     }
 
-    /// Every response the caller may use, filled for one ticket: the
-    /// composer offers them without a round trip per response.
-    pub async fn canned_for_ticket(&self, p: &Principal, key: &str) -> Result<Vec<Expansion>, AppError> {
+    /// Every response the caller may use, filled for one ticket already
+    /// checked visible: the composer offers them without a round trip per response.
+    pub(crate) async fn canned_of(
+        &self,
+        conn: &mut Conn,
+        p: &Principal,
+        record: &TicketRecord,
+    ) -> Result<Vec<Expansion>, AppError> {
         let level = Self::canned_level(p)?;
-        let mut conn = self.db.conn().await?;
-        let record = self.visible_ticket(&mut conn, p, key).await?;
-        let values = self.canned_values(&mut conn, p, &record).await?;
-        let list = guichet_store::canned::list_canned(&mut conn, p.user.id, level).await?;
+        let values = self.canned_values(conn, p, record).await?;
+        let list = guichet_store::canned::list_canned(conn, p.user.id, level).await?;
         Ok(list.into_iter().map(|canned| Expansion { body: canned::expand(&canned.body, &values), canned }).collect())
     }
 

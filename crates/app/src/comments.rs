@@ -5,7 +5,7 @@ use crate::notify::{Notice, Recipient};
 use crate::{App, AppError};
 use guichet_domain::comment::{validate_body, Comment};
 use guichet_domain::history::FieldChange;
-use guichet_domain::ids::CommentId;
+use guichet_domain::ids::{CommentId, TicketId};
 use guichet_domain::ticket::Channel;
 use guichet_domain::ticket::Ticket;
 use guichet_domain::workflow::StatusCategory;
@@ -114,6 +114,15 @@ impl App {
     pub async fn list_comments(&self, p: &Principal, key: &str) -> Result<Vec<Comment>, AppError> {
         let mut conn = self.db.conn().await?;
         let record = self.visible_ticket(&mut conn, p, key).await?;
-        Ok(guichet_store::comments::list_comments(&mut conn, record.ticket.id, p.actor.can_see_internal()).await?)
+        Self::comments_of(&mut conn, p, record.ticket.id).await
+    }
+
+    /// [`App::list_comments`] for a ticket already checked visible.
+    pub(crate) async fn comments_of(
+        conn: &mut Conn,
+        p: &Principal,
+        ticket: TicketId,
+    ) -> Result<Vec<Comment>, AppError> {
+        Ok(guichet_store::comments::list_comments(conn, ticket, p.actor.can_see_internal()).await?)
     }
 }

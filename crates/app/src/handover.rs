@@ -7,6 +7,7 @@ use crate::tickets::TicketDetails;
 use crate::{App, AppError};
 use guichet_domain::actor::TicketScope;
 use guichet_domain::history::FieldChange;
+use guichet_domain::ids::TicketId;
 use guichet_domain::incident::{Handover, LinkKind};
 use guichet_domain::ticket::{Channel, Resolution, Ticket, Tier, UserRef};
 use guichet_domain::user::Role;
@@ -139,7 +140,17 @@ impl App {
     pub async fn links(&self, p: &Principal, key: &str) -> Result<Vec<LinkView>, AppError> {
         let mut conn = self.db.conn().await?;
         let record = self.visible_ticket(&mut conn, p, key).await?;
-        let links = guichet_store::incidents::list_links(&mut conn, record.ticket.id).await?;
+        self.links_of(&mut conn, p, record.ticket.id).await
+    }
+
+    /// [`App::links`] for a ticket already checked visible.
+    pub(crate) async fn links_of(
+        &self,
+        conn: &mut guichet_store::Conn,
+        p: &Principal,
+        ticket: TicketId,
+    ) -> Result<Vec<LinkView>, AppError> {
+        let links = guichet_store::incidents::list_links(conn, ticket).await?;
         Ok(links
             .into_iter()
             .filter(|l| p.actor.can_see_establishment(l.other_establishment))
@@ -263,28 +274,22 @@ impl App {
 }
 
 impl App {
-    /// The end user behind a HELP request, for those who may see the ticket.
-    pub async fn contact(
+    /// Who looked at a HELP sender's address: once per reader, ticket and
+    /// day in the privacy audit log. A write, so the caller gives its
+    /// reading connection back first.
+    pub(crate) async fn contact_seen(
         &self,
         p: &Principal,
-        key: &str,
-    ) -> Result<Option<guichet_store::incidents::Contact>, AppError> {
-        let mut conn = self.db.conn().await?;
-        let record = self.visible_ticket(&mut conn, p, key).await?;
-        let contact = guichet_store::incidents::find_contact(&mut conn, record.ticket.id).await?;
-        drop(conn);
+        ticket: TicketId,
+        contact: Option<&guichet_store::incidents::Contact>,
+    ) -> Result<(), AppError> {
         // The operator (command line, id 0) is no account to record.
-        if p.user.id.0 > 0 && contact.as_ref().is_some_and(|c| c.email.is_some()) {
-            self.record_contact_viewed(p, &self.key(record.ticket.id)).await?;
+        if p.user.id.0 <= 0 || contact.is_none_or(|c| c.email.is_none()) {
+            return Ok(());
         }
-        Ok(contact)
-    }
-
-    /// Who looked at a HELP sender's details: once per reader, ticket and day
-    /// in the privacy audit log.
-    async fn record_contact_viewed(&self, p: &Principal, key: &str) -> Result<(), AppError> {
         use guichet_store::privacy::{audited_since, insert_audit};
         const ACTION: &str = "help_contact_viewed";
+        let key = self.key(ticket);
         let now = self.now();
         let subject = format!("ticket:{key}");
         let mut tx = self.db.begin().await?;

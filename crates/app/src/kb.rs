@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use guichet_domain::actor::TicketScope;
 use guichet_domain::kb::{ArticleText, Audience};
 use guichet_domain::search::SearchQuery;
+use guichet_domain::ticket::Ticket;
 use guichet_store::kb::{Article, ArticleFields, Readable, Version};
 use guichet_store::{Conn, StoreError};
 
@@ -175,13 +176,11 @@ impl App {
         Ok(guichet_store::kb::search_articles(&mut conn, &query, &r, SUGGESTIONS).await?)
     }
 
-    /// Articles for the desk answering a ticket: like its title and description.
-    pub async fn articles_for_ticket(&self, p: &Principal, key: &str) -> Result<Vec<Article>, AppError> {
+    /// Articles for the desk answering a ticket already checked visible:
+    /// like its title and description.
+    pub(crate) async fn articles_like(&self, p: &Principal, ticket: &Ticket) -> Result<Vec<Article>, AppError> {
         Self::writer(p)?;
-        let mut conn = self.db.conn().await?;
-        let record = self.visible_ticket(&mut conn, p, key).await?;
-        drop(conn);
-        let text = format!("{} {} ", record.ticket.title, record.ticket.description);
+        let text = format!("{} {} ", ticket.title, ticket.description);
         self.suggest_articles(Some(p), &text).await
     }
 

@@ -29,6 +29,7 @@ pub mod satisfaction;
 pub mod search;
 pub mod sla;
 pub mod tasks;
+pub mod ticket_view;
 pub mod tickets;
 pub mod webhooks;
 

@@ -7,7 +7,7 @@ use crate::notify::{Notice, Recipient};
 use crate::reports::Scope;
 use crate::{App, AppError};
 use chrono::{DateTime, Duration, Utc};
-use guichet_domain::ids::UserId;
+use guichet_domain::ids::{TicketId, UserId};
 use guichet_domain::ticket::Ticket;
 use guichet_domain::user::Role;
 use guichet_store::satisfaction::{Grouping, Survey, Tally};
@@ -231,7 +231,16 @@ impl App {
     pub async fn ticket_survey(&self, p: &Principal, key: &str) -> Result<Option<Survey>, AppError> {
         let mut conn = self.db.conn().await?;
         let record = self.visible_ticket(&mut conn, p, key).await?;
-        let survey = guichet_store::satisfaction::find_for_ticket(&mut conn, record.ticket.id).await?;
+        Self::survey_of(&mut conn, p, record.ticket.id).await
+    }
+
+    /// [`App::ticket_survey`] for a ticket already checked visible.
+    pub(crate) async fn survey_of(
+        conn: &mut guichet_store::Conn,
+        p: &Principal,
+        ticket: TicketId,
+    ) -> Result<Option<Survey>, AppError> {
+        let survey = guichet_store::satisfaction::find_for_ticket(conn, ticket).await?;
         Ok(survey.filter(|s| p.actor.role.is_staff() || s.requester == p.user.id))
     }
 

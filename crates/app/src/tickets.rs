@@ -721,8 +721,17 @@ impl App {
     pub async fn ticket_history(&self, p: &Principal, key: &str) -> Result<Vec<HistoryEntry>, AppError> {
         let mut conn = self.db.conn().await?;
         let record = self.visible_ticket(&mut conn, p, key).await?;
-        let entries =
-            guichet_store::events::list_events(&mut conn, record.ticket.id, p.actor.can_see_internal()).await?;
+        self.history_of(&mut conn, p, record.ticket.id).await
+    }
+
+    /// [`App::ticket_history`] for a ticket already checked visible.
+    pub(crate) async fn history_of(
+        &self,
+        conn: &mut Conn,
+        p: &Principal,
+        ticket: TicketId,
+    ) -> Result<Vec<HistoryEntry>, AppError> {
+        let entries = guichet_store::events::list_events(conn, ticket, p.actor.can_see_internal()).await?;
         if p.actor.can_see_internal() {
             return Ok(entries);
         }
@@ -736,7 +745,7 @@ impl App {
                 .and_then(|v| v.split_whitespace().last())
                 .and_then(|k| guichet_domain::ticket::parse_key(&self.settings.key_prefix, k));
             let visible = match named {
-                Some(id) => guichet_store::tickets::find_ticket(&mut conn, id, &scope).await.is_ok(),
+                Some(id) => guichet_store::tickets::find_ticket(conn, id, &scope).await.is_ok(),
                 None => true,
             };
             if visible {

@@ -1107,7 +1107,7 @@ async fn postgresql_keeps_the_read_of_a_ticket_by_its_number_prepared() {
     let school = app.establishment_id(&f.uai_a).await;
     let school = guichet_domain::actor::TicketScope::Establishments(vec![guichet_domain::ids::EstablishmentId(school)]);
     let mut conn = app.app.db.conn().await.unwrap();
-    let before = reads_prepared(&mut conn).await;
+    let before = guichet_testkit::TestApp::ticket_reads_prepared(&mut conn).await;
     for scope in [guichet_domain::actor::TicketScope::All, school] {
         for key in &keys {
             let id = guichet_domain::ids::TicketId(key.rsplit('-').next().unwrap().parse().unwrap());
@@ -1115,14 +1115,9 @@ async fn postgresql_keeps_the_read_of_a_ticket_by_its_number_prepared() {
             assert_eq!(ticket.ticket.id, id);
         }
     }
-    assert_eq!(reads_prepared(&mut conn).await - before, 6, "the reads by number, kept prepared");
-}
-
-/// How many times the connection's prepared reads of tickets by number ran.
-async fn reads_prepared(conn: &mut guichet_store::db::Conn) -> i64 {
-    let guichet_store::db::Raw::Postgres(c) = conn.raw() else { panic!("a PostgreSQL connection") };
-    let sql = "SELECT COALESCE(SUM(custom_plans + generic_plans), 0)::BIGINT FROM pg_prepared_statements \
-               WHERE statement LIKE '%FROM tickets t WHERE 1 = 1%t.id IN ($_)%' \
-               AND statement NOT LIKE '%pg_prepared_statements%'";
-    sqlx::query_scalar(sql).fetch_one(&mut *c).await.unwrap()
+    assert_eq!(
+        guichet_testkit::TestApp::ticket_reads_prepared(&mut conn).await - before,
+        6,
+        "the reads by number, kept prepared"
+    );
 }

@@ -149,7 +149,7 @@ per_backend_test!(each_retention_rule_forgets_its_kind_at_its_age_and_reports_co
     assert!(counts.get(&DataKind::RawMail).is_some_and(|n| *n >= 2), "{counts:?}");
     assert!(counts.get(&DataKind::SentMail).is_some_and(|n| *n > 0), "{counts:?}");
     assert!(!counts.contains_key(&DataKind::Attachments) && !counts.contains_key(&DataKind::Requesters), "{counts:?}");
-    let contact = app.app.contact(&op, &help_key).await.unwrap().unwrap();
+    let contact = app.app.ticket_view(&op, &help_key).await.unwrap().contact.unwrap();
     assert_eq!(
         (contact.name.as_str(), contact.email, contact.profile.as_str()),
         (format!("Personne anonymisée #{}", help_id.0).as_str(), None, "")
@@ -543,3 +543,43 @@ per_backend_test!(an_address_with_an_accented_capital_is_found_in_any_case, |bac
 async fn an_address_with_an_accented_capital_is_found_in_any_case_on_postgresql_in_the_c_locale() {
     traces_of_an_address_with_an_accented_capital_are_found_in_lower_case(TestApp::on_postgres_in("C").await).await;
 }
+
+backend_test!(a_help_senders_address_seen_on_the_ticket_page_is_audited_once_a_day_per_reader, |app| async move {
+    let f = app.fixture().await;
+    let request = HelpRequest {
+        uai: f.uai_a.clone(),
+        profile: "teacher".into(),
+        name: "Paul Lefort".into(),
+        email: "paul.lefort@lycee-a.test".into(),
+        message: "Je n'ai plus accès à l'ENT".into(),
+        client: "10.0.0.3".into(),
+        ..HelpRequest::default()
+    };
+    let guichet_app::help::HelpOutcome::Filed(id) = app.app.submit_help(request).await.unwrap() else {
+        panic!("not filed")
+    };
+    let key = format!("SUP-{}", id.0);
+    let op = app.app.operator();
+    let seen = || async {
+        let audit = app.app.privacy_audit(&op, None, 100).await.unwrap();
+        audit.iter().filter(|e| e.action == "help_contact_viewed").count()
+    };
+    assert_eq!(seen().await, 0);
+    let desk = app.sign_in("claire@desk.test", "correct horse battery").await;
+    for _ in 0..2 {
+        let page = app.page(&desk.cookie, &format!("/tickets/{key}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&page.bytes).contains("paul.lefort@lycee-a.test"));
+    }
+    assert_eq!(seen().await, 1, "once for the reader that day");
+    app.clock.advance(Duration::hours(25));
+    let desk = app.sign_in("claire@desk.test", "correct horse battery").await;
+    assert_eq!(app.page(&desk.cookie, &format!("/tickets/{key}")).await.status, StatusCode::OK);
+    assert_eq!(seen().await, 2, "again a day later");
+    // Another school's administrator reads neither the ticket nor the address.
+    let other = app.sign_in("admin.b@lycee-b.test", "correct horse battery").await;
+    let page = app.page(&other.cookie, &format!("/tickets/{key}")).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!String::from_utf8_lossy(&page.bytes).contains("lefort"));
+    assert_eq!(seen().await, 2);
+});

@@ -227,7 +227,13 @@ impl TestApp {
     /// A second node on the same database: its own pool, caches and node
     /// name, the same settings otherwise and the same clock.
     pub async fn another_node(&self, name: &str) -> TestApp {
-        let db = Db::connect(&self.db.url, false).await.unwrap();
+        self.another_node_with(name, &guichet_store::db::DbOptions::default()).await
+    }
+
+    /// [`TestApp::another_node`] with its own database options (a pool of
+    /// one connection shows what one request reads).
+    pub async fn another_node_with(&self, name: &str, options: &guichet_store::db::DbOptions) -> TestApp {
+        let db = Db::connect_with(&self.db.url, options).await.unwrap();
         let settings = Settings { node: name.to_owned(), ..(*self.app.settings).clone() };
         let app = App::new(db, settings, self.clock.clone()).await.unwrap();
         let router = guichet_web::router(app.clone(), guichet_web::WebConfig::default());
@@ -292,6 +298,16 @@ impl TestApp {
         let guichet_store::db::Raw::Postgres(c) = conn.raw() else { panic!("a PostgreSQL connection") };
         let sql = "SELECT statement FROM pg_prepared_statements WHERE generic_plans > 0 AND statement LIKE $1";
         sqlx::query_scalar(sql).bind(like).fetch_all(&mut *c).await.unwrap()
+    }
+
+    /// How many times this connection ran its prepared reads of tickets by
+    /// number (the access check of every ticket route).
+    pub async fn ticket_reads_prepared(conn: &mut guichet_store::db::Conn) -> i64 {
+        let guichet_store::db::Raw::Postgres(c) = conn.raw() else { panic!("a PostgreSQL connection") };
+        let sql = "SELECT COALESCE(SUM(custom_plans + generic_plans), 0)::BIGINT FROM pg_prepared_statements \
+                   WHERE statement LIKE '%FROM tickets t WHERE 1 = 1%t.id IN ($_)%' \
+                   AND statement NOT LIKE '%pg_prepared_statements%'";
+        sqlx::query_scalar(sql).fetch_one(&mut *c).await.unwrap()
     }
 
     /// Runs one SQL statement on the app's database, whichever the backend:

@@ -486,26 +486,21 @@ pub async fn page(
     let app = &state.app;
     let p = viewer.principal();
     let err = |e| PageError::app(e, lang);
-    let details = app.get_ticket(p, &key).await.map_err(err)?;
+    let view = app.ticket_view(p, &key).await.map_err(err)?;
     let chosen: Option<i64> = q.canned.as_deref().and_then(|c| c.trim().parse().ok());
     let categories = app.categories().await.map_err(err)?;
-    let canned: Vec<CannedOption> = if viewer.is_staff() {
-        app.canned_for_ticket(p, &key)
-            .await
-            .map_err(err)?
-            .into_iter()
-            .map(|e| CannedOption {
-                id: e.canned.id,
-                sets: macro_label(app, &e.canned, &categories, lang),
-                selected: chosen == Some(e.canned.id),
-                name: e.canned.name,
-                body: e.body,
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let survey = app.ticket_survey(p, &key).await.map_err(err)?;
+    let canned: Vec<CannedOption> = view
+        .canned
+        .into_iter()
+        .map(|e| CannedOption {
+            id: e.canned.id,
+            sets: macro_label(app, &e.canned, &categories, lang),
+            selected: chosen == Some(e.canned.id),
+            name: e.canned.name,
+            body: e.body,
+        })
+        .collect();
+    let survey = view.survey;
     let now = app.now();
     let survey_open =
         survey.as_ref().is_some_and(|s| s.answered_at.is_none() && s.expires_at > now && s.requester == p.user.id);
@@ -517,20 +512,13 @@ pub async fn page(
         },
         None => String::new(),
     };
-    let kb_articles = if viewer.is_staff() {
-        app.articles_for_ticket(p, &key).await.map_err(err)?.iter().map(|a| super::kb::row(a, lang)).collect()
-    } else {
-        Vec::new()
-    };
+    let kb_articles: Vec<_> = view.articles.iter().map(|a| super::kb::row(a, lang)).collect();
     let composer = canned.iter().find(|c| c.selected);
     let (composer_body, composer_canned, composer_sets) = match composer {
         Some(c) => (c.body.clone(), c.id.to_string(), c.sets.clone()),
         None => (String::new(), String::new(), String::new()),
     };
-    let comments = app.list_comments(p, &key).await.map_err(err)?;
-    let history = app.ticket_history(p, &key).await.map_err(err)?;
-    let attachments = app.list_attachments(p, &key).await.map_err(err)?;
-    let redactions = app.redactions(p, &key).await.map_err(err)?;
+    let (comments, history, attachments, redactions) = (view.comments, view.history, view.attachments, view.redactions);
     let masked_note = |r: &guichet_store::privacy::Redaction| {
         format!(
             "{} {} · {} · {} : {}",
@@ -545,13 +533,13 @@ pub async fn page(
         |id: i64| redactions.iter().rev().find(|r| r.target == "comment" && r.target_id == Some(id)).map(masked_note);
     let description_masked = redactions.iter().rev().find(|r| r.target == "description").map(masked_note);
     let files_masked: Vec<String> = redactions.iter().filter(|r| r.target == "attachment").map(masked_note).collect();
+    let details = view.details;
     let record = details.record;
     let tk = record.ticket;
     let workflows = app.workflows();
     let workflow = workflows.get(tk.ticket_type).map_err(|e| err(e.into()))?;
     let staff = viewer.is_staff();
-    let links = app.links(p, &key).await.map_err(err)?;
-    let contact = app.contact(p, &key).await.map_err(err)?;
+    let (links, contact) = (view.links, view.contact);
     let incident = match record.incident {
         Some(id) => app.incident(p, id).await.ok().map(|v| (id, v.incident.title)),
         None => None,
