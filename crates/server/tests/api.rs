@@ -1121,3 +1121,46 @@ async fn postgresql_keeps_the_read_of_a_ticket_by_its_number_prepared() {
         "the reads by number, kept prepared"
     );
 }
+
+/// A user comes with their phones and establishments in one statement:
+/// every authenticated request reads its user, and a list of users read
+/// two more statements per user.
+#[tokio::test]
+async fn postgresql_reads_a_user_with_their_phones_and_establishments_in_one_statement() {
+    let app = TestApp::new(guichet_testkit::Backend::Postgres).await;
+    let f = app.fixture().await;
+    let op = app.app.operator();
+    let school = app.establishment_id(&f.uai_a).await;
+    let new = guichet_domain::user::NewUser::parse(
+        "deux.lycees@ac-test.test",
+        "Proviseure de deux lycées",
+        guichet_domain::user::Role::Requester,
+        None,
+        &["06 12 34 56 78".into(), "+33 1 44 55 66 77".into()],
+        &[f.uai_b.clone(), f.uai_a.clone()],
+    )
+    .unwrap();
+    let id = app.app.create_user(&op, new, None).await.unwrap().id;
+    let school_b = app.establishment_id(&f.uai_b).await;
+    let mut conn = app.app.db.conn().await.unwrap();
+    let user = guichet_store::users::find_user(&mut conn, id).await.unwrap();
+    assert_eq!(user.phones, ["0144556677", "0612345678"]);
+    let mut both = vec![school, school_b];
+    both.sort();
+    assert_eq!(user.establishments.iter().map(|e| e.0).collect::<Vec<_>>(), both);
+    let filter = guichet_store::users::UserFilter::default();
+    let (users, total) = guichet_store::users::list_users(&mut conn, &filter, 50, 0).await.unwrap();
+    assert_eq!(users.len() as i64, total);
+    let agent = users.iter().find(|u| u.email.as_str() == "claire@desk.test").unwrap();
+    assert!(agent.establishments.is_empty());
+    let requester = users.iter().find(|u| u.email.as_str() == "admin.a@lycee-a.test").unwrap();
+    assert_eq!(requester.establishments.iter().map(|e| e.0).collect::<Vec<_>>(), [school]);
+    assert_eq!(users.iter().find(|u| u.id == id).unwrap(), &user);
+    let guichet_store::db::Raw::Postgres(c) = conn.raw() else { panic!("a PostgreSQL connection") };
+    let sql = "SELECT statement FROM pg_prepared_statements \
+               WHERE (statement LIKE '%FROM user_phones WHERE user_id = $1%' \
+               OR statement LIKE '%FROM user_establishments WHERE user_id = $1%') \
+               AND statement NOT LIKE '%pg_prepared_statements%'";
+    let apart: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *c).await.unwrap();
+    assert!(apart.is_empty(), "phones or establishments read apart: {apart:#?}");
+}

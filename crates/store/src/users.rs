@@ -14,9 +14,30 @@ struct UserRow {
     role: String,
     language: String,
     disabled: bool,
+    /// The phone numbers, in order, separated by commas (a number has none).
+    phones: Option<String>,
+    /// The establishments' numbers, in order, separated by commas.
+    establishments: Option<String>,
 }
 
-const SELECT: &str = "SELECT id, email, name, role, language, disabled FROM users";
+/// A user with their phones and establishments in one statement: every
+/// authenticated request reads its user, and a list reads many.
+fn select(conn: &Conn) -> &'static str {
+    match conn.backend() {
+        crate::Backend::Sqlite => {
+            "SELECT id, email, name, role, language, disabled, \
+             (SELECT group_concat(phone, ',' ORDER BY phone) FROM user_phones p WHERE p.user_id = users.id) AS phones, \
+             (SELECT group_concat(establishment_id, ',' ORDER BY establishment_id) FROM user_establishments x \
+              WHERE x.user_id = users.id) AS establishments FROM users"
+        }
+        crate::Backend::Postgres => {
+            "SELECT id, email, name, role, language, disabled, \
+             (SELECT string_agg(phone, ',' ORDER BY phone) FROM user_phones p WHERE p.user_id = users.id) AS phones, \
+             (SELECT string_agg(establishment_id::TEXT, ',' ORDER BY establishment_id) FROM user_establishments x \
+              WHERE x.user_id = users.id) AS establishments FROM users"
+        }
+    }
+}
 
 /// Inserts a user with phones and establishments (given as ids).
 /// Creates a user without establishments, phones nor password unless one
@@ -86,28 +107,28 @@ pub async fn insert_user(
     })
 }
 
-async fn complete(conn: &mut Conn, rows: Vec<UserRow>) -> Result<Vec<User>> {
+fn complete(rows: Vec<UserRow>) -> Result<Vec<User>> {
+    let split = |list: &Option<String>| -> Vec<String> {
+        list.as_deref().unwrap_or_default().split(',').filter(|v| !v.is_empty()).map(str::to_owned).collect()
+    };
     let mut users = Vec::with_capacity(rows.len());
     for row in rows {
-        let phones: Vec<String> =
-            on_conn!(conn, |c| sqlx::query_scalar("SELECT phone FROM user_phones WHERE user_id = $1 ORDER BY phone")
-                .bind(row.id)
-                .fetch_all(&mut *c)
-                .await)?;
-        let establishments: Vec<i64> = on_conn!(conn, |c| sqlx::query_scalar(
-            "SELECT establishment_id FROM user_establishments WHERE user_id = $1 ORDER BY establishment_id"
-        )
-        .bind(row.id)
-        .fetch_all(&mut *c)
-        .await)?;
+        let establishments = split(&row.establishments)
+            .iter()
+            .map(|id| {
+                id.parse::<i64>().map(EstablishmentId).map_err(|e| {
+                    crate::StoreError::Internal(sqlx::Error::Decode(format!("establishment `{id}`: {e}").into()))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         users.push(User {
             id: UserId(row.id),
             email: decode(&row.email, EmailAddress::parse)?,
+            phones: split(&row.phones),
             name: row.name,
             role: decode(&row.role, Role::parse)?,
             language: decode(&row.language, Language::parse)?,
-            phones,
-            establishments: establishments.into_iter().map(EstablishmentId).collect(),
+            establishments,
             disabled: row.disabled,
         });
     }
@@ -115,19 +136,16 @@ async fn complete(conn: &mut Conn, rows: Vec<UserRow>) -> Result<Vec<User>> {
 }
 
 pub async fn find_user(conn: &mut Conn, id: UserId) -> Result<User> {
-    let sql = format!("{SELECT} WHERE id = $1");
+    let sql = format!("{} WHERE id = $1", select(conn));
     let row: UserRow = on_conn!(conn, |c| sqlx::query_as(&sql).bind(id.0).fetch_one(&mut *c).await)?;
-    complete(conn, vec![row]).await?.pop().ok_or(crate::StoreError::NotFound)
+    complete(vec![row])?.pop().ok_or(crate::StoreError::NotFound)
 }
 
 pub async fn find_user_by_email(conn: &mut Conn, email: &EmailAddress) -> Result<Option<User>> {
-    let sql = format!("{SELECT} WHERE email = $1");
+    let sql = format!("{} WHERE email = $1", select(conn));
     let row: Option<UserRow> =
         on_conn!(conn, |c| sqlx::query_as(&sql).bind(email.as_str()).fetch_optional(&mut *c).await)?;
-    match row {
-        Some(row) => Ok(complete(conn, vec![row]).await?.pop()),
-        None => Ok(None),
-    }
+    Ok(complete(row.into_iter().collect())?.pop())
 }
 
 /// The password hash of an enabled user, for sign-in.
@@ -209,8 +227,9 @@ where
 }
 
 pub async fn list_users(conn: &mut Conn, filter: &UserFilter, limit: i64, offset: i64) -> Result<(Vec<User>, i64)> {
+    let select = select(conn);
     let rows: Vec<UserRow> = on_conn!(conn, |c| {
-        let mut qb = QueryBuilder::new(SELECT);
+        let mut qb = QueryBuilder::new(select);
         push_user_filter(&mut qb, filter);
         qb.push(" ORDER BY name, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
         qb.build_query_as().fetch_all(&mut *c).await
@@ -220,7 +239,7 @@ pub async fn list_users(conn: &mut Conn, filter: &UserFilter, limit: i64, offset
         push_user_filter(&mut qb, filter);
         qb.build_query_scalar().fetch_one(&mut *c).await
     })?;
-    Ok((complete(conn, rows).await?, total))
+    Ok((complete(rows)?, total))
 }
 
 pub async fn update_user_language(conn: &mut Conn, id: UserId, language: Language) -> Result<()> {
