@@ -364,6 +364,9 @@ pub async fn http(config: &Config, requests: usize, settle: Duration) -> anyhow:
         ms(percentile(&storm.reads, 99.0)),
         percentile(&storm.reads, 50.0).as_secs_f64() / quiet.as_secs_f64().max(1e-6)
     );
+    if let Some(note) = storm.note() {
+        println!("    {note}");
+    }
     println!(
         "  server memory: {} MB idle at start, {} MB peak ({} MB before the sign-in storm), \
          {} MB idle {} s after the list load",
@@ -382,6 +385,18 @@ struct Storm {
     throttled: usize,
     busy: usize,
     reads: Vec<Duration>,
+}
+
+impl Storm {
+    /// Why no password was checked, when the bench runs again within the
+    /// sign-in limit's window: the limit counts attempts per client address,
+    /// and the earlier run's attempts came from the same one.
+    fn note(&self) -> Option<&'static str> {
+        (self.attempts > 0 && self.checked == 0 && self.throttled == self.attempts).then_some(
+            "every attempt was refused before its check: this address is still over its sign-in limit from an \
+             earlier run (see [sign_in] in the configuration); the reads' figures still hold",
+        )
+    }
 }
 
 /// 64 wrong passwords at once, each for another (unknown) account, as a
@@ -461,4 +476,20 @@ fn sign_in_storm(base: &str, token: &str, prefix: &str, numbers: &[u64]) -> anyh
         reader.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.map_err(|e| anyhow::anyhow!(e))?;
     let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
     Ok(Storm { attempts: ATTEMPTS, checked: count(401), throttled: count(429), busy: count(503), reads })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Storm;
+
+    fn storm(checked: usize, throttled: usize) -> Storm {
+        Storm { attempts: 64, checked, throttled, busy: 64 - checked - throttled, reads: Vec::new() }
+    }
+
+    #[test]
+    fn a_storm_refused_whole_by_an_earlier_runs_limit_says_so() {
+        assert!(storm(0, 64).note().is_some_and(|n| n.contains("earlier run")));
+        assert_eq!(storm(50, 14).note(), None);
+        assert_eq!(storm(0, 60).note(), None, "some busy: not only the limit");
+    }
 }
