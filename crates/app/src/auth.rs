@@ -105,19 +105,19 @@ impl App {
         }
         let now = self.now();
         let mut conn = self.db.conn().await?;
-        let record = guichet_store::tokens::find_live_token(&mut conn, &hash_token(token), now)
+        let token_hash = hash_token(token);
+        let live = guichet_store::tokens::find_live_token(&mut conn, &token_hash, now)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let user = guichet_store::users::find_user(&mut conn, record.user).await?;
         drop(conn);
         // The date of last use is kept to the hour: a write per request would
         // make every API read a write.
-        if record.last_used_at.is_none_or(|t| now - t > chrono::Duration::hours(1)) {
+        if live.last_used_at.is_none_or(|t| now - t > chrono::Duration::hours(1)) {
             let mut tx = self.db.begin().await?;
-            guichet_store::tokens::touch_token(&mut tx, record.id, now).await?;
+            guichet_store::tokens::touch_token(&mut tx, &token_hash, now).await?;
             tx.commit().await?;
         }
-        Ok(Principal::from_user(user))
+        Ok(Principal::from_user(live.owner))
     }
 
     /// Signs in with e-mail and password. Every failure looks the same and
@@ -469,10 +469,10 @@ impl App {
         let id_hash = hash_token(secret);
         let mut conn = self.db.conn().await?;
         let idle_since = now - self.settings.sign_in.session_idle;
-        let Some(session) = guichet_store::sessions::find_session(&mut conn, &id_hash, now, idle_since).await? else {
+        let Some((session, user)) = guichet_store::sessions::find_session(&mut conn, &id_hash, now, idle_since).await?
+        else {
             return Ok(None);
         };
-        let user = guichet_store::users::find_user(&mut conn, session.user).await?;
         drop(conn);
         // Use is recorded every few minutes, not at every page.
         if now - session.last_seen_at > chrono::Duration::minutes(5) {

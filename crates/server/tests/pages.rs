@@ -402,6 +402,37 @@ backend_test!(an_administrators_changes_to_an_account_are_in_its_history_and_onl
     assert_eq!(app.page(&agent.cookie, &format!("/admin/users/{id}/tokens")).await.status, StatusCode::FORBIDDEN);
 });
 
+/// Every API request and every page reads its credential (token, session)
+/// with its owner in one statement: reading the owner again by number was
+/// one more round trip to the database per request.
+#[tokio::test]
+async fn a_request_reads_its_credential_and_its_owner_in_one_statement() {
+    use guichet_testkit::TestApp;
+    let app = TestApp::new(guichet_testkit::Backend::Postgres).await;
+    let f = app.fixture().await;
+    let one = guichet_store::db::DbOptions { pool_size: 1, ..Default::default() };
+    let node = app.another_node_with("one-connection", &one).await;
+    let s = node.sign_in("admin.a@lycee-a.test", PASSWORD).await;
+    let (owner_by_number, with_owner) =
+        ("%FROM users WHERE id = $1%", "%FROM users WHERE users.id = (SELECT user_id FROM %");
+    let runs = || async {
+        let mut conn = node.app.db.conn().await.unwrap();
+        (TestApp::prepared_runs(&mut conn, owner_by_number).await, TestApp::prepared_runs(&mut conn, with_owner).await)
+    };
+    let before = runs().await;
+    for _ in 0..3 {
+        let me = node.get("/api/v1/me", &f.requester_a).await;
+        assert_eq!(me.status, StatusCode::OK);
+        assert_eq!(me.json()["email"], "admin.a@lycee-a.test");
+        let page = node.page(&s.cookie, "/account").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&page.bytes).contains("admin.a@lycee-a.test"));
+    }
+    let after = runs().await;
+    assert_eq!(after.0 - before.0, 0, "the owner read again by number");
+    assert_eq!(after.1 - before.1, 6, "three tokens and three sessions read with their owner");
+}
+
 /// The ticket page checks once that its reader may see the ticket, then
 /// reads each of its parts (replies, history, files, links…) on the same
 /// connection: it read the ticket once per part, nine times, 0.3 ms each at

@@ -4,6 +4,7 @@
 use crate::db::{from_micros, to_micros, Conn, Result};
 use chrono::{DateTime, Utc};
 use guichet_domain::ids::UserId;
+use guichet_domain::user::User;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -34,27 +35,51 @@ pub async fn insert_session(
     Ok(())
 }
 
-/// The query behind every page: the session (`$1` its hash) of an enabled
-/// user, not expired (`$2` now) and used since `$3`. Its owner is looked up
-/// by number, as for an API token (see `tokens::LIVE_TOKEN`).
-pub const LIVE_SESSION: &str = "SELECT s.user_id, s.csrf_token, s.last_seen_at FROM sessions s \
-    WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
-    AND NOT (SELECT u.disabled FROM users u WHERE u.id = s.user_id)";
+/// The query behind every page: the enabled user behind a session (`$1`
+/// its hash) not expired (`$2` now) and used since `$3`, with the session's
+/// CSRF token and last use, in one statement of seeks by key (see
+/// `tokens::live_token` for why not a join).
+pub fn live_session(backend: crate::Backend) -> String {
+    format!(
+        "SELECT {}, (SELECT csrf_token FROM sessions WHERE id_hash = $1) AS session_csrf_token, \
+         (SELECT last_seen_at FROM sessions WHERE id_hash = $1) AS session_last_seen_at FROM users \
+         WHERE users.id = (SELECT user_id FROM sessions WHERE id_hash = $1 AND expires_at > $2 \
+         AND last_seen_at > $3) AND NOT users.disabled",
+        crate::users::columns(backend)
+    )
+}
 
-/// The live session of an enabled user: not expired, and used since `idle_since`.
+#[derive(sqlx::FromRow)]
+struct LiveSessionRow {
+    #[sqlx(flatten)]
+    owner: crate::users::UserRow,
+    session_csrf_token: String,
+    session_last_seen_at: i64,
+}
+
+/// The live session of an enabled user (not expired, and used since
+/// `idle_since`), and that user.
 pub async fn find_session(
     conn: &mut Conn,
     id_hash: &str,
     now: DateTime<Utc>,
     idle_since: DateTime<Utc>,
-) -> Result<Option<Session>> {
-    let row: Option<(i64, String, i64)> = on_conn!(conn, |c| sqlx::query_as(LIVE_SESSION)
+) -> Result<Option<(Session, User)>> {
+    let sql = live_session(conn.backend());
+    let row: Option<LiveSessionRow> = on_conn!(conn, |c| sqlx::query_as(&sql)
         .bind(id_hash)
         .bind(to_micros(now))
         .bind(to_micros(idle_since))
         .fetch_optional(&mut *c)
         .await)?;
-    Ok(row.map(|(user, csrf_token, seen)| Session { user: UserId(user), csrf_token, last_seen_at: from_micros(seen) }))
+    let Some(row) = row else { return Ok(None) };
+    let user = crate::users::complete_one(row.owner)?;
+    let session = Session {
+        user: user.id,
+        csrf_token: row.session_csrf_token,
+        last_seen_at: from_micros(row.session_last_seen_at),
+    };
+    Ok(Some((session, user)))
 }
 
 /// Records that a session was used.

@@ -7,7 +7,7 @@ use guichet_domain::user::{EmailAddress, Language, NewUser, Role, User};
 use sqlx::{Database, QueryBuilder};
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: i64,
     email: String,
     name: String,
@@ -20,23 +20,28 @@ struct UserRow {
     establishments: Option<String>,
 }
 
-/// A user with their phones and establishments in one statement: every
-/// authenticated request reads its user, and a list reads many.
-fn select(conn: &Conn) -> &'static str {
-    match conn.backend() {
+/// A user's columns with their phones and establishments aggregated, in one
+/// statement: every authenticated request reads its user, and a list reads
+/// many. Qualified, so that a credential's query can join its owner.
+pub(crate) fn columns(backend: crate::Backend) -> &'static str {
+    match backend {
         crate::Backend::Sqlite => {
-            "SELECT id, email, name, role, language, disabled, \
+            "users.id, users.email, users.name, users.role, users.language, users.disabled, \
              (SELECT group_concat(phone, ',' ORDER BY phone) FROM user_phones p WHERE p.user_id = users.id) AS phones, \
              (SELECT group_concat(establishment_id, ',' ORDER BY establishment_id) FROM user_establishments x \
-              WHERE x.user_id = users.id) AS establishments FROM users"
+              WHERE x.user_id = users.id) AS establishments"
         }
         crate::Backend::Postgres => {
-            "SELECT id, email, name, role, language, disabled, \
+            "users.id, users.email, users.name, users.role, users.language, users.disabled, \
              (SELECT string_agg(phone, ',' ORDER BY phone) FROM user_phones p WHERE p.user_id = users.id) AS phones, \
              (SELECT string_agg(establishment_id::TEXT, ',' ORDER BY establishment_id) FROM user_establishments x \
-              WHERE x.user_id = users.id) AS establishments FROM users"
+              WHERE x.user_id = users.id) AS establishments"
         }
     }
+}
+
+fn select(conn: &Conn) -> String {
+    format!("SELECT {} FROM users", columns(conn.backend()))
 }
 
 /// Inserts a user with phones and establishments (given as ids).
@@ -107,6 +112,10 @@ pub async fn insert_user(
     })
 }
 
+pub(crate) fn complete_one(row: UserRow) -> Result<User> {
+    complete(vec![row])?.pop().ok_or(crate::StoreError::NotFound)
+}
+
 fn complete(rows: Vec<UserRow>) -> Result<Vec<User>> {
     let split = |list: &Option<String>| -> Vec<String> {
         list.as_deref().unwrap_or_default().split(',').filter(|v| !v.is_empty()).map(str::to_owned).collect()
@@ -138,7 +147,7 @@ fn complete(rows: Vec<UserRow>) -> Result<Vec<User>> {
 pub async fn find_user(conn: &mut Conn, id: UserId) -> Result<User> {
     let sql = format!("{} WHERE id = $1", select(conn));
     let row: UserRow = on_conn!(conn, |c| sqlx::query_as(&sql).bind(id.0).fetch_one(&mut *c).await)?;
-    complete(vec![row])?.pop().ok_or(crate::StoreError::NotFound)
+    complete_one(row)
 }
 
 pub async fn find_user_by_email(conn: &mut Conn, email: &EmailAddress) -> Result<Option<User>> {

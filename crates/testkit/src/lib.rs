@@ -303,11 +303,16 @@ impl TestApp {
     /// How many times this connection ran its prepared reads of tickets by
     /// number (the access check of every ticket route).
     pub async fn ticket_reads_prepared(conn: &mut guichet_store::db::Conn) -> i64 {
+        Self::prepared_runs(conn, "%FROM tickets t WHERE 1 = 1%t.id IN ($_)%").await
+    }
+
+    /// How many times this connection ran the prepared statements holding
+    /// `like` (`pg_prepared_statements`).
+    pub async fn prepared_runs(conn: &mut guichet_store::db::Conn, like: &str) -> i64 {
         let guichet_store::db::Raw::Postgres(c) = conn.raw() else { panic!("a PostgreSQL connection") };
         let sql = "SELECT COALESCE(SUM(custom_plans + generic_plans), 0)::BIGINT FROM pg_prepared_statements \
-                   WHERE statement LIKE '%FROM tickets t WHERE 1 = 1%t.id IN ($_)%' \
-                   AND statement NOT LIKE '%pg_prepared_statements%'";
-        sqlx::query_scalar(sql).fetch_one(&mut *c).await.unwrap()
+                   WHERE statement LIKE $1 AND statement NOT LIKE '%pg_prepared_statements%'";
+        sqlx::query_scalar(sql).bind(like).fetch_one(&mut *c).await.unwrap()
     }
 
     /// Runs one SQL statement on the app's database, whichever the backend:
