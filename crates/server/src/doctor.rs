@@ -27,7 +27,7 @@ async fn timed(check: impl Future<Output = Verdict>) -> Verdict {
         .unwrap_or_else(|_| Verdict::Failed(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())))
 }
 
-pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
+pub async fn doctor(config: &Config, statement_limit: Duration) -> anyhow::Result<ExitCode> {
     let mut checks: Vec<(String, Verdict)> = Vec::new();
     checks.push(("configuration".into(), configuration(config)));
     let (url, _) = config.database()?;
@@ -36,6 +36,7 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
     checks.push(("clock".into(), timed(clock(&db)).await));
     checks.push(("search".into(), timed(search(&db)).await));
     checks.push(("memory".into(), timed(memory(&db)).await));
+    checks.push(("statements".into(), timed(statements(&db, statement_limit)).await));
     checks.push(("disk".into(), disk(config, &url)));
     for mailbox in &config.mailboxes {
         let verdict = timed(async {
@@ -163,6 +164,46 @@ async fn memory(db: &Result<Db, String>) -> Verdict {
 /// pointed out; above it, the operator has chosen a size.
 const ADVISED_SHARED_BUFFERS: i64 = 1 << 30;
 
+/// Guichet's statements still running past `limit`. None of them should
+/// take minutes; one that does is stuck, most likely on a damaged index
+/// (a filing spinning in a RUM index ignores cancellation), and each holds
+/// a core. Statements waiting on a lock are someone else's transaction's
+/// doing (a search index built concurrently waits for the older ones).
+async fn statements(db: &Result<Db, String>, limit: Duration) -> Verdict {
+    let Ok(db) = db else { return Verdict::Skipped("no database".into()) };
+    let Db::Postgres(pool) = db else {
+        return Verdict::Skipped("SQLite runs its statements inside this program".into());
+    };
+    let sql = "SELECT COUNT(*) OVER ()::BIGINT, pid::BIGINT, \
+               EXTRACT(EPOCH FROM clock_timestamp() - query_start)::BIGINT, query \
+               FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' \
+               AND pid <> pg_backend_pid() AND application_name LIKE $1 \
+               AND wait_event_type IS DISTINCT FROM 'Lock' \
+               AND query_start < clock_timestamp() - make_interval(secs => $2) ORDER BY query_start LIMIT 1";
+    let like = format!("{}%", guichet_store::db::APPLICATION_NAME);
+    let oldest = sqlx::query_as::<_, (i64, i64, i64, String)>(sql)
+        .bind(like)
+        .bind(limit.as_secs_f64())
+        .fetch_optional(pool)
+        .await;
+    match oldest {
+        Ok(None) => Verdict::Ok(format!("none of Guichet's has run for more than {} s", limit.as_secs())),
+        Ok(Some((count, pid, seconds, query))) => Verdict::Failed(stuck(count, pid, seconds, &query, limit)),
+        Err(e) => Verdict::Failed(e.to_string()),
+    }
+}
+
+fn stuck(count: i64, pid: i64, seconds: i64, query: &str, limit: Duration) -> String {
+    let query: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
+    let shown: String = query.chars().take(80).collect();
+    let more = if shown.len() < query.len() { "…" } else { "" };
+    format!(
+        "{count} of Guichet's running for more than {} s, the oldest for {seconds} s (PostgreSQL pid {pid}): \
+         `{shown}{more}`; see docs/operations.md, \"Statements that never end\"",
+        limit.as_secs()
+    )
+}
+
 fn memory_verdict(shared: i64, database: i64) -> Verdict {
     let size = |bytes: i64| {
         let bytes = bytes as f64;
@@ -282,6 +323,21 @@ mod tests {
             Verdict::Skipped(note) => Some(note),
             Verdict::Failed(e) => panic!("a page cache is never a failure: {e}"),
         }
+    }
+
+    #[test]
+    fn a_stuck_statement_is_named_on_one_line_cut_at_eighty_characters() {
+        let query = format!("INSERT INTO tickets (title,\n    description) VALUES ({})", "$1, ".repeat(30));
+        let line = stuck(3, 4242, 3612, &query, Duration::from_secs(300));
+        assert!(line
+            .starts_with("3 of Guichet's running for more than 300 s, the oldest for 3612 s (PostgreSQL pid 4242): "));
+        assert!(line.contains("`INSERT INTO tickets (title, description) VALUES ($1, "), "{line}");
+        let shown = line.split('`').nth(1).unwrap();
+        assert_eq!(shown.chars().count(), 81, "eighty characters and an ellipsis: {shown}");
+        assert!(shown.ends_with('…'));
+        assert!(line.ends_with("see docs/operations.md, \"Statements that never end\""));
+        let short = stuck(1, 7, 400, "SELECT pg_sleep(600)", Duration::from_secs(300));
+        assert!(short.contains("`SELECT pg_sleep(600)`;"), "{short}");
     }
 
     #[test]

@@ -151,8 +151,14 @@ enum Command {
     },
     /// Check everything the service needs, one line each: the configuration, the
     /// database and its schema, the clock, free disk, each mailbox's sign-in, the
-    /// SMTP server (nothing is sent), the public URL. Exits 1 when one fails.
-    Doctor,
+    /// SMTP server (nothing is sent), the public URL, Guichet's statements that
+    /// never end (PostgreSQL). Exits 1 when one fails.
+    Doctor {
+        /// One of Guichet's statements running longer than this fails the
+        /// `statements` check.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        statement_limit: u64,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -476,7 +482,9 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<ExitCod
         Command::Migrate { dry_run: true } => commands::migrate_dry_run(&config).await,
         Command::Backup { to, keep } => backup::backup(&config, to.as_deref(), keep.map(|k| k as usize)).await,
         Command::Restore { file } => backup::restore(&config, &file).await,
-        Command::Doctor => doctor::doctor(&config).await,
+        Command::Doctor { statement_limit } => {
+            doctor::doctor(&config, std::time::Duration::from_secs(statement_limit)).await
+        }
         Command::Import { command: ImportCommand::Jira { file, mapping, attachments, dry_run } } => {
             let source = guichet_domain::import::Source::Jira;
             let args = import::ImportArgs { source, file, followups: None, mapping, attachments, dry_run };

@@ -1156,6 +1156,7 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
         "--    clock: SQLite runs on this machine's clock".to_owned(),
         "ok    search: SQLite FTS5".to_owned(),
         "--    memory: SQLite's pages are held by the system's file cache".to_owned(),
+        "--    statements: SQLite runs its statements inside this program".to_owned(),
         "ok    disk: ".to_owned(),
         format!("ok    mailbox {desk}: signed in to "),
         "ok    smtp: 127.0.0.1 answers; nothing was sent".to_owned(),
@@ -1163,7 +1164,7 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
     ] {
         assert!(report.lines().any(|l| l.starts_with(&line)), "{line}\n{report}");
     }
-    assert_eq!(report.lines().count(), 9, "{report}");
+    assert_eq!(report.lines().count(), 10, "{report}");
 
     // The IMAP server stopped, and the service: each named in its own line.
     assert!(stop(child).success());
@@ -1177,6 +1178,78 @@ fn doctor_checks_every_real_server_and_names_the_one_that_is_down() {
     assert!(failed[0].starts_with(&format!("FAIL  mailbox {desk}: cannot reach 127.0.0.1:{imap_port}")), "{report}");
     assert!(failed[1].starts_with(&format!("FAIL  public url: nothing answers at {base}")), "{report}");
     assert_eq!(text(&out.stderr).trim(), "error: 2 check(s) failed");
+}
+
+/// A statement of Guichet's that never ends (a filing spinning in a damaged
+/// index ignores cancellation) fails `doctor`; another program's long
+/// statement, and one of Guichet's waiting on another's lock, do not.
+#[test]
+fn doctor_names_a_statement_of_guichets_that_never_ends_and_no_one_elses() {
+    use sqlx::{ConnectOptions, Executor};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(guichet_testkit::TestDb::new(guichet_testkit::Backend::Postgres));
+    let name: String = runtime.block_on(async {
+        let mut conn = db.db.conn().await.unwrap();
+        let sql = "SELECT current_setting('application_name')";
+        guichet_store::on_conn!(conn, |c| sqlx::query_scalar(sql).fetch_one(&mut *c).await).unwrap()
+    });
+    assert_eq!(name, "guichet", "Guichet's sessions are named");
+    let session = |application: &'static str, sql: &'static str| {
+        let options = std::str::FromStr::from_str(&db.url)
+            .map(|o: sqlx::postgres::PgConnectOptions| o.application_name(application));
+        runtime.spawn(async move {
+            let mut conn = options.unwrap().connect().await.unwrap();
+            // Ended by the cancellation below.
+            let _ = conn.execute(sql).await;
+        })
+    };
+    let sessions = [
+        session("psql", "BEGIN; LOCK TABLE settings; SELECT pg_sleep(60)"),
+        session("guichet-n2", "SELECT pg_sleep(60)"),
+    ];
+    let active = |query: &'static str| {
+        runtime.block_on(async {
+            let mut conn = db.db.conn().await.unwrap();
+            let sql = "SELECT COUNT(*) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND state = 'active' AND query = $1";
+            guichet_store::on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(sql).bind(query).fetch_one(&mut *c).await)
+                .unwrap()
+        })
+    };
+    let lock = "BEGIN; LOCK TABLE settings; SELECT pg_sleep(60)";
+    wait_for("the sessions to start", || (active("SELECT pg_sleep(60)") + active(lock) == 2).then_some(()));
+    let waiting = session("guichet", "SELECT COUNT(*) FROM settings");
+    wait_for("the read to wait for the lock", || (active("SELECT COUNT(*) FROM settings") == 1).then_some(()));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+
+    let dir = tempfile::tempdir().unwrap();
+    let doctor = |limit: &[&str]| {
+        let args = [&["--database-url", db.url.as_str(), "doctor"], limit].concat();
+        let out = run(dir.path(), &args, None);
+        let line = text(&out.stdout).lines().find(|l| l.contains("statements: ")).map(str::to_owned);
+        (out.status.code(), line.expect("a statements line"), text(&out.stderr))
+    };
+    // No service runs here: the disk and public URL checks fail in both runs.
+    let (code, line, stderr) = doctor(&["--statement-limit", "1"]);
+    assert_eq!(code, Some(1), "{line}");
+    assert!(line.starts_with("FAIL  statements: 1 of Guichet's running for more than 1 s, the oldest for "), "{line}");
+    assert!(line.contains("`SELECT pg_sleep(60)`; see docs/operations.md"), "{line}");
+    assert_eq!(stderr.trim(), "error: 3 check(s) failed");
+    let (_, line, stderr) = doctor(&[]);
+    assert_eq!(line, "ok    statements: none of Guichet's has run for more than 300 s");
+    assert_eq!(stderr.trim(), "error: 2 check(s) failed");
+    let out = run(dir.path(), &["--database-url", db.url.as_str(), "doctor", "--statement-limit", "0"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    runtime.block_on(async {
+        let mut conn = db.db.conn().await.unwrap();
+        let sql = "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND query LIKE '%SELECT pg_sleep(60)'";
+        guichet_store::on_conn!(conn, |c| sqlx::query(sql).execute(&mut *c).await.map(|_| ())).unwrap();
+    });
+    for task in sessions.into_iter().chain([waiting]) {
+        runtime.block_on(task).unwrap();
+    }
 }
 
 #[test]

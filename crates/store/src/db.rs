@@ -9,6 +9,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The `application_name` of Guichet's PostgreSQL sessions, unless the
+/// database URL names another (which should start with it).
+pub const APPLICATION_NAME: &str = "guichet";
+
 /// How long a read waits for a second connection before going on alone.
 const SPARE_WAIT: Duration = Duration::from_millis(50);
 
@@ -184,7 +188,12 @@ impl Db {
     pub async fn connect_with(url: &str, options: &DbOptions) -> Result<Db> {
         let DbOptions { create, write_queue, pool_size, durability, acquire_timeout } = *options;
         if is_postgres_url(url) {
-            let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
+            let mut options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
+            // Named, so that `pg_stat_activity` tells Guichet's sessions from
+            // others' (and `guichet doctor` finds its statements that never end).
+            if options.get_application_name().is_none() {
+                options = options.application_name(APPLICATION_NAME);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(pool_size.max(1))
                 .acquire_timeout(acquire_timeout)
