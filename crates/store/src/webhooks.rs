@@ -195,12 +195,16 @@ pub struct EventSubject {
 
 /// Queues a delivery of `event` to every active subscription that chose it,
 /// in the caller's transaction. One statement, which writes nothing when
-/// no subscription wants the event.
+/// no subscription wants the event. Its pattern is built in SQL, not bound
+/// whole: SQLite prepares a statement again at each run when a `LIKE`'s
+/// pattern is a bound value (to use an index, should the column have one),
+/// and this one runs in every filing and every change, on SQLite's one
+/// writer.
 pub async fn queue_deliveries(conn: &mut Conn, event: &str, subject: &EventSubject, now: DateTime<Utc>) -> Result<u64> {
     let sql = "INSERT INTO webhook_deliveries (webhook_id, event, ticket_id, incident_id, actor_id, changes, \
                occurred_at, next_attempt_at, created_at, request_id) \
                SELECT id, $1, $2, $3, $4, $5, $6, $6, $6, $7 FROM webhooks \
-               WHERE active AND events LIKE $8";
+               WHERE active AND events LIKE '% ' || $8 || ' %'";
     Ok(on_conn!(conn, |c| sqlx::query(sql)
         .bind(event)
         .bind(subject.ticket)
@@ -209,7 +213,7 @@ pub async fn queue_deliveries(conn: &mut Conn, event: &str, subject: &EventSubje
         .bind(&subject.changes)
         .bind(to_micros(now))
         .bind(crate::context::current_request_id())
-        .bind(format!("% {event} %"))
+        .bind(event)
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected()))?)
