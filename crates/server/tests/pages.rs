@@ -410,8 +410,7 @@ async fn a_request_reads_its_credential_and_its_owner_in_one_statement() {
     use guichet_testkit::TestApp;
     let app = TestApp::new(guichet_testkit::Backend::Postgres).await;
     let f = app.fixture().await;
-    let one = guichet_store::db::DbOptions { pool_size: 1, ..Default::default() };
-    let node = app.another_node_with("one-connection", &one).await;
+    let node = app.one_connection_node().await;
     let s = node.sign_in("admin.a@lycee-a.test", PASSWORD).await;
     let (owner_by_number, with_owner) =
         ("%FROM users WHERE id = $1%", "%FROM users WHERE users.id = (SELECT user_id FROM %");
@@ -443,8 +442,7 @@ async fn the_ticket_page_reads_its_ticket_once_for_the_desk_and_for_a_school() {
     use guichet_testkit::TestApp;
     let app = TestApp::new(guichet_testkit::Backend::Postgres).await;
     let f = app.fixture().await;
-    let one = guichet_store::db::DbOptions { pool_size: 1, ..Default::default() };
-    let node = app.another_node_with("one-connection", &one).await;
+    let node = app.one_connection_node().await;
     for (email, shown, hidden) in [
         ("claire@desk.test", "SECRET-NOTE", "\u{1}"),
         ("admin.a@lycee-a.test", "Bonjour, nous regardons.", "SECRET-NOTE"),

@@ -232,6 +232,14 @@ impl TestApp {
 
     /// [`TestApp::another_node`] with its own database options (a pool of
     /// one connection shows what one request reads).
+    /// Another node on the same database whose pool holds one connection:
+    /// every statement a request runs shows on that connection
+    /// ([`TestApp::prepared_runs`]), for tests that count them.
+    pub async fn one_connection_node(&self) -> TestApp {
+        let one = guichet_store::db::DbOptions { pool_size: 1, ..Default::default() };
+        self.another_node_with("one-connection", &one).await
+    }
+
     pub async fn another_node_with(&self, name: &str, options: &guichet_store::db::DbOptions) -> TestApp {
         let db = Db::connect_with(&self.db.url, options).await.unwrap();
         let settings = Settings { node: name.to_owned(), ..(*self.app.settings).clone() };
